@@ -1,0 +1,94 @@
+"""Problems found in user input, and the exception that carries them.
+
+Every message names where the problem is (sheet and cell, or row and column of a
+range), what is wrong, and what to do about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad input.
+
+    Parameters
+    ----------
+    severity : {"error", "warning"}
+        ``"error"`` stops the affected computation (a row, an indicator, or the run);
+        ``"warning"`` is reported and the run goes on.
+    message : str
+        What is wrong, in words a sales analyst understands.
+    fix : str
+        What to do about it.
+    sheet : str or None
+        Worksheet name, when known.
+    cell : str or None
+        A1-style address (``"B7"``), a column (``"D:D"``), or ``None``.
+    """
+
+    severity: Severity
+    message: str
+    fix: str = ""
+    sheet: str | None = None
+    cell: str | None = None
+
+    @property
+    def where(self) -> str:
+        """``Sheet!Cell`` (or whichever part is known)."""
+        if self.sheet and self.cell:
+            return f"{self.sheet}!{self.cell}"
+        return self.sheet or self.cell or ""
+
+    def __str__(self) -> str:
+        where = f"{self.where}: " if self.where else ""
+        fix = f" {self.fix}" if self.fix else ""
+        return f"{where}{self.message}.{fix}".replace("..", ".")
+
+
+class InputError(ValueError):
+    """Input that cannot be used; carries one or more :class:`Problem`.
+
+    Raised by the core for input that makes a whole computation impossible
+    (a malformed comparison matrix, an unknown method name). Row-level trouble is
+    returned as ``Problem`` objects instead, so that a run can go on.
+    """
+
+    def __init__(
+        self,
+        message: str | list[Problem],
+        *,
+        fix: str = "",
+        sheet: str | None = None,
+        cell: str | None = None,
+    ) -> None:
+        self.problems: list[Problem]
+        if isinstance(message, list):
+            self.problems = list(message)
+        else:
+            self.problems = [Problem("error", message, fix, sheet, cell)]
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "; ".join(str(p) for p in self.problems)
+
+
+def column_letter(index: int) -> str:
+    """Excel column letters for a 0-based column index (0 -> ``A``, 26 -> ``AA``)."""
+    if index < 0:
+        raise ValueError(f"column index must be >= 0, got {index}")
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def cell_address(row: int, col: int) -> str:
+    """A1-style address for 0-based ``row`` and ``col`` (``(0, 0)`` -> ``A1``)."""
+    return f"{column_letter(col)}{row + 1}"

@@ -1,0 +1,85 @@
+"""The workbook contract: sheet names and column headers.
+
+Staff formulas and the template refer to these names, so they change only with a
+migration. Everything that reads or writes sheets takes its names from here.
+"""
+
+from __future__ import annotations
+
+# Ledger sheets: owned by the user, read (never rewritten) by an analysis run.
+CUSTOMERS = "Customers"
+TRANSACTIONS = "Transactions"
+INTERACTIONS = "Interactions"
+SURVEY = "Survey"
+LEDGER_SHEETS = (CUSTOMERS, TRANSACTIONS, INTERACTIONS, SURVEY)
+
+# Settings sheets: edited by the analyst.
+INDICATORS = "Indicators"
+JUDGMENTS = "Judgments"
+STRATEGIES = "Strategies"
+SETTINGS_SHEETS = (INDICATORS, JUDGMENTS, STRATEGIES)
+
+# Result sheets: owned by xlcrm, regenerated on every run.
+SCORES = "Scores"
+SEGMENTS = "Segments"
+DASHBOARD = "Dashboard"
+PROBLEMS = "Problems"
+RESULT_SHEETS = (SCORES, SEGMENTS, DASHBOARD, PROBLEMS)
+
+HELP = "Help"
+
+# Customers: identity and contact columns, then the default indicator columns.
+CUSTOMER_ID = "CustomerID"
+CUSTOMER_NAME = "Name"
+CUSTOMER_IDENTITY_COLUMNS = (
+    CUSTOMER_ID,
+    CUSTOMER_NAME,
+    "Industry",
+    "Region",
+    "AccountManager",
+    "Contact",
+    "Phone",
+    "Email",
+)
+# Contact details masked in a shareable copy.
+CONTACT_COLUMNS = ("Contact", "Phone", "Email")
+
+# The ledger columns behind the 12 default indicators (see xlcrm.hierarchy).
+DEFAULT_INDICATOR_COLUMNS = (
+    "OperatingStatus",  # qualitative: Excellent / Good / Fair / Poor
+    "Employees",  # company scale
+    "EquipmentValue",  # fleet or equipment value, currency
+    "CreditRating",  # qualitative: AAA ... C
+    "PurchaseGrowth",  # purchase growth rate, fraction (0.12 = +12 %)
+    "IndustryOutlook",  # qualitative: Growing / Stable / Shrinking
+    "WalletHeadroom",  # estimated purchases not yet with us, currency per year
+    "Satisfaction",  # survey score, 1..5
+    "Revenue12m",  # sales revenue, last 12 months
+    "GrossProfit12m",  # gross profit, last 12 months
+    "UnitProfit",  # gross profit per order
+    "DaysToPay",  # average days to pay; lower is better
+)
+
+TRANSACTION_COLUMNS = ("CustomerID", "Date", "Amount", "GrossProfit", "Quantity", "Product")
+INTERACTION_COLUMNS = ("CustomerID", "Date", "Kind", "Outcome", "ResolvedDate")
+SURVEY_ID_COLUMNS = ("CustomerID", "Date")  # then one column per question (Q1, Q2, ...)
+
+# Result sheet headers (a contract: staff formulas refer to them). The per-indicator and
+# per-group score columns of Scores sit between Name and Value and are named after the
+# indicators and groups of the hierarchy.
+SCORES_LEAD = (CUSTOMER_ID, CUSTOMER_NAME)
+SCORES_TAIL = ("Value", "Rank", "Percentile", "Imputed")
+SEGMENTS_COLUMNS = (
+    CUSTOMER_ID,
+    CUSTOMER_NAME,
+    "Qualification",
+    "Potential",
+    "Contribution",
+    "Type",
+    "TypeName",
+    "Strategy",
+    "ABC",
+    "ABCName",
+    "Cluster",
+)
+PROBLEMS_COLUMNS = ("Severity", "Sheet", "Cell", "Problem", "WhatToDo")

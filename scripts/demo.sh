@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up, then build a resegmented demo workbook: out/demo.xlsm
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+mkdir -p out
+.venv/bin/xlcrm demo out/demo.xlsm "$@"

@@ -1,0 +1,272 @@
+"""Reading sheets: text as typed, dates, blanks, cell addresses, clear errors."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+from pathlib import Path
+
+import msoffcrypto.format.ooxml
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from openpyxl.styles import Font
+from openpyxl.worksheet.table import Table
+
+from xlcrm.book.read import (
+    as_text,
+    open_workbook,
+    read_grid,
+    read_sheet,
+    sheet_names,
+    table_from_rows,
+    table_range,
+)
+from xlcrm.book.save import FileStamp
+from xlcrm.errors import InputError
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    """Customers typed the way staff type them (written by openpyxl, not by xlcrm)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Customers"
+    ws.append(["CustomerID", " Name ", "Joined", "Amount", "Note"])
+    ws.append([1001, "Acme", date(2024, 1, 5), 12.5, "  spaces kept  "])
+    ws.append(["00123", "Beta", datetime(2024, 2, 1, 9, 30), None, "=not a formula"])
+    ws.append([1001.5, None, None, "n/a", None])  # text in a numeric column
+    ws.append([None, None, None, None, None])  # blank row in between
+    ws.append(["A-17", "Gamma", date(2023, 12, 31), 0, True])
+    ws.append([12345678901234, "Delta", None, -3, 7])
+    ws["E3"].data_type = "s"  # openpyxl would make it a formula; staff typed it as text
+    ws["A20"].font = Font(bold=True)  # formatting only, far below: not a row
+    wb.create_sheet("Settings")
+    path = tmp_path / "ledger.xlsx"
+    wb.save(path)
+    return path
+
+
+def test_ids_stay_text_exactly_as_typed(ledger: Path) -> None:
+    table = read_sheet(ledger, "Customers", text_columns=("CustomerID",))
+    ids = table.frame["CustomerID"].tolist()
+    assert ids == ["1001", "00123", "1001.5", "A-17", "12345678901234"]
+    assert table.frame["CustomerID"].dtype == object
+
+
+def test_without_text_columns_numbers_stay_numbers(ledger: Path) -> None:
+    frame = read_sheet(ledger, "Customers").frame
+    # A mixed column keeps each cell's own type, so validation can point at the text.
+    assert frame["CustomerID"].tolist() == [1001.0, "00123", 1001.5, "A-17", 12345678901234.0]
+
+
+def test_row_numbers_and_cell_addresses(ledger: Path) -> None:
+    table = read_sheet(ledger, "Customers")
+    # The blank row 6 and the formatted-only row 20 are gone; the others keep their number.
+    assert table.frame.index.tolist() == [2, 3, 4, 6, 7]
+    assert table.header_row == 1 and table.first_data_row == 2
+    assert table.columns == {"CustomerID": 0, "Name": 1, "Joined": 2, "Amount": 3, "Note": 4}
+    assert table.address(4, "Amount") == "D4"
+    assert table.header_address("Note") == "E1"
+    assert table.column_address("Joined") == "C:C"
+
+
+def test_types_and_blanks(ledger: Path) -> None:
+    frame = read_sheet(ledger, "Customers").frame
+    assert str(frame["Joined"].dtype).startswith("datetime64")
+    assert frame["Joined"].tolist()[:2] == [
+        pd.Timestamp(2024, 1, 5), pd.Timestamp(2024, 2, 1, 9, 30)]
+    assert pd.isna(frame.loc[4, "Joined"])
+    # "n/a" makes Amount mixed: object, the text visible, the blank None.
+    assert frame["Amount"].dtype == object
+    assert frame["Amount"].tolist() == [12.5, None, "n/a", 0.0, -3.0]
+    assert frame["Name"].tolist() == ["Acme", "Beta", None, "Gamma", "Delta"]
+    # Text is never stripped or interpreted.
+    assert frame["Note"].tolist() == ["  spaces kept  ", "=not a formula", None, True, 7.0]
+
+
+def test_numeric_column_is_float_with_nan(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["ID", "Revenue"])
+    ws.append(["a", 10])
+    ws.append(["b", None])
+    ws.append(["c", 2.5])
+    wb.save(tmp_path / "n.xlsx")
+    frame = read_sheet(tmp_path / "n.xlsx", "Sheet").frame
+    assert frame["Revenue"].dtype == np.float64
+    assert np.isnan(frame.loc[3, "Revenue"])
+    assert frame["Revenue"].sum() == 12.5
+
+
+def test_header_row_below_a_title(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "Customer ledger"
+    ws["B3"], ws["C3"] = "CustomerID", "Name"
+    ws["B4"], ws["C4"] = 7, "x"
+    wb.save(tmp_path / "t.xlsx")
+    table = read_sheet(tmp_path / "t.xlsx", "Sheet", header_row=3, text_columns=["CustomerID"])
+    assert table.frame["CustomerID"].tolist() == ["7"]
+    assert table.columns == {"CustomerID": 1, "Name": 2}
+    assert table.address(4, "Name") == "C4"
+
+
+def test_duplicate_header_is_an_error_with_its_cell(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    wb.active.append(["CustomerID", "Name", "CustomerID"])
+    wb.save(tmp_path / "d.xlsx")
+    with pytest.raises(InputError) as err:
+        read_sheet(tmp_path / "d.xlsx", "Sheet")
+    problem = err.value.problems[0]
+    assert (problem.sheet, problem.cell) == ("Sheet", "C1")
+    assert "A1" in problem.message and problem.fix
+
+
+def test_missing_sheet_names_the_sheets_present(ledger: Path) -> None:
+    with pytest.raises(InputError) as err:
+        read_sheet(ledger, "Transactions")
+    text = str(err.value)
+    assert "Transactions" in text and "Customers, Settings" in text
+    assert err.value.problems[0].fix
+
+
+def test_sheet_names_match_ignoring_case(ledger: Path) -> None:
+    assert sheet_names(ledger) == ["Customers", "Settings"]
+    assert read_sheet(ledger, "customers").sheet == "Customers"
+
+
+def test_empty_sheet_gives_empty_table(ledger: Path) -> None:
+    table = read_sheet(ledger, "Settings")
+    assert table.frame.empty and table.columns == {}
+
+
+def test_read_grid_is_what_xlwings_hands_over(ledger: Path) -> None:
+    grid = read_grid(ledger, "Customers")
+    assert grid[0] == ["CustomerID", " Name ", "Joined", "Amount", "Note"]
+    assert grid[1] == [1001.0, "Acme", datetime(2024, 1, 5), 12.5, "  spaces kept  "]
+    assert grid[4] == [None] * 5  # the blank row 5
+
+
+def test_excel_table_range_and_rows(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Customers"
+    ws["A1"] = "title above the table"
+    for r, row in enumerate([["CustomerID", "Name"], [1, "a"], [2, "b"], [3, "c"]], start=3):
+        ws.cell(r, 2, row[0])
+        ws.cell(r, 3, row[1])
+    ws["B20"] = "below the table, not part of it"
+    ws.add_table(Table(displayName="tblCustomers", ref="B3:C6"))
+    wb.save(tmp_path / "tbl.xlsx")
+    tr = table_range(tmp_path / "tbl.xlsx", "TBLCUSTOMERS")
+    assert (tr.name, tr.sheet, tr.ref, tr.columns) == (
+        "tblCustomers", "Customers", "B3:C6", ("CustomerID", "Name"))
+    assert (tr.header_row, tr.first_row, tr.last_row) == (3, 4, 6)
+    with open_workbook(tmp_path / "tbl.xlsx") as wb2:
+        table = wb2.read_table("tblCustomers", text_columns=["CustomerID"])
+        assert table.frame["CustomerID"].tolist() == ["1", "2", "3"]
+        assert table.frame.index.tolist() == [4, 5, 6]
+        with pytest.raises(InputError, match="no Excel Table named 'tblOrders'"):
+            wb2.table_range("tblOrders")
+
+
+def _encrypt(plain: Path, out: Path, password: str) -> Path:
+    with open(plain, "rb") as f:
+        buffer = io.BytesIO()
+        msoffcrypto.format.ooxml.OOXMLFile(f).encrypt(password, buffer)
+    out.write_bytes(buffer.getvalue())
+    return out
+
+
+def test_encrypted_workbook_gets_a_clear_message(ledger: Path, tmp_path: Path) -> None:
+    locked = _encrypt(ledger, tmp_path / "locked.xlsx", "s3cret")
+    with pytest.raises(InputError) as err:
+        read_sheet(locked, "Customers")
+    assert "password-protected" in str(err.value)
+    assert "unprotected copy" in err.value.problems[0].fix
+
+
+def test_encrypted_workbook_opens_with_its_password(ledger: Path, tmp_path: Path) -> None:
+    locked = _encrypt(ledger, tmp_path / "locked.xlsx", "s3cret")
+    table = read_sheet(locked, "Customers", text_columns=["CustomerID"], password="s3cret")
+    assert table.frame["CustomerID"].tolist()[:2] == ["1001", "00123"]
+    with pytest.raises(InputError, match="password does not open"):
+        read_sheet(locked, "Customers", password="wrong")
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"CustomerID,Name\n1,a\n", "not an Excel workbook"),
+        (b"PK\x03\x04garbage", "cannot be read"),
+    ],
+)
+def test_not_a_workbook(tmp_path: Path, content: bytes, match: str) -> None:
+    path = tmp_path / "ledger.xlsx"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=match):
+        read_sheet(path, "Customers")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="there is no file"):
+        sheet_names(tmp_path / "nope.xlsm")
+
+
+def test_stamp_is_of_the_bytes_read(ledger: Path) -> None:
+    with open_workbook(ledger) as wb:
+        assert wb.stamp == FileStamp.of(ledger)
+        assert wb.data == ledger.read_bytes()
+
+
+def test_many_ids_written_as_numbers_read_back_as_their_digits(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    ids = [int(x) for x in rng.integers(0, 10**15, 300)] + [0, 1, 10**15, 2**53]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["CustomerID"])
+    for i in ids:
+        ws.append([i])
+    wb.save(tmp_path / "ids.xlsx")
+    got = read_sheet(tmp_path / "ids.xlsx", "Sheet", text_columns=["CustomerID"]).frame
+    assert got["CustomerID"].tolist() == [str(i) for i in ids]
+
+
+@given(st.integers(min_value=-(2**53), max_value=2**53))
+def test_whole_numbers_read_as_integer_text(n: int) -> None:
+    assert as_text(float(n)) == str(n)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_number_text_reads_back_to_the_same_number(x: float) -> None:
+    assert float(as_text(x)) == x
+
+
+def test_table_from_ragged_rows() -> None:
+    table = table_from_rows("S", [["a", "b"], [1.0], ["", "", "beyond"], ["q", 2.0]])
+    assert table.frame.index.tolist() == [2, 4]
+    assert table.frame["a"].tolist() == [1.0, "q"]
+    assert np.isnan(table.frame.loc[2, "b"]) and table.frame.loc[4, "b"] == 2.0
+
+
+def test_stray_value_far_away_is_named_not_read(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    wb.active.append(["CustomerID"])
+    wb.active["XFD1048576"] = "oops"
+    wb.save(tmp_path / "far.xlsx")
+    with pytest.raises(InputError) as err:
+        read_sheet(tmp_path / "far.xlsx", "Sheet")
+    assert err.value.problems[0].cell == "XFD1048576"
+
+
+def test_formatting_far_away_is_harmless(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    wb.active.append(["CustomerID"])
+    wb.active.append([5])
+    wb.active["XFD1048576"].font = Font(bold=True)  # the dimension now spans the whole sheet
+    wb.save(tmp_path / "fmt.xlsx")
+    assert read_sheet(tmp_path / "fmt.xlsx", "Sheet").frame["CustomerID"].tolist() == [5.0]

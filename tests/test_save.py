@@ -1,0 +1,185 @@
+"""Saving: the workbook is replaced whole or not at all, with backups and clear refusals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from fixtures.books import QUICKSTART, read_parts
+
+from xlcrm.book.read import open_workbook, read_sheet
+from xlcrm.book.save import (
+    BACKUP_DIR,
+    FileStamp,
+    VerifyError,
+    clean_stale_temps,
+    list_backups,
+    lock_files,
+    safe_replace,
+    verify_workbook,
+)
+from xlcrm.book.write import write_result_sheets
+from xlcrm.errors import InputError
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    path = tmp_path / "Ledger.xlsm"
+    shutil.copy(QUICKSTART, path)
+    os.chmod(path, 0o640)
+    return path
+
+
+def _writer(src: Path, value: str = "result"):
+    def write(tmp: Path) -> None:
+        write_result_sheets(src.read_bytes(), tmp, {"Scores": [[value]]}, owned=["Scores"])
+    return write
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".~xlcrm-"))
+
+
+def test_replace_keeps_a_backup_and_the_permissions(book: Path) -> None:
+    original = book.read_bytes()
+    wb = open_workbook(book)
+    report = safe_replace(book, _writer(book), expected_stamp=wb.stamp)
+    assert read_sheet(book, "Scores").frame.columns.tolist() == ["result"]
+    assert report.backup is not None and report.backup.read_bytes() == original
+    assert report.backup.parent == book.parent / BACKUP_DIR
+    assert report.backup.name.startswith("Ledger.") and report.backup.name.endswith(".bak.xlsm")
+    assert report.stamp == FileStamp.of(book)
+    assert os.stat(book).st_mode & 0o777 == 0o640
+    assert _leftovers(book.parent) == []
+
+
+def test_backups_are_pruned_to_the_count(book: Path) -> None:
+    versions = [book.read_bytes()]
+    for i in range(5):
+        safe_replace(book, _writer(book, f"run {i}"), backups=2)
+        versions.append(book.read_bytes())
+    backups = list_backups(book)
+    assert len(backups) == 2
+    # The newest two: the versions before the last two runs, oldest first.
+    assert [b.read_bytes() for b in backups] == versions[-3:-1]
+
+
+def test_no_backup_when_zero(book: Path) -> None:
+    report = safe_replace(book, _writer(book), backups=0)
+    assert report.backup is None and not (book.parent / BACKUP_DIR).exists()
+
+
+@pytest.mark.parametrize("lock", ["~$Ledger.xlsm", ".~lock.Ledger.xlsm#", "~$dger.xlsm"])
+def test_refuses_while_open_in_a_spreadsheet_program(book: Path, lock: str) -> None:
+    original = book.read_bytes()
+    (book.parent / lock).write_bytes(b"owner")
+    assert lock_files(book) == [book.parent / lock]
+    with pytest.raises(InputError) as err:
+        safe_replace(book, _writer(book))
+    assert "open in a spreadsheet program" in str(err.value)
+    assert "Close the workbook" in err.value.problems[0].fix
+    assert book.read_bytes() == original and _leftovers(book.parent) == []
+
+
+def test_refuses_when_the_file_changed_since_it_was_read(book: Path) -> None:
+    stamp = open_workbook(book).stamp
+    # Someone saves the workbook in between (same size, new content).
+    data = bytearray(book.read_bytes())
+    data[-1] ^= 0xFF
+    book.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="changed on disk after xlcrm read it"):
+        safe_replace(book, _writer(book), expected_stamp=stamp)
+    assert book.read_bytes() == bytes(data) and _leftovers(book.parent) == []
+
+
+def test_touching_without_changing_is_not_a_change(book: Path) -> None:
+    stamp = FileStamp.of(book)
+    os.utime(book, ns=(stamp.mtime_ns + 10**9, stamp.mtime_ns + 10**9))
+    assert FileStamp.of(book) != stamp and FileStamp.of(book).same_content(stamp)
+    safe_replace(book, _writer(book), expected_stamp=stamp)
+
+
+def test_writer_error_leaves_everything_as_it_was(book: Path) -> None:
+    original = book.read_bytes()
+
+    def failing(tmp: Path) -> None:
+        tmp.write_bytes(b"half a workbook")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        safe_replace(book, failing)
+    assert book.read_bytes() == original
+    assert _leftovers(book.parent) == [] and list_backups(book) == []
+
+
+def test_a_broken_result_is_never_installed(book: Path) -> None:
+    original = book.read_bytes()
+    with pytest.raises(VerifyError, match="not a valid zip"):
+        safe_replace(book, lambda tmp: tmp.write_bytes(b"PK\x03\x04 not really"))
+    # A workbook that lost a sheet is refused as well.
+    parts = read_parts(book)
+
+    def drop_sheet(tmp: Path) -> None:
+        wb = parts["xl/workbook.xml"].replace(
+            b'<sheet name="_xlwings.conf" sheetId="2" r:id="rId4" />', b"")
+        with zipfile.ZipFile(tmp, "w") as z:
+            for name, data in parts.items():
+                z.writestr(name, wb if name == "xl/workbook.xml" else data)
+
+    with pytest.raises(VerifyError, match="missing from the new workbook: _xlwings.conf"):
+        safe_replace(book, drop_sheet)
+    assert book.read_bytes() == original and _leftovers(book.parent) == []
+
+
+def test_verify_finds_malformed_changed_parts(book: Path, tmp_path: Path) -> None:
+    parts = read_parts(book)
+    parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"][:-20]
+    bad = tmp_path / "bad.xlsm"
+    with zipfile.ZipFile(bad, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    with pytest.raises(VerifyError, match="sheet1.xml of the new workbook is not well-formed"):
+        verify_workbook(bad, unchanged_from=book)
+    assert verify_workbook(book, unchanged_from=book) == ["Sheet1", "_xlwings.conf"]
+
+
+def test_stale_temporary_files_are_cleaned(book: Path) -> None:
+    folder = book.parent
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    stale = folder / f".~xlcrm-Ledger.xlsm-{dead_pid}.tmp"
+    live_young = folder / f".~xlcrm-Ledger.xlsm-{os.getppid()}.tmp"
+    live_old = folder / f".~xlcrm-Ledger.xlsm-{os.getppid() + 0}.tmp.other"  # not ours
+    other_book = folder / f".~xlcrm-Other.xlsm-{dead_pid}.tmp"
+    for p in (stale, live_young, live_old, other_book):
+        p.write_bytes(b"partial")
+    removed = clean_stale_temps(book)
+    assert removed == [stale]
+    assert live_young.exists() and live_old.exists() and other_book.exists()
+    old = time.time() - 7200
+    os.utime(live_young, (old, old))
+    assert clean_stale_temps(book) == [live_young]
+
+
+def test_symlink_target_is_replaced(book: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link.xlsm"
+    link.symlink_to(book)
+    report = safe_replace(link, _writer(book))
+    assert link.is_symlink() and report.path == book
+    assert read_sheet(link, "Scores").frame.columns.tolist() == ["result"]
+
+
+def test_new_file(tmp_path: Path) -> None:
+    target = tmp_path / "new.xlsm"
+    report = safe_replace(target, lambda tmp: shutil.copy(QUICKSTART, tmp))
+    assert target.read_bytes() == QUICKSTART.read_bytes() and report.backup is None
+    with pytest.raises(InputError, match="changed on disk"):
+        safe_replace(tmp_path / "gone.xlsm", lambda tmp: None,
+                     expected_stamp=FileStamp.of(target))

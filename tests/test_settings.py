@@ -1,0 +1,120 @@
+"""Settings sheets parsed from cell grids (as a file reader or xlwings returns them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xlcrm.book.settings import (
+    find_matrix_blocks,
+    grid_to_frame,
+    judgments_from_grid,
+    options_from_grid,
+    options_rows,
+    settings_from_grids,
+)
+from xlcrm.hierarchy import default_hierarchy, default_judgments, hierarchy_to_table
+from xlcrm.pipeline import Options
+from xlcrm.strategies import DEFAULT_TYPES, strategies_to_table
+
+
+def judgments_grid(groups_upper=("1/2", "1/3", "1/2")):
+    """A Judgments sheet laid out like the template: title, header, matrix rows."""
+    h = default_hierarchy()
+    grid = [["Pairwise judgments ..."], [None]]
+    a, b, c = groups_upper
+    grid += [
+        ["Groups", "first-level groups"],
+        [None, *h.groups, None, "Weight"],
+        ["Qualification", 1, a, b, None, 0.16],
+        ["Potential", None, 1, c, None, 0.3],
+        ["Contribution", None, None, 1, None, 0.54],
+        [None],
+        ["CR", 0.01],
+        [None],
+    ]
+    for g in h.groups:
+        items = [i.name for i in h.by_group[g]]
+        m = default_judgments()[g]
+        grid += [[g, f"indicators of {g}"], [None, *items, None, "Weight"]]
+        for i, item in enumerate(items):
+            grid.append([item, *[m[i, j] if j >= i else 1 / m[j, i] for j in range(4)]])
+        grid += [[None], ["CR", 0.0], [None]]
+    return grid
+
+
+def test_blocks_found_with_positions():
+    blocks = find_matrix_blocks(judgments_grid())
+    assert list(blocks) == ["Groups", "Qualification", "Potential", "Contribution"]
+    groups = blocks["Groups"]
+    assert groups.items == ("Qualification", "Potential", "Contribution")
+    assert groups.ref == "B5:D7"
+    assert groups.values[0] == [1, "1/2", "1/3"]
+
+
+def test_judgments_follow_hierarchy_order():
+    matrices, problems = judgments_from_grid(judgments_grid(), default_hierarchy())
+    assert problems == []
+    assert matrices["groups"][0][1] == "1/2"
+    np.testing.assert_allclose(np.array(matrices["Potential"], float),
+                               default_judgments()["Potential"])
+
+
+def test_missing_block_falls_back_with_warning():
+    grid = judgments_grid()[:10]  # only the groups block
+    matrices, problems = judgments_from_grid(grid, default_hierarchy())
+    assert len(problems) == 3
+    assert all(p.severity == "warning" and p.sheet == "Judgments" for p in problems)
+    assert "Qualification" in problems[0].message
+    assert matrices["Qualification"] == [[1.0] * 4 for _ in range(4)]
+
+
+def test_renamed_items_are_reported_with_block_cells():
+    grid = judgments_grid()
+    grid[3][1] = "Quality"
+    _, problems = judgments_from_grid(grid, default_hierarchy())
+    assert problems[0].cell == "B5:D7" and "Quality" in problems[0].message
+
+
+def test_options_block_round_trip_and_errors():
+    rows = options_rows(Options(missing="zero", abc_cutoffs=(0.7, 0.9)))
+    grid = [[None] * 8 + r for r in rows]
+    options, problems = options_from_grid(grid)
+    assert problems == []
+    assert options.missing == "zero" and options.abc_cutoffs == (0.7, 0.9)
+
+    grid[1][9] = "guess"
+    grid[4][9] = "80%"
+    grid[5][9] = 1.5
+    options, problems = options_from_grid(grid)
+    assert options.missing == "median"
+    cells = {p.cell for p in problems}
+    assert {"J2", "J6"} <= cells
+    assert options.abc_cutoffs == (0.8, 0.95)
+
+
+def table_grid(frame):
+    return [list(frame.columns)] + [list(r) for r in frame.itertuples(index=False)]
+
+
+def test_settings_from_grids_defaults_round_trip():
+    h = default_hierarchy()
+    ind = table_grid(hierarchy_to_table(h))
+    strat = table_grid(strategies_to_table(DEFAULT_TYPES))
+    settings = settings_from_grids(ind, judgments_grid(), strat)
+    assert settings.hierarchy == h
+    assert settings.types == DEFAULT_TYPES
+    assert [p for p in settings.problems if p.severity == "error"] == []
+
+
+def test_grid_to_frame_stops_at_blank_header_and_trailing_rows():
+    frame = grid_to_frame([["A", "B", None, "x"], [1, 2, 3, 4], [None, None], [None]])
+    assert list(frame.columns) == ["A", "B"]
+    assert len(frame) == 1
+
+
+@pytest.mark.parametrize("missing", [None])
+def test_missing_sheets_use_defaults(missing):
+    settings = settings_from_grids(missing, missing, missing)
+    assert settings.hierarchy == default_hierarchy()
+    assert {p.sheet for p in settings.problems} == {"Indicators", "Judgments"}

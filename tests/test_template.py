@@ -1,0 +1,125 @@
+"""The committed template is what the builder makes, and it is a sound workbook."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import openpyxl
+import pytest
+from python_calamine import CalamineWorkbook
+
+from xlcrm import schema
+from xlcrm.ahp import ahp, parse_matrix
+from xlcrm.book.settings import find_matrix_blocks, settings_from_grids
+from xlcrm.book.template import (
+    SHEET_ORDER,
+    TEMPLATE_PATH,
+    build_workbook,
+    judgment_layout,
+    lower_formula,
+)
+from xlcrm.hierarchy import default_hierarchy, default_judgments
+
+
+@pytest.fixture(scope="module")
+def built() -> bytes:
+    return build_workbook()
+
+
+def parts(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {i.filename: z.read(i) for i in z.infolist()}
+
+
+def test_committed_template_matches_a_fresh_build(built):
+    committed = parts(TEMPLATE_PATH.read_bytes())
+    fresh = parts(built)
+    assert list(committed) == list(fresh), "part list differs: run `xlcrm build-template`"
+    for name in fresh:
+        assert committed[name] == fresh[name], f"{name} differs: run `xlcrm build-template`"
+
+
+def test_build_is_deterministic(built):
+    assert build_workbook() == built
+
+
+def test_sheets_in_order_and_config_hidden(built):
+    wb = openpyxl.load_workbook(io.BytesIO(built), keep_vba=True)
+    assert wb.sheetnames == [*SHEET_ORDER, "xlwings.conf"]
+    assert wb["xlwings.conf"].sheet_state == "hidden"
+    assert wb["xlwings.conf"]["A1"].value == "UDF Modules"
+    assert wb["xlwings.conf"]["B1"].value == "udfs"
+
+
+def test_customers_is_an_excel_table_with_contract_columns(built):
+    wb = openpyxl.load_workbook(io.BytesIO(built))
+    ws = wb[schema.CUSTOMERS]
+    assert "tblCustomers" in ws.tables
+    header = [c.value for c in ws[1]]
+    assert header[:2] == ["CustomerID", "Name"]
+    assert header == [*schema.CUSTOMER_IDENTITY_COLUMNS, *schema.DEFAULT_INDICATOR_COLUMNS]
+
+
+def test_rubric_columns_have_dropdowns(built):
+    wb = openpyxl.load_workbook(io.BytesIO(built))
+    ws = wb[schema.CUSTOMERS]
+    formulas = " ".join(dv.formula1 for dv in ws.data_validations.dataValidation)
+    for label in ("Excellent", "AAA", "Growing"):
+        assert label in formulas
+
+
+def test_result_sheet_headers_are_the_contract(built):
+    wb = openpyxl.load_workbook(io.BytesIO(built))
+    seg = [c.value for c in wb[schema.SEGMENTS][1]]
+    assert seg == list(schema.SEGMENTS_COLUMNS)
+    scores = [c.value for c in wb[schema.SCORES][1]]
+    h = default_hierarchy()
+    assert scores[:2] == ["CustomerID", "Name"]
+    assert scores[2:14] == [i.name for i in h.indicators]
+    assert scores[14:17] == list(h.groups)
+    assert scores[17:20] == ["Value", "Rank", "Percentile"]
+
+
+def test_judgments_show_cached_weights_and_cr_before_python_runs(built):
+    """Calamine reads cached values only: what a recipient without Python sees."""
+    book = CalamineWorkbook.from_filelike(io.BytesIO(built))
+    grid = book.get_sheet_by_name(schema.JUDGMENTS).to_python()
+    h = default_hierarchy()
+    judgments = default_judgments()
+    for block in judgment_layout(h):
+        key = "groups" if block.level == "Groups" else block.level
+        expected = ahp(judgments[key])
+        r0, c0 = block.first_row - 1, block.first_col - 1
+        weights = [grid[r0 + i][c0 + block.n + 1] for i in range(block.n)]
+        np.testing.assert_allclose(weights, expected.weights, atol=1e-12)
+        cr = grid[block.cr_row - 1][1]
+        assert cr == pytest.approx(expected.cr, abs=1e-12)
+        assert expected.cr < 0.10
+        # Lower triangle cached as the reciprocal of the typed upper triangle.
+        matrix = parse_matrix([row[c0 : c0 + block.n] for row in grid[r0 : r0 + block.n]])
+        np.testing.assert_allclose(matrix, parse_matrix(judgments[key]), rtol=1e-12)
+
+
+def test_settings_read_back_from_template(built):
+    book = CalamineWorkbook.from_filelike(io.BytesIO(built))
+    grids = {s: book.get_sheet_by_name(s).to_python() for s in schema.SETTINGS_SHEETS}
+    settings = settings_from_grids(
+        grids[schema.INDICATORS], grids[schema.JUDGMENTS], grids[schema.STRATEGIES]
+    )
+    assert settings.hierarchy == default_hierarchy()
+    assert settings.problems == []
+    blocks = find_matrix_blocks(grids[schema.JUDGMENTS])
+    assert set(blocks) == {"Groups", *default_hierarchy().groups}
+
+
+def test_no_full_recalculation_on_open(built):
+    """Recalculating on open would replace cached numbers with errors where Python is absent."""
+    workbook_xml = parts(built)["xl/workbook.xml"].decode()
+    assert 'fullCalcOnLoad="1"' not in workbook_xml
+
+
+def test_lower_formula_text():
+    f = lower_formula("C4")
+    assert f.startswith("=IF(C4=\"\",\"\",IF(ISNUMBER(C4),1/C4,")

@@ -1,0 +1,190 @@
+"""Worksheet functions called exactly as xlwings calls them: 2-D lists, None for blanks,
+text where a cell holds text, a scalar for one cell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import udfs
+
+CONSISTENT = [[1, 2, 4], [0.5, 1, 2], [0.25, 0.5, 1]]
+EXPECTED = [4 / 7, 2 / 7, 1 / 7]
+
+
+def flat(col):
+    return [r[0] for r in col]
+
+
+def test_every_documented_function_is_exported():
+    names = {"AHP_WEIGHTS", "AHP_CR", "AHP_CONSISTENCY", "AHP_REPAIR", "AHP_GROUP", "CRM_SCORE",
+             "CRM_VALUE", "CRM_HIGHLOW", "CRM_TYPE", "CRM_TYPENAME", "CRM_STRATEGY", "CRM_ABC",
+             "CRM_KMEANS"}
+    assert names <= set(udfs.__all__)
+    for name in names:
+        doc = getattr(udfs, name).__doc__
+        assert doc and len(doc.split()) > 8, f"{name} needs a tooltip for the analyst"
+
+
+def test_weights_column_from_full_matrix():
+    assert flat(udfs.AHP_WEIGHTS(CONSISTENT)) == pytest.approx(EXPECTED, abs=1e-9)
+
+
+def test_weights_from_upper_triangle_typed_as_text():
+    typed = [[1, "2", " 4 "], [None, 1, "2"], [None, None, None]]
+    assert flat(udfs.AHP_WEIGHTS(typed)) == pytest.approx(EXPECTED, abs=1e-9)
+
+
+def test_fraction_strings_accepted():
+    typed = [[1, "1/2", "1/4"], [None, 1, "1/2"], [None, None, 1]]
+    assert flat(udfs.AHP_WEIGHTS(typed)) == pytest.approx(EXPECTED[::-1], abs=1e-9)
+
+
+def test_geometric_method_equals_eigen_on_consistent_matrix():
+    assert flat(udfs.AHP_WEIGHTS(CONSISTENT, "geometric")) == pytest.approx(EXPECTED, abs=1e-9)
+
+
+def test_cr_is_zero_for_consistent_and_positive_otherwise():
+    assert udfs.AHP_CR(CONSISTENT) == pytest.approx(0, abs=1e-9)
+    inconsistent = [[1, 9, "1/9"], [None, 1, 9], [None, None, 1]]
+    assert udfs.AHP_CR(inconsistent) > 0.1
+
+
+def test_consistency_table_two_columns():
+    table = udfs.AHP_CONSISTENCY(CONSISTENT)
+    labels = [r[0] for r in table]
+    assert labels[:5] == ["LambdaMax", "CI", "RI", "CR", "Verdict"]
+    values = dict(table)
+    assert values["LambdaMax"] == pytest.approx(3.0, abs=1e-9)
+    assert values["RI"] == pytest.approx(0.58)
+    assert values["Verdict"] == "consistent"
+    assert all(len(r) == 2 for r in table)
+
+
+def test_non_reciprocal_matrix_gives_one_line_message():
+    bad = [[1, 2, 2], [0.5, 1, 3], [0.5, 0.5, 1]]
+    out = udfs.AHP_WEIGHTS(bad)
+    assert isinstance(out, str) and out.startswith("#AHP: ")
+    assert "(2,3)" in out and "(3,2)" in out and "1/3" in out
+    assert "\n" not in out
+
+
+@pytest.mark.parametrize(
+    "matrix, words",
+    [
+        ([[1, 2], [0.5, 1], [1, 1]], "square"),
+        ([[1, -2], [None, 1]], "positive"),
+        ([[1, "abc"], [None, 1]], "abc"),
+        ([[1, "#DIV/0!"], [None, 1]], "#DIV/0!"),
+    ],
+)
+def test_bad_matrices_return_messages(matrix, words):
+    for func in (udfs.AHP_WEIGHTS, udfs.AHP_CR, udfs.AHP_CONSISTENCY, udfs.AHP_REPAIR):
+        out = func(matrix)
+        assert isinstance(out, str) and out.startswith("#AHP: "), (func, out)
+        assert words.lower() in out.lower()
+
+
+def test_repair_names_worst_judgment_and_a_better_value():
+    # w = (4/7, 2/7, 1/7) would need a13 = 4; a typed 1/4 is the culprit.
+    matrix = [[1, 2, "1/4"], [None, 1, 2], [None, None, 1]]
+    out = udfs.AHP_REPAIR(matrix, [["Q"], ["P"], ["C"]])
+    assert out[0] == ["Row", "Column", "Typed", "Suggested", "Ratio"]
+    worst = out[1]
+    assert worst[:3] == ["Q", "C", "1/4"]
+    repaired = [[1, 2, worst[3]], [None, 1, 2], [None, None, 1]]
+    assert udfs.AHP_CR(repaired) < udfs.AHP_CR(matrix)
+
+
+def test_group_aggregates_by_geometric_mean():
+    a = [[1, 2], [None, 1]]
+    b = [[1, 8], [None, 1]]
+    out = udfs.AHP_GROUP(a, b)
+    assert np.allclose(out, [[1, 4], [0.25, 1]])
+    assert udfs.AHP_GROUP(a).startswith("#AHP: ")
+
+
+def test_score_minmax_column_with_blank_and_text_number():
+    out = flat(udfs.CRM_SCORE([[10], [None], ["30"], [20]], "minmax"))
+    assert out[0] == pytest.approx(0) and out[2] == pytest.approx(100)
+    assert out[3] == pytest.approx(50)
+    assert out[1] is None
+
+
+def test_score_cost_direction_reverses():
+    out = flat(udfs.CRM_SCORE([[10], [20], [30]], "minmax", None, "cost"))
+    assert out == pytest.approx([100, 50, 0])
+
+
+def test_score_rubric_ignores_case_and_spaces_and_flags_unknown_label():
+    out = flat(udfs.CRM_SCORE([[" good "], ["FAIR"], ["Very good"]], "rubric",
+                              "Good=80; Fair=50"))
+    assert out[:2] == pytest.approx([80, 50])
+    assert isinstance(out[2], str) and out[2].startswith("#SCORE: row 3")
+    assert "Good" in out[2] and "Fair" in out[2]
+
+
+def test_score_rubric_from_two_column_range():
+    out = flat(udfs.CRM_SCORE([["Good"], ["Fair"]], "rubric", [["Good", 80], ["Fair", 50]]))
+    assert out == pytest.approx([80, 50])
+
+
+def test_score_unknown_method_is_a_message():
+    out = udfs.CRM_SCORE([[1], [2]], "magic")
+    assert isinstance(out, str) and out.startswith("#SCORE: ") and "minmax" in out
+
+
+def test_value_is_weighted_sum_and_flags_blank():
+    out = flat(udfs.CRM_VALUE([[100, 0], [50, 50], [None, 10]], [[0.25], [0.75]]))
+    assert out[:2] == pytest.approx([25, 50])
+    assert isinstance(out[2], str) and "column 1" in out[2]
+    assert udfs.CRM_VALUE([[1, 2]], [[0.5, 0.6]]).startswith("#VALUE: ")
+
+
+def test_highlow_kmeans_median_and_threshold():
+    scores = [[10], [12], [11], [80], [85], [None]]
+    assert flat(udfs.CRM_HIGHLOW(scores)) == ["Low", "Low", "Low", "High", "High", None]
+    assert flat(udfs.CRM_HIGHLOW(scores, 50)) == ["Low", "Low", "Low", "High", "High", None]
+    assert flat(udfs.CRM_HIGHLOW([[1], [2], [3], [4]], "median"))[:2] == ["Low", "Low"]
+    assert udfs.CRM_HIGHLOW([["abc"], [1]]).startswith("#HIGHLOW: ")
+
+
+def test_type_numbers_in_design_order():
+    hl = ["High", "Low"]
+    q, p, c, expected = [], [], [], []
+    n = 1
+    for a in hl:
+        for b in hl:
+            for d in hl:
+                q.append([a]), p.append([b]), c.append([d]), expected.append(n)
+                n += 1
+    assert flat(udfs.CRM_TYPE(q, p, c)) == expected
+    assert udfs.CRM_TYPE([["High"]], [["maybe"]], [["Low"]]).startswith("#TYPE: ")
+
+
+def test_typename_and_strategy_lookup():
+    names = flat(udfs.CRM_TYPENAME([[1], [8], [None], [9]]))
+    assert isinstance(names[0], str) and names[0] and not names[0].startswith("#")
+    assert names[2] is None and names[3].startswith("#TYPE: ")
+    assert flat(udfs.CRM_STRATEGY(3))[0] != flat(udfs.CRM_STRATEGY(4))[0]
+
+
+def test_abc_classes_column():
+    out = flat(udfs.CRM_ABC([[70], [20], [6], [4]]))
+    assert out == ["A", "B", "C", "C"] or out[0] == "A"
+    assert set(out) <= {"A", "B", "C"}
+    assert udfs.CRM_ABC([[1], [2]], [[0.9], [0.5]]).startswith("#ABC: ")
+
+
+def test_kmeans_labels_one_based():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 0.1, (20, 2))
+    b = rng.normal(10, 0.1, (20, 2))
+    out = flat(udfs.CRM_KMEANS(np.vstack([a, b]).tolist(), 2))
+    assert set(out) == {1, 2}
+    assert len(set(out[:20])) == 1 and len(set(out[20:])) == 1
+    assert udfs.CRM_KMEANS([[1, "x"], [2, 3]]).startswith("#KMEANS: ")
+
+
+def test_single_cell_scalar_input():
+    assert udfs.AHP_CR(1.0) == pytest.approx(0.0)

@@ -1,0 +1,424 @@
+"""Worksheet functions: ``=AHP_WEIGHTS(B3:D5)`` and friends.
+
+Each function converts the range xlwings hands over (2-D lists of numbers, text and
+``None`` for blank cells; one cell may come as a scalar) into core types, calls the core
+in :mod:`xlcrm`, and returns a column for column input, so one dynamic-array formula
+covers a whole column. Bad input never raises into Excel: the result is one line of text
+starting with ``#`` that says what is wrong and where.
+
+The docstrings are Excel's tooltips: they are written for the people who type the formulas.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+import xlwings as xw
+
+from xlcrm import ahp as core_ahp
+from xlcrm.errors import InputError
+from xlcrm.hierarchy import Indicator, parse_parameters
+from xlcrm.scoring import score_values
+from xlcrm.segments import abc_classes, high_low, kmeans_profiles
+from xlcrm.strategies import DEFAULT_TYPES, CustomerType, strategies_from_table, type_number
+
+F = TypeVar("F", bound=Callable[..., Any])
+Grid = list[list[Any]]
+
+
+def excel_errors(prefix: str) -> Callable[[F], F]:
+    """Turn any exception into one line of text ``#PREFIX: ...`` instead of a traceback."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except InputError as exc:
+                return f"#{prefix}: {exc}"
+            except Exception as exc:  # a cell must show a message, never a traceback
+                return f"#{prefix}: unexpected {type(exc).__name__}: {exc}"
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def as_grid(value: Any) -> Grid:
+    """What xlwings passes for a range, as a 2-D list (a scalar is one cell)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        return [[value]]
+    if not value:
+        return [[]]
+    if not isinstance(value[0], (list, tuple)):
+        # A 1-D list is a single row or column; xlwings gives it without orientation.
+        return [[v] for v in value]
+    return [list(r) for r in value]
+
+
+def as_vector(value: Any, *, what: str) -> list[Any]:
+    """A single row or column of cells as a flat list."""
+    grid = as_grid(value)
+    rows, cols = len(grid), len(grid[0]) if grid else 0
+    if rows > 1 and cols > 1:
+        raise InputError(f"{what} must be one row or one column, got {rows}×{cols} cells",
+                         fix="Select a single column of cells.")
+    return [v for r in grid for v in r]
+
+
+def column(values: Sequence[Any]) -> Grid:
+    """A column result: one value per row."""
+    return [[v] for v in values]
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+# --- AHP --------------------------------------------------------------------------------
+
+
+@xw.func
+@xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix (square; the upper triangle is "
+        "enough, 1/3 may be typed as text)")
+@xw.arg("method", doc='"eigen" (default, principal eigenvector) or "geometric" (row geometric mean)')
+@excel_errors("AHP")
+def AHP_WEIGHTS(matrix: Any, method: str | None = None) -> Grid:
+    """Weights (priorities) from a pairwise comparison matrix, one per row, adding up to 1.
+
+    Compare each row item with each column item on Saaty's 1-9 scale: 3 = the row item is
+    moderately more important, 1/3 = moderately less. Type only the upper triangle; a blank
+    lower triangle is taken as the reciprocal. Check the consistency with AHP_CR.
+    """
+    result = core_ahp.ahp(as_grid(matrix), method=(method or "eigen").strip().lower())
+    return column([float(w) for w in result.weights])
+
+
+@xw.func
+@xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix")
+@excel_errors("AHP")
+def AHP_CR(matrix: Any) -> float | str:
+    """Consistency ratio of a pairwise comparison matrix: below 0.10 the judgments are
+    consistent enough; at 0.10 or above, revise them (AHP_REPAIR shows which).
+    """
+    return float(core_ahp.ahp(as_grid(matrix)).cr)
+
+
+@xw.func
+@xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix")
+@xw.arg("ri_table", doc='"saaty" (default) or "alonso-lamata": which random index table')
+@excel_errors("AHP")
+def AHP_CONSISTENCY(matrix: Any, ri_table: str | None = None) -> Grid:
+    """Consistency of a comparison matrix as a two-column table: lambda max, CI, RI, CR,
+    the verdict and the random-index table used.
+    """
+    r = core_ahp.ahp(as_grid(matrix), ri_table=(ri_table or "saaty").strip().lower())
+    return [
+        ["LambdaMax", float(r.lambda_max)],
+        ["CI", float(r.ci)],
+        ["RI", float(r.ri)],
+        ["CR", float(r.cr)],
+        ["Verdict", "consistent" if r.consistent else "inconsistent: revise judgments"],
+        ["RI table", r.ri_table_name],
+    ]
+
+
+@xw.func
+@xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix")
+@xw.arg("names", ndim=1, doc="optional: the item names, in the matrix's order")
+@xw.arg("top", doc="how many judgments to list (default 3)")
+@excel_errors("AHP")
+def AHP_REPAIR(matrix: Any, names: Any = None, top: float | None = None) -> Grid:
+    """The judgments that make a matrix most inconsistent, worst first, each with the
+    Saaty-scale value that would fit the other judgments better.
+
+    Columns: Row, Column, Typed, Suggested, Ratio (the weight ratio the other judgments imply).
+    """
+    result = core_ahp.ahp(as_grid(matrix))
+    n = result.n
+    labels = [str(i + 1) for i in range(n)]
+    if names is not None:
+        given = as_vector(names, what="names")
+        if len(given) != n:
+            raise InputError(f"names has {len(given)} cells but the matrix has {n} items",
+                             fix="Select one name per matrix row.")
+        labels = [str(v) for v in given]
+    rows: Grid = [["Row", "Column", "Typed", "Suggested", "Ratio"]]
+    for j in core_ahp.worst_judgments(result, top=int(top or 3)):
+        rows.append([
+            labels[j.row], labels[j.col], core_ahp.format_judgment(j.value),
+            core_ahp.format_judgment(j.suggested), float(j.ratio),
+        ])
+    if len(rows) == 1:
+        rows.append(["(none: a 1×1 or 2×2 matrix is always consistent)", "", "", "", ""])
+    return rows
+
+
+@xw.func
+@xw.arg("matrices", ndim=2, doc="two or more raters' matrices of the same size")
+@excel_errors("AHP")
+def AHP_GROUP(*matrices: Any) -> Grid:
+    """Combine several raters' comparison matrices into one by the geometric mean of each
+    judgment (the standard way to aggregate individual AHP judgments).
+    """
+    if len(matrices) < 2:
+        raise InputError("AHP_GROUP needs two or more matrices",
+                         fix="Give each rater's matrix as a separate argument.")
+    group = core_ahp.aggregate_judgments([as_grid(m) for m in matrices])
+    return [[float(v) for v in row] for row in group.matrix]
+
+
+# --- scoring ----------------------------------------------------------------------------
+
+
+def _parameters(parameters: Any) -> str:
+    """Parameters as the Indicators sheet's text: a text cell, or a two-column range."""
+    if parameters is None:
+        return ""
+    grid = as_grid(parameters)
+    if len(grid) == 1 and len(grid[0]) == 1:
+        return "" if grid[0][0] is None else str(grid[0][0])
+    if len(grid[0]) != 2:
+        raise InputError("parameters must be one text cell or a two-column range "
+                         "(label or threshold, points)",
+                         fix='For example "Good=80; Fair=50" or a range of label | points rows.')
+    entries = []
+    for key, points in grid:
+        if key is None and points is None:
+            continue
+        entries.append(f"{key}={points}")
+    return "; ".join(entries)
+
+
+@xw.func
+@xw.arg("values", ndim=2, doc="one column of indicator values (numbers or labels)")
+@xw.arg("method", doc='"minmax", "percentile", "bands" or "rubric"')
+@xw.arg("parameters", doc='rubric "Good=80; Fair=50", bands "<0: 0; <0.1: 50; else: 100", '
+        'minmax "lower=1; upper=5"; or a two-column range')
+@xw.arg("direction", doc='"benefit" (higher is better, default) or "cost" (lower is better)')
+@excel_errors("SCORE")
+def CRM_SCORE(values: Any, method: str, parameters: Any = None,
+              direction: str | None = None) -> Grid:
+    """Score one indicator 0-100 for a whole column of customers.
+
+    A blank value stays blank (fill it, or let Resegment apply the workbook's missing-value
+    policy); a value that cannot be scored shows a #SCORE message in its row.
+    """
+    vals = as_vector(values, what="values")
+    method = (method or "").strip().lower()
+    kind = "qualitative" if method == "rubric" else "quantitative"
+    params, problems = parse_parameters(_parameters(parameters), method)
+    if problems:
+        raise InputError(problems)
+    indicator = Indicator(
+        group="-", name="indicator", column="values", kind=kind, method=method,
+        direction=(direction or "benefit").strip().lower(), params=params,
+    )
+    scored = score_values(pd.Series(vals, dtype=object), indicator)
+    out: list[Any] = [_num(s) for s in scored.scores]
+    for issue in scored.issues:
+        out[issue.row] = f"#SCORE: row {issue.row + 1}: {issue.message}"
+    return column(out)
+
+
+@xw.func
+@xw.arg("scores", ndim=2, doc="indicator scores, one row per customer, one column per indicator")
+@xw.arg("weights", ndim=2, doc="one weight per indicator column (a row or a column), adding up to 1")
+@excel_errors("VALUE")
+def CRM_VALUE(scores: Any, weights: Any) -> Grid:
+    """Composite value score per customer: the weighted sum of its indicator scores.
+
+    A row with a blank score shows a #VALUE message naming the column: fill the score
+    (Resegment applies the workbook's missing-value policy for you).
+    """
+    grid = as_grid(scores)
+    w = as_vector(weights, what="weights")
+    width = len(grid[0])
+    if len(w) != width:
+        raise InputError(f"scores have {width} columns but there are {len(w)} weights",
+                         fix="Give one weight per score column.")
+    try:
+        wv = np.array([float(x) for x in w])
+    except (TypeError, ValueError) as exc:
+        raise InputError("a weight is not a number", fix="Use the numbers from AHP_WEIGHTS.") from exc
+    if np.any(wv < 0) or not np.isclose(wv.sum(), 1.0, atol=1e-6):
+        raise InputError(f"weights must be non-negative and add up to 1 (they add up to "
+                         f"{wv.sum():.6g})", fix="Use global weights from AHP_WEIGHTS.")
+    out: list[Any] = []
+    for r, row in enumerate(grid):
+        try:
+            s = np.array([np.nan if v is None or v == "" else float(v) for v in row])
+        except (TypeError, ValueError):
+            out.append(f"#VALUE: row {r + 1} has a score that is not a number")
+            continue
+        if np.isnan(s).any():
+            out.append(f"#VALUE: row {r + 1}, column {int(np.flatnonzero(np.isnan(s))[0]) + 1}"
+                       " is blank")
+            continue
+        out.append(float(s @ wv))
+    return column(out)
+
+
+def _numbers(values: Any, *, what: str) -> np.ndarray:
+    vals = as_vector(values, what=what)
+    out = np.empty(len(vals))
+    for i, v in enumerate(vals):
+        try:
+            out[i] = np.nan if v is None or (isinstance(v, str) and not v.strip()) else float(v)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{what} row {i + 1} is {v!r}, not a number",
+                             fix="Give a column of numbers.") from exc
+    return out
+
+
+@xw.func
+@xw.arg("scores", ndim=2, doc="one column of group scores (0-100), e.g. Qualification")
+@xw.arg("method", doc='"kmeans" (default: two natural clusters), "median", or a number: the cut')
+@excel_errors("HIGHLOW")
+def CRM_HIGHLOW(scores: Any, method: Any = None) -> Grid:
+    """High or Low for each customer on one dimension, by splitting the scores into two
+    natural clusters (k-means), at the median, or at a cut you give.
+    """
+    s = _numbers(scores, what="scores")
+    if isinstance(method, (int, float)) and not isinstance(method, bool):
+        result = high_low(s, method="threshold", threshold=float(method))
+    else:
+        result = high_low(s, method=(method or "kmeans").strip().lower())
+    labels = ["High" if h else "Low" for h in result.high]
+    return column([None if np.isnan(v) else lab for v, lab in zip(s, labels, strict=True)])
+
+
+_HIGH = {"high", "h", "true", "1", "1.0", "yes"}
+_LOW = {"low", "l", "false", "0", "0.0", "no"}
+
+
+def _high_flags(values: Any, what: str) -> list[bool | None]:
+    out: list[bool | None] = []
+    for i, v in enumerate(as_vector(values, what=what)):
+        text = "" if v is None else str(v).strip().lower()
+        if text in _HIGH:
+            out.append(True)
+        elif text in _LOW:
+            out.append(False)
+        elif text == "":
+            out.append(None)
+        else:
+            raise InputError(f"{what} row {i + 1} is {v!r}",
+                             fix="Give High or Low (as CRM_HIGHLOW returns).")
+    return out
+
+
+@xw.func
+@xw.arg("qualification", ndim=2, doc="High/Low on Qualification, one per customer")
+@xw.arg("potential", ndim=2, doc="High/Low on Potential")
+@xw.arg("contribution", ndim=2, doc="High/Low on Contribution")
+@excel_errors("TYPE")
+def CRM_TYPE(qualification: Any, potential: Any, contribution: Any) -> Grid:
+    """Customer type 1-8 from High/Low on Qualification, Potential and Contribution:
+    1 HHH, 2 HHL, 3 HLH, 4 HLL, 5 LHH, 6 LHL, 7 LLH, 8 LLL.
+    """
+    q = _high_flags(qualification, "qualification")
+    p = _high_flags(potential, "potential")
+    c = _high_flags(contribution, "contribution")
+    if not len(q) == len(p) == len(c):
+        raise InputError(f"the three ranges have {len(q)}, {len(p)} and {len(c)} rows",
+                         fix="Give three columns of the same height.")
+    out: list[Any] = []
+    for a, b, d in zip(q, p, c, strict=True):
+        if a is None or b is None or d is None:
+            out.append(None)
+        else:
+            out.append(int(type_number(np.array([a]), np.array([b]), np.array([d]))[0]))
+    return column(out)
+
+
+def _types(strategies: Any) -> dict[int, CustomerType]:
+    if strategies is None:
+        types = DEFAULT_TYPES
+    else:
+        grid = as_grid(strategies)
+        frame = pd.DataFrame(grid[1:], columns=[str(h) for h in grid[0]])
+        types, problems = strategies_from_table(frame)
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            raise InputError(errors)
+    return {t.number: t for t in types}
+
+
+def _type_lookup(types: Any, strategies: Any, field: str, prefix: str) -> Grid:
+    by_number = _types(strategies)
+    out: list[Any] = []
+    for i, v in enumerate(as_vector(types, what="types")):
+        if v is None or (isinstance(v, str) and not v.strip()):
+            out.append(None)
+            continue
+        try:
+            number = int(float(v))
+        except (TypeError, ValueError):
+            number = -1
+        if number not in by_number or float(v) != number:
+            out.append(f"#{prefix}: row {i + 1} is {v!r}; a type is a whole number 1-8")
+            continue
+        out.append(getattr(by_number[number], field))
+    return column(out)
+
+
+@xw.func
+@xw.arg("types", ndim=2, doc="customer type numbers 1-8 (from CRM_TYPE)")
+@xw.arg("strategies", ndim=2, doc="optional: the Strategies table with its header, to use "
+        "your own names")
+@excel_errors("TYPE")
+def CRM_TYPENAME(types: Any, strategies: Any = None) -> Grid:
+    """The name of each customer type 1-8 (from the Strategies table if you give it)."""
+    return _type_lookup(types, strategies, "name", "TYPE")
+
+
+@xw.func
+@xw.arg("types", ndim=2, doc="customer type numbers 1-8 (from CRM_TYPE)")
+@xw.arg("strategies", ndim=2, doc="optional: the Strategies table with its header")
+@excel_errors("TYPE")
+def CRM_STRATEGY(types: Any, strategies: Any = None) -> Grid:
+    """The service strategy for each customer type 1-8 (from the Strategies table if given)."""
+    return _type_lookup(types, strategies, "strategy", "TYPE")
+
+
+@xw.func
+@xw.arg("values", ndim=2, doc="one column of customer values (value score or revenue)")
+@xw.arg("cutoffs", ndim=1, doc="optional: the cumulative shares closing A and B (0.8, 0.95)")
+@excel_errors("ABC")
+def CRM_ABC(values: Any, cutoffs: Any = None) -> Grid:
+    """ABC (Pareto 80/20) class per customer: A strategic customers make up the first 80 % of
+    total value, B key customers the next 15 %, C general customers the rest.
+    """
+    v = _numbers(values, what="values")
+    cuts = (0.80, 0.95)
+    if cutoffs is not None:
+        c = _numbers(cutoffs, what="cutoffs")
+        if len(c) != 2:
+            raise InputError("cutoffs needs two numbers", fix="For example 0.8 and 0.95.")
+        cuts = (float(c[0]), float(c[1]))
+    return column([str(x) for x in abc_classes(v, cutoffs=cuts).abc])
+
+
+@xw.func
+@xw.arg("data", ndim=2, doc="one row per customer, one column per variable (numbers)")
+@xw.arg("k", doc="optional: number of clusters; chosen by silhouette (2-8) when blank")
+@excel_errors("KMEANS")
+def CRM_KMEANS(data: Any, k: float | None = None) -> Grid:
+    """Cluster customers into groups of similar profile (k-means on standardised columns);
+    returns the cluster number (1 = the cluster with the highest average) per row.
+    """
+    grid = as_grid(data)
+    try:
+        frame = pd.DataFrame(grid, dtype=object).apply(pd.to_numeric, errors="raise")
+    except (TypeError, ValueError) as exc:
+        raise InputError("data has a cell that is not a number",
+                         fix="Give a range of numbers only (no headers).") from exc
+    result = kmeans_profiles(frame.astype(float), k=None if k in (None, "") else int(k))
+    return column([None if lab < 0 else int(lab) + 1 for lab in result.labels])

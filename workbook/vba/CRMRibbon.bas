@@ -1,0 +1,36 @@
+Attribute VB_Name = "CRMRibbon"
+' Callbacks of the CRM ribbon tab (workbook/customUI14.xml names each one in onAction).
+' Each hands the work to Python through xlwings' RunPython; the Python side is udfs/ribbon.py,
+' which reads and writes this workbook. Help needs no Python, so that a recipient of an
+' emailed copy without Python still gets it.
+Option Explicit
+
+' Recompute scores and segments and rewrite the result sheets.
+Public Sub CRM_Resegment(control As IRibbonControl)
+    RunPython "import udfs.ribbon; udfs.ribbon.resegment()"
+End Sub
+
+' Validate the ledger and settings sheets and list every problem on the Problems sheet.
+Public Sub CRM_Check(control As IRibbonControl)
+    RunPython "import udfs.ribbon; udfs.ribbon.check()"
+End Sub
+
+' Write a copy of this workbook that can be emailed to people without Python.
+Public Sub CRM_Share(control As IRibbonControl)
+    RunPython "import udfs.ribbon; udfs.ribbon.share()"
+End Sub
+
+' Show the Help sheet (plain VBA on purpose: it must work where Python is not installed).
+Public Sub CRM_Help(control As IRibbonControl)
+    Dim sheet As Worksheet
+    On Error Resume Next
+    Set sheet = ThisWorkbook.Worksheets("Help")
+    On Error GoTo 0
+    If sheet Is Nothing Then
+        MsgBox "This workbook has no sheet named Help.", vbInformation, "CRM"
+        Exit Sub
+    End If
+    If sheet.Visible <> xlSheetVisible Then sheet.Visible = xlSheetVisible
+    sheet.Activate
+    sheet.Range("A1").Select
+End Sub

@@ -1,0 +1,794 @@
+"""Read ledger and settings sheets from a workbook file, fast, keeping text as typed.
+
+Cells are read with python-calamine (about ten times faster than openpyxl on a large
+ledger). A workbook is read from one snapshot of its bytes, whose :class:`FileStamp` a
+later save compares against, so results are never written over a version that xlcrm did
+not read. :func:`open_workbook` reads the file once for several sheets; :func:`read_sheet`,
+:func:`read_grid` and :func:`sheet_names` are one-call shortcuts.
+
+Conventions of a :class:`SheetTable`:
+
+- the frame's index holds the 1-based Excel row number of each row, and
+  :attr:`SheetTable.columns` the 0-based column of each header, so a problem can name
+  its cell (:meth:`SheetTable.address`);
+- rows whose cells under the headers are all blank are dropped (trailing ones and any
+  in between; the index keeps the true row numbers);
+- a column whose cells are all numbers is ``float64`` (blank: ``NaN``); all dates is
+  ``datetime64`` (blank: ``NaT``); anything else is ``object`` holding the cell values as
+  read (str, float, bool, datetime, time), blank: ``None``; so a text in a numeric column
+  stays visible to validation instead of turning into ``NaN``;
+- a column named in ``text_columns`` holds text exactly as shown for numbers typed
+  without a format: ``1001`` (stored by Excel as the number 1001.0) becomes ``"1001"``,
+  ``"00123"`` typed as text stays ``"00123"``, ``12.5`` becomes ``"12.5"``.
+  A number displayed with leading zeros by a number format (``00000``) is stored as a
+  plain number; its text is the number without the zeros.
+- text is never stripped or otherwise changed (header names are stripped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import posixpath
+import re
+import zipfile
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+from xml.etree import ElementTree
+
+import numpy as np
+import pandas as pd
+import python_calamine
+
+from xlcrm.book.save import FileStamp
+from xlcrm.errors import InputError, cell_address, column_letter
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+
+NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+NS_PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+NS_STRICT_MAIN = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+REL_OFFICE_DOCUMENT = NS_R + "/officeDocument"
+REL_WORKSHEET = NS_R + "/worksheet"
+
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLS = 16_384
+# A sheet whose values span more cells than this (from A1) is refused rather than read: a full
+# 1 048 576-row ledger with 40 columns fits (and takes several GB); a stray value in
+# XFD1048576 does not.
+MAX_GRID_CELLS = 50_000_000
+
+Cell = str | float | int | bool | datetime | date | time | timedelta | None
+
+
+# --------------------------------------------------------------------------------------------
+# The package structure (Open Packaging Conventions), shared with the writer
+
+
+def rels_part(part: str) -> str:
+    """Name of the relationships part of ``part`` (``""``: the package's own ``_rels/.rels``)."""
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", f"{name}.rels")
+
+
+def resolve_target(source_part: str, target: str) -> str:
+    """Zip name of a relationship target, relative to ``source_part``'s folder."""
+    target = unquote(target)
+    if target.startswith("/"):
+        return posixpath.normpath(target.lstrip("/"))
+    base = posixpath.dirname(source_part)
+    return posixpath.normpath(posixpath.join(base, target))
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """One relationship of a part: id, type URI, and its target (a zip name unless external)."""
+
+    id: str
+    type: str
+    target: str
+    external: bool = False
+
+
+class Package:
+    """The zip names of a workbook and how its parts refer to each other.
+
+    Zip names are matched case-insensitively (part names are case-insensitive in OPC).
+    """
+
+    def __init__(self, z: zipfile.ZipFile) -> None:
+        self.zip = z
+        self.names = {info.filename.lower(): info.filename for info in z.infolist()}
+
+    def find(self, part: str) -> str | None:
+        """The zip member name of ``part``, or ``None`` when the package lacks it."""
+        return self.names.get(part.lower())
+
+    def read(self, part: str) -> bytes:
+        """Bytes of ``part``; ``KeyError`` when absent."""
+        name = self.find(part)
+        if name is None:
+            raise KeyError(part)
+        return self.zip.read(name)
+
+    def rels(self, part: str) -> list[Relationship]:
+        """Relationships of ``part`` (``""`` for the package), empty when it has none."""
+        name = self.find(rels_part(part))
+        if name is None:
+            return []
+        root = ElementTree.fromstring(self.zip.read(name))
+        out = []
+        for el in root:
+            if not el.tag.endswith("Relationship"):
+                continue
+            external = el.get("TargetMode") == "External"
+            target = el.get("Target", "")
+            out.append(
+                Relationship(
+                    el.get("Id", ""),
+                    el.get("Type", ""),
+                    target if external else resolve_target(part, target),
+                    external,
+                )
+            )
+        return out
+
+    def workbook_part(self) -> str:
+        """Zip name of the workbook part (``xl/workbook.xml`` in files Excel writes)."""
+        for rel in self.rels(""):
+            if rel.type.endswith("/officeDocument") and not rel.external:
+                found = self.find(rel.target)
+                if found is not None:
+                    return found
+        raise KeyError("officeDocument relationship (the workbook part)")
+
+    def sheets(self) -> list[SheetEntry]:
+        """The workbook's sheets in tab order."""
+        wb_part = self.workbook_part()
+        root = ElementTree.fromstring(self.read(wb_part))
+        if root.tag == f"{{{NS_STRICT_MAIN}}}workbook":
+            raise InputError(
+                "the workbook is saved in the Strict Open XML format, which xlcrm cannot write",
+                fix="In Excel: File > Save As > Excel Macro-Enabled Workbook (*.xlsm), "
+                "then run again.",
+            )
+        rels = {r.id: r for r in self.rels(wb_part)}
+        out = []
+        sheets_el = root.find(f"{{{NS_MAIN}}}sheets")
+        for el in sheets_el if sheets_el is not None else []:
+            rid = el.get(f"{{{NS_R}}}id", "")
+            rel = rels.get(rid)
+            part = None if rel is None or rel.external else self.find(rel.target)
+            kind = rel.type.rsplit("/", 1)[-1] if rel is not None else ""
+            out.append(
+                SheetEntry(
+                    name=el.get("name", ""),
+                    sheet_id=int(el.get("sheetId", "0")),
+                    rid=rid,
+                    part=part,
+                    kind=kind,
+                    state=el.get("state", "visible"),
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class SheetEntry:
+    """A ``<sheet>`` of the workbook part: its name, id, relationship and zip part."""
+
+    name: str
+    sheet_id: int
+    rid: str
+    part: str | None
+    kind: str  # "worksheet", "chartsheet", "dialogsheet", "xlMacrosheet", ...
+    state: str = "visible"
+
+
+def workbook_sheet_names(z: zipfile.ZipFile) -> list[str]:
+    """Sheet names of an open workbook zip, in tab order."""
+    return [s.name for s in Package(z).sheets()]
+
+
+# --------------------------------------------------------------------------------------------
+# Sheet tables
+
+
+@dataclass(frozen=True)
+class TableRange:
+    """Where an Excel Table (ListObject) sits.
+
+    Rows are 1-based Excel rows, columns 0-based. ``ref`` is the table's A1 range
+    including its header row.
+    """
+
+    name: str
+    sheet: str
+    columns: tuple[str, ...]
+    header_row: int
+    first_row: int
+    last_row: int
+    first_col: int
+    last_col: int
+
+    @property
+    def ref(self) -> str:
+        """The table's range in A1 style, header included (``A1:T101``)."""
+        return (
+            f"{column_letter(self.first_col)}{self.header_row}:"
+            f"{column_letter(self.last_col)}{self.last_row}"
+        )
+
+
+@dataclass(frozen=True)
+class SheetTable:
+    """A table read from a sheet: the frame and where each of its cells is.
+
+    Attributes
+    ----------
+    sheet : str
+        Sheet name as the workbook spells it.
+    frame : pandas.DataFrame
+        One column per header (in sheet order), one row per non-blank row. The index is
+        the 1-based Excel row number.
+    header_row : int
+        1-based row of the headers.
+    first_data_row : int
+        1-based row just below the headers.
+    columns : dict of str to int
+        0-based sheet column of each header (``frame.columns`` in the same order).
+    """
+
+    sheet: str
+    frame: pd.DataFrame
+    header_row: int
+    first_data_row: int
+    columns: dict[str, int] = field(default_factory=dict)
+
+    def address(self, row: int, column: str) -> str:
+        """A1 address of the cell in Excel row ``row`` (an index label) under ``column``."""
+        return cell_address(row - 1, self.columns[column])
+
+    def column_address(self, column: str) -> str:
+        """Whole-column address (``G:G``) of ``column``."""
+        letter = column_letter(self.columns[column])
+        return f"{letter}:{letter}"
+
+    def header_address(self, column: str) -> str:
+        """A1 address of the header cell of ``column``."""
+        return cell_address(self.header_row - 1, self.columns[column])
+
+
+def as_text(value: Any) -> str | None:
+    """The text a cell shows for a value typed without a number format; ``None`` for blank.
+
+    Whole numbers lose the ``.0`` that the file format gives every number (``1001.0`` ->
+    ``"1001"``); other numbers use the shortest text that reads back to the same number.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value != value:
+            return None
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ") if value.time() != time() else value.date().isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _header_text(value: Any) -> str:
+    text = as_text(value)
+    return "" if text is None else text.strip()
+
+
+def _convert_column(values: np.ndarray, filled: np.ndarray, text: bool) -> Any:
+    """One column of raw calamine values (an object array, ``""`` for blank) to frame data.
+
+    ``filled`` marks the non-blank cells.
+    """
+    if text:
+        return np.array([as_text(v) for v in values], dtype=object)
+    kinds = set(map(type, values[filled]))
+    if kinds and kinds <= {float, int}:
+        out = values.copy()
+        out[~filled] = np.nan
+        return out.astype(np.float64)
+    out = values.copy()
+    out[~filled] = None
+    if kinds and kinds <= {date, datetime}:
+        return pd.array(out, dtype="datetime64[us]")
+    return out
+
+
+def table_from_rows(
+    sheet: str,
+    rows: Sequence[Sequence[Any]],
+    *,
+    header_row: int = 1,
+    first_col: int = 0,
+    last_col: int | None = None,
+    last_row: int | None = None,
+    text_columns: Collection[str] = (),
+) -> SheetTable:
+    """Build a :class:`SheetTable` from a sheet's rows as calamine returns them from A1.
+
+    Parameters
+    ----------
+    sheet : str
+        Sheet name (for messages and addresses).
+    rows : sequence of sequences
+        Cell values from A1 (``""`` for blank cells).
+    header_row : int
+        1-based row of the headers.
+    first_col, last_col : int
+        0-based column range of the table (``last_col`` inclusive; ``None``: to the end).
+    last_row : int or None
+        1-based last row of the table (``None``: to the end of the sheet).
+    text_columns : collection of str
+        Headers whose cells are read as text (see :func:`as_text`).
+
+    Raises
+    ------
+    InputError
+        When two columns have the same header.
+    """
+    if header_row < 1:
+        raise ValueError(f"header_row is 1-based, got {header_row}")
+    first_data_row = header_row + 1
+    if len(rows) < header_row:
+        return SheetTable(sheet, pd.DataFrame(), header_row, first_data_row, {})
+    header = rows[header_row - 1]
+    stop = len(header) if last_col is None else min(len(header), last_col + 1)
+    columns: dict[str, int] = {}
+    for c in range(first_col, stop):
+        name = _header_text(header[c])
+        if not name:
+            continue
+        if name in columns:
+            first = cell_address(header_row - 1, columns[name])
+            second = cell_address(header_row - 1, c)
+            raise InputError(
+                f"two columns are headed {name!r} ({first} and {second}), so it is not clear "
+                "which one to use",
+                fix="Rename or delete one of them.",
+                sheet=sheet,
+                cell=second,
+            )
+        columns[name] = c
+    body = rows[header_row : last_row if last_row is not None else len(rows)]
+    n = len(body)
+    # One 2-D object array (calamine's rows are rectangular); then every step works on
+    # whole columns.
+    width = max(columns.values(), default=-1) + 1
+    grid = np.full((n, width), "", dtype=object)
+    try:
+        block = np.array(body, dtype=object)
+        if block.ndim != 2:
+            raise ValueError("ragged")
+        cut = min(width, block.shape[1])
+        grid[:, :cut] = block[:, :cut]
+    except ValueError:  # rows of different lengths
+        for i, row in enumerate(body):
+            cut = min(width, len(row))
+            grid[i, :cut] = row[:cut]
+    arrays = {}
+    filled = {}
+    keep = np.zeros(n, dtype=bool)
+    for name, c in columns.items():
+        values = np.ascontiguousarray(grid[:, c])
+        arrays[name] = values
+        if str in set(map(type, values)):
+            filled[name] = np.asarray(values != "", dtype=bool)
+        else:  # no text at all, so no blank (calamine gives "" for blank cells)
+            filled[name] = np.ones(n, dtype=bool)
+        keep |= filled[name]
+    rows_kept = np.flatnonzero(keep)
+    index = pd.Index(rows_kept + first_data_row, name="row")
+    if len(rows_kept) < n:
+        arrays = {name: values[keep] for name, values in arrays.items()}
+        filled = {name: mask[keep] for name, mask in filled.items()}
+    text = set(text_columns)
+    data = {}
+    for name, values in arrays.items():
+        converted = _convert_column(values, filled[name], name in text)
+        # dtype given explicitly: pandas would otherwise turn text into its string dtype
+        # (blank: NaN) and the promise of None for blank text would break.
+        data[name] = pd.Series(converted, index=index, dtype=converted.dtype, copy=False)
+    frame = pd.DataFrame(data, index=index, columns=list(columns))
+    return SheetTable(sheet, frame, header_row, first_data_row, columns)
+
+
+# --------------------------------------------------------------------------------------------
+# Opening a workbook
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([^"]+)"')
+_REF = re.compile(rb"([A-Z]{1,3})(\d+)")
+_ROW_NUMBER = re.compile(rb'(?:\w+:)?row\b[^>]*?\br="(\d+)"')
+_COL3 = re.compile(rb' r="[A-Z]{3}\d')
+_COL2 = re.compile(rb' r="[A-Z]{2}\d')
+# A cell element that is not self-closing, i.e. holds a value, inline text or a formula.
+_VALUED_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>]*?(?<!/)>')
+
+
+def _col_number(letters: str | bytes) -> int:
+    """1-based column number of column letters (``A`` -> 1, ``XFD`` -> 16384)."""
+    if isinstance(letters, bytes):
+        letters = letters.decode()
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _is_encrypted_ole(data: bytes) -> bool:
+    """Whether an OLE compound file is an encrypted Office Open XML package."""
+    try:
+        import olefile
+    except ImportError:  # pragma: no cover - olefile comes with oletools, not always installed
+        # The directory holds stream names in UTF-16LE.
+        return "EncryptionInfo".encode("utf-16-le") in data
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            return ole.exists("EncryptionInfo") and ole.exists("EncryptedPackage")
+    except OSError:
+        return False
+
+
+def _protected_error(name: str) -> InputError:
+    return InputError(
+        f"the workbook {name} is password-protected (encrypted), so xlcrm cannot read it",
+        fix=(
+            "Save an unprotected copy (in Excel: File > Info > Protect Workbook > Encrypt "
+            "with Password, clear the password, save) and run xlcrm on that copy."
+        ),
+    )
+
+
+def _decrypt(data: bytes, password: str, name: str) -> bytes:
+    try:
+        import msoffcrypto
+        import msoffcrypto.exceptions
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise InputError(
+            f"the workbook {name} is password-protected and the package that opens such "
+            "files (msoffcrypto-tool) is not installed",
+            fix="Install it (pip install msoffcrypto-tool) or save an unprotected copy.",
+        ) from exc
+    office = msoffcrypto.OfficeFile(io.BytesIO(data))
+    out = io.BytesIO()
+    try:
+        office.load_key(password=password)
+        office.decrypt(out)
+    except (msoffcrypto.exceptions.InvalidKeyError, msoffcrypto.exceptions.DecryptionError) as exc:
+        raise InputError(
+            f"the password does not open the workbook {name}",
+            fix="Check the password (it is case-sensitive), or save an unprotected copy.",
+        ) from exc
+    return out.getvalue()
+
+
+def _read_snapshot(path: Path) -> tuple[bytes, FileStamp]:
+    """The file's bytes and their stamp, from one consistent read."""
+    for _ in range(5):
+        with open(path, "rb") as f:
+            before = os.fstat(f.fileno())
+            data = f.read()
+            after = os.fstat(f.fileno())
+        same = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
+        if same and len(data) == after.st_size:
+            return data, FileStamp.of_bytes(data, after)
+    raise InputError(
+        f"the workbook {path.name} keeps changing while xlcrm reads it",
+        fix="Wait until it is saved (close it in Excel), then run again.",
+    )
+
+
+class Workbook:
+    """One read of a workbook file: its bytes, their stamp, and fast access to its sheets.
+
+    Parameters
+    ----------
+    path : path-like
+        An ``.xlsx``/``.xlsm`` workbook (``.xls``/``.xlsb``/``.ods`` can be read too, but
+        xlcrm writes only the first two).
+    password : str or None
+        Password of an encrypted workbook (opened in memory; nothing decrypted is written).
+
+    Raises
+    ------
+    InputError
+        When the file does not exist, is not a workbook, or is encrypted and no (or a
+        wrong) password was given.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, password: str | None = None) -> None:
+        self.path = Path(path)
+        try:
+            self.data, self.stamp = _read_snapshot(self.path)
+        except FileNotFoundError as exc:
+            raise InputError(
+                f"there is no file {self.path}",
+                fix="Check the file name and folder (use quotes around names with spaces).",
+            ) from exc
+        except IsADirectoryError as exc:
+            raise InputError(f"{self.path} is a folder, not a workbook file",
+                             fix="Give the path of the .xlsm file.") from exc
+        name = self.path.name
+        self.encrypted = False
+        content = self.data
+        if self.data[:8] == OLE_MAGIC:
+            if _is_encrypted_ole(self.data):
+                self.encrypted = True
+                if password is None:
+                    raise _protected_error(name)
+                content = _decrypt(self.data, password, name)
+        elif self.data[:4] != ZIP_MAGIC:
+            raise InputError(
+                f"{name} is not an Excel workbook (it is neither an .xlsx/.xlsm zip file nor "
+                "an Excel 97-2003 file)",
+                fix="Give the path of the workbook (.xlsm), or save the file from Excel as a "
+                "macro-enabled workbook.",
+            )
+        self._content = content
+        self._pkg: Package | None = None
+        is_zip = content[:4] == ZIP_MAGIC
+        try:
+            try:
+                self._book = python_calamine.CalamineWorkbook.from_filelike(
+                    io.BytesIO(content), load_tables=is_zip
+                )
+            except python_calamine.TablesNotSupported:  # .xlsb
+                self._book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
+        except python_calamine.PasswordError as exc:
+            raise _protected_error(name) from exc
+        except Exception as exc:  # calamine's errors for damaged files have several types
+            raise InputError(
+                f"{name} cannot be read as a workbook ({exc})",
+                fix="Open it in Excel and save it again; if Excel cannot open it either, "
+                "restore it from a backup (xlcrm keeps them in .xlcrm-backups beside it).",
+            ) from exc
+        self.sheet_names: list[str] = list(self._book.sheet_names)
+
+    def __enter__(self) -> Workbook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the reader (the bytes stay available)."""
+        with contextlib.suppress(python_calamine.WorkbookClosed):
+            self._book.close()
+
+    def sheet_name(self, sheet: str) -> str:
+        """The workbook's spelling of ``sheet`` (matched ignoring case, as Excel does).
+
+        Raises
+        ------
+        InputError
+            Naming the sheets the workbook has.
+        """
+        for name in self.sheet_names:
+            if name == sheet:
+                return name
+        folded = sheet.casefold()
+        for name in self.sheet_names:
+            if name.casefold() == folded:
+                return name
+        present = ", ".join(self.sheet_names) or "none"
+        raise InputError(
+            f"the workbook {self.path.name} has no sheet named {sheet!r} (its sheets: {present})",
+            fix=f"Add a sheet named {sheet} (copy it from the xlcrm template), or rename the "
+            "sheet that holds this data.",
+            sheet=sheet,
+        )
+
+    def _package(self) -> Package | None:
+        if self._content[:4] != ZIP_MAGIC:
+            return None
+        if self._pkg is None:
+            self._pkg = Package(zipfile.ZipFile(io.BytesIO(self._content)))
+        return self._pkg
+
+    def _check_extent(self, name: str) -> None:
+        """Refuse a sheet whose values reach absurdly far, before calamine allocates its grid.
+
+        calamine holds a sheet as one dense grid from its first to its last value; a stray
+        value in XFD1048576 would ask for terabytes and abort the process.
+        """
+        pkg = self._package()
+        if pkg is None:
+            return
+        try:
+            entry = next(e for e in pkg.sheets() if e.name == name)
+        except (StopIteration, KeyError, ElementTree.ParseError):
+            return  # calamine reports what is wrong with such a workbook
+        if entry.part is None:
+            return
+        with pkg.zip.open(entry.part) as f:
+            head = f.read(1 << 16)
+        dim = _DIMENSION.search(head)
+        if dim is not None:
+            last = dim.group(1).split(b":")[-1].replace(b"$", b"")
+            m = _REF.fullmatch(last)
+            if m and _col_number(m.group(1)) * int(m.group(2)) <= MAX_GRID_CELLS:
+                return  # the used range is small enough, whatever it holds
+        data = pkg.zip.read(entry.part)
+        # No dimension (streaming writers omit it) or a large one (it also counts formatted
+        # empty cells). A quick bound first: the last row's number times the widest column
+        # letters in use.
+        last_row = max(data.rfind(b"<row "), data.rfind(b":row "))
+        number = _ROW_NUMBER.match(data, last_row + 1) if last_row >= 0 else None
+        if number is not None:
+            width = 16_384 if _COL3.search(data) else 702 if _COL2.search(data) else 26
+            if int(number.group(1)) * width <= MAX_GRID_CELLS:
+                return
+        # Find the farthest cells that hold something.
+        far_row = far_col = (0, 0, "A1")
+        for m in _VALUED_CELL.finditer(data):
+            row, col = int(m.group(2)), _col_number(m.group(1).decode())
+            if row > far_row[0]:
+                far_row = (row, col, (m.group(1) + m.group(2)).decode())
+            if col > far_col[1]:
+                far_col = (row, col, (m.group(1) + m.group(2)).decode())
+        if far_row[0] * far_col[1] > MAX_GRID_CELLS:
+            cells = " and ".join(dict.fromkeys([far_row[2], far_col[2]]))
+            raise InputError(
+                f"sheet {name} has something in {cells}, far outside any table, which would "
+                f"make xlcrm read {far_row[0] * far_col[1]:,} cells",
+                fix=f"Delete the content of {cells} (Ctrl+End in Excel goes to the last used "
+                "cell), save, and run again.",
+                sheet=name,
+                cell=far_row[2],
+            )
+
+    def rows(self, sheet: str) -> list[list[Any]]:
+        """Raw cell values from A1 to the last used cell (``""`` for blank), as calamine reads.
+
+        Raises
+        ------
+        InputError
+            When a stray value far outside the data would make the grid absurdly large.
+        """
+        name = self.sheet_name(sheet)
+        self._check_extent(name)
+        return self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+
+    def read_grid(self, sheet: str) -> list[list[Any]]:
+        """Cell values from A1, as xlwings hands them over: ``None`` for blank cells.
+
+        Numbers are floats and dates datetimes (as Excel and xlwings give them).
+        """
+        out = []
+        for row in self.rows(sheet):
+            out.append([
+                None if v == "" else (
+                    datetime(v.year, v.month, v.day)
+                    if type(v) is date else v
+                )
+                for v in row
+            ])
+        return out
+
+    def read_sheet(
+        self, sheet: str, *, header_row: int = 1, text_columns: Collection[str] = ()
+    ) -> SheetTable:
+        """The table on ``sheet`` whose headers are in ``header_row`` (see the module doc)."""
+        name = self.sheet_name(sheet)
+        return table_from_rows(
+            name, self.rows(name), header_row=header_row, text_columns=text_columns
+        )
+
+    @property
+    def table_names(self) -> list[str]:
+        """Names of the Excel Tables (ListObjects) in the workbook."""
+        return list(self._book.table_names or [])
+
+    def table_range(self, table_name: str) -> TableRange:
+        """Where the Excel Table ``table_name`` (matched ignoring case) sits.
+
+        Raises
+        ------
+        InputError
+            When there is no such table.
+        """
+        names = self.table_names
+        match = next((n for n in names if n.casefold() == table_name.casefold()), None)
+        if match is None:
+            raise InputError(
+                f"the workbook {self.path.name} has no Excel Table named {table_name!r} "
+                f"(its tables: {', '.join(names) or 'none'})",
+                fix="Format the range as a table (Home > Format as Table) and name it "
+                f"{table_name} (Table Design > Table Name).",
+            )
+        t = self._book.get_table_by_name(match)
+        start = t.start or (0, 0)
+        end = t.end or start
+        # calamine's start is the first data row; the header sits right above it.
+        return TableRange(
+            name=t.name,
+            sheet=t.sheet,
+            columns=tuple(t.columns),
+            header_row=start[0],
+            first_row=start[0] + 1,
+            last_row=end[0] + 1,
+            first_col=start[1],
+            last_col=end[1],
+        )
+
+    def read_table(self, table_name: str, *, text_columns: Collection[str] = ()) -> SheetTable:
+        """The rows of the Excel Table ``table_name`` (only the table's range is read)."""
+        tr = self.table_range(table_name)
+        return table_from_rows(
+            tr.sheet,
+            self.rows(tr.sheet),
+            header_row=tr.header_row,
+            first_col=tr.first_col,
+            last_col=tr.last_col,
+            last_row=tr.last_row,
+            text_columns=text_columns,
+        )
+
+
+def open_workbook(path: str | os.PathLike[str], *, password: str | None = None) -> Workbook:
+    """Read ``path`` once; see :class:`Workbook`."""
+    return Workbook(path, password=password)
+
+
+def read_sheet(
+    path: str | os.PathLike[str],
+    sheet: str,
+    *,
+    header_row: int = 1,
+    text_columns: Collection[str] = (),
+    password: str | None = None,
+) -> SheetTable:
+    """The table on ``sheet`` of the workbook at ``path`` (see the module doc).
+
+    Raises
+    ------
+    InputError
+        When the file is not a readable workbook, is encrypted, lacks the sheet, or has two
+        columns with the same header.
+    """
+    with Workbook(path, password=password) as wb:
+        return wb.read_sheet(sheet, header_row=header_row, text_columns=text_columns)
+
+
+def read_grid(
+    path: str | os.PathLike[str], sheet: str, *, password: str | None = None
+) -> list[list[Any]]:
+    """Cell values of ``sheet`` from A1, ``None`` for blank (see :meth:`Workbook.read_grid`)."""
+    with Workbook(path, password=password) as wb:
+        return wb.read_grid(sheet)
+
+
+def sheet_names(path: str | os.PathLike[str], *, password: str | None = None) -> list[str]:
+    """Sheet names of the workbook at ``path``, in tab order."""
+    with Workbook(path, password=password) as wb:
+        return list(wb.sheet_names)
+
+
+def table_range(
+    path: str | os.PathLike[str], table_name: str, *, password: str | None = None
+) -> TableRange:
+    """Where the Excel Table ``table_name`` sits in the workbook at ``path``."""
+    with Workbook(path, password=password) as wb:
+        return wb.table_range(table_name)

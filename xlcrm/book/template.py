@@ -1,0 +1,656 @@
+"""Build ``workbook/CRM_Template.xlsm`` from the text sources in the repository.
+
+The template is a new file, never a user's workbook, so openpyxl may lay out its sheets.
+Three steps openpyxl cannot do are done on the saved parts: cached values for formula
+cells (so that weights and CRs show before Python has run), the VBA project (xlwings'
+module and the ribbon module) and the customUI ribbon part. The zip is written with fixed
+timestamps and part order, so the same sources give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference, ScatterChart, Series
+from openpyxl.formatting.rule import CellIsRule, FormulaRule
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.worksheet.table import Table, TableStyleInfo
+from openpyxl.worksheet.worksheet import Worksheet
+
+from xlcrm import report, schema
+from xlcrm.ahp import SAATY_SCALE, ahp, format_judgment, parse_matrix
+from xlcrm.book.settings import OPTION_CHOICES, OPTION_LABELS, OPTIONS_COL, options_rows
+from xlcrm.book.ribbon import inject_ribbon, make_xlsm, write_zip
+from xlcrm.book.vba import build_vba_project
+from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments, hierarchy_to_table
+from xlcrm.ledger import Ledger
+from xlcrm.pipeline import Options
+from xlcrm.strategies import DEFAULT_TYPES, CustomerType, strategies_to_table
+
+REPO_WORKBOOK_DIR = Path(__file__).resolve().parents[2] / "workbook"
+TEMPLATE_PATH = REPO_WORKBOOK_DIR / "CRM_Template.xlsm"
+VBA_DIR = REPO_WORKBOOK_DIR / "vba"
+CUSTOMUI_PATH = REPO_WORKBOOK_DIR / "customUI14.xml"
+
+# Fixed so that builds are byte-for-byte reproducible.
+BUILD_TIME = datetime(2026, 1, 1)
+
+SHEET_ORDER = (
+    schema.HELP,
+    schema.DASHBOARD,
+    schema.CUSTOMERS,
+    schema.TRANSACTIONS,
+    schema.INTERACTIONS,
+    schema.SURVEY,
+    schema.INDICATORS,
+    schema.JUDGMENTS,
+    schema.STRATEGIES,
+    schema.SCORES,
+    schema.SEGMENTS,
+    schema.PROBLEMS,
+)
+# VBA code names: stable ASCII identifiers, one per sheet (the VBA project has a document
+# module for each).
+CODE_NAMES = {name: f"Sheet{i + 1}" for i, name in enumerate(SHEET_ORDER)}
+XLWINGS_CONF = "xlwings.conf"
+CODE_NAMES[XLWINGS_CONF] = f"Sheet{len(SHEET_ORDER) + 1}"
+
+HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+TITLE_FONT = Font(bold=True, size=14, color="1F4E78")
+BOLD = Font(bold=True)
+INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
+FORMULA_FILL = PatternFill("solid", fgColor="EDEDED")
+BAD_FILL = PatternFill("solid", fgColor="FFC7CE")
+BAD_FONT = Font(color="9C0006", bold=True)
+GOOD_FILL = PatternFill("solid", fgColor="C6EFCE")
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+LEDGER_TEXT_FORMAT = "@"
+FRACTION_FORMAT = "# ?/?"
+
+
+@dataclass
+class _Cached:
+    """Cached formula values to put into the saved sheet XML, by sheet and cell."""
+
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def set(self, sheet: str, ref: str, value: Any) -> None:
+        self.values.setdefault(sheet, {})[ref] = value
+
+
+def _header(ws: Worksheet, row: int, col: int, names: Sequence[str]) -> None:
+    for j, name in enumerate(names):
+        cell = ws.cell(row=row, column=col + j, value=name)
+        cell.fill = HEADER_FILL
+        cell.font = HEADER_FONT
+
+
+def _widths(ws: Worksheet, widths: Mapping[str, float] | Sequence[float]) -> None:
+    items = widths.items() if isinstance(widths, Mapping) else (
+        (get_column_letter(i + 1), w) for i, w in enumerate(widths)
+    )
+    for letter, width in items:
+        ws.column_dimensions[letter].width = width
+
+
+def _table_sheet(
+    ws: Worksheet,
+    table_name: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]] | None,
+    *,
+    text_columns: Sequence[str] = (),
+    date_columns: Sequence[str] = (),
+) -> None:
+    """A ledger sheet as one Excel Table starting at A1."""
+    _header(ws, 1, 1, columns)
+    rows = rows or []
+    for r, values in enumerate(rows, start=2):
+        for c, value in enumerate(values, start=1):
+            ws.cell(row=r, column=c, value=report.clean(value))
+    last_row = max(2, len(rows) + 1)
+    ref = f"A1:{get_column_letter(len(columns))}{last_row}"
+    table = Table(displayName=table_name, ref=ref)
+    table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
+    ws.add_table(table)
+    ws.freeze_panes = "B2"
+    for name in text_columns:
+        col = get_column_letter(columns.index(name) + 1)
+        # IDs stay text as typed: "0042" must not become 42.
+        for r in range(2, last_row + 1):
+            ws[f"{col}{r}"].number_format = LEDGER_TEXT_FORMAT
+    for name in date_columns:
+        col = get_column_letter(columns.index(name) + 1)
+        for r in range(2, last_row + 1):
+            ws[f"{col}{r}"].number_format = "yyyy-mm-dd"
+    _widths(ws, [max(10, min(28, len(c) + 4)) for c in columns])
+
+
+def _frame_values(frame: Any, columns: Sequence[str]) -> list[list[Any]]:
+    present = [c for c in columns if c in frame.columns]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"ledger table lacks columns {missing}")
+    return [list(r) for r in frame[present].itertuples(index=False, name=None)]
+
+
+def _help_sheet(ws: Worksheet) -> None:
+    ws["A1"] = "xlcrm: customer ledger and customer-value analysis"
+    ws["A1"].font = TITLE_FONT
+    lines = [
+        ("What to do first", None),
+        ("1.", "Put your customers on the Customers sheet: one row per customer, a unique "
+               "CustomerID, and the indicator columns (yellow headers explain themselves; "
+               "qualitative columns have drop-down lists)."),
+        ("2.", "Optionally add orders (Transactions), contacts (Interactions) and survey answers "
+               "(Survey)."),
+        ("3.", "Press CRM > Check to list bad input on the Problems sheet (each with its cell and "
+               "what to do), then CRM > Resegment to fill Scores, Segments and Dashboard."),
+        ("4.", "Without Excel: run `xlcrm resegment thisfile.xlsm` (and `xlcrm check`)."),
+        ("The method", None),
+        ("Indicators", "The indicator hierarchy: 3 groups (Qualification, Potential, Contribution) "
+                       "of 4 indicators, each scored 0-100 by min-max, percentile, bands or a "
+                       "rubric. The analyst may edit names, columns, methods and parameters."),
+        ("Judgments", "Pairwise comparisons on Saaty's 1-9 scale (type the yellow upper triangle; "
+                      "3 = row item moderately more important than column item, 1/3 = less). "
+                      "Weights and the consistency ratio CR sit beside each matrix; CR of 0.10 "
+                      "or more turns red: revise the judgments."),
+        ("Strategies", "The 8 customer types (High/Low on each group) with strategy, owner and "
+                       "visit interval; editable."),
+        ("Results", "Scores, Segments, Dashboard and Problems are rewritten by every run; do not "
+                    "type into them. Your ledger and settings sheets are never changed by a run."),
+        ("Sharing", "Every number is stored in the file: a recipient without Python sees the "
+                    "results. Use CRM > Make shareable copy for a macro-free copy to email."),
+    ]
+    row = 3
+    for key, text in lines:
+        if text is None:
+            ws.cell(row=row, column=1, value=key).font = BOLD
+            row += 1
+            continue
+        ws.cell(row=row, column=1, value=key).alignment = WRAP
+        ws.cell(row=row, column=2, value=text).alignment = WRAP
+        row += 1
+    _widths(ws, {"A": 14, "B": 100})
+
+
+def _indicators_sheet(ws: Worksheet, hierarchy: Hierarchy) -> None:
+    table = hierarchy_to_table(hierarchy)
+    columns = list(table.columns)
+    _header(ws, 1, 1, columns)
+    for r, values in enumerate(table.itertuples(index=False, name=None), start=2):
+        for c, value in enumerate(values, start=1):
+            ws.cell(row=r, column=c, value=report.clean(value)).fill = INPUT_FILL
+    last = len(table) + 1
+    choices = {
+        "Type": "quantitative,qualitative",
+        "Method": "minmax,percentile,bands,rubric",
+        "Direction": "benefit,cost",
+    }
+    for name, options in choices.items():
+        if name in columns:
+            col = get_column_letter(columns.index(name) + 1)
+            dv = DataValidation(type="list", formula1=f'"{options}"', allow_blank=False)
+            dv.add(f"{col}2:{col}{max(last, 2) + 30}")
+            ws.add_data_validation(dv)
+    ws.freeze_panes = "A2"
+    _widths(ws, [16, 22, 18, 14, 12, 11, 60][: len(columns)])
+    for r, values in enumerate(options_rows(Options()), start=1):
+        for c, value in enumerate(values, start=OPTIONS_COL + 1):
+            cell = ws.cell(row=r, column=c, value=value)
+            if r == 1:
+                cell.fill, cell.font = HEADER_FILL, HEADER_FONT
+            elif c == OPTIONS_COL + 2:
+                cell.fill = INPUT_FILL
+    for key, label in ((k, lab) for lab, k in OPTION_LABELS.items() if k in OPTION_CHOICES):
+        row = 1 + list(OPTION_LABELS).index(label) + 1
+        dv = DataValidation(type="list", formula1=f'"{",".join(OPTION_CHOICES[key])}"')
+        dv.add(f"{get_column_letter(OPTIONS_COL + 2)}{row}")
+        ws.add_data_validation(dv)
+    ws.column_dimensions[get_column_letter(OPTIONS_COL + 1)].width = 18
+    ws.column_dimensions[get_column_letter(OPTIONS_COL + 2)].width = 14
+
+
+def _saaty_list() -> str:
+    return ",".join(format_judgment(float(v)) for v in SAATY_SCALE)
+
+
+def lower_formula(upper_ref: str) -> str:
+    """Native formula for a lower-triangle cell: the reciprocal of the upper judgment.
+
+    The upper cell may hold a number or text such as ``1/3`` (upper cells are formatted as
+    text, so that Excel does not turn ``1/3`` into 3 January).
+    """
+    u = upper_ref
+    return (
+        f'=IF({u}="","",IF(ISNUMBER({u}),1/{u},'
+        f'IFERROR(VALUE(MID({u},FIND("/",{u})+1,9))/VALUE(LEFT({u},FIND("/",{u})-1)),'
+        f"1/VALUE({u}))))"
+    )
+
+
+@dataclass(frozen=True)
+class JudgmentBlock:
+    """Where one comparison matrix sits on the Judgments sheet (1-based rows/columns)."""
+
+    level: str
+    items: tuple[str, ...]
+    title_row: int
+    first_row: int  # first matrix row
+    first_col: int  # first matrix column
+
+    @property
+    def n(self) -> int:
+        return len(self.items)
+
+    @property
+    def matrix_ref(self) -> str:
+        top = f"{get_column_letter(self.first_col)}{self.first_row}"
+        end = f"{get_column_letter(self.first_col + self.n - 1)}{self.first_row + self.n - 1}"
+        return f"{top}:{end}"
+
+    @property
+    def weight_col(self) -> int:
+        return self.first_col + self.n + 1
+
+    @property
+    def cr_row(self) -> int:
+        return self.first_row + self.n + 1
+
+
+def judgment_layout(hierarchy: Hierarchy) -> list[JudgmentBlock]:
+    """The blocks of the Judgments sheet: the groups first, then one per group."""
+    blocks = []
+    row = 3
+    levels = [("Groups", tuple(hierarchy.groups))] + [
+        (g, tuple(i.name for i in hierarchy.by_group[g])) for g in hierarchy.groups
+    ]
+    for level, items in levels:
+        blocks.append(JudgmentBlock(level, items, row, row + 2, 2))
+        row += len(items) + 6
+    return blocks
+
+
+def _judgments_sheet(
+    ws: Worksheet, hierarchy: Hierarchy, judgments: Mapping[str, Any], cached: _Cached
+) -> None:
+    ws["A1"] = (
+        "Pairwise judgments (Saaty 1-9 scale): is the row item more important than the column "
+        "item? 1 equal, 3 moderately, 5 strongly, 7 very strongly, 9 extremely; 1/3 ... 1/9 the "
+        "reverse. Type only the yellow upper triangle."
+    )
+    ws["A1"].font = BOLD
+    saaty = DataValidation(
+        type="list", formula1=f'"{_saaty_list()}"', allow_blank=True,
+        showErrorMessage=True, errorTitle="Saaty scale",
+        error="Choose a judgment from the list: 1/9 ... 1 ... 9.",
+    )
+    ws.add_data_validation(saaty)
+    red = CellIsRule(operator="greaterThanOrEqual", formula=["0.1"], fill=BAD_FILL, font=BAD_FONT)
+    green = CellIsRule(operator="lessThan", formula=["0.1"], fill=GOOD_FILL)
+    sheet = schema.JUDGMENTS
+    for block in judgment_layout(hierarchy):
+        key = "groups" if block.level == "Groups" else block.level
+        matrix = parse_matrix(judgments[key]) if block.n > 1 else np.ones((1, 1))
+        result = ahp(matrix) if block.n > 1 else None
+        title = ws.cell(row=block.title_row, column=1,
+                        value="Groups" if block.level == "Groups" else block.level)
+        title.font = TITLE_FONT
+        ws.cell(row=block.title_row, column=2,
+                value="first-level groups" if block.level == "Groups"
+                else f"indicators of {block.level}")
+        _header(ws, block.first_row - 1, block.first_col, block.items)
+        for i, item in enumerate(block.items):
+            ws.cell(row=block.first_row + i, column=1, value=item).font = BOLD
+            for j in range(block.n):
+                cell = ws.cell(row=block.first_row + i, column=block.first_col + j)
+                if i == j:
+                    cell.value = 1
+                elif i < j:
+                    cell.value = format_judgment(float(matrix[i, j]))
+                    cell.number_format = LEDGER_TEXT_FORMAT
+                    cell.fill = INPUT_FILL
+                    saaty.add(cell.coordinate)
+                else:
+                    upper = ws.cell(row=block.first_row + j, column=block.first_col + i)
+                    cell.value = lower_formula(upper.coordinate)
+                    cell.number_format = FRACTION_FORMAT
+                    cell.fill = FORMULA_FILL
+                    cached.set(sheet, cell.coordinate, float(1.0 / matrix[j, i]))
+        if result is None:
+            continue
+        wcol = block.weight_col
+        _header(ws, block.first_row - 1, wcol, ["Weight"])
+        first_w = f"{get_column_letter(wcol)}{block.first_row}"
+        last_w = f"{get_column_letter(wcol)}{block.first_row + block.n - 1}"
+        ws[first_w] = ArrayFormula(f"{first_w}:{last_w}", f"=AHP_WEIGHTS({block.matrix_ref})")
+        cached.set(sheet, first_w, float(result.weights[0]))
+        for i in range(1, block.n):
+            ws.cell(row=block.first_row + i, column=wcol, value=float(result.weights[i]))
+        for i in range(block.n):
+            ws.cell(row=block.first_row + i, column=wcol).number_format = "0.000"
+        cr_label = ws.cell(row=block.cr_row, column=1, value="CR")
+        cr_label.font = BOLD
+        cr_cell = ws.cell(row=block.cr_row, column=2, value=f"=AHP_CR({block.matrix_ref})")
+        cr_cell.number_format = "0.000"
+        cached.set(sheet, cr_cell.coordinate, float(result.cr))
+        ws.conditional_formatting.add(cr_cell.coordinate, red)
+        ws.conditional_formatting.add(cr_cell.coordinate, green)
+        verdict = ws.cell(
+            row=block.cr_row, column=3,
+            value=f'=IF({cr_cell.coordinate}<0.1,"consistent","inconsistent: revise")',
+        )
+        cached.set(sheet, verdict.coordinate, "consistent" if result.consistent else
+                   "inconsistent: revise")
+        ws.conditional_formatting.add(
+            verdict.coordinate,
+            FormulaRule(formula=[f"{cr_cell.coordinate}>=0.1"], fill=BAD_FILL, font=BAD_FONT),
+        )
+    _widths(ws, {"A": 22, **{get_column_letter(c): 14 for c in range(2, 20)}})
+
+
+def _strategies_sheet(ws: Worksheet, types: Sequence[CustomerType]) -> None:
+    table = strategies_to_table(tuple(types))
+    columns = list(table.columns)
+    _header(ws, 1, 1, columns)
+    for r, values in enumerate(table.itertuples(index=False, name=None), start=2):
+        for c, value in enumerate(values, start=1):
+            cell = ws.cell(row=r, column=c, value=report.clean(value))
+            if columns[c - 1] not in ("Type", "Code"):
+                cell.fill = INPUT_FILL
+            cell.alignment = WRAP
+    ws.freeze_panes = "A2"
+    _widths(ws, [6, 7, 26, 70, 22, 18][: len(columns)])
+
+
+def _result_sheet(ws: Worksheet, header: Sequence[str]) -> None:
+    _header(ws, 1, 1, header)
+    ws.freeze_panes = "C2"
+    ws.cell(row=2, column=1, value="Run CRM > Resegment (or `xlcrm resegment`) to fill this sheet.")
+    _widths(ws, [12, 30] + [13] * (len(header) - 2))
+
+
+def scores_header(hierarchy: Hierarchy) -> list[str]:
+    """Column headers of the Scores sheet for ``hierarchy`` (a contract, see schema)."""
+    return [
+        *schema.SCORES_LEAD,
+        *(i.name for i in hierarchy.indicators),
+        *hierarchy.groups,
+        *schema.SCORES_TAIL,
+    ]
+
+
+def _dashboard_sheet(ws: Worksheet) -> None:
+    ws["A1"] = "Customer value dashboard"
+    ws["A1"].font = TITLE_FONT
+    ws.cell(row=report.DASH_STAMP[0] + 1, column=1,
+            value="Run CRM > Resegment (or `xlcrm resegment`) to fill the dashboard.")
+    titles = {
+        report.DASH_TYPES_TITLE: "By customer type (Qualification, Potential, Contribution)",
+        report.DASH_ABC_TITLE: "By ABC class (Pareto)",
+        report.DASH_CR_TITLE: "Consistency of judgments",
+        report.DASH_TEST_TITLE: "Do the segments differ?",
+        report.DASH_PARETO_TITLE: "Pareto curve",
+    }
+    for (r, c), text in titles.items():
+        ws.cell(row=r + 1, column=c + 1, value=text).font = BOLD
+    headers = {
+        report.DASH_TYPES_HEADER: report.DASH_TYPES_COLUMNS,
+        report.DASH_ABC_HEADER: report.DASH_ABC_COLUMNS,
+        report.DASH_CR_HEADER: report.DASH_CR_COLUMNS,
+        report.DASH_PARETO_HEADER: report.DASH_PARETO_COLUMNS,
+    }
+    for (r, c), names in headers.items():
+        _header(ws, r + 1, c + 1, names)
+    _dashboard_charts(ws)
+    _widths(ws, [8, 8, 26, 11, 13, 11, 11, 11, 16, 40, 4, 14, 12])
+
+
+def _dashboard_charts(ws: Worksheet) -> None:
+    t_row = report.DASH_TYPES_HEADER[0] + 1  # 1-based header row
+    names = Reference(ws, min_col=3, min_row=t_row + 1, max_row=t_row + report.N_TYPES)
+
+    def bar(title: str, col: int, header_row: int, n: int, cats: Reference, y: str) -> BarChart:
+        chart = BarChart()
+        chart.type = "col"
+        chart.title = title
+        chart.y_axis.title = y
+        chart.legend = None
+        data = Reference(ws, min_col=col, min_row=header_row, max_row=header_row + n)
+        chart.add_data(data, titles_from_data=True)
+        chart.set_categories(cats)
+        chart.height, chart.width = 7, 14
+        return chart
+
+    ws.add_chart(bar("Customers per type", 4, t_row, report.N_TYPES, names, "customers"), "O2")
+    ws.add_chart(bar("Value share per type", 7, t_row, report.N_TYPES, names, "share"), "O17")
+    a_row = report.DASH_ABC_HEADER[0] + 1
+    abc_names = Reference(ws, min_col=2, min_row=a_row + 1, max_row=a_row + 3)
+    ws.add_chart(bar("Customers per ABC class", 3, a_row, 3, abc_names, "customers"), "W2")
+    ws.add_chart(bar("Value share per ABC class", 6, a_row, 3, abc_names, "share"), "W17")
+    p_row = report.DASH_PARETO_HEADER[0] + 1
+    p_col = report.DASH_PARETO_HEADER[1] + 1
+    pareto = ScatterChart()
+    pareto.title = "Pareto curve: share of value by share of customers"
+    pareto.style = 13
+    pareto.x_axis.title = "share of customers (best first)"
+    pareto.y_axis.title = "cumulative share of value"
+    xs = Reference(ws, min_col=p_col, min_row=p_row + 1, max_row=p_row + report.PARETO_POINTS)
+    ys = Reference(ws, min_col=p_col + 1, min_row=p_row, max_row=p_row + report.PARETO_POINTS)
+    series = Series(ys, xs, title_from_data=True)
+    series.marker.symbol = "none"
+    series.smooth = False
+    pareto.series.append(series)
+    pareto.legend = None
+    pareto.height, pareto.width = 7, 14
+    ws.add_chart(pareto, "O32")
+
+
+def _xlwings_conf_sheet(ws: Worksheet) -> None:
+    # xlwings reads its settings from a sheet named "xlwings.conf" starting at A1; only
+    # UDF Modules is set, so interpreter settings come from the user's add-in configuration.
+    ws["A1"] = "UDF Modules"
+    ws["B1"] = "udfs"
+    ws.sheet_state = "hidden"
+
+
+def _rubric_validations(ws: Worksheet, hierarchy: Hierarchy, columns: Sequence[str]) -> None:
+    for indicator in hierarchy.indicators:
+        if indicator.method != "rubric" or indicator.column not in columns:
+            continue
+        labels = ",".join(dict(indicator.params)["labels"].keys()) if isinstance(
+            dict(indicator.params).get("labels"), Mapping) else None
+        if not labels:
+            continue
+        col = get_column_letter(list(columns).index(indicator.column) + 1)
+        # A warning, not a stop: an unusual label is allowed and reported by Check.
+        dv = DataValidation(
+            type="list", formula1=f'"{labels}"', allow_blank=True, errorStyle="warning",
+            showErrorMessage=True, errorTitle=indicator.name,
+            error=f"Expected one of: {labels.replace(',', ', ')}.",
+        )
+        dv.add(f"{col}2:{col}1048576")
+        ws.add_data_validation(dv)
+
+
+def build_workbook(
+    ledger: Ledger | None = None,
+    *,
+    hierarchy: Hierarchy | None = None,
+    judgments: Mapping[str, Any] | None = None,
+    types: Sequence[CustomerType] = DEFAULT_TYPES,
+) -> bytes:
+    """Build the CRM workbook (``.xlsm`` bytes): the template, or a copy filled with ``ledger``.
+
+    Parameters
+    ----------
+    ledger : Ledger, optional
+        Ledger tables to put on the ledger sheets (the demo); empty tables when omitted.
+    hierarchy, judgments, types : optional
+        Settings to lay out; the defaults when omitted.
+    """
+    hierarchy = hierarchy or default_hierarchy()
+    judgments = judgments or default_judgments()
+    cached = _Cached()
+    wb = Workbook()
+    wb.code_name = "ThisWorkbook"
+    # Recalculating on open would run the worksheet functions before Python is reachable
+    # and replace the cached numbers a recipient without Python must see.
+    wb.calculation.fullCalcOnLoad = False
+    wb.calculation.calcId = 191029
+    wb.properties.creator = "xlcrm"
+    wb.properties.lastModifiedBy = "xlcrm"
+    wb.properties.created = BUILD_TIME
+    wb.properties.modified = BUILD_TIME
+    wb.properties.title = "xlcrm customer ledger"
+    sheets: dict[str, Worksheet] = {}
+    for i, name in enumerate((*SHEET_ORDER, XLWINGS_CONF)):
+        ws = wb.active if i == 0 else wb.create_sheet()
+        ws.title = name
+        ws.sheet_properties.codeName = CODE_NAMES[name]
+        sheets[name] = ws
+
+    _help_sheet(sheets[schema.HELP])
+    customer_columns = [*schema.CUSTOMER_IDENTITY_COLUMNS, *schema.DEFAULT_INDICATOR_COLUMNS]
+    ledger_tables = {
+        schema.CUSTOMERS: ("tblCustomers", customer_columns, [schema.CUSTOMER_ID, "Phone"], []),
+        schema.TRANSACTIONS: ("tblTransactions", list(schema.TRANSACTION_COLUMNS),
+                              [schema.CUSTOMER_ID], ["Date"]),
+        schema.INTERACTIONS: ("tblInteractions", list(schema.INTERACTION_COLUMNS),
+                              [schema.CUSTOMER_ID], ["Date", "ResolvedDate"]),
+        schema.SURVEY: ("tblSurvey", [*schema.SURVEY_ID_COLUMNS, *(f"Q{i}" for i in range(1, 7))],
+                        [schema.CUSTOMER_ID], ["Date"]),
+    }
+    frames = {}
+    if ledger is not None:
+        frames = {
+            schema.CUSTOMERS: ledger.customers,
+            schema.TRANSACTIONS: ledger.transactions,
+            schema.INTERACTIONS: ledger.interactions,
+            schema.SURVEY: ledger.survey,
+        }
+        if ledger.survey is not None:
+            extra = [c for c in ledger.survey.columns if c not in schema.SURVEY_ID_COLUMNS]
+            ledger_tables[schema.SURVEY] = (
+                "tblSurvey", [*schema.SURVEY_ID_COLUMNS, *extra], [schema.CUSTOMER_ID], ["Date"]
+            )
+    for name, (table_name, columns, text_cols, date_cols) in ledger_tables.items():
+        frame = frames.get(name)
+        rows = _frame_values(frame, columns) if frame is not None else None
+        _table_sheet(sheets[name], table_name, columns, rows,
+                     text_columns=text_cols, date_columns=date_cols)
+    _rubric_validations(sheets[schema.CUSTOMERS], hierarchy, customer_columns)
+
+    _indicators_sheet(sheets[schema.INDICATORS], hierarchy)
+    _judgments_sheet(sheets[schema.JUDGMENTS], hierarchy, judgments, cached)
+    _strategies_sheet(sheets[schema.STRATEGIES], types)
+    _result_sheet(sheets[schema.SCORES], scores_header(hierarchy))
+    _result_sheet(sheets[schema.SEGMENTS], schema.SEGMENTS_COLUMNS)
+    _result_sheet(sheets[schema.PROBLEMS], schema.PROBLEMS_COLUMNS)
+    _dashboard_sheet(sheets[schema.DASHBOARD])
+    _xlwings_conf_sheet(sheets[XLWINGS_CONF])
+    wb.defined_names[
+        "CustomerIDs"
+    ] = DefinedName("CustomerIDs", attr_text="tblCustomers[CustomerID]")
+
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    parts = _read_parts(buffer.getvalue())
+    sheet_parts = _sheet_part_names(parts)
+    for sheet, values in cached.values.items():
+        part = sheet_parts[sheet]
+        parts[part] = set_cached_values(parts[part], values)
+    xlsx = write_zip(parts)
+    vba = build_vba_project(_vba_modules(), sheet_code_names=[CODE_NAMES[s] for s in
+                                                               (*SHEET_ORDER, XLWINGS_CONF)])
+    xlsm = make_xlsm(xlsx, vba)
+    return inject_ribbon(xlsm, CUSTOMUI_PATH.read_bytes())
+
+
+def _vba_modules() -> dict[str, str]:
+    return {
+        path.stem: path.read_text(encoding="utf-8")
+        for path in sorted(VBA_DIR.glob("*.bas"))
+    }
+
+
+def _read_parts(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {info.filename: z.read(info) for info in z.infolist()}
+
+
+def _sheet_part_names(parts: Mapping[str, bytes]) -> dict[str, str]:
+    """Sheet name -> worksheet part name, from workbook.xml and its relationships."""
+    workbook = parts["xl/workbook.xml"].decode()
+    rels = parts["xl/_rels/workbook.xml.rels"].decode()
+    targets = {
+        m.group("id"): m.group("target")
+        for m in re.finditer(r'<Relationship[^>]*?Id="(?P<id>[^"]+)"[^>]*?Target="(?P<target>[^"]+)"',
+                             rels)
+    }
+    targets.update({
+        m.group("id"): m.group("target")
+        for m in re.finditer(r'<Relationship[^>]*?Target="(?P<target>[^"]+)"[^>]*?Id="(?P<id>[^"]+)"',
+                             rels)
+    })
+    out = {}
+    for m in re.finditer(r'<sheet [^>]*?name="(?P<name>[^"]+)"[^>]*?r:id="(?P<id>[^"]+)"', workbook):
+        target = targets[m.group("id")].lstrip("/")
+        out[_unescape(m.group("name"))] = target if target.startswith("xl/") else f"xl/{target}"
+    return out
+
+
+def _unescape(text: str) -> str:
+    return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+            .replace("&apos;", "'").replace("&amp;", "&"))
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def set_cached_values(sheet_xml: bytes, values: Mapping[str, Any]) -> bytes:
+    """Give formula cells in ``sheet_xml`` their cached values (openpyxl writes ``<v />``)."""
+    text = sheet_xml.decode("utf-8")
+    for ref, value in values.items():
+        pattern = re.compile(
+            rf'<c r="{ref}"(?P<attrs>[^>]*)>(?P<f><f[^>]*>.*?</f>|<f[^>]*/>)\s*(?:<v\s*/>|<v>.*?</v>)?</c>',
+            re.S,
+        )
+        attrs_clean = None
+
+        def repl(m: re.Match[str], value: Any = value) -> str:
+            nonlocal attrs_clean
+            attrs = re.sub(r'\s*t="[^"]*"', "", m.group("attrs"))
+            attrs_clean = attrs
+            if isinstance(value, str):
+                return f'<c r="{ref}"{attrs} t="str">{m.group("f")}<v>{_escape(value)}</v></c>'
+            if isinstance(value, bool):
+                return f'<c r="{ref}"{attrs} t="b">{m.group("f")}<v>{int(value)}</v></c>'
+            return f'<c r="{ref}"{attrs}>{m.group("f")}<v>{float(value)!r}</v></c>'
+
+        text, count = pattern.subn(repl, text, count=1)
+        if count != 1:
+            raise ValueError(f"no formula cell {ref} in sheet XML to give a cached value")
+    return text.encode("utf-8")
+
+
+def write_template(path: Path = TEMPLATE_PATH) -> Path:
+    """Build the template and write it to ``path`` (default: ``workbook/CRM_Template.xlsm``)."""
+    path.write_bytes(build_workbook())
+    return path

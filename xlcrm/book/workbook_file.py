@@ -1,0 +1,151 @@
+"""The workbook file end to end: read ledger and settings, run the pipeline, write results.
+
+This is the file adapter behind the ``xlcrm`` command. The ribbon's adapter
+(:mod:`udfs.ribbon`) does the same on the open workbook through xlwings; both call
+:func:`xlcrm.pipeline.run` and :func:`xlcrm.report.result_sheets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from xlcrm import schema
+from xlcrm.book.read import read_grid, read_sheet, sheet_names
+from xlcrm.book.save import FileStamp, safe_replace
+from xlcrm.book.settings import settings_from_grids
+from xlcrm.book.template import build_workbook
+from xlcrm.book.write import write_result_sheets
+from xlcrm.errors import InputError, Problem
+from xlcrm.ledger import Ledger
+from xlcrm.pipeline import Progress, Results, Settings, run
+from xlcrm.report import result_sheets
+
+LEDGER_TEXT_COLUMNS = (schema.CUSTOMER_ID,)
+
+
+@dataclass
+class WorkbookInput:
+    """What one read of a workbook file gives: ledger, settings and the file's stamp."""
+
+    ledger: Ledger
+    settings: Settings
+    stamp: FileStamp
+    sheets: tuple[str, ...]
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(columns), dtype=object)
+
+
+def read_workbook(path: Path) -> WorkbookInput:
+    """Read the ledger and settings sheets of ``path`` (nothing is written).
+
+    Raises
+    ------
+    InputError
+        When the file is not a workbook, is password-protected, or has no Customers sheet.
+    """
+    path = Path(path)
+    stamp = FileStamp.of(path)
+    names = tuple(sheet_names(path))
+    if schema.CUSTOMERS not in names:
+        raise InputError(
+            f"the workbook has no {schema.CUSTOMERS} sheet (it has: {', '.join(names)})",
+            fix="Start from the xlcrm template, or rename your customer sheet to Customers.",
+            sheet=schema.CUSTOMERS,
+        )
+    frames = {}
+    for sheet, columns in (
+        (schema.CUSTOMERS, schema.CUSTOMER_IDENTITY_COLUMNS),
+        (schema.TRANSACTIONS, schema.TRANSACTION_COLUMNS),
+        (schema.INTERACTIONS, schema.INTERACTION_COLUMNS),
+        (schema.SURVEY, schema.SURVEY_ID_COLUMNS),
+    ):
+        if sheet in names:
+            frames[sheet] = read_sheet(path, sheet, text_columns=LEDGER_TEXT_COLUMNS).frame
+        else:
+            frames[sheet] = _empty(columns)
+    ledger = Ledger(
+        customers=frames[schema.CUSTOMERS],
+        transactions=frames[schema.TRANSACTIONS],
+        interactions=frames[schema.INTERACTIONS],
+        survey=frames[schema.SURVEY],
+    )
+    grids = {s: read_grid(path, s) if s in names else None for s in schema.SETTINGS_SHEETS}
+    settings = settings_from_grids(
+        grids[schema.INDICATORS], grids[schema.JUDGMENTS], grids[schema.STRATEGIES]
+    )
+    return WorkbookInput(ledger, settings, stamp, names)
+
+
+def analyse_file(path: Path, *, progress: Progress | None = None) -> tuple[WorkbookInput, Results]:
+    """Read ``path`` and run the analysis, writing nothing."""
+    data = read_workbook(path)
+    return data, run(data.ledger, data.settings, progress=progress)
+
+
+def resegment_file(
+    path: Path,
+    *,
+    progress: Progress | None = None,
+    backups: int = 3,
+    stamp: datetime | None = None,
+) -> Results:
+    """Score and segment the workbook at ``path`` and rewrite its result sheets in place.
+
+    Only the result sheets (Scores, Segments, Dashboard, Problems) change; every other part
+    of the file is kept byte for byte. The file is replaced atomically after the new one
+    has been verified, a timestamped backup is kept, and the run refuses while the
+    workbook is open in Excel or has changed since it was read.
+    """
+    path = Path(path)
+    data = read_workbook(path)
+    results = run(data.ledger, data.settings, progress=progress, stamp=stamp)
+    if progress:
+        progress("Writing result sheets", 0.95)
+    sheets = result_sheets(results, source=path.name)
+
+    def write(target: Path) -> None:
+        write_result_sheets(path, target, sheets, owned=schema.RESULT_SHEETS)
+
+    safe_replace(path, write, backups=backups, expected_stamp=data.stamp)
+    if progress:
+        progress("Done", 1.0)
+    return results
+
+
+def check_file(path: Path) -> list[Problem]:
+    """Every problem with the workbook's input, as ``resegment`` would find it; writes nothing."""
+    try:
+        _, results = analyse_file(Path(path))
+    except InputError as exc:
+        return list(exc.problems)
+    return results.problems
+
+
+def create_demo_workbook(
+    out: Path,
+    *,
+    customers: int = 300,
+    seed: int = 7,
+    today: date | None = None,
+    progress: Progress | None = None,
+) -> Results:
+    """Write a template copy filled with a synthetic ledger to ``out``, then resegment it."""
+    from xlcrm.demo import make_ledger
+
+    out = Path(out)
+    if progress:
+        progress("Making a synthetic ledger", 0.0)
+    ledger = make_ledger(customers, seed=seed, today=today)
+    if progress:
+        progress("Building the workbook", 0.02)
+    data = build_workbook(ledger)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    safe_replace(out, lambda target: target.write_bytes(data), backups=0) if out.exists() \
+        else out.write_bytes(data)
+    return resegment_file(out, progress=progress, backups=0)

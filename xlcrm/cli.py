@@ -1,0 +1,225 @@
+"""The ``xlcrm`` command: the analysis headless, on any machine, through the workbook file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from xlcrm import __version__
+from xlcrm.errors import InputError, Problem
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextmanager
+def progress_bar(enabled: bool = True):
+    """A progress callback ``(step, fraction)`` drawing a bar on the terminal."""
+    if not enabled:
+        yield lambda _step, _fraction: None
+        return
+    with Progress(
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Starting", total=1.0)
+
+        def update(step: str, fraction: float) -> None:
+            bar.update(task, description=step, completed=fraction)
+
+        yield update
+
+
+def _fmt(value: Any, spec: str = "") -> str:
+    if value is None:
+        return ""
+    try:
+        return format(value, spec)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def print_summary(results: Any) -> None:
+    """Weights with their CR, then counts and value share per type and ABC class."""
+    w = results.weights
+    table = Table(title="Weights (AHP)")
+    for col in ("Group", "Indicator", "Group w", "Local w", "Global w"):
+        table.add_column(col, justify="right" if col.endswith("w") else "left")
+    for _, r in w.table.iterrows():
+        table.add_row(r["Group"], r["Indicator"], _fmt(r["GroupWeight"], ".3f"),
+                      _fmt(r["LocalWeight"], ".3f"), _fmt(r["GlobalWeight"], ".3f"))
+    console.print(table)
+    cr = Table(title=f"Consistency (RI: {w.group.ri_table_name})")
+    for col in ("Level", "n", "λmax", "CI", "RI", "CR", "Verdict"):
+        cr.add_column(col, justify="left" if col in ("Level", "Verdict") else "right")
+    for _, r in w.consistency_table().iterrows():
+        verdict = "[green]consistent[/]" if r["Consistent"] else "[red]revise judgments[/]"
+        cr.add_row(str(r["Level"]), str(r["n"]), _fmt(r["LambdaMax"], ".3f"), _fmt(r["CI"], ".3f"),
+                   _fmt(r["RI"], ".2f"), _fmt(r["CR"], ".3f"), verdict)
+    console.print(cr)
+    seg = Table(title=f"Customer types ({results.customers} customers)")
+    for col in ("Type", "Code", "Name", "Customers", "Value share", "Strategy", "Visit every"):
+        seg.add_column(col, justify="right" if col in ("Customers", "Value share") else "left")
+    for _, r in results.summary_by_type.iterrows():
+        seg.add_row(str(r["Type"]), r["Code"], r["Name"], str(r["Customers"]),
+                    _fmt(r["ValueShare"], ".1%"), r["Strategy"], f"{r['VisitIntervalDays']} days")
+    console.print(seg)
+    abc = Table(title="ABC classes (Pareto)")
+    for col in ("Class", "Name", "Customers", "Customer share", "Value share"):
+        abc.add_column(col, justify="right" if "share" in col or col == "Customers" else "left")
+    for _, r in results.summary_by_abc.iterrows():
+        abc.add_row(r["Class"], r["Name"], str(r["Customers"]), _fmt(r["CustomerShare"], ".1%"),
+                    _fmt(r["ValueShare"], ".1%"))
+    console.print(abc)
+
+
+def print_problems(problems: Sequence[Problem], *, limit: int = 20) -> None:
+    if not problems:
+        console.print("No input problems.")
+        return
+    errors = sum(p.severity == "error" for p in problems)
+    console.print(f"{errors} error(s), {len(problems) - errors} warning(s):")
+    for p in sorted(problems, key=lambda p: p.severity != "error")[:limit]:
+        colour = "red" if p.severity == "error" else "yellow"
+        console.print(f"  [{colour}]{p.severity}[/] {p.where}: {p.message}. {p.fix}", highlight=False)
+    if len(problems) > limit:
+        console.print(f"  ... and {len(problems) - limit} more (see the Problems sheet).")
+
+
+def problems_json(problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    return [
+        {"severity": p.severity, "sheet": p.sheet, "cell": p.cell, "message": p.message,
+         "fix": p.fix}
+        for p in problems
+    ]
+
+
+def results_json(results: Any, path: Path) -> dict[str, Any]:
+    return {
+        "workbook": str(path),
+        "computed": results.stamp.isoformat(),
+        "customers": results.customers,
+        "weights": results.weights.table.to_dict(orient="records"),
+        "consistency": results.weights.consistency_table().to_dict(orient="records"),
+        "types": results.summary_by_type.to_dict(orient="records"),
+        "abc": results.summary_by_abc.to_dict(orient="records"),
+        "problems": problems_json(results.problems),
+    }
+
+
+def cmd_build_template(args: argparse.Namespace) -> int:
+    from xlcrm.book.template import TEMPLATE_PATH, write_template
+
+    path = write_template(Path(args.output) if args.output else TEMPLATE_PATH)
+    console.print(f"Wrote {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from xlcrm.book.workbook_file import create_demo_workbook
+
+    out = Path(args.output)
+    with progress_bar(not args.quiet) as progress:
+        results = create_demo_workbook(
+            out, customers=args.customers, seed=args.seed, today=date.today(), progress=progress
+        )
+    console.print(f"Wrote {out}: {results.customers} synthetic customers, resegmented.")
+    print_summary(results)
+    print_problems(results.problems, limit=10)
+    return 0
+
+
+def cmd_resegment(args: argparse.Namespace) -> int:
+    from xlcrm.book.workbook_file import resegment_file
+
+    path = Path(args.workbook)
+    with progress_bar(not (args.quiet or args.json)) as progress:
+        results = resegment_file(path, progress=progress, backups=args.backups)
+    if args.json:
+        print(json.dumps(results_json(results, path), default=str, indent=2))
+        return 0
+    console.print(f"Resegmented {path}: {results.customers} customers.")
+    print_summary(results)
+    print_problems(results.problems)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from xlcrm.book.workbook_file import check_file
+
+    path = Path(args.workbook)
+    problems = check_file(path)
+    errors = any(p.severity == "error" for p in problems)
+    if args.json:
+        print(json.dumps({"workbook": str(path), "problems": problems_json(problems)}, indent=2))
+    else:
+        print_problems(problems, limit=10_000)
+    return 1 if errors else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xlcrm",
+        description="Customer-value analysis (AHP, scoring, segmentation) on an Excel ledger.",
+    )
+    parser.add_argument("--version", action="version", version=f"xlcrm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="write a demo workbook with a synthetic ledger, resegmented")
+    p.add_argument("output", help="workbook to write, e.g. demo.xlsm")
+    p.add_argument("--customers", type=int, default=300, help="number of customers (300)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (7)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("resegment", help="score and segment a workbook; write the result sheets")
+    p.add_argument("workbook")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--backups", type=int, default=3, help="timestamped backups to keep (3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_resegment)
+
+    p = sub.add_parser("check", help="validate a workbook; exit 1 when it has errors")
+    p.add_argument("workbook")
+    p.add_argument("--json", action="store_true", help="print the problems as JSON")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("build-template", help="build workbook/CRM_Template.xlsm from its sources")
+    p.add_argument("-o", "--output", help="where to write (default: the repository's template)")
+    p.set_defaults(func=cmd_build_template)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        # One line: the reason the command cannot run.
+        first = exc.problems[0] if exc.problems else None
+        more = f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        err_console.print(f"xlcrm: error: {first or exc}{more}", highlight=False)
+        for p in exc.problems[1:10]:
+            err_console.print(f"  {p}", highlight=False)
+        return 2
+    except FileNotFoundError as exc:
+        err_console.print(f"xlcrm: error: no such file: {exc.filename}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

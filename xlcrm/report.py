@@ -1,0 +1,170 @@
+"""Result sheets as plain rows: what ``Scores``, ``Segments``, ``Dashboard`` and ``Problems`` show.
+
+Pure functions from :class:`xlcrm.pipeline.Results` to lists of rows (Python values),
+so that the file writer and the xlwings writer put exactly the same cells on the sheet.
+The Dashboard layout is fixed here because the template's charts point at its cells.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xlcrm import schema
+from xlcrm.errors import Problem, column_letter
+
+Row = list[Any]
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A formula to write into a result sheet, with the value it evaluates to now.
+
+    The cached value is what a recipient without Python (or before recalculation) sees.
+    """
+
+    text: str
+    cached: Any
+
+
+@dataclass(frozen=True)
+class Block:
+    """A rectangle of values whose top-left cell is ``anchor`` (0-based row, column)."""
+
+    anchor: tuple[int, int]
+    rows: list[Row]
+
+
+# Dashboard layout (0-based rows/columns). The template's charts refer to these cells.
+DASH_STAMP = (1, 0)
+DASH_NOTES = (2, 0)
+DASH_TYPES_TITLE = (4, 0)
+DASH_TYPES_HEADER = (5, 0)
+DASH_TYPES_COLUMNS = (
+    "Type", "Code", "Name", "Customers", "CustomerShare", "Value", "ValueShare", "MeanValue",
+    "VisitIntervalDays", "Strategy",
+)
+N_TYPES = 8
+DASH_ABC_TITLE = (15, 0)
+DASH_ABC_HEADER = (16, 0)
+DASH_ABC_COLUMNS = ("Class", "Name", "Customers", "CustomerShare", "Value", "ValueShare",
+                    "MeanValue")
+DASH_CR_TITLE = (21, 0)
+DASH_CR_HEADER = (22, 0)
+DASH_CR_COLUMNS = ("Level", "n", "LambdaMax", "CI", "RI", "CR", "Consistent")
+MAX_GROUPS = 9
+DASH_TEST_TITLE = (34, 0)
+DASH_TEST_HEADER = (35, 0)
+DASH_PARETO_TITLE = (4, 11)
+DASH_PARETO_HEADER = (5, 11)
+DASH_PARETO_COLUMNS = ("CustomerShare", "ValueShare")
+PARETO_POINTS = 101
+
+
+def a1(row: int, col: int, *, absolute: bool = True) -> str:
+    """A1 reference for 0-based ``row``/``col`` (``$A$1`` when ``absolute``)."""
+    d = "$" if absolute else ""
+    return f"{d}{column_letter(col)}{d}{row + 1}"
+
+
+def clean(value: Any) -> Any:
+    """A value a sheet can hold: NaN/NaT/inf become blank, numpy scalars plain Python."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def frame_rows(frame: pd.DataFrame, *, header: bool = True) -> list[Row]:
+    """DataFrame to a header row and value rows of plain Python values."""
+    rows: list[Row] = [list(map(str, frame.columns))] if header else []
+    rows.extend([clean(v) for v in rec] for rec in frame.itertuples(index=False, name=None))
+    return rows
+
+
+def problems_rows(problems: Sequence[Problem]) -> list[Row]:
+    """The ``Problems`` sheet: errors first, then warnings, each with where and what to do."""
+    order = sorted(problems, key=lambda p: (p.severity != "error",))
+    rows: list[Row] = [list(schema.PROBLEMS_COLUMNS)]
+    rows.extend([p.severity, p.sheet or "", p.cell or "", p.message, p.fix] for p in order)
+    return rows
+
+
+def _summary_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[Row]:
+    return [[clean(frame.iloc[i].get(c)) for c in columns] for i in range(len(frame))]
+
+
+def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
+    """The ``Dashboard`` sheet as blocks at the fixed layout positions.
+
+    Parameters
+    ----------
+    results : xlcrm.pipeline.Results
+    source : str
+        Name of the workbook the results were computed from (shown in the stamp line).
+    """
+    blocks = [
+        Block((0, 0), [["Customer value dashboard"]]),
+        Block(
+            DASH_STAMP,
+            [[f"Computed {results.stamp:%Y-%m-%d %H:%M} by xlcrm from {source or 'this workbook'}"
+              f" · {results.customers} customers"]],
+        ),
+    ]
+    notes = [p for p in results.problems if p.sheet == schema.JUDGMENTS and p.severity == "warning"]
+    errors = len(results.errors)
+    note = []
+    if notes:
+        note.append("Warning: " + "; ".join(p.message for p in notes) + ".")
+    if errors:
+        note.append(f"{errors} input error(s): see the Problems sheet.")
+    blocks.append(Block(DASH_NOTES, [[" ".join(note) or "No input problems."]]))
+
+    blocks.append(Block(DASH_TYPES_TITLE, [["By customer type (Qualification, Potential, Contribution)"]]))
+    blocks.append(Block(DASH_TYPES_HEADER, [list(DASH_TYPES_COLUMNS)]
+                        + _summary_rows(results.summary_by_type, DASH_TYPES_COLUMNS)))
+    blocks.append(Block(DASH_ABC_TITLE, [["By ABC class (Pareto)"]]))
+    blocks.append(Block(DASH_ABC_HEADER, [list(DASH_ABC_COLUMNS)]
+                        + _summary_rows(results.summary_by_abc, DASH_ABC_COLUMNS)))
+    blocks.append(Block(DASH_CR_TITLE, [["Consistency of judgments (CR < 0.10 is acceptable; "
+                                         f"RI table: {results.weights.group.ri_table_name})"]]))
+    cr = results.weights.consistency_table()
+    blocks.append(Block(DASH_CR_HEADER, frame_rows(cr[list(DASH_CR_COLUMNS)])))
+    blocks.append(Block(DASH_TEST_TITLE, [["Do the segments differ? (p < 0.05: yes)"]]))
+    blocks.append(Block(DASH_TEST_HEADER, frame_rows(results.validation)))
+    blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
+    blocks.append(Block(DASH_PARETO_HEADER, frame_rows(results.pareto[list(DASH_PARETO_COLUMNS)])))
+    return blocks
+
+
+def blocks_to_rows(blocks: Sequence[Block]) -> list[Row]:
+    """Lay blocks out on one grid (rows of equal length, ``None`` where empty)."""
+    height = max(b.anchor[0] + len(b.rows) for b in blocks)
+    width = max(b.anchor[1] + max((len(r) for r in b.rows), default=0) for b in blocks)
+    grid: list[Row] = [[None] * width for _ in range(height)]
+    for b in blocks:
+        r0, c0 = b.anchor
+        for i, row in enumerate(b.rows):
+            grid[r0 + i][c0 : c0 + len(row)] = row
+    return grid
+
+
+def result_sheets(results: Any, *, source: str = "") -> dict[str, list[Row]]:
+    """All result sheets of a run, as rows, keyed by sheet name."""
+    stamp = f"{results.stamp:%Y-%m-%d %H:%M}"
+    return {
+        schema.SCORES: frame_rows(results.scores_table),
+        schema.SEGMENTS: frame_rows(results.segments_table),
+        schema.DASHBOARD: blocks_to_rows(dashboard_blocks(results, source=source)),
+        schema.PROBLEMS: problems_rows(results.problems) + [[], [f"Checked {stamp}"]],
+    }

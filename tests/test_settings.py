@@ -56,8 +56,9 @@ def test_judgments_follow_hierarchy_order():
     matrices, problems = judgments_from_grid(judgments_grid(), default_hierarchy())
     assert problems == []
     assert matrices["groups"][0][1] == "1/2"
-    np.testing.assert_allclose(np.array(matrices["Potential"], float),
-                               default_judgments()["Potential"])
+    np.testing.assert_allclose(
+        np.array(matrices["Potential"], float), default_judgments()["Potential"]
+    )
 
 
 def test_missing_block_falls_back_with_warning():

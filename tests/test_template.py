@@ -122,4 +122,4 @@ def test_no_full_recalculation_on_open(built):
 
 def test_lower_formula_text():
     f = lower_formula("C4")
-    assert f.startswith("=IF(C4=\"\",\"\",IF(ISNUMBER(C4),1/C4,")
+    assert f.startswith('=IF(C4="","",IF(ISNUMBER(C4),1/C4,')

@@ -17,9 +17,21 @@ def flat(col):
 
 
 def test_every_documented_function_is_exported():
-    names = {"AHP_WEIGHTS", "AHP_CR", "AHP_CONSISTENCY", "AHP_REPAIR", "AHP_GROUP", "CRM_SCORE",
-             "CRM_VALUE", "CRM_HIGHLOW", "CRM_TYPE", "CRM_TYPENAME", "CRM_STRATEGY", "CRM_ABC",
-             "CRM_KMEANS"}
+    names = {
+        "AHP_WEIGHTS",
+        "AHP_CR",
+        "AHP_CONSISTENCY",
+        "AHP_REPAIR",
+        "AHP_GROUP",
+        "CRM_SCORE",
+        "CRM_VALUE",
+        "CRM_HIGHLOW",
+        "CRM_TYPE",
+        "CRM_TYPENAME",
+        "CRM_STRATEGY",
+        "CRM_ABC",
+        "CRM_KMEANS",
+    }
     assert names <= set(udfs.__all__)
     for name in names:
         doc = getattr(udfs, name).__doc__
@@ -86,13 +98,14 @@ def test_bad_matrices_return_messages(matrix, words):
 
 
 def test_repair_names_worst_judgment_and_a_better_value():
-    # w = (4/7, 2/7, 1/7) would need a13 = 4; a typed 1/4 is the culprit.
-    matrix = [[1, 2, "1/4"], [None, 1, 2], [None, None, 1]]
-    out = udfs.AHP_REPAIR(matrix, [["Q"], ["P"], ["C"]])
+    # Consistent with w = (8, 4, 2, 1) but for (1,4), typed 1/8 instead of 8: the culprit.
+    matrix = [[1, 2, 4, "1/8"], [None, 1, 2, 4], [None, None, 1, 2], [None, None, None, 1]]
+    out = udfs.AHP_REPAIR(matrix, [["Q"], ["P"], ["C"], ["X"]])
     assert out[0] == ["Row", "Column", "Typed", "Suggested", "Ratio"]
     worst = out[1]
-    assert worst[:3] == ["Q", "C", "1/4"]
-    repaired = [[1, 2, worst[3]], [None, 1, 2], [None, None, 1]]
+    assert worst[:3] == ["Q", "X", "1/8"]
+    repaired = [row[:] for row in matrix]
+    repaired[0][3] = worst[3]
     assert udfs.AHP_CR(repaired) < udfs.AHP_CR(matrix)
 
 
@@ -117,8 +130,7 @@ def test_score_cost_direction_reverses():
 
 
 def test_score_rubric_ignores_case_and_spaces_and_flags_unknown_label():
-    out = flat(udfs.CRM_SCORE([[" good "], ["FAIR"], ["Very good"]], "rubric",
-                              "Good=80; Fair=50"))
+    out = flat(udfs.CRM_SCORE([[" good "], ["FAIR"], ["Very good"]], "rubric", "Good=80; Fair=50"))
     assert out[:2] == pytest.approx([80, 50])
     assert isinstance(out[2], str) and out[2].startswith("#SCORE: row 3")
     assert "Good" in out[2] and "Fair" in out[2]

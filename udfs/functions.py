@@ -21,7 +21,7 @@ import xlwings as xw
 
 from xlcrm import ahp as core_ahp
 from xlcrm.errors import InputError
-from xlcrm.hierarchy import Indicator, parse_parameters
+from xlcrm.hierarchy import quick_indicator
 from xlcrm.scoring import score_values
 from xlcrm.segments import abc_classes, high_low, kmeans_profiles
 from xlcrm.strategies import DEFAULT_TYPES, CustomerType, strategies_from_table, type_number
@@ -67,8 +67,10 @@ def as_vector(value: Any, *, what: str) -> list[Any]:
     grid = as_grid(value)
     rows, cols = len(grid), len(grid[0]) if grid else 0
     if rows > 1 and cols > 1:
-        raise InputError(f"{what} must be one row or one column, got {rows}×{cols} cells",
-                         fix="Select a single column of cells.")
+        raise InputError(
+            f"{what} must be one row or one column, got {rows}×{cols} cells",
+            fix="Select a single column of cells.",
+        )
     return [v for r in grid for v in r]
 
 
@@ -85,9 +87,15 @@ def _num(x: float) -> float | None:
 
 
 @xw.func
-@xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix (square; the upper triangle is "
-        "enough, 1/3 may be typed as text)")
-@xw.arg("method", doc='"eigen" (default, principal eigenvector) or "geometric" (row geometric mean)')
+@xw.arg(
+    "matrix",
+    ndim=2,
+    doc="the pairwise comparison matrix (square; the upper triangle is "
+    "enough, 1/3 may be typed as text)",
+)
+@xw.arg(
+    "method", doc='"eigen" (default, principal eigenvector) or "geometric" (row geometric mean)'
+)
 @excel_errors("AHP")
 def AHP_WEIGHTS(matrix: Any, method: str | None = None) -> Grid:
     """Weights (priorities) from a pairwise comparison matrix, one per row, adding up to 1.
@@ -146,15 +154,22 @@ def AHP_REPAIR(matrix: Any, names: Any = None, top: float | None = None) -> Grid
     if names is not None:
         given = as_vector(names, what="names")
         if len(given) != n:
-            raise InputError(f"names has {len(given)} cells but the matrix has {n} items",
-                             fix="Select one name per matrix row.")
+            raise InputError(
+                f"names has {len(given)} cells but the matrix has {n} items",
+                fix="Select one name per matrix row.",
+            )
         labels = [str(v) for v in given]
     rows: Grid = [["Row", "Column", "Typed", "Suggested", "Ratio"]]
     for j in core_ahp.worst_judgments(result, top=int(top or 3)):
-        rows.append([
-            labels[j.row], labels[j.col], core_ahp.format_judgment(j.value),
-            core_ahp.format_judgment(j.suggested), float(j.ratio),
-        ])
+        rows.append(
+            [
+                labels[j.row],
+                labels[j.col],
+                core_ahp.format_judgment(j.value),
+                core_ahp.format_judgment(j.suggested),
+                float(j.ratio),
+            ]
+        )
     if len(rows) == 1:
         rows.append(["(none: a 1×1 or 2×2 matrix is always consistent)", "", "", "", ""])
     return rows
@@ -168,8 +183,10 @@ def AHP_GROUP(*matrices: Any) -> Grid:
     judgment (the standard way to aggregate individual AHP judgments).
     """
     if len(matrices) < 2:
-        raise InputError("AHP_GROUP needs two or more matrices",
-                         fix="Give each rater's matrix as a separate argument.")
+        raise InputError(
+            "AHP_GROUP needs two or more matrices",
+            fix="Give each rater's matrix as a separate argument.",
+        )
     group = core_ahp.aggregate_judgments([as_grid(m) for m in matrices])
     return [[float(v) for v in row] for row in group.matrix]
 
@@ -185,9 +202,10 @@ def _parameters(parameters: Any) -> str:
     if len(grid) == 1 and len(grid[0]) == 1:
         return "" if grid[0][0] is None else str(grid[0][0])
     if len(grid[0]) != 2:
-        raise InputError("parameters must be one text cell or a two-column range "
-                         "(label or threshold, points)",
-                         fix='For example "Good=80; Fair=50" or a range of label | points rows.')
+        raise InputError(
+            "parameters must be one text cell or a two-column range (label or threshold, points)",
+            fix='For example "Good=80; Fair=50" or a range of label | points rows.',
+        )
     entries = []
     for key, points in grid:
         if key is None and points is None:
@@ -199,37 +217,37 @@ def _parameters(parameters: Any) -> str:
 @xw.func
 @xw.arg("values", ndim=2, doc="one column of indicator values (numbers or labels)")
 @xw.arg("method", doc='"minmax", "percentile", "bands" or "rubric"')
-@xw.arg("parameters", doc='rubric "Good=80; Fair=50", bands "<0: 0; <0.1: 50; else: 100", '
-        'minmax "lower=1; upper=5"; or a two-column range')
+@xw.arg(
+    "parameters",
+    doc='rubric "Good=80; Fair=50", bands "<0: 0; <0.1: 50; else: 100", '
+    'minmax "lower=1; upper=5"; or a two-column range',
+)
 @xw.arg("direction", doc='"benefit" (higher is better, default) or "cost" (lower is better)')
 @excel_errors("SCORE")
-def CRM_SCORE(values: Any, method: str, parameters: Any = None,
-              direction: str | None = None) -> Grid:
+def CRM_SCORE(
+    values: Any, method: str, parameters: Any = None, direction: str | None = None
+) -> Grid:
     """Score one indicator 0-100 for a whole column of customers.
 
     A blank value stays blank (fill it, or let Resegment apply the workbook's missing-value
     policy); a value that cannot be scored shows a #SCORE message in its row.
     """
     vals = as_vector(values, what="values")
-    method = (method or "").strip().lower()
-    kind = "qualitative" if method == "rubric" else "quantitative"
-    params, problems = parse_parameters(_parameters(parameters), method)
-    if problems:
-        raise InputError(problems)
-    indicator = Indicator(
-        group="-", name="indicator", column="values", kind=kind, method=method,
-        direction=(direction or "benefit").strip().lower(), params=params,
-    )
+    indicator = quick_indicator(method or "", _parameters(parameters), direction or "benefit")
     scored = score_values(pd.Series(vals, dtype=object), indicator)
     out: list[Any] = [_num(s) for s in scored.scores]
     for issue in scored.issues:
-        out[issue.row] = f"#SCORE: row {issue.row + 1}: {issue.message}"
+        # Warnings (a value clipped to the scale) keep their score; errors replace it.
+        if issue.row is not None and issue.severity == "error":
+            out[issue.row] = f"#SCORE: row {issue.row + 1}: {issue.message}"
     return column(out)
 
 
 @xw.func
 @xw.arg("scores", ndim=2, doc="indicator scores, one row per customer, one column per indicator")
-@xw.arg("weights", ndim=2, doc="one weight per indicator column (a row or a column), adding up to 1")
+@xw.arg(
+    "weights", ndim=2, doc="one weight per indicator column (a row or a column), adding up to 1"
+)
 @excel_errors("VALUE")
 def CRM_VALUE(scores: Any, weights: Any) -> Grid:
     """Composite value score per customer: the weighted sum of its indicator scores.
@@ -241,15 +259,21 @@ def CRM_VALUE(scores: Any, weights: Any) -> Grid:
     w = as_vector(weights, what="weights")
     width = len(grid[0])
     if len(w) != width:
-        raise InputError(f"scores have {width} columns but there are {len(w)} weights",
-                         fix="Give one weight per score column.")
+        raise InputError(
+            f"scores have {width} columns but there are {len(w)} weights",
+            fix="Give one weight per score column.",
+        )
     try:
         wv = np.array([float(x) for x in w])
     except (TypeError, ValueError) as exc:
-        raise InputError("a weight is not a number", fix="Use the numbers from AHP_WEIGHTS.") from exc
+        raise InputError(
+            "a weight is not a number", fix="Use the numbers from AHP_WEIGHTS."
+        ) from exc
     if np.any(wv < 0) or not np.isclose(wv.sum(), 1.0, atol=1e-6):
-        raise InputError(f"weights must be non-negative and add up to 1 (they add up to "
-                         f"{wv.sum():.6g})", fix="Use global weights from AHP_WEIGHTS.")
+        raise InputError(
+            f"weights must be non-negative and add up to 1 (they add up to {wv.sum():.6g})",
+            fix="Use global weights from AHP_WEIGHTS.",
+        )
     out: list[Any] = []
     for r, row in enumerate(grid):
         try:
@@ -258,8 +282,9 @@ def CRM_VALUE(scores: Any, weights: Any) -> Grid:
             out.append(f"#VALUE: row {r + 1} has a score that is not a number")
             continue
         if np.isnan(s).any():
-            out.append(f"#VALUE: row {r + 1}, column {int(np.flatnonzero(np.isnan(s))[0]) + 1}"
-                       " is blank")
+            out.append(
+                f"#VALUE: row {r + 1}, column {int(np.flatnonzero(np.isnan(s))[0]) + 1} is blank"
+            )
             continue
         out.append(float(s @ wv))
     return column(out)
@@ -272,8 +297,9 @@ def _numbers(values: Any, *, what: str) -> np.ndarray:
         try:
             out[i] = np.nan if v is None or (isinstance(v, str) and not v.strip()) else float(v)
         except (TypeError, ValueError) as exc:
-            raise InputError(f"{what} row {i + 1} is {v!r}, not a number",
-                             fix="Give a column of numbers.") from exc
+            raise InputError(
+                f"{what} row {i + 1} is {v!r}, not a number", fix="Give a column of numbers."
+            ) from exc
     return out
 
 
@@ -309,8 +335,9 @@ def _high_flags(values: Any, what: str) -> list[bool | None]:
         elif text == "":
             out.append(None)
         else:
-            raise InputError(f"{what} row {i + 1} is {v!r}",
-                             fix="Give High or Low (as CRM_HIGHLOW returns).")
+            raise InputError(
+                f"{what} row {i + 1} is {v!r}", fix="Give High or Low (as CRM_HIGHLOW returns)."
+            )
     return out
 
 
@@ -327,8 +354,10 @@ def CRM_TYPE(qualification: Any, potential: Any, contribution: Any) -> Grid:
     p = _high_flags(potential, "potential")
     c = _high_flags(contribution, "contribution")
     if not len(q) == len(p) == len(c):
-        raise InputError(f"the three ranges have {len(q)}, {len(p)} and {len(c)} rows",
-                         fix="Give three columns of the same height.")
+        raise InputError(
+            f"the three ranges have {len(q)}, {len(p)} and {len(c)} rows",
+            fix="Give three columns of the same height.",
+        )
     out: list[Any] = []
     for a, b, d in zip(q, p, c, strict=True):
         if a is None or b is None or d is None:
@@ -371,8 +400,11 @@ def _type_lookup(types: Any, strategies: Any, field: str, prefix: str) -> Grid:
 
 @xw.func
 @xw.arg("types", ndim=2, doc="customer type numbers 1-8 (from CRM_TYPE)")
-@xw.arg("strategies", ndim=2, doc="optional: the Strategies table with its header, to use "
-        "your own names")
+@xw.arg(
+    "strategies",
+    ndim=2,
+    doc="optional: the Strategies table with its header, to use your own names",
+)
 @excel_errors("TYPE")
 def CRM_TYPENAME(types: Any, strategies: Any = None) -> Grid:
     """The name of each customer type 1-8 (from the Strategies table if you give it)."""
@@ -418,7 +450,8 @@ def CRM_KMEANS(data: Any, k: float | None = None) -> Grid:
     try:
         frame = pd.DataFrame(grid, dtype=object).apply(pd.to_numeric, errors="raise")
     except (TypeError, ValueError) as exc:
-        raise InputError("data has a cell that is not a number",
-                         fix="Give a range of numbers only (no headers).") from exc
+        raise InputError(
+            "data has a cell that is not a number", fix="Give a range of numbers only (no headers)."
+        ) from exc
     result = kmeans_profiles(frame.astype(float), k=None if k in (None, "") else int(k))
     return column([None if lab < 0 else int(lab) + 1 for lab in result.labels])

@@ -18,8 +18,9 @@ from rich.table import Table
 from xlcrm import __version__
 from xlcrm.errors import InputError, Problem
 
-console = Console()
-err_console = Console(stderr=True)
+# emoji=False: "Customers!O:O" must not turn into an emoji.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 @contextmanager
@@ -60,30 +61,62 @@ def print_summary(results: Any) -> None:
     for col in ("Group", "Indicator", "Group w", "Local w", "Global w"):
         table.add_column(col, justify="right" if col.endswith("w") else "left")
     for _, r in w.table.iterrows():
-        table.add_row(r["Group"], r["Indicator"], _fmt(r["GroupWeight"], ".3f"),
-                      _fmt(r["LocalWeight"], ".3f"), _fmt(r["GlobalWeight"], ".3f"))
+        table.add_row(
+            r["Group"],
+            r["Indicator"],
+            _fmt(r["GroupWeight"], ".3f"),
+            _fmt(r["LocalWeight"], ".3f"),
+            _fmt(r["GlobalWeight"], ".3f"),
+        )
     console.print(table)
     cr = Table(title=f"Consistency (RI: {w.group.ri_table_name})")
     for col in ("Level", "n", "λmax", "CI", "RI", "CR", "Verdict"):
         cr.add_column(col, justify="left" if col in ("Level", "Verdict") else "right")
     for _, r in w.consistency_table().iterrows():
         verdict = "[green]consistent[/]" if r["Consistent"] else "[red]revise judgments[/]"
-        cr.add_row(str(r["Level"]), str(r["n"]), _fmt(r["LambdaMax"], ".3f"), _fmt(r["CI"], ".3f"),
-                   _fmt(r["RI"], ".2f"), _fmt(r["CR"], ".3f"), verdict)
+        cr.add_row(
+            str(r["Level"]),
+            str(r["n"]),
+            _fmt(r["LambdaMax"], ".3f"),
+            _fmt(r["CI"], ".3f"),
+            _fmt(r["RI"], ".2f"),
+            _fmt(r["CR"], ".3f"),
+            verdict,
+        )
     console.print(cr)
     seg = Table(title=f"Customer types ({results.customers} customers)")
-    for col in ("Type", "Code", "Name", "Customers", "Value share", "Strategy", "Visit every"):
-        seg.add_column(col, justify="right" if col in ("Customers", "Value share") else "left")
+    for col in ("Type", "Code", "Name", "Customers", "Value share", "Visit every", "Strategy"):
+        seg.add_column(
+            col,
+            justify="right" if col in ("Customers", "Value share") else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=None if col == "Strategy" else len(col),
+            ratio=1 if col == "Strategy" else None,
+        )
     for _, r in results.summary_by_type.iterrows():
-        seg.add_row(str(r["Type"]), r["Code"], r["Name"], str(r["Customers"]),
-                    _fmt(r["ValueShare"], ".1%"), r["Strategy"], f"{r['VisitIntervalDays']} days")
+        seg.add_row(
+            str(r["Type"]),
+            r["Code"],
+            r["Name"],
+            str(r["Customers"]),
+            _fmt(r["ValueShare"], ".1%"),
+            r["Strategy"],
+            f"{r['VisitIntervalDays']} days",
+        )
     console.print(seg)
-    abc = Table(title="ABC classes (Pareto)")
-    for col in ("Class", "Name", "Customers", "Customer share", "Value share"):
-        abc.add_column(col, justify="right" if "share" in col or col == "Customers" else "left")
+    basis = "12-month revenue" if results.abc_basis == "Revenue" else "value score"
+    abc = Table(title=f"ABC classes (Pareto, by {basis})")
+    for col in ("Class", "Name", "Customers", "Customer share", "Share of total"):
+        abc.add_column(col, justify="left" if col in ("Class", "Name") else "right")
     for _, r in results.summary_by_abc.iterrows():
-        abc.add_row(r["Class"], r["Name"], str(r["Customers"]), _fmt(r["CustomerShare"], ".1%"),
-                    _fmt(r["ValueShare"], ".1%"))
+        abc.add_row(
+            r["Class"],
+            r["Name"],
+            str(r["Customers"]),
+            _fmt(r["CustomerShare"], ".1%"),
+            _fmt(r["ValueShare"], ".1%"),
+        )
     console.print(abc)
 
 
@@ -95,15 +128,22 @@ def print_problems(problems: Sequence[Problem], *, limit: int = 20) -> None:
     console.print(f"{errors} error(s), {len(problems) - errors} warning(s):")
     for p in sorted(problems, key=lambda p: p.severity != "error")[:limit]:
         colour = "red" if p.severity == "error" else "yellow"
-        console.print(f"  [{colour}]{p.severity}[/] {p.where}: {p.message}. {p.fix}", highlight=False)
+        console.print(
+            f"  [{colour}]{p.severity}[/] {p.where}: {p.message}. {p.fix}", highlight=False
+        )
     if len(problems) > limit:
         console.print(f"  ... and {len(problems) - limit} more (see the Problems sheet).")
 
 
 def problems_json(problems: Sequence[Problem]) -> list[dict[str, Any]]:
     return [
-        {"severity": p.severity, "sheet": p.sheet, "cell": p.cell, "message": p.message,
-         "fix": p.fix}
+        {
+            "severity": p.severity,
+            "sheet": p.sheet,
+            "cell": p.cell,
+            "message": p.message,
+            "fix": p.fix,
+        }
         for p in problems
     ]
 

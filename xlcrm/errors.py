@@ -47,7 +47,8 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.where}: " if self.where else ""
         fix = f" {self.fix}" if self.fix else ""
-        return f"{where}{self.message}.{fix}".replace("..", ".")
+        end = "" if self.message.endswith((".", "!", "?")) else "."
+        return f"{where}{self.message}{end}{fix}"
 
 
 class InputError(ValueError):

@@ -36,13 +36,28 @@ Progress = Callable[[str, float], None]
 """Called with a step description and the fraction done (0..1)."""
 
 HIGH_LOW_METHODS = ("kmeans", "median", "threshold")
-ABC_BASES = ("Value", "Revenue")
+ABC_BASES = ("Revenue", "Value")
+REVENUE_COLUMN = "Revenue12m"
 TYPE_SUMMARY_COLUMNS = (
-    "Type", "Code", "Name", "Customers", "CustomerShare", "Value", "ValueShare", "MeanValue",
-    "VisitIntervalDays", "Strategy",
+    "Type",
+    "Code",
+    "Name",
+    "Customers",
+    "CustomerShare",
+    "Value",
+    "ValueShare",
+    "MeanValue",
+    "VisitIntervalDays",
+    "Strategy",
 )
 ABC_SUMMARY_COLUMNS = (
-    "Class", "Name", "Customers", "CustomerShare", "Value", "ValueShare", "MeanValue",
+    "Class",
+    "Name",
+    "Customers",
+    "CustomerShare",
+    "Value",
+    "ValueShare",
+    "MeanValue",
 )
 
 
@@ -58,8 +73,9 @@ class Options:
         How each first-level group score is split into High and Low.
     thresholds : mapping of str to float, optional
         Group name -> fixed cut, for ``high_low="threshold"``.
-    abc_basis : {"Value", "Revenue"}
-        Rank customers for ABC by composite value score or by 12-month revenue.
+    abc_basis : {"Revenue", "Value"}
+        Rank customers for ABC (Pareto) by 12-month revenue (default: a share of a money
+        total is what the 80/20 rule speaks of) or by the composite value score.
     abc_cutoffs : tuple of float
         Cumulative shares closing class A and class B.
     ahp_method : {"eigen", "geometric"}
@@ -73,7 +89,7 @@ class Options:
     missing: str = "median"
     high_low: str = "kmeans"
     thresholds: Mapping[str, float] | None = None
-    abc_basis: str = "Value"
+    abc_basis: str = "Revenue"
     abc_cutoffs: tuple[float, float] = (0.80, 0.95)
     ahp_method: str = "eigen"
     ri_table: str = "saaty"
@@ -126,6 +142,7 @@ class Results:
     types: tuple[CustomerType, ...]
     customers: int
     stamp: datetime
+    abc_basis: str = "Revenue"
 
     @property
     def errors(self) -> list[Problem]:
@@ -301,7 +318,20 @@ def run(
     value = scores.value.iloc[rows].reset_index(drop=True)
     basis = value
     if options.abc_basis == "Revenue":
-        basis = pd.to_numeric(kept.get("Revenue12m"), errors="coerce").reset_index(drop=True)
+        if REVENUE_COLUMN in kept.columns:
+            basis = pd.to_numeric(kept[REVENUE_COLUMN], errors="coerce").reset_index(drop=True)
+        else:
+            problems.append(
+                Problem(
+                    "warning",
+                    f"ABC basis is Revenue but the {schema.CUSTOMERS} table has no "
+                    f"{REVENUE_COLUMN} column; ABC classes are by value score instead",
+                    f"Add a {REVENUE_COLUMN} column, or set ABC basis to Value on the "
+                    f"{schema.INDICATORS} sheet.",
+                    schema.CUSTOMERS,
+                    f"{header_row}:{header_row}",
+                )
+            )
     abc = abc_classes(basis.to_numpy(dtype=float), cutoffs=options.abc_cutoffs)
     problems.extend(abc.problems)
 
@@ -314,12 +344,14 @@ def run(
     validation = validate_segments(group_scores, segments.high, segments.type)
 
     progress("Summaries", 0.9)
-    by_type, by_abc = summarise_segments(
-        segments.type, abc.abc, value.to_numpy(dtype=float), settings.types
-    )
+    by_type, _ = summarise_segments(segments.type, None, value.to_numpy(dtype=float),
+                                    settings.types)
+    # ABC shares are of what the classes were made from (revenue by default).
+    _, by_abc = summarise_segments(None, abc.abc, basis.to_numpy(dtype=float), settings.types)
     pareto = pareto_curve(basis.to_numpy(dtype=float))
-    scores_table, segments_table = result_tables(kept, scores, rows, segments, abc, profiles,
-                                                 settings.types)
+    scores_table, segments_table = result_tables(
+        kept, scores, rows, segments, abc, profiles, settings.types
+    )
     progress("Done", 1.0)
     return Results(
         weights=weights,
@@ -337,6 +369,7 @@ def run(
         types=settings.types,
         customers=len(kept),
         stamp=stamp,
+        abc_basis=options.abc_basis if basis is not value else "Value",
     )
 
 
@@ -347,8 +380,20 @@ def type_summary(by_type: pd.DataFrame, types: tuple[CustomerType, ...]) -> pd.D
     for number in range(1, 9):
         t = named[number]
         s = by_type.loc[number]
-        rows.append((number, t.code, t.name, int(s["Count"]), s["CustomerShare"], s["Value"],
-                     s["ValueShare"], s["MeanValue"], t.visit_interval_days, t.strategy))
+        rows.append(
+            (
+                number,
+                t.code,
+                t.name,
+                int(s["Count"]),
+                s["CustomerShare"],
+                s["Value"],
+                s["ValueShare"],
+                s["MeanValue"],
+                t.visit_interval_days,
+                t.strategy,
+            )
+        )
     return pd.DataFrame(rows, columns=list(TYPE_SUMMARY_COLUMNS))
 
 
@@ -357,8 +402,17 @@ def abc_summary(by_abc: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for letter in ABC_CLASSES:
         s = by_abc.loc[letter]
-        rows.append((letter, ABC_CLASSES[letter], int(s["Count"]), s["CustomerShare"], s["Value"],
-                     s["ValueShare"], s["MeanValue"]))
+        rows.append(
+            (
+                letter,
+                ABC_CLASSES[letter],
+                int(s["Count"]),
+                s["CustomerShare"],
+                s["Value"],
+                s["ValueShare"],
+                s["MeanValue"],
+            )
+        )
     return pd.DataFrame(rows, columns=list(ABC_SUMMARY_COLUMNS))
 
 

@@ -46,14 +46,29 @@ DASH_NOTES = (2, 0)
 DASH_TYPES_TITLE = (4, 0)
 DASH_TYPES_HEADER = (5, 0)
 DASH_TYPES_COLUMNS = (
-    "Type", "Code", "Name", "Customers", "CustomerShare", "Value", "ValueShare", "MeanValue",
-    "VisitIntervalDays", "Strategy",
+    "Type",
+    "Code",
+    "Name",
+    "Customers",
+    "CustomerShare",
+    "Value",
+    "ValueShare",
+    "MeanValue",
+    "VisitIntervalDays",
+    "Strategy",
 )
 N_TYPES = 8
 DASH_ABC_TITLE = (15, 0)
 DASH_ABC_HEADER = (16, 0)
-DASH_ABC_COLUMNS = ("Class", "Name", "Customers", "CustomerShare", "Value", "ValueShare",
-                    "MeanValue")
+DASH_ABC_COLUMNS = (
+    "Class",
+    "Name",
+    "Customers",
+    "CustomerShare",
+    "Value",
+    "ValueShare",
+    "MeanValue",
+)
 DASH_CR_TITLE = (21, 0)
 DASH_CR_HEADER = (22, 0)
 DASH_CR_COLUMNS = ("Level", "n", "LambdaMax", "CI", "RI", "CR", "Consistent")
@@ -117,8 +132,13 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         Block((0, 0), [["Customer value dashboard"]]),
         Block(
             DASH_STAMP,
-            [[f"Computed {results.stamp:%Y-%m-%d %H:%M} by xlcrm from {source or 'this workbook'}"
-              f" · {results.customers} customers"]],
+            [
+                [
+                    f"Computed {results.stamp:%Y-%m-%d %H:%M} by xlcrm"
+                    f" from {source or 'this workbook'}"
+                    f" · {results.customers} customers"
+                ]
+            ],
         ),
     ]
     notes = [p for p in results.problems if p.sheet == schema.JUDGMENTS and p.severity == "warning"]
@@ -130,14 +150,33 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         note.append(f"{errors} input error(s): see the Problems sheet.")
     blocks.append(Block(DASH_NOTES, [[" ".join(note) or "No input problems."]]))
 
-    blocks.append(Block(DASH_TYPES_TITLE, [["By customer type (Qualification, Potential, Contribution)"]]))
-    blocks.append(Block(DASH_TYPES_HEADER, [list(DASH_TYPES_COLUMNS)]
-                        + _summary_rows(results.summary_by_type, DASH_TYPES_COLUMNS)))
+    blocks.append(
+        Block(DASH_TYPES_TITLE, [["By customer type (Qualification, Potential, Contribution)"]])
+    )
+    blocks.append(
+        Block(
+            DASH_TYPES_HEADER,
+            [list(DASH_TYPES_COLUMNS)] + _summary_rows(results.summary_by_type, DASH_TYPES_COLUMNS),
+        )
+    )
     blocks.append(Block(DASH_ABC_TITLE, [["By ABC class (Pareto)"]]))
-    blocks.append(Block(DASH_ABC_HEADER, [list(DASH_ABC_COLUMNS)]
-                        + _summary_rows(results.summary_by_abc, DASH_ABC_COLUMNS)))
-    blocks.append(Block(DASH_CR_TITLE, [["Consistency of judgments (CR < 0.10 is acceptable; "
-                                         f"RI table: {results.weights.group.ri_table_name})"]]))
+    blocks.append(
+        Block(
+            DASH_ABC_HEADER,
+            [list(DASH_ABC_COLUMNS)] + _summary_rows(results.summary_by_abc, DASH_ABC_COLUMNS),
+        )
+    )
+    blocks.append(
+        Block(
+            DASH_CR_TITLE,
+            [
+                [
+                    "Consistency of judgments (CR < 0.10 is acceptable; "
+                    f"RI table: {results.weights.group.ri_table_name})"
+                ]
+            ],
+        )
+    )
     cr = results.weights.consistency_table()
     blocks.append(Block(DASH_CR_HEADER, frame_rows(cr[list(DASH_CR_COLUMNS)])))
     blocks.append(Block(DASH_TEST_TITLE, [["Do the segments differ? (p < 0.05: yes)"]]))

@@ -79,8 +79,9 @@ class MatrixBlock:
 
     @property
     def ref(self) -> str:
-        n = len(self.items)
-        return f"{cell_address(self.top, self.left)}:{cell_address(self.top + n - 1, self.left + n - 1)}"
+        last = len(self.items) - 1
+        start = cell_address(self.top, self.left)
+        return f"{start}:{cell_address(self.top + last, self.left + last)}"
 
 
 def find_matrix_blocks(grid: Grid) -> dict[str, MatrixBlock]:
@@ -133,23 +134,29 @@ def judgments_from_grid(
             continue
         block = lowered.get(title.casefold())
         if block is None:
-            problems.append(Problem(
-                "warning",
-                f"no comparison matrix titled {title!r}; its items are weighted equally",
-                f"Add a block titled {title} in column A with the items {', '.join(items)} "
-                "(or rebuild the sheet from the template).",
-                sheet, None,
-            ))
+            problems.append(
+                Problem(
+                    "warning",
+                    f"no comparison matrix titled {title!r}; its items are weighted equally",
+                    f"Add a block titled {title} in column A with the items {', '.join(items)} "
+                    "(or rebuild the sheet from the template).",
+                    sheet,
+                    None,
+                )
+            )
             out[key] = [[1.0] * len(items) for _ in items]
             continue
         if [i.casefold() for i in block.items] != [i.casefold() for i in items]:
-            problems.append(Problem(
-                "warning",
-                f"the {title} matrix compares {', '.join(block.items)} but the Indicators sheet "
-                f"has {', '.join(items)}; its items are weighted equally",
-                "Make the matrix headers match the Indicators sheet, in the same order.",
-                sheet, block.ref,
-            ))
+            problems.append(
+                Problem(
+                    "warning",
+                    f"the {title} matrix compares {', '.join(block.items)} but the Indicators"
+                    f" sheet has {', '.join(items)}; its items are weighted equally",
+                    "Make the matrix headers match the Indicators sheet, in the same order.",
+                    sheet,
+                    block.ref,
+                )
+            )
             out[key] = [[1.0] * len(items) for _ in items]
             continue
         out[key] = block.values
@@ -164,7 +171,9 @@ def locate_matrix_problem(error: InputError, block: MatrixBlock, sheet: str) -> 
     ]
 
 
-def options_from_grid(grid: Grid, *, sheet: str = schema.INDICATORS) -> tuple[Options, list[Problem]]:
+def options_from_grid(
+    grid: Grid, *, sheet: str = schema.INDICATORS
+) -> tuple[Options, list[Problem]]:
     """Analysis options from the Option/Value block on the Indicators sheet."""
     values: dict[str, Any] = {}
     problems: list[Problem] = []
@@ -183,11 +192,15 @@ def options_from_grid(grid: Grid, *, sheet: str = schema.INDICATORS) -> tuple[Op
             canonical = {c.casefold(): c for c in OPTION_CHOICES[key]}
             text = _text(value).casefold()
             if text not in canonical:
-                problems.append(Problem(
-                    "error", f"{label} is {_text(value)!r}",
-                    f"Use one of: {', '.join(OPTION_CHOICES[key])}. The default is used.",
-                    sheet, where,
-                ))
+                problems.append(
+                    Problem(
+                        "error",
+                        f"{label} is {_text(value)!r}",
+                        f"Use one of: {', '.join(OPTION_CHOICES[key])}. The default is used.",
+                        sheet,
+                        where,
+                    )
+                )
                 continue
             values[key] = canonical[text]
         else:
@@ -196,19 +209,28 @@ def options_from_grid(grid: Grid, *, sheet: str = schema.INDICATORS) -> tuple[Op
             except ValueError:
                 number = float("nan")
             if not 0 < number <= 1:
-                problems.append(Problem(
-                    "error", f"{label} is {_text(value)!r}",
-                    "Type a share between 0 and 1, such as 0.8 or 80%. The default is used.",
-                    sheet, where,
-                ))
+                problems.append(
+                    Problem(
+                        "error",
+                        f"{label} is {_text(value)!r}",
+                        "Type a share between 0 and 1, such as 0.8 or 80%. The default is used.",
+                        sheet,
+                        where,
+                    )
+                )
                 continue
             values[key] = number
     cutoffs = (values.pop("abc_a", 0.80), values.pop("abc_b", 0.95))
     if not cutoffs[0] < cutoffs[1]:
-        problems.append(Problem(
-            "error", f"ABC cut-off A ({cutoffs[0]}) must be below cut-off B ({cutoffs[1]})",
-            "Fix the two cut-offs; the defaults 0.80 and 0.95 are used.", sheet, None,
-        ))
+        problems.append(
+            Problem(
+                "error",
+                f"ABC cut-off A ({cutoffs[0]}) must be below cut-off B ({cutoffs[1]})",
+                "Fix the two cut-offs; the defaults 0.80 and 0.95 are used.",
+                sheet,
+                None,
+            )
+        )
         cutoffs = (0.80, 0.95)
     return Options(abc_cutoffs=cutoffs, **values), problems
 
@@ -239,9 +261,15 @@ def settings_from_grids(
     if indicators is None:
         hierarchy = default_hierarchy()
         options = Options()
-        problems.append(Problem("warning", "no Indicators sheet; the default hierarchy is used",
-                                "Add the sheet from the template to change it.",
-                                schema.INDICATORS, None))
+        problems.append(
+            Problem(
+                "warning",
+                "no Indicators sheet; the default hierarchy is used",
+                "Add the sheet from the template to change it.",
+                schema.INDICATORS,
+                None,
+            )
+        )
     else:
         hierarchy, found = hierarchy_from_table(grid_to_frame(indicators), sheet=schema.INDICATORS)
         problems.extend(found)
@@ -250,11 +278,20 @@ def settings_from_grids(
     if judgments is None:
         matrices = default_judgments() if hierarchy == default_hierarchy() else None
         if matrices is None:
-            raise InputError("no Judgments sheet", fix="Add the Judgments sheet from the template.",
-                             sheet=schema.JUDGMENTS)
-        problems.append(Problem("warning", "no Judgments sheet; the default judgments are used",
-                                "Add the sheet from the template to change them.",
-                                schema.JUDGMENTS, None))
+            raise InputError(
+                "no Judgments sheet",
+                fix="Add the Judgments sheet from the template.",
+                sheet=schema.JUDGMENTS,
+            )
+        problems.append(
+            Problem(
+                "warning",
+                "no Judgments sheet; the default judgments are used",
+                "Add the sheet from the template to change them.",
+                schema.JUDGMENTS,
+                None,
+            )
+        )
     else:
         matrices, found = judgments_from_grid(judgments, hierarchy)
         problems.extend(found)
@@ -263,5 +300,6 @@ def settings_from_grids(
     else:
         types, found = strategies_from_table(grid_to_frame(strategies), sheet=schema.STRATEGIES)
         problems.extend(found)
-    return Settings(hierarchy=hierarchy, judgments=matrices, types=types, options=options,
-                    problems=problems)
+    return Settings(
+        hierarchy=hierarchy, judgments=matrices, types=types, options=options, problems=problems
+    )

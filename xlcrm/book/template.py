@@ -32,9 +32,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from xlcrm import report, schema
 from xlcrm.ahp import SAATY_SCALE, ahp, format_judgment, parse_matrix
-from xlcrm.book.settings import OPTION_CHOICES, OPTION_LABELS, OPTIONS_COL, options_rows
 from xlcrm.book.ribbon import inject_ribbon, make_xlsm, write_zip
-from xlcrm.book.vba import build_vba_project
+from xlcrm.book.settings import OPTION_CHOICES, OPTION_LABELS, OPTIONS_COL, options_rows
+from xlcrm.book.vba import template_vba_project
 from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments, hierarchy_to_table
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Options
@@ -42,7 +42,6 @@ from xlcrm.strategies import DEFAULT_TYPES, CustomerType, strategies_to_table
 
 REPO_WORKBOOK_DIR = Path(__file__).resolve().parents[2] / "workbook"
 TEMPLATE_PATH = REPO_WORKBOOK_DIR / "CRM_Template.xlsm"
-VBA_DIR = REPO_WORKBOOK_DIR / "vba"
 CUSTOMUI_PATH = REPO_WORKBOOK_DIR / "customUI14.xml"
 
 # Fixed so that builds are byte-for-byte reproducible.
@@ -101,8 +100,10 @@ def _header(ws: Worksheet, row: int, col: int, names: Sequence[str]) -> None:
 
 
 def _widths(ws: Worksheet, widths: Mapping[str, float] | Sequence[float]) -> None:
-    items = widths.items() if isinstance(widths, Mapping) else (
-        (get_column_letter(i + 1), w) for i, w in enumerate(widths)
+    items = (
+        widths.items()
+        if isinstance(widths, Mapping)
+        else ((get_column_letter(i + 1), w) for i, w in enumerate(widths))
     )
     for letter, width in items:
         ws.column_dimensions[letter].width = width
@@ -154,28 +155,52 @@ def _help_sheet(ws: Worksheet) -> None:
     ws["A1"].font = TITLE_FONT
     lines = [
         ("What to do first", None),
-        ("1.", "Put your customers on the Customers sheet: one row per customer, a unique "
-               "CustomerID, and the indicator columns (yellow headers explain themselves; "
-               "qualitative columns have drop-down lists)."),
-        ("2.", "Optionally add orders (Transactions), contacts (Interactions) and survey answers "
-               "(Survey)."),
-        ("3.", "Press CRM > Check to list bad input on the Problems sheet (each with its cell and "
-               "what to do), then CRM > Resegment to fill Scores, Segments and Dashboard."),
+        (
+            "1.",
+            "Put your customers on the Customers sheet: one row per customer, a unique "
+            "CustomerID, and the indicator columns (yellow headers explain themselves; "
+            "qualitative columns have drop-down lists).",
+        ),
+        (
+            "2.",
+            "Optionally add orders (Transactions), contacts (Interactions) and survey answers "
+            "(Survey).",
+        ),
+        (
+            "3.",
+            "Press CRM > Check to list bad input on the Problems sheet (each with its cell and "
+            "what to do), then CRM > Resegment to fill Scores, Segments and Dashboard.",
+        ),
         ("4.", "Without Excel: run `xlcrm resegment thisfile.xlsm` (and `xlcrm check`)."),
         ("The method", None),
-        ("Indicators", "The indicator hierarchy: 3 groups (Qualification, Potential, Contribution) "
-                       "of 4 indicators, each scored 0-100 by min-max, percentile, bands or a "
-                       "rubric. The analyst may edit names, columns, methods and parameters."),
-        ("Judgments", "Pairwise comparisons on Saaty's 1-9 scale (type the yellow upper triangle; "
-                      "3 = row item moderately more important than column item, 1/3 = less). "
-                      "Weights and the consistency ratio CR sit beside each matrix; CR of 0.10 "
-                      "or more turns red: revise the judgments."),
-        ("Strategies", "The 8 customer types (High/Low on each group) with strategy, owner and "
-                       "visit interval; editable."),
-        ("Results", "Scores, Segments, Dashboard and Problems are rewritten by every run; do not "
-                    "type into them. Your ledger and settings sheets are never changed by a run."),
-        ("Sharing", "Every number is stored in the file: a recipient without Python sees the "
-                    "results. Use CRM > Make shareable copy for a macro-free copy to email."),
+        (
+            "Indicators",
+            "The indicator hierarchy: 3 groups (Qualification, Potential, Contribution) "
+            "of 4 indicators, each scored 0-100 by min-max, percentile, bands or a "
+            "rubric. The analyst may edit names, columns, methods and parameters.",
+        ),
+        (
+            "Judgments",
+            "Pairwise comparisons on Saaty's 1-9 scale (type the yellow upper triangle; "
+            "3 = row item moderately more important than column item, 1/3 = less). "
+            "Weights and the consistency ratio CR sit beside each matrix; CR of 0.10 "
+            "or more turns red: revise the judgments.",
+        ),
+        (
+            "Strategies",
+            "The 8 customer types (High/Low on each group) with strategy, owner and "
+            "visit interval; editable.",
+        ),
+        (
+            "Results",
+            "Scores, Segments, Dashboard and Problems are rewritten by every run; do not "
+            "type into them. Your ledger and settings sheets are never changed by a run.",
+        ),
+        (
+            "Sharing",
+            "Every number is stored in the file: a recipient without Python sees the "
+            "results. Use CRM > Make shareable copy for a macro-free copy to email.",
+        ),
     ]
     row = 3
     for key, text in lines:
@@ -296,8 +321,11 @@ def _judgments_sheet(
     )
     ws["A1"].font = BOLD
     saaty = DataValidation(
-        type="list", formula1=f'"{_saaty_list()}"', allow_blank=True,
-        showErrorMessage=True, errorTitle="Saaty scale",
+        type="list",
+        formula1=f'"{_saaty_list()}"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="Saaty scale",
         error="Choose a judgment from the list: 1/9 ... 1 ... 9.",
     )
     ws.add_data_validation(saaty)
@@ -308,12 +336,19 @@ def _judgments_sheet(
         key = "groups" if block.level == "Groups" else block.level
         matrix = parse_matrix(judgments[key]) if block.n > 1 else np.ones((1, 1))
         result = ahp(matrix) if block.n > 1 else None
-        title = ws.cell(row=block.title_row, column=1,
-                        value="Groups" if block.level == "Groups" else block.level)
+        title = ws.cell(
+            row=block.title_row,
+            column=1,
+            value="Groups" if block.level == "Groups" else block.level,
+        )
         title.font = TITLE_FONT
-        ws.cell(row=block.title_row, column=2,
-                value="first-level groups" if block.level == "Groups"
-                else f"indicators of {block.level}")
+        ws.cell(
+            row=block.title_row,
+            column=2,
+            value="first-level groups"
+            if block.level == "Groups"
+            else f"indicators of {block.level}",
+        )
         _header(ws, block.first_row - 1, block.first_col, block.items)
         for i, item in enumerate(block.items):
             ws.cell(row=block.first_row + i, column=1, value=item).font = BOLD
@@ -352,11 +387,13 @@ def _judgments_sheet(
         ws.conditional_formatting.add(cr_cell.coordinate, red)
         ws.conditional_formatting.add(cr_cell.coordinate, green)
         verdict = ws.cell(
-            row=block.cr_row, column=3,
+            row=block.cr_row,
+            column=3,
             value=f'=IF({cr_cell.coordinate}<0.1,"consistent","inconsistent: revise")',
         )
-        cached.set(sheet, verdict.coordinate, "consistent" if result.consistent else
-                   "inconsistent: revise")
+        cached.set(
+            sheet, verdict.coordinate, "consistent" if result.consistent else "inconsistent: revise"
+        )
         ws.conditional_formatting.add(
             verdict.coordinate,
             FormulaRule(formula=[f"{cr_cell.coordinate}>=0.1"], fill=BAD_FILL, font=BAD_FONT),
@@ -398,8 +435,11 @@ def scores_header(hierarchy: Hierarchy) -> list[str]:
 def _dashboard_sheet(ws: Worksheet) -> None:
     ws["A1"] = "Customer value dashboard"
     ws["A1"].font = TITLE_FONT
-    ws.cell(row=report.DASH_STAMP[0] + 1, column=1,
-            value="Run CRM > Resegment (or `xlcrm resegment`) to fill the dashboard.")
+    ws.cell(
+        row=report.DASH_STAMP[0] + 1,
+        column=1,
+        value="Run CRM > Resegment (or `xlcrm resegment`) to fill the dashboard.",
+    )
     titles = {
         report.DASH_TYPES_TITLE: "By customer type (Qualification, Potential, Contribution)",
         report.DASH_ABC_TITLE: "By ABC class (Pareto)",
@@ -473,15 +513,22 @@ def _rubric_validations(ws: Worksheet, hierarchy: Hierarchy, columns: Sequence[s
     for indicator in hierarchy.indicators:
         if indicator.method != "rubric" or indicator.column not in columns:
             continue
-        labels = ",".join(dict(indicator.params)["labels"].keys()) if isinstance(
-            dict(indicator.params).get("labels"), Mapping) else None
+        labels = (
+            ",".join(dict(indicator.params)["labels"].keys())
+            if isinstance(dict(indicator.params).get("labels"), Mapping)
+            else None
+        )
         if not labels:
             continue
         col = get_column_letter(list(columns).index(indicator.column) + 1)
         # A warning, not a stop: an unusual label is allowed and reported by Check.
         dv = DataValidation(
-            type="list", formula1=f'"{labels}"', allow_blank=True, errorStyle="warning",
-            showErrorMessage=True, errorTitle=indicator.name,
+            type="list",
+            formula1=f'"{labels}"',
+            allow_blank=True,
+            errorStyle="warning",
+            showErrorMessage=True,
+            errorTitle=indicator.name,
             error=f"Expected one of: {labels.replace(',', ', ')}.",
         )
         dv.add(f"{col}2:{col}1048576")
@@ -529,12 +576,24 @@ def build_workbook(
     customer_columns = [*schema.CUSTOMER_IDENTITY_COLUMNS, *schema.DEFAULT_INDICATOR_COLUMNS]
     ledger_tables = {
         schema.CUSTOMERS: ("tblCustomers", customer_columns, [schema.CUSTOMER_ID, "Phone"], []),
-        schema.TRANSACTIONS: ("tblTransactions", list(schema.TRANSACTION_COLUMNS),
-                              [schema.CUSTOMER_ID], ["Date"]),
-        schema.INTERACTIONS: ("tblInteractions", list(schema.INTERACTION_COLUMNS),
-                              [schema.CUSTOMER_ID], ["Date", "ResolvedDate"]),
-        schema.SURVEY: ("tblSurvey", [*schema.SURVEY_ID_COLUMNS, *(f"Q{i}" for i in range(1, 7))],
-                        [schema.CUSTOMER_ID], ["Date"]),
+        schema.TRANSACTIONS: (
+            "tblTransactions",
+            list(schema.TRANSACTION_COLUMNS),
+            [schema.CUSTOMER_ID],
+            ["Date"],
+        ),
+        schema.INTERACTIONS: (
+            "tblInteractions",
+            list(schema.INTERACTION_COLUMNS),
+            [schema.CUSTOMER_ID],
+            ["Date", "ResolvedDate"],
+        ),
+        schema.SURVEY: (
+            "tblSurvey",
+            [*schema.SURVEY_ID_COLUMNS, *(f"Q{i}" for i in range(1, 7))],
+            [schema.CUSTOMER_ID],
+            ["Date"],
+        ),
     }
     frames = {}
     if ledger is not None:
@@ -547,13 +606,17 @@ def build_workbook(
         if ledger.survey is not None:
             extra = [c for c in ledger.survey.columns if c not in schema.SURVEY_ID_COLUMNS]
             ledger_tables[schema.SURVEY] = (
-                "tblSurvey", [*schema.SURVEY_ID_COLUMNS, *extra], [schema.CUSTOMER_ID], ["Date"]
+                "tblSurvey",
+                [*schema.SURVEY_ID_COLUMNS, *extra],
+                [schema.CUSTOMER_ID],
+                ["Date"],
             )
     for name, (table_name, columns, text_cols, date_cols) in ledger_tables.items():
         frame = frames.get(name)
         rows = _frame_values(frame, columns) if frame is not None else None
-        _table_sheet(sheets[name], table_name, columns, rows,
-                     text_columns=text_cols, date_columns=date_cols)
+        _table_sheet(
+            sheets[name], table_name, columns, rows, text_columns=text_cols, date_columns=date_cols
+        )
     _rubric_validations(sheets[schema.CUSTOMERS], hierarchy, customer_columns)
 
     _indicators_sheet(sheets[schema.INDICATORS], hierarchy)
@@ -564,29 +627,27 @@ def build_workbook(
     _result_sheet(sheets[schema.PROBLEMS], schema.PROBLEMS_COLUMNS)
     _dashboard_sheet(sheets[schema.DASHBOARD])
     _xlwings_conf_sheet(sheets[XLWINGS_CONF])
-    wb.defined_names[
-        "CustomerIDs"
-    ] = DefinedName("CustomerIDs", attr_text="tblCustomers[CustomerID]")
+    wb.defined_names["CustomerIDs"] = DefinedName(
+        "CustomerIDs", attr_text="tblCustomers[CustomerID]"
+    )
 
     buffer = io.BytesIO()
     wb.save(buffer)
     parts = _read_parts(buffer.getvalue())
+    # openpyxl stamps the save time into the core properties; the build must not vary.
+    parts["docProps/core.xml"] = re.sub(
+        rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+        rb"\g<1>" + BUILD_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>",
+        parts["docProps/core.xml"],
+    )
     sheet_parts = _sheet_part_names(parts)
     for sheet, values in cached.values.items():
         part = sheet_parts[sheet]
         parts[part] = set_cached_values(parts[part], values)
     xlsx = write_zip(parts)
-    vba = build_vba_project(_vba_modules(), sheet_code_names=[CODE_NAMES[s] for s in
-                                                               (*SHEET_ORDER, XLWINGS_CONF)])
+    vba = template_vba_project([CODE_NAMES[s] for s in (*SHEET_ORDER, XLWINGS_CONF)])
     xlsm = make_xlsm(xlsx, vba)
     return inject_ribbon(xlsm, CUSTOMUI_PATH.read_bytes())
-
-
-def _vba_modules() -> dict[str, str]:
-    return {
-        path.stem: path.read_text(encoding="utf-8")
-        for path in sorted(VBA_DIR.glob("*.bas"))
-    }
 
 
 def _read_parts(data: bytes) -> dict[str, bytes]:
@@ -600,53 +661,72 @@ def _sheet_part_names(parts: Mapping[str, bytes]) -> dict[str, str]:
     rels = parts["xl/_rels/workbook.xml.rels"].decode()
     targets = {
         m.group("id"): m.group("target")
-        for m in re.finditer(r'<Relationship[^>]*?Id="(?P<id>[^"]+)"[^>]*?Target="(?P<target>[^"]+)"',
-                             rels)
+        for m in re.finditer(
+            r'<Relationship[^>]*?Id="(?P<id>[^"]+)"[^>]*?Target="(?P<target>[^"]+)"', rels
+        )
     }
-    targets.update({
-        m.group("id"): m.group("target")
-        for m in re.finditer(r'<Relationship[^>]*?Target="(?P<target>[^"]+)"[^>]*?Id="(?P<id>[^"]+)"',
-                             rels)
-    })
+    targets.update(
+        {
+            m.group("id"): m.group("target")
+            for m in re.finditer(
+                r'<Relationship[^>]*?Target="(?P<target>[^"]+)"[^>]*?Id="(?P<id>[^"]+)"', rels
+            )
+        }
+    )
     out = {}
-    for m in re.finditer(r'<sheet [^>]*?name="(?P<name>[^"]+)"[^>]*?r:id="(?P<id>[^"]+)"', workbook):
+    for m in re.finditer(
+        r'<sheet [^>]*?name="(?P<name>[^"]+)"[^>]*?r:id="(?P<id>[^"]+)"', workbook
+    ):
         target = targets[m.group("id")].lstrip("/")
         out[_unescape(m.group("name"))] = target if target.startswith("xl/") else f"xl/{target}"
     return out
 
 
 def _unescape(text: str) -> str:
-    return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
-            .replace("&apos;", "'").replace("&amp;", "&"))
+    return (
+        text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", '"')
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+    )
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_FORMULA_CELL = re.compile(
+    r'<c r="(?P<ref>[A-Z]+[0-9]+)"(?P<attrs>[^>]*)>(?P<f><f[^>]*>.*?</f>|<f[^>]*/>)'
+    r"\s*(?:<v\s*/>|<v>.*?</v>)?</c>",
+    re.S,
+)
+
+
+def _cached_cell(ref: str, attrs: str, formula: str, value: Any) -> str:
+    attrs = re.sub(r'\s*t="[^"]*"', "", attrs)
+    if isinstance(value, str):
+        return f'<c r="{ref}"{attrs} t="str">{formula}<v>{_escape(value)}</v></c>'
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{attrs} t="b">{formula}<v>{int(value)}</v></c>'
+    return f'<c r="{ref}"{attrs}>{formula}<v>{float(value)!r}</v></c>'
+
+
 def set_cached_values(sheet_xml: bytes, values: Mapping[str, Any]) -> bytes:
     """Give formula cells in ``sheet_xml`` their cached values (openpyxl writes ``<v />``)."""
-    text = sheet_xml.decode("utf-8")
-    for ref, value in values.items():
-        pattern = re.compile(
-            rf'<c r="{ref}"(?P<attrs>[^>]*)>(?P<f><f[^>]*>.*?</f>|<f[^>]*/>)\s*(?:<v\s*/>|<v>.*?</v>)?</c>',
-            re.S,
-        )
-        attrs_clean = None
+    done: set[str] = set()
 
-        def repl(m: re.Match[str], value: Any = value) -> str:
-            nonlocal attrs_clean
-            attrs = re.sub(r'\s*t="[^"]*"', "", m.group("attrs"))
-            attrs_clean = attrs
-            if isinstance(value, str):
-                return f'<c r="{ref}"{attrs} t="str">{m.group("f")}<v>{_escape(value)}</v></c>'
-            if isinstance(value, bool):
-                return f'<c r="{ref}"{attrs} t="b">{m.group("f")}<v>{int(value)}</v></c>'
-            return f'<c r="{ref}"{attrs}>{m.group("f")}<v>{float(value)!r}</v></c>'
+    def repl(m: re.Match[str]) -> str:
+        ref = m.group("ref")
+        if ref not in values:
+            return m.group(0)
+        done.add(ref)
+        return _cached_cell(ref, m.group("attrs"), m.group("f"), values[ref])
 
-        text, count = pattern.subn(repl, text, count=1)
-        if count != 1:
-            raise ValueError(f"no formula cell {ref} in sheet XML to give a cached value")
+    text = _FORMULA_CELL.sub(repl, sheet_xml.decode("utf-8"))
+    missing = set(values) - done
+    if missing:
+        raise ValueError(f"no formula cells {sorted(missing)} in sheet XML for cached values")
     return text.encode("utf-8")
 
 

@@ -7,15 +7,16 @@ This is the file adapter behind the ``xlcrm`` command. The ribbon's adapter
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from xlcrm import schema
-from xlcrm.book.read import read_grid, read_sheet, sheet_names
-from xlcrm.book.save import FileStamp, safe_replace
+from xlcrm.book.read import Workbook, open_workbook
+from xlcrm.book.save import safe_replace
 from xlcrm.book.settings import settings_from_grids
 from xlcrm.book.template import build_workbook
 from xlcrm.book.write import write_result_sheets
@@ -33,8 +34,29 @@ class WorkbookInput:
 
     ledger: Ledger
     settings: Settings
-    stamp: FileStamp
+    book: Workbook
     sheets: tuple[str, ...]
+
+
+_CELL = re.compile(r"^([A-Z]+)([0-9]+)$")
+
+
+def relocate_problems(
+    problems: list[Problem], sheet: str, row_numbers: pd.Index, *, header_row: int = 1
+) -> list[Problem]:
+    """Point problems the core addressed by row position at the real sheet rows.
+
+    The core numbers data rows from ``header_row + 1`` by position; the reader skips blank
+    rows inside a table and keeps each row's sheet number in the frame's index.
+    """
+    out = []
+    for p in problems:
+        m = _CELL.match(p.cell or "") if p.sheet == sheet else None
+        position = int(m.group(2)) - header_row - 1 if m else -1
+        if m and 0 <= position < len(row_numbers):
+            p = replace(p, cell=f"{m.group(1)}{int(row_numbers[position])}")
+        out.append(p)
+    return out
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -44,14 +66,16 @@ def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
 def read_workbook(path: Path) -> WorkbookInput:
     """Read the ledger and settings sheets of ``path`` (nothing is written).
 
+    The file is read once; its stamp is taken from the same bytes, so a later write can
+    refuse when the file changed in between.
+
     Raises
     ------
     InputError
         When the file is not a workbook, is password-protected, or has no Customers sheet.
     """
-    path = Path(path)
-    stamp = FileStamp.of(path)
-    names = tuple(sheet_names(path))
+    book = open_workbook(Path(path))
+    names = tuple(book.sheet_names)
     if schema.CUSTOMERS not in names:
         raise InputError(
             f"the workbook has no {schema.CUSTOMERS} sheet (it has: {', '.join(names)})",
@@ -66,7 +90,7 @@ def read_workbook(path: Path) -> WorkbookInput:
         (schema.SURVEY, schema.SURVEY_ID_COLUMNS),
     ):
         if sheet in names:
-            frames[sheet] = read_sheet(path, sheet, text_columns=LEDGER_TEXT_COLUMNS).frame
+            frames[sheet] = book.read_sheet(sheet, text_columns=LEDGER_TEXT_COLUMNS).frame
         else:
             frames[sheet] = _empty(columns)
     ledger = Ledger(
@@ -75,17 +99,28 @@ def read_workbook(path: Path) -> WorkbookInput:
         interactions=frames[schema.INTERACTIONS],
         survey=frames[schema.SURVEY],
     )
-    grids = {s: read_grid(path, s) if s in names else None for s in schema.SETTINGS_SHEETS}
+    grids = {s: book.read_grid(s) if s in names else None for s in schema.SETTINGS_SHEETS}
     settings = settings_from_grids(
         grids[schema.INDICATORS], grids[schema.JUDGMENTS], grids[schema.STRATEGIES]
     )
-    return WorkbookInput(ledger, settings, stamp, names)
+    return WorkbookInput(ledger, settings, book, names)
+
+
+def analyse(
+    data: WorkbookInput, *, progress: Progress | None = None, stamp: datetime | None = None
+) -> Results:
+    """Run the analysis on what :func:`read_workbook` read, with problems at sheet cells."""
+    results = run(data.ledger, data.settings, progress=progress, stamp=stamp)
+    results.problems = relocate_problems(
+        results.problems, schema.CUSTOMERS, data.ledger.customers.index
+    )
+    return results
 
 
 def analyse_file(path: Path, *, progress: Progress | None = None) -> tuple[WorkbookInput, Results]:
     """Read ``path`` and run the analysis, writing nothing."""
     data = read_workbook(path)
-    return data, run(data.ledger, data.settings, progress=progress)
+    return data, analyse(data, progress=progress)
 
 
 def resegment_file(
@@ -104,15 +139,16 @@ def resegment_file(
     """
     path = Path(path)
     data = read_workbook(path)
-    results = run(data.ledger, data.settings, progress=progress, stamp=stamp)
+    results = analyse(data, progress=progress, stamp=stamp)
     if progress:
         progress("Writing result sheets", 0.95)
     sheets = result_sheets(results, source=path.name)
 
     def write(target: Path) -> None:
-        write_result_sheets(path, target, sheets, owned=schema.RESULT_SHEETS)
+        # Written from the very bytes that were read and analysed.
+        write_result_sheets(data.book, target, sheets, owned=schema.RESULT_SHEETS)
 
-    safe_replace(path, write, backups=backups, expected_stamp=data.stamp)
+    safe_replace(path, write, backups=backups, expected_stamp=data.book.stamp)
     if progress:
         progress("Done", 1.0)
     return results
@@ -146,6 +182,7 @@ def create_demo_workbook(
         progress("Building the workbook", 0.02)
     data = build_workbook(ledger)
     out.parent.mkdir(parents=True, exist_ok=True)
-    safe_replace(out, lambda target: target.write_bytes(data), backups=0) if out.exists() \
-        else out.write_bytes(data)
+    safe_replace(
+        out, lambda target: target.write_bytes(data), backups=0
+    ) if out.exists() else out.write_bytes(data)
     return resegment_file(out, progress=progress, backups=0)

@@ -54,6 +54,11 @@ def _fmt(value: Any, spec: str = "") -> str:
         return str(value)
 
 
+def _short(text: str, width: int = 48) -> str:
+    """First words of a long text, so that a summary row stays on one line."""
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
+
+
 def print_summary(results: Any) -> None:
     """Weights with their CR, then counts and value share per type and ABC class."""
     w = results.weights
@@ -86,14 +91,7 @@ def print_summary(results: Any) -> None:
     console.print(cr)
     seg = Table(title=f"Customer types ({results.customers} customers)")
     for col in ("Type", "Code", "Name", "Customers", "Value share", "Visit every", "Strategy"):
-        seg.add_column(
-            col,
-            justify="right" if col in ("Customers", "Value share") else "left",
-            no_wrap=True,
-            overflow="ellipsis",
-            min_width=None if col == "Strategy" else len(col),
-            ratio=1 if col == "Strategy" else None,
-        )
+        seg.add_column(col, justify="right" if col in ("Customers", "Value share") else "left")
     for _, r in results.summary_by_type.iterrows():
         seg.add_row(
             str(r["Type"]),
@@ -101,8 +99,8 @@ def print_summary(results: Any) -> None:
             r["Name"],
             str(r["Customers"]),
             _fmt(r["ValueShare"], ".1%"),
-            r["Strategy"],
             f"{r['VisitIntervalDays']} days",
+            _short(r["Strategy"]),
         )
     console.print(seg)
     basis = "12-month revenue" if results.abc_basis == "Revenue" else "value score"

@@ -92,6 +92,14 @@ class _Cached:
         self.values.setdefault(sheet, {})[ref] = value
 
 
+def _value_cell(ws: Worksheet, row: int, col: int, value: Any) -> Any:
+    """Write a value; text stays text even when it looks like a formula (``=HYPERLINK(...)``)."""
+    cell = ws.cell(row=row, column=col, value=report.clean(value))
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
 def _header(ws: Worksheet, row: int, col: int, names: Sequence[str]) -> None:
     for j, name in enumerate(names):
         cell = ws.cell(row=row, column=col + j, value=name)
@@ -123,7 +131,7 @@ def _table_sheet(
     rows = rows or []
     for r, values in enumerate(rows, start=2):
         for c, value in enumerate(values, start=1):
-            ws.cell(row=r, column=c, value=report.clean(value))
+            _value_cell(ws, r, c, value)
     last_row = max(2, len(rows) + 1)
     ref = f"A1:{get_column_letter(len(columns))}{last_row}"
     table = Table(displayName=table_name, ref=ref)
@@ -220,7 +228,7 @@ def _indicators_sheet(ws: Worksheet, hierarchy: Hierarchy) -> None:
     _header(ws, 1, 1, columns)
     for r, values in enumerate(table.itertuples(index=False, name=None), start=2):
         for c, value in enumerate(values, start=1):
-            ws.cell(row=r, column=c, value=report.clean(value)).fill = INPUT_FILL
+            _value_cell(ws, r, c, value).fill = INPUT_FILL
     last = len(table) + 1
     choices = {
         "Type": "quantitative,qualitative",
@@ -407,7 +415,7 @@ def _strategies_sheet(ws: Worksheet, types: Sequence[CustomerType]) -> None:
     _header(ws, 1, 1, columns)
     for r, values in enumerate(table.itertuples(index=False, name=None), start=2):
         for c, value in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=c, value=report.clean(value))
+            cell = _value_cell(ws, r, c, value)
             if columns[c - 1] not in ("Type", "Code"):
                 cell.fill = INPUT_FILL
             cell.alignment = WRAP

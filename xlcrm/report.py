@@ -198,12 +198,16 @@ def blocks_to_rows(blocks: Sequence[Block]) -> list[Row]:
     return grid
 
 
-def result_sheets(results: Any, *, source: str = "") -> dict[str, list[Row]]:
-    """All result sheets of a run, as rows, keyed by sheet name."""
+def result_sheets(results: Any, *, source: str = "") -> dict[str, pd.DataFrame | list[Row]]:
+    """All result sheets of a run keyed by sheet name: a table (header = columns) or rows.
+
+    Use :func:`frame_rows` to turn a table into rows for a writer that needs them.
+    """
     stamp = f"{results.stamp:%Y-%m-%d %H:%M}"
     return {
-        schema.SCORES: frame_rows(results.scores_table),
-        schema.SEGMENTS: frame_rows(results.segments_table),
+        # Tables go as DataFrames: the file writer converts whole columns at once.
+        schema.SCORES: results.scores_table,
+        schema.SEGMENTS: results.segments_table,
         schema.DASHBOARD: blocks_to_rows(dashboard_blocks(results, source=source)),
         schema.PROBLEMS: problems_rows(results.problems) + [[], [f"Checked {stamp}"]],
     }

@@ -660,18 +660,40 @@ class _CellWriter:
         letter = column_letter(col)
         kept_rows, default = self.column_styles(col)
         cell = self.cell
+        if kept_rows and len(rows) > 2 * len(kept_rows):
+            # A few styled cells (a header, a note) must not push a whole column of
+            # 100 000 values onto the per-cell path: split them off.
+            special = [i for i, r in enumerate(rows) if r in kept_rows]
+            if len(special) < len(rows):
+                plain = [i for i, r in enumerate(rows) if r not in kept_rows]
+                out = [""] * len(rows)
+                body = self._plain_column([values[i] for i in plain], letter,
+                                          [rows[i] for i in plain], default)
+                for i, text in zip(plain, body, strict=True):
+                    out[i] = text
+                for i in special:
+                    v = values[i]
+                    out[i] = "" if v is None else cell(f"{letter}{rows[i]}", v,
+                                                       kept_rows[rows[i]])
+                return out
         if not kept_rows:
-            kinds = set(map(type, values))
-            if kinds <= {str, type(None)}:
-                return self._text_column(values, letter, rows, default)
-            if kinds <= {float, int, type(None)}:
-                return self._number_column(values, letter, rows, default)
-            return [
-                "" if v is None else cell(f"{letter}{r}", v, default)
-                for r, v in zip(rows, values, strict=True)
-            ]
+            return self._plain_column(values, letter, rows, default)
         return [
             "" if v is None else cell(f"{letter}{r}", v, kept_rows.get(r, default))
+            for r, v in zip(rows, values, strict=True)
+        ]
+
+    def _plain_column(self, values: Sequence[Any], letter: str, rows: Sequence[int],
+                      default: int | None) -> list[str]:
+        """A column with one style for every cell: whole-column fast paths where they apply."""
+        kinds = set(map(type, values))
+        if kinds <= {str, type(None)}:
+            return self._text_column(values, letter, rows, default)
+        if kinds <= {float, int, type(None)}:
+            return self._number_column(values, letter, rows, default)
+        cell = self.cell
+        return [
+            "" if v is None else cell(f"{letter}{r}", v, default)
             for r, v in zip(rows, values, strict=True)
         ]
 

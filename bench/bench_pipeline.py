@@ -1,0 +1,82 @@
+"""Score and segment N customers in memory, and resegment a workbook file end to end.
+
+Run: ``python bench/bench_pipeline.py [--sizes 10000 100000 1048576] [--files 10000 100000]``.
+Prints seconds per step; the in-memory figure is what DESIGN.md §6 budgets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from xlcrm import pipeline
+from xlcrm.book import workbook_file
+from xlcrm.book.template import build_workbook
+from xlcrm.demo import make_customers, make_ledger
+from xlcrm.ledger import Ledger
+
+
+def in_memory(n: int) -> tuple[float, float]:
+    customers = make_customers(n, seed=1)
+    empty = make_ledger(1, seed=1, history=False)
+    ledger = Ledger(customers, empty.transactions, empty.interactions, empty.survey)
+    pipeline.run(make_ledger(200, seed=2).__class__(  # warm-up (imports, sklearn threads)
+        make_customers(200, seed=2), empty.transactions, empty.interactions, empty.survey))
+    start = time.perf_counter()
+    pipeline.run(ledger)
+    elapsed = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return elapsed, peak_mb
+
+
+def file_run(n: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "book.xlsm"
+        empty = make_ledger(1, seed=1, history=False)
+        ledger = Ledger(make_customers(n, seed=1), empty.transactions, empty.interactions,
+                        empty.survey)
+        path.write_bytes(build_workbook(ledger))
+        marks: dict[str, float] = {}
+        seen: dict[str, float] = {}
+
+        def progress(step: str, _fraction: float) -> None:
+            seen.setdefault(step, time.perf_counter())
+
+        start = time.perf_counter()
+        workbook_file.resegment_file(path, backups=0, progress=progress)
+        end = time.perf_counter()
+        computing = min(seen.values())
+        writing = seen["Writing result sheets"]
+        marks["read"] = computing - start
+        marks["compute"] = writing - computing
+        marks["write"] = end - writing
+        marks["resegment (all)"] = end - start
+        return marks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_048_576])
+    parser.add_argument("--files", type=int, nargs="*", default=[10_000, 100_000])
+    args = parser.parse_args()
+    print(f"# {platform.processor() or platform.machine()}, {platform.python_version()},"
+          f" {date.today()}")
+    print("customers  score+segment s  peak RSS MB")
+    for n in args.sizes:
+        seconds, peak = in_memory(n)
+        print(f"{n:>9}  {seconds:>15.2f}  {peak:>11.0f}")
+    print("\ncustomers  read s  compute s  write s  resegment s  I/O share")
+    for n in args.files:
+        m = file_run(n)
+        io_share = (m["read"] + m["write"]) / m["resegment (all)"]
+        print(f"{n:>9}  {m['read']:>6.2f}  {m['compute']:>9.2f}  {m['write']:>7.2f}"
+              f"  {m['resegment (all)']:>11.2f}  {io_share:>9.0%}")
+
+
+if __name__ == "__main__":
+    main()

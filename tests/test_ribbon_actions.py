@@ -1,0 +1,229 @@
+"""Ribbon actions through xlwings' remote engine: what they write, and that it is the command's.
+
+``xw.Book(json=payload)`` is xlwings' real Book/Sheet/Range API over a JSON picture of a
+workbook, as xlwings' VBA client sends it (see ``xlwings/addin/Remote.bas``); it returns
+the actions the client would apply. The licence key for it is set inside each test only
+(DESIGN.md section 5).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import python_calamine
+import xlwings as xw
+
+import udfs.ribbon as ribbon
+from xlcrm import schema
+from xlcrm.book.read import read_grid
+from xlcrm.book.workbook_file import check_file, create_demo_workbook, resegment_file
+
+REMOTE_BAS = Path(xw.__file__).parent / "addin" / "Remote.bas"
+
+
+def vba_client_actions() -> set[str]:
+    """The action names xlwings' VBA client applies (``Application.Run action("func")``)."""
+    text = REMOTE_BAS.read_text(encoding="utf-8", errors="replace")
+    return set(re.findall(r"^Sub (\w+)\(wb As Workbook, action As Dictionary\)", text, re.M))
+
+
+def client_value(v):
+    """A cell as the VBA client's JSON carries it: dates as ISO text, numbers as floats."""
+    if isinstance(v, dt.datetime):
+        return v.isoformat(timespec="milliseconds") + "Z"
+    if isinstance(v, dt.date):
+        return dt.datetime(v.year, v.month, v.day).isoformat(timespec="milliseconds") + "Z"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    return v
+
+
+def payload_from(path: Path) -> dict:
+    wb = python_calamine.CalamineWorkbook.from_path(str(path))
+    sheets = []
+    for name in wb.sheet_names:
+        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        sheets.append(
+            {
+                "name": name,
+                "values": [[client_value(v) for v in row] for row in rows] or [[]],
+                "pictures": [],
+                "tables": [],
+            }
+        )
+    return {
+        "client": "VBA",
+        "version": xw.__version__,
+        "book": {"name": path.name, "active_sheet_index": 0, "selection": "A1"},
+        "names": [],
+        "sheets": sheets,
+    }
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ribbon") / "demo.xlsm"
+    create_demo_workbook(path, customers=120)
+    return path
+
+
+@pytest.fixture
+def remote(monkeypatch):
+    """``xw.Book(json=...)`` with the remote engine switched on for this test only.
+
+    xlwings registers the remote engine at import time, and only when a key is set then;
+    the suite imports xlwings without one, so the engine is registered here and
+    unregistered (by monkeypatch) afterwards.
+    """
+    monkeypatch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
+    from xlwings.main import Engine
+    from xlwings.pro import _xlremote
+
+    engine = Engine(impl=_xlremote.engine)
+    monkeypatch.setattr(xw.engines, "engines", [*xw.engines.engines, engine])
+    monkeypatch.setattr(
+        xw.engines, "engines_by_name", {**xw.engines.engines_by_name, engine.name: engine}
+    )
+    monkeypatch.setattr(xw, "__pro__", True)
+
+    def book(payload: dict) -> xw.Book:
+        return xw.Book(json=payload)
+
+    return book
+
+
+def same_cell(a, b) -> bool:
+    """Action value ``a`` (JSON-able) against the command's cell ``b`` (None for blank)."""
+    a = None if a == "" else a
+    if isinstance(b, (dt.date, dt.datetime)):
+        b = client_value(b)[:10]
+        return isinstance(a, str) and a[:10] == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+def assert_grid_equal(written, expected, sheet):
+    width = max(len(r) for r in expected)
+    rows = [list(r) + [None] * (width - len(r)) for r in expected]
+    got = [list(r) + [""] * (width - len(r)) for r in written]
+    # The command's sheet ends at its last used cell; the action may carry blank padding.
+    while got and all(v in ("", None) for v in got[-1]) and len(got) > len(rows):
+        got.pop()
+    assert len(got) == len(rows), sheet
+    for i, (g, e) in enumerate(zip(got, rows, strict=True)):
+        for j in range(width):
+            assert same_cell(g[j], e[j]), (sheet, i + 1, j + 1, g[j], e[j])
+
+
+def writes(actions, payload):
+    names = [s["name"] for s in payload["sheets"]]
+    return {names[a["sheet_position"]]: a["values"] for a in actions if a["func"] == "setValues"}
+
+
+def test_resegment_writes_only_result_sheets_with_client_actions(demo, remote):
+    payload = payload_from(demo)
+    book = remote(payload)
+    assert ribbon.resegment(book) is not None
+    actions = book.json()["actions"]
+    known = vba_client_actions()
+    assert {"setValues", "sheetClearContents", "alert"} <= known  # the parse found them
+    names = [s["name"] for s in payload["sheets"]]
+    for a in actions:
+        assert a["func"] in known, a["func"]
+        if a["sheet_position"] is None:
+            assert a["func"] == "alert"  # app-level: the summary box
+        else:
+            assert names[a["sheet_position"]] in schema.RESULT_SHEETS, a
+    written = [names[a["sheet_position"]] for a in actions if a["func"] == "setValues"]
+    assert sorted(written) == sorted(schema.RESULT_SHEETS)  # one bulk write per sheet
+    cleared = [names[a["sheet_position"]] for a in actions if a["func"] == "sheetClearContents"]
+    assert sorted(cleared) == sorted(schema.RESULT_SHEETS)
+    for a in actions:
+        if a["func"] == "setValues":
+            assert (a["start_row"], a["start_column"]) == (0, 0)
+            assert a["row_count"] == len(a["values"])
+            assert {len(r) for r in a["values"]} == {a["column_count"]}
+    assert actions[-1]["func"] == "alert"
+    assert "Resegmented 120 customers" in actions[-1]["args"][0]
+
+
+def test_resegment_values_equal_the_command(demo, remote, tmp_path):
+    payload = payload_from(demo)
+    book = remote(payload)
+    ribbon.resegment(book)
+    got = writes(book.json()["actions"], payload)
+
+    copy = tmp_path / demo.name
+    shutil.copyfile(demo, copy)
+    resegment_file(copy, backups=0)
+    for sheet in (schema.SCORES, schema.SEGMENTS):
+        assert_grid_equal(got[sheet], read_grid(copy, sheet), sheet)
+    # Problems: the same list at the same cells; only the "Checked <time>" line differs.
+    expected = read_grid(copy, schema.PROBLEMS)
+    assert len(expected) > 2  # the demo ledger has planted problems
+    assert_grid_equal(got[schema.PROBLEMS][:-2], expected[:-2], schema.PROBLEMS)
+    assert str(got[schema.PROBLEMS][-1][0]).startswith("Checked ")
+
+
+def test_numeric_customer_ids_are_kept_as_text(demo, remote, tmp_path):
+    payload = payload_from(demo)
+    customers = next(s for s in payload["sheets"] if s["name"] == schema.CUSTOMERS)
+    col = customers["values"][0].index(schema.CUSTOMER_ID)
+    for i, row in enumerate(customers["values"][1:]):
+        if row[col] not in ("", None):
+            row[col] = float(1001 + i)  # Excel hands xlwings a number
+    book = remote(payload)
+    assert ribbon.resegment(book) is not None
+    scores = writes(book.json()["actions"], payload)[schema.SCORES]
+    ids = [r[0] for r in scores[1:]]
+    assert ids[0] == "1001"
+    assert all(isinstance(v, str) and re.fullmatch(r"\d+", v) for v in ids)
+
+
+def test_input_error_writes_nothing_and_alerts(demo, remote):
+    payload = payload_from(demo)
+    for s in payload["sheets"]:
+        if s["name"] == schema.CUSTOMERS:
+            s["name"] = "Clients"
+    book = remote(payload)
+    assert ribbon.resegment(book) is None
+    actions = book.json()["actions"]
+    assert [a["func"] for a in actions] == ["alert"]
+    prompt, title, _buttons, mode, _cb = actions[0]["args"]
+    assert "no Customers sheet" in prompt and mode == "critical" and title == "CRM"
+
+
+def test_check_writes_nothing_and_reports_the_commands_problems(demo, remote):
+    payload = payload_from(demo)
+    book = remote(payload)
+    problems = ribbon.check(book)
+    actions = book.json()["actions"]
+    assert [a["func"] for a in actions] == ["alert"]
+    assert [str(p) for p in problems] == [str(p) for p in check_file(demo)]
+    assert str(problems[0])[:40] in actions[0]["args"][0]
+
+
+def test_help_and_share(demo, remote):
+    payload = payload_from(demo)
+    book = remote(payload)
+    ribbon.help(book)
+    ribbon.share(book)
+    actions = book.json()["actions"]
+    names = [s["name"] for s in payload["sheets"]]
+    assert actions[0]["func"] == "activateSheet"
+    assert actions[0]["args"] == [names.index(schema.HELP)]  # 0-based; the client adds 1
+    assert actions[1]["func"] == "alert" and "xlcrm share" in actions[1]["args"][0]
+    assert {a["func"] for a in actions} <= vba_client_actions()
+
+
+def test_write_results_refuses_a_ledger_sheet(demo, remote):
+    book = remote(payload_from(demo))
+    with pytest.raises(ValueError, match="not a result sheet"):
+        ribbon.write_results(book, {schema.SCORES: [[1]], schema.CUSTOMERS: [[1]]})
+    assert book.json()["actions"] == []  # refused before the first write

@@ -1,0 +1,329 @@
+"""Ribbon actions on the open workbook: the Excel adapter of ``xlcrm resegment``.
+
+The template's ribbon (``workbook/vba/CRMRibbon.bas``) calls these through xlwings'
+``RunPython``, for example ``RunPython "import udfs.ribbon; udfs.ribbon.resegment()"``.
+
+The command (:mod:`xlcrm.book.workbook_file`) and these actions share everything but the
+sheet reader and writer: both turn sheet rows into tables with
+:func:`xlcrm.book.read.table_from_rows`, build the settings with
+:func:`xlcrm.book.settings.settings_from_grids`, run :func:`xlcrm.pipeline.run`, point
+problems at sheet cells with :func:`xlcrm.book.workbook_file.relocate_problems` and lay
+out the result sheets with :func:`xlcrm.report.result_sheets`. Here each sheet is read
+with one bulk ``.value`` and each result sheet written with one bulk ``.value``.
+
+No action lets an exception reach Excel: every failure ends in a message box.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import xlwings as xw
+
+from xlcrm import schema
+from xlcrm.book.read import table_from_rows
+from xlcrm.book.settings import settings_from_grids
+from xlcrm.book.workbook_file import LEDGER_TEXT_COLUMNS, relocate_problems
+from xlcrm.errors import InputError, Problem
+from xlcrm.ledger import Ledger
+from xlcrm.pipeline import Results, run
+from xlcrm.report import frame_rows, result_sheets
+
+__all__ = ["check", "help", "resegment", "share"]
+
+TITLE = "CRM"
+#: Problems listed in a message box; the rest are on the Problems sheet.
+ALERT_PROBLEMS = 5
+#: Excel's MsgBox shows at most about 1024 characters.
+ALERT_CHARS = 900
+
+_LEDGER_COLUMNS = {
+    schema.CUSTOMERS: schema.CUSTOMER_IDENTITY_COLUMNS,
+    schema.TRANSACTIONS: schema.TRANSACTION_COLUMNS,
+    schema.INTERACTIONS: schema.INTERACTION_COLUMNS,
+    schema.SURVEY: schema.SURVEY_ID_COLUMNS,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Talking to Excel
+
+
+def _book(book: xw.Book | None) -> xw.Book:
+    return xw.Book.caller() if book is None else book
+
+
+def _status(book: xw.Book, text: str | bool) -> None:
+    """Show ``text`` in Excel's status bar (``False`` gives it back to Excel).
+
+    The remote engine (xlwings Server / Lite) has no status bar and raises
+    NotImplementedError; progress then simply is not shown.
+    """
+    # Progress is a courtesy, never a reason to stop.
+    with contextlib.suppress(Exception):
+        book.app.status_bar = text
+
+
+def _alert(book: xw.Book, text: str, *, critical: bool = False) -> None:
+    if len(text) > ALERT_CHARS:
+        text = text[: ALERT_CHARS - 1] + "…"
+    # Last resort: when even the message box fails there is nowhere left to report to.
+    with contextlib.suppress(Exception):
+        book.app.alert(text, title=TITLE, buttons="ok", mode="critical" if critical else "info")
+
+
+def _progress(book: xw.Book, action: str) -> Callable[[str, float], None]:
+    def progress(step: str, fraction: float) -> None:
+        _status(book, f"{action}: {step} ({fraction:.0%})")
+
+    return progress
+
+
+def _sheet_names(book: xw.Book) -> list[str]:
+    return [s.name for s in book.sheets]
+
+
+def read_rows(sheet: Any) -> list[list[Any]]:
+    """All values of ``sheet`` from A1 to its last used cell, in one bulk read.
+
+    Returns rows as :func:`xlcrm.book.read.table_from_rows` takes them (``""`` for blank),
+    so the command's reader and this one build their tables with the same code.
+    """
+    return [["" if v is None else v for v in row] for row in read_grid(sheet)]
+
+
+def read_grid(sheet: Any) -> list[list[Any]]:
+    """All values of ``sheet`` from A1 to its last used cell: ``None`` for blank, 2-D always.
+
+    Reading from A1 (not from the used range's corner) keeps sheet rows and columns where
+    the settings reader and the problem addresses expect them.
+    """
+    last = sheet.used_range.last_cell
+    values = sheet.range((1, 1), (last.row, last.column)).options(ndim=2).value
+    return [list(row) for row in values or [[None]]]
+
+
+def _rectangle(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Pad ragged rows (blank lines, dashboard blocks) so one write covers the block."""
+    width = max((len(r) for r in rows), default=0) or 1
+    return [list(r) + [None] * (width - len(r)) for r in rows] or [[None]]
+
+
+# --------------------------------------------------------------------------------------------
+# The shared path: read, analyse, lay out
+
+
+def read_inputs(book: xw.Book) -> tuple[Ledger, Any]:
+    """The ledger and settings of the open ``book`` (one bulk read per sheet, no writes).
+
+    Raises
+    ------
+    InputError
+        When the workbook has no Customers sheet, or a ledger or settings sheet cannot be
+        used (as the command would report it).
+    """
+    names = _sheet_names(book)
+    if schema.CUSTOMERS not in names:
+        raise InputError(
+            f"the workbook has no {schema.CUSTOMERS} sheet (it has: {', '.join(names)})",
+            fix="Start from the xlcrm template, or rename your customer sheet to Customers.",
+            sheet=schema.CUSTOMERS,
+        )
+    frames = {}
+    for sheet, columns in _LEDGER_COLUMNS.items():
+        if sheet in names:
+            frames[sheet] = table_from_rows(
+                sheet, read_rows(book.sheets[sheet]), text_columns=LEDGER_TEXT_COLUMNS
+            ).frame
+        else:
+            frames[sheet] = pd.DataFrame(columns=list(columns), dtype=object)
+    ledger = Ledger(
+        customers=frames[schema.CUSTOMERS],
+        transactions=frames[schema.TRANSACTIONS],
+        interactions=frames[schema.INTERACTIONS],
+        survey=frames[schema.SURVEY],
+    )
+    grids = {s: read_grid(book.sheets[s]) if s in names else None for s in schema.SETTINGS_SHEETS}
+    settings = settings_from_grids(
+        grids[schema.INDICATORS], grids[schema.JUDGMENTS], grids[schema.STRATEGIES]
+    )
+    return ledger, settings
+
+
+def analyse_book(book: xw.Book, *, action: str = "Resegment") -> Results:
+    """Read the open ``book`` and run the command's analysis on it; writes nothing."""
+    progress = _progress(book, action)
+    progress("Reading the ledger and settings", 0.0)
+    ledger, settings = read_inputs(book)
+    results = run(ledger, settings, progress=progress)
+    results.problems = relocate_problems(results.problems, schema.CUSTOMERS, ledger.customers.index)
+    return results
+
+
+def write_results(
+    book: xw.Book, sheets: Mapping[str, pd.DataFrame | Sequence[Sequence[Any]]]
+) -> None:
+    """Replace the contents of each result sheet with its rows: one write per sheet.
+
+    ``sheets`` is what :func:`xlcrm.report.result_sheets` gives: per sheet a table (header
+    row = its columns, laid out by :func:`xlcrm.report.frame_rows`, as the file writer
+    does) or rows. Only names in :data:`xlcrm.schema.RESULT_SHEETS` are written; a missing
+    one is added at the end of the book. All rows are laid out before the first write, so
+    a failure leaves every sheet as it was.
+    """
+    blocks = {}
+    for name, content in sheets.items():
+        if name not in schema.RESULT_SHEETS:
+            raise ValueError(f"{name!r} is not a result sheet; xlcrm writes only result sheets")
+        rows = frame_rows(content) if isinstance(content, pd.DataFrame) else content
+        blocks[name] = _rectangle(rows)
+    names = _sheet_names(book)
+    for name, block in blocks.items():
+        if name in names:
+            sheet = book.sheets[name]
+            sheet.clear_contents()
+        else:
+            sheet = book.sheets.add(name, after=book.sheets[len(names) - 1])
+            names.append(name)
+        sheet["A1"].value = block
+
+
+def _problem_lines(problems: Sequence[Problem]) -> str:
+    lines = [f"• {p}" for p in problems[:ALERT_PROBLEMS]]
+    if len(problems) > ALERT_PROBLEMS:
+        lines.append(f"… and {len(problems) - ALERT_PROBLEMS} more.")
+    return "\n".join(lines)
+
+
+def _summary(results: Results) -> str:
+    errors = len(results.errors)
+    warnings = len(results.problems) - errors
+    text = (
+        f"Resegmented {results.customers:,} customers at {results.stamp:%Y-%m-%d %H:%M}.\n"
+        f"Results are on the {', '.join(schema.RESULT_SHEETS)} sheets."
+    )
+    if results.problems:
+        text += (
+            f"\n\n{errors} error(s) and {warnings} warning(s), listed on the "
+            f"{schema.PROBLEMS} sheet:\n" + _problem_lines(results.problems)
+        )
+    return text
+
+
+def _unexpected(book: xw.Book, what: str, exc: Exception) -> None:
+    _alert(
+        book,
+        f"{what} stopped: {type(exc).__name__}: {exc}\n\nNothing was written. "
+        "Please send this message and the workbook to your analyst.",
+        critical=True,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Ribbon actions
+
+
+def resegment(book: xw.Book | None = None) -> Results | None:
+    """Score and segment the open workbook and rewrite its result sheets.
+
+    Reads the ledger and settings sheets (one bulk read each), runs the same analysis as
+    ``xlcrm resegment`` and writes Scores, Segments, Dashboard and Problems (one bulk write
+    each); no ledger or settings sheet is touched. On input that makes the run impossible
+    nothing is written and the first problems are shown.
+
+    Parameters
+    ----------
+    book : xlwings.Book, optional
+        The workbook; the one calling through ``RunPython`` when omitted.
+
+    Returns
+    -------
+    Results or None
+        The run's results, ``None`` when it stopped (the message box says why).
+    """
+    book = _book(book)
+    try:
+        results = analyse_book(book, action="Resegment")
+        _status(book, "Resegment: writing result sheets")
+        sheets = result_sheets(results, source=book.name)
+        write_results(book, sheets)
+    except InputError as exc:
+        _alert(
+            book,
+            "Resegment stopped; the result sheets were not changed.\n\n"
+            + _problem_lines(exc.problems),
+            critical=True,
+        )
+        return None
+    except Exception as exc:  # noqa: BLE001 - no traceback may reach Excel
+        _unexpected(book, "Resegment", exc)
+        return None
+    finally:
+        _status(book, False)
+    _alert(book, _summary(results))
+    return results
+
+
+def check(book: xw.Book | None = None) -> list[Problem] | None:
+    """Show every problem ``resegment`` would find in the open workbook; writes nothing.
+
+    Like ``xlcrm check``: the analysis runs but no sheet changes.
+
+    Returns
+    -------
+    list of Problem or None
+        The problems (empty when the input is clean), ``None`` on an unexpected failure.
+    """
+    book = _book(book)
+    try:
+        problems = analyse_book(book, action="Check").problems
+    except InputError as exc:
+        problems = list(exc.problems)
+    except Exception as exc:  # noqa: BLE001 - no traceback may reach Excel
+        _unexpected(book, "Check", exc)
+        return None
+    finally:
+        _status(book, False)
+    if problems:
+        errors = sum(p.severity == "error" for p in problems)
+        _alert(
+            book,
+            f"{errors} error(s) and {len(problems) - errors} warning(s) "
+            "(Resegment lists them all on the Problems sheet):\n" + _problem_lines(problems),
+            critical=errors > 0,
+        )
+    else:
+        _alert(book, "No problems found: the workbook is ready to resegment.")
+    return problems
+
+
+def share(book: xw.Book | None = None) -> None:
+    """Explain how to make a shareable copy (contacts masked); writes nothing for now.
+
+    The masked copy is written from the saved file by ``xlcrm share`` in a coming release;
+    the ribbon button will then call it.
+    """
+    try:
+        book = _book(book)
+        _alert(
+            book,
+            "A shareable copy (contact details masked) is made by the command "
+            "`xlcrm share` in a coming release. Until then, ask your analyst for one.",
+        )
+    except Exception:  # noqa: BLE001 - no traceback may reach Excel
+        pass
+
+
+def help(book: xw.Book | None = None) -> None:  # noqa: A001 - the ribbon button's name
+    """Activate the Help sheet (a message box when the workbook has none)."""
+    try:
+        book = _book(book)
+        if schema.HELP in _sheet_names(book):
+            book.sheets[schema.HELP].activate()
+        else:
+            _alert(book, f"This workbook has no sheet named {schema.HELP}.")
+    except Exception as exc:  # noqa: BLE001 - no traceback may reach Excel
+        _unexpected(book, "Help", exc)

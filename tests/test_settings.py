@@ -119,3 +119,19 @@ def test_missing_sheets_use_defaults(missing):
     settings = settings_from_grids(missing, missing, missing)
     assert settings.hierarchy == default_hierarchy()
     assert {p.sheet for p in settings.problems} == {"Indicators", "Judgments"}
+
+
+def test_bad_judgment_is_reported_at_its_cell():
+    from xlcrm.errors import InputError
+
+    grid = judgments_grid()
+    grid[4][2] = "3"  # Qualification vs Potential (sheet C5) = 3 ...
+    grid[5][1] = 3  # ... and its mirror (B6) typed 3 as well: not reciprocal
+    matrices, problems = judgments_from_grid(grid, default_hierarchy())
+    errors = [p for p in problems if p.severity == "error"]
+    assert [p.cell for p in errors] == ["C5"]
+    assert errors[0].message.startswith("Groups matrix: cell (1,2) is 3 but (2,1) is 3")
+    ind = table_grid(hierarchy_to_table(default_hierarchy()))
+    with pytest.raises(InputError) as info:
+        settings_from_grids(ind, grid, None)
+    assert info.value.problems[0].sheet == "Judgments"

@@ -123,3 +123,60 @@ def test_no_full_recalculation_on_open(built):
 def test_lower_formula_text():
     f = lower_formula("C4")
     assert f.startswith('=IF(C4="","",IF(ISNUMBER(C4),1/C4,')
+
+
+RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry"
+ xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load">
+<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_recalculates_native_formulas_like_python(built, tmp_path):
+    """LibreOffice opens the template and its native reciprocal formulas agree with Python.
+
+    The cached values are first spoiled (99), so the numbers read back can only come from
+    LibreOffice's own recalculation of the formulas.
+    """
+    import shutil
+    import subprocess
+
+    from xlcrm.book.ribbon import write_zip
+    from xlcrm.book.template import _sheet_part_names, set_cached_values
+
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    p = parts(built)
+    part = _sheet_part_names(p)[schema.JUDGMENTS]
+    blocks = judgment_layout(default_hierarchy())
+    spoiled = {}
+    for b in blocks:
+        for i in range(b.n):
+            for j in range(i):
+                spoiled[f"{chr(64 + b.first_col + j)}{b.first_row + i}"] = 99.0
+    p[part] = set_cached_values(p[part], spoiled)
+    src = tmp_path / "spoiled.xlsm"
+    src.write_bytes(write_zip(p))
+    profile = tmp_path / "profile" / "user"
+    profile.mkdir(parents=True)
+    (profile / "registrymodifications.xcu").write_text(RECALC_ALWAYS)
+    subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
+         "--convert-to", "xlsx", "--outdir", str(tmp_path / "out"), str(src)],
+        check=True, capture_output=True, timeout=180,
+    )
+    grid = CalamineWorkbook.from_path(str(tmp_path / "out" / "spoiled.xlsx")).get_sheet_by_name(
+        schema.JUDGMENTS).to_python()
+    judgments = default_judgments()
+    for b in blocks:
+        key = "groups" if b.level == "Groups" else b.level
+        expected = parse_matrix(judgments[key])
+        r0, c0 = b.first_row - 1, b.first_col - 1
+        for i in range(b.n):
+            for j in range(i):
+                assert grid[r0 + i][c0 + j] == pytest.approx(expected[i, j], rel=1e-12), (
+                    b.level, i, j)

@@ -6,6 +6,7 @@ file reader and the open workbook in Excel share one parser.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from xlcrm import schema
+from xlcrm.ahp import parse_matrix
 from xlcrm.errors import InputError, Problem, cell_address
 from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments, hierarchy_from_table
 from xlcrm.pipeline import ABC_BASES, HIGH_LOW_METHODS, Options, Settings
@@ -159,16 +161,29 @@ def judgments_from_grid(
             )
             out[key] = [[1.0] * len(items) for _ in items]
             continue
+        try:
+            parse_matrix(block.values)
+        except InputError as exc:
+            problems.extend(locate_matrix_problems(exc, block, sheet))
         out[key] = block.values
     return out, problems
 
 
-def locate_matrix_problem(error: InputError, block: MatrixBlock, sheet: str) -> list[Problem]:
-    """Re-address AHP problems (matrix row/column) to the block's cells on the sheet."""
-    return [
-        Problem(p.severity, f"{block.level} matrix: {p.message}", p.fix, sheet, block.ref)
-        for p in error.problems
-    ]
+_MATRIX_CELL = re.compile(r"cell \((\d+),(\d+)\)")
+
+
+def locate_matrix_problems(error: InputError, block: MatrixBlock, sheet: str) -> list[Problem]:
+    """Address AHP problems (matrix row and column) to the block's cells on the sheet."""
+    out = []
+    for p in error.problems:
+        m = _MATRIX_CELL.search(p.message)
+        cell = (
+            cell_address(block.top + int(m.group(1)) - 1, block.left + int(m.group(2)) - 1)
+            if m
+            else block.ref
+        )
+        out.append(Problem(p.severity, f"{block.level} matrix: {p.message}", p.fix, sheet, cell))
+    return out
 
 
 def options_from_grid(
@@ -295,6 +310,11 @@ def settings_from_grids(
     else:
         matrices, found = judgments_from_grid(judgments, hierarchy)
         problems.extend(found)
+        unusable = [p for p in found if p.severity == "error"]
+        if unusable:
+            # Weights are the foundation of every score: no run on judgments that cannot
+            # be used. `check` lists these; `resegment` stops with them.
+            raise InputError(unusable)
     if strategies is None:
         types = DEFAULT_TYPES
     else:

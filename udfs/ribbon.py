@@ -25,8 +25,11 @@ import xlwings as xw
 
 from xlcrm import schema
 from xlcrm.book.read import table_from_rows
-from xlcrm.book.settings import settings_from_grids
-from xlcrm.book.workbook_file import LEDGER_TEXT_COLUMNS, relocate_problems
+from xlcrm.book.workbook_file import (
+    LEDGER_TEXT_COLUMNS,
+    inputs_from_sheets,
+    relocate_problems,
+)
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Results, run
@@ -39,13 +42,6 @@ TITLE = "CRM"
 ALERT_PROBLEMS = 5
 #: Excel's MsgBox shows at most about 1024 characters.
 ALERT_CHARS = 900
-
-_LEDGER_COLUMNS = {
-    schema.CUSTOMERS: schema.CUSTOMER_IDENTITY_COLUMNS,
-    schema.TRANSACTIONS: schema.TRANSACTION_COLUMNS,
-    schema.INTERACTIONS: schema.INTERACTION_COLUMNS,
-    schema.SURVEY: schema.SURVEY_ID_COLUMNS,
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -125,32 +121,13 @@ def read_inputs(book: xw.Book) -> tuple[Ledger, Any]:
         When the workbook has no Customers sheet, or a ledger or settings sheet cannot be
         used (as the command would report it).
     """
-    names = _sheet_names(book)
-    if schema.CUSTOMERS not in names:
-        raise InputError(
-            f"the workbook has no {schema.CUSTOMERS} sheet (it has: {', '.join(names)})",
-            fix="Start from the xlcrm template, or rename your customer sheet to Customers.",
-            sheet=schema.CUSTOMERS,
-        )
-    frames = {}
-    for sheet, columns in _LEDGER_COLUMNS.items():
-        if sheet in names:
-            frames[sheet] = table_from_rows(
-                sheet, read_rows(book.sheets[sheet]), text_columns=LEDGER_TEXT_COLUMNS
-            ).frame
-        else:
-            frames[sheet] = pd.DataFrame(columns=list(columns), dtype=object)
-    ledger = Ledger(
-        customers=frames[schema.CUSTOMERS],
-        transactions=frames[schema.TRANSACTIONS],
-        interactions=frames[schema.INTERACTIONS],
-        survey=frames[schema.SURVEY],
+    return inputs_from_sheets(
+        _sheet_names(book),
+        lambda sheet: table_from_rows(
+            sheet, read_rows(book.sheets[sheet]), text_columns=LEDGER_TEXT_COLUMNS
+        ).frame,
+        lambda sheet: read_grid(book.sheets[sheet]),
     )
-    grids = {s: read_grid(book.sheets[s]) if s in names else None for s in schema.SETTINGS_SHEETS}
-    settings = settings_from_grids(
-        grids[schema.INDICATORS], grids[schema.JUDGMENTS], grids[schema.STRATEGIES]
-    )
-    return ledger, settings
 
 
 def analyse_book(book: xw.Book, *, action: str = "Resegment") -> Results:

@@ -95,7 +95,7 @@ from pandas.api import types as ptypes
 
 from xlcrm import schema
 from xlcrm.errors import InputError, Problem, Severity, cell_address
-from xlcrm.scoring import parse_numeric
+from xlcrm.scoring import parse_numeric, show_value
 
 __all__ = [
     "CHURN_LEVELS",
@@ -427,20 +427,6 @@ def _date_objects(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, good
 
 
-def _show(value: Any) -> str:
-    """A sheet value as the analyst would recognise it in a message."""
-    if isinstance(value, (bool, np.bool_)):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (dt.datetime, dt.date, dt.time, pd.Timestamp)):
-        return value.isoformat()
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "…"
-        return f"'{shown}'"
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):g}"
-    return str(value)
-
-
 def _find_columns(
     frame: pd.DataFrame,
     required: Sequence[str],
@@ -600,7 +586,7 @@ def _read_id_date(
         "error",
         np.flatnonzero(known & ~d_ok & ~d_blank),
         date_col,
-        lambda p: f"{_show(raw_dates.iat[p])} is not a date; the {what} is left out",
+        lambda p: f"{show_value(raw_dates.iat[p])} is not a date; the {what} is left out",
         "Type a date (like 2026-03-15) in a cell formatted as a date.",
         "values that are not dates",
     )
@@ -800,7 +786,7 @@ def order_metrics(
         "error",
         np.flatnonzero(known & ~a_blank & ~a_ok),
         amount_col,
-        lambda p: f"{_show(raw_amount.iat[p])} is not a number; the row is left out",
+        lambda p: f"{show_value(raw_amount.iat[p])} is not a number; the row is left out",
         "Type a number (like 1200 or 1,200.50, negative for a credit note).",
         "amounts that are not numbers",
     )
@@ -840,7 +826,7 @@ def order_metrics(
             rows[~gp_blank[rows] & ~gp_ok[rows]],
             gp_col,
             lambda p: (
-                f"{_show(raw_gp.iat[p])} is not a number; this customer's 12-month gross"
+                f"{show_value(raw_gp.iat[p])} is not a number; this customer's 12-month gross"
                 " profit and unit profit are left blank if the row is in the last 12 months"
             ),
             "Type the gross profit as a number (negative for a loss or credit note).",
@@ -1337,7 +1323,7 @@ def contact_plan(
         np.flatnonzero(keep & ~kind_known),
         kind_col,
         lambda p: (
-            f"Kind {_show(raw_kind.iat[p]) if kind[p] else 'is blank'}"
+            f"Kind {show_value(raw_kind.iat[p]) if kind[p] else 'is blank'}"
             f"{' is not one of ' + ', '.join(INTERACTION_KINDS) if kind[p] else ''};"
             " the interaction is not counted"
         ),
@@ -1392,7 +1378,7 @@ def contact_plan(
             pc[~r_ok & ~r_blank],
             res_col,
             lambda p: (
-                f"{_show(raw_res.iat[p])} is not a date; the complaint counts as open until it"
+                f"{show_value(raw_res.iat[p])} is not a date; the complaint counts as open until it"
                 " is corrected"
             ),
             "Type the date the complaint was resolved (like 2026-03-15), or clear the cell.",
@@ -1403,7 +1389,7 @@ def contact_plan(
             pc[before],
             res_col,
             lambda p: (
-                f"resolved on {_show(raw_res.iat[p])}, before the complaint's date; it counts"
+                f"resolved on {show_value(raw_res.iat[p])}, before the complaint's date; it counts"
                 " as open until it is corrected"
             ),
             "Correct the resolved date or the complaint's date.",

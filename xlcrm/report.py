@@ -17,6 +17,7 @@ import pandas as pd
 
 from xlcrm import schema
 from xlcrm.errors import Problem, column_letter
+from xlcrm.pipeline import ABC_SUMMARY_COLUMNS, TYPE_SUMMARY_COLUMNS
 
 Row = list[Any]
 
@@ -45,30 +46,11 @@ DASH_STAMP = (1, 0)
 DASH_NOTES = (2, 0)
 DASH_TYPES_TITLE = (4, 0)
 DASH_TYPES_HEADER = (5, 0)
-DASH_TYPES_COLUMNS = (
-    "Type",
-    "Code",
-    "Name",
-    "Customers",
-    "CustomerShare",
-    "Value",
-    "ValueShare",
-    "MeanValue",
-    "VisitIntervalDays",
-    "Strategy",
-)
+DASH_TYPES_COLUMNS = TYPE_SUMMARY_COLUMNS
 N_TYPES = 8
 DASH_ABC_TITLE = (15, 0)
 DASH_ABC_HEADER = (16, 0)
-DASH_ABC_COLUMNS = (
-    "Class",
-    "Name",
-    "Customers",
-    "CustomerShare",
-    "Value",
-    "ValueShare",
-    "MeanValue",
-)
+DASH_ABC_COLUMNS = ABC_SUMMARY_COLUMNS
 DASH_CR_TITLE = (21, 0)
 DASH_CR_HEADER = (22, 0)
 DASH_CR_COLUMNS = ("Level", "n", "LambdaMax", "CI", "RI", "CR", "Consistent")

@@ -319,7 +319,7 @@ def parse_numeric(values: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, blank, reason
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     """A sheet value as the analyst would recognise it in a message."""
     if isinstance(value, (bool, np.bool_)):
         return "TRUE" if value else "FALSE"
@@ -340,7 +340,7 @@ _NUMBER_FIX = (
 
 
 def _numeric_message(code: int, raw: Any, ind: Indicator) -> tuple[str, str]:
-    shown = _show(raw)
+    shown = show_value(raw)
     if code == _DECIMAL_COMMA:
         return (
             f"{shown} has a comma that is not a thousands separator",
@@ -509,7 +509,7 @@ def _scale_issues(
     out = [
         CellIssue(
             int(k),
-            f"{_show(raw.iat[int(k)])} is {scale}; scored as the nearest end",
+            f"{show_value(raw.iat[int(k)])} is {scale}; scored as the nearest end",
             "Check the value; the scale is set by lower/upper on the Indicators sheet.",
             "warning",
         )
@@ -555,7 +555,7 @@ def _score_rubric(s: pd.Series, ind: Indicator, max_issues: int | None) -> Score
 
     def word(_code: int, raw: Any) -> tuple[str, str]:
         return (
-            f"{_show(raw)} is not one of the labels {allowed}",
+            f"{show_value(raw)} is not one of the labels {allowed}",
             f"Type one of: {allowed} (case does not matter), or clear the cell if unknown; "
             "or add the label to the rubric on the Indicators sheet.",
         )

@@ -57,12 +57,11 @@ from xlcrm.activity import (
     _day_number,
     _find_columns,
     _read_id_date,
-    _show,
     _to_datetime,
     customer_index,
 )
 from xlcrm.errors import InputError, Problem
-from xlcrm.scoring import parse_numeric
+from xlcrm.scoring import parse_numeric, show_value
 
 __all__ = [
     "ALPHA_MINIMUM",
@@ -123,7 +122,7 @@ def cronbach_alpha(items: pd.DataFrame | np.ndarray) -> float:
         bad = np.flatnonzero(reason != 0)
         if bad.size:
             raise InputError(
-                f"{_show(frame.iat[int(bad[0]), j])} in column {frame.columns[j]!r}, row"
+                f"{show_value(frame.iat[int(bad[0]), j])} in column {frame.columns[j]!r}, row"
                 f" {int(bad[0]) + 1} is not a number",
                 fix="Pass numeric answers only (blank for not answered).",
             )
@@ -186,7 +185,7 @@ def _answers(
             np.flatnonzero(mask & ~blank & ~usable),
             col,
             lambda p, raw=raw, q=q: (
-                f"{_show(raw.iat[p])} is not an answer to {q}; it counts as not answered"
+                f"{show_value(raw.iat[p])} is not an answer to {q}; it counts as not answered"
             ),
             f"Type a whole number from {low:g} to {high:g}, or clear the cell.",
             f"answers to {q} that are not numbers",
@@ -196,7 +195,7 @@ def _answers(
             np.flatnonzero(mask & usable & ~inside),
             col,
             lambda p, raw=raw, q=q: (
-                f"{_show(raw.iat[p])} is outside the {low:g}-{high:g} scale of {q}; it counts"
+                f"{show_value(raw.iat[p])} is outside the {low:g}-{high:g} scale of {q}; it counts"
                 " as not answered"
             ),
             f"Type a whole number from {low:g} to {high:g}.",
@@ -444,7 +443,7 @@ def importance_performance(
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"importance of {names[j]} is {_show(weights[j])}, not a number",
+            f"importance of {names[j]} is {show_value(weights[j])}, not a number",
             fix="Give every question a number for its importance.",
         )
     perf = means.reindex(names).to_numpy(dtype=float)

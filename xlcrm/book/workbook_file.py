@@ -8,9 +8,11 @@ This is the file adapter behind the ``xlcrm`` command. The ribbon's adapter
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -63,6 +65,48 @@ def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame(columns=list(columns), dtype=object)
 
 
+LEDGER_COLUMNS = {
+    schema.CUSTOMERS: schema.CUSTOMER_IDENTITY_COLUMNS,
+    schema.TRANSACTIONS: schema.TRANSACTION_COLUMNS,
+    schema.INTERACTIONS: schema.INTERACTION_COLUMNS,
+    schema.SURVEY: schema.SURVEY_ID_COLUMNS,
+}
+
+
+def inputs_from_sheets(
+    names: Sequence[str],
+    read_table: Callable[[str], pd.DataFrame],
+    read_grid: Callable[[str], list[list[Any]]],
+) -> tuple[Ledger, Settings]:
+    """Ledger and settings from a workbook's sheets, however they are read.
+
+    Shared by the file (``xlcrm``) and the open workbook (ribbon): ``read_table`` gives a
+    ledger sheet as a DataFrame (CustomerID as text), ``read_grid`` a settings sheet's
+    cells from A1.
+    """
+    if schema.CUSTOMERS not in names:
+        raise InputError(
+            f"the workbook has no {schema.CUSTOMERS} sheet (it has: {', '.join(names)})",
+            fix="Start from the xlcrm template, or rename your customer sheet to Customers.",
+            sheet=schema.CUSTOMERS,
+        )
+    frames = {
+        sheet: read_table(sheet) if sheet in names else _empty(columns)
+        for sheet, columns in LEDGER_COLUMNS.items()
+    }
+    ledger = Ledger(
+        customers=frames[schema.CUSTOMERS],
+        transactions=frames[schema.TRANSACTIONS],
+        interactions=frames[schema.INTERACTIONS],
+        survey=frames[schema.SURVEY],
+    )
+    grids = {s: read_grid(s) if s in names else None for s in schema.SETTINGS_SHEETS}
+    settings = settings_from_grids(
+        grids[schema.INDICATORS], grids[schema.JUDGMENTS], grids[schema.STRATEGIES]
+    )
+    return ledger, settings
+
+
 def read_workbook(path: Path) -> WorkbookInput:
     """Read the ledger and settings sheets of ``path`` (nothing is written).
 
@@ -72,36 +116,15 @@ def read_workbook(path: Path) -> WorkbookInput:
     Raises
     ------
     InputError
-        When the file is not a workbook, is password-protected, or has no Customers sheet.
+        When the file is not a workbook, is password-protected, has no Customers sheet, or
+        has judgments that cannot be used.
     """
     book = open_workbook(Path(path))
     names = tuple(book.sheet_names)
-    if schema.CUSTOMERS not in names:
-        raise InputError(
-            f"the workbook has no {schema.CUSTOMERS} sheet (it has: {', '.join(names)})",
-            fix="Start from the xlcrm template, or rename your customer sheet to Customers.",
-            sheet=schema.CUSTOMERS,
-        )
-    frames = {}
-    for sheet, columns in (
-        (schema.CUSTOMERS, schema.CUSTOMER_IDENTITY_COLUMNS),
-        (schema.TRANSACTIONS, schema.TRANSACTION_COLUMNS),
-        (schema.INTERACTIONS, schema.INTERACTION_COLUMNS),
-        (schema.SURVEY, schema.SURVEY_ID_COLUMNS),
-    ):
-        if sheet in names:
-            frames[sheet] = book.read_sheet(sheet, text_columns=LEDGER_TEXT_COLUMNS).frame
-        else:
-            frames[sheet] = _empty(columns)
-    ledger = Ledger(
-        customers=frames[schema.CUSTOMERS],
-        transactions=frames[schema.TRANSACTIONS],
-        interactions=frames[schema.INTERACTIONS],
-        survey=frames[schema.SURVEY],
-    )
-    grids = {s: book.read_grid(s) if s in names else None for s in schema.SETTINGS_SHEETS}
-    settings = settings_from_grids(
-        grids[schema.INDICATORS], grids[schema.JUDGMENTS], grids[schema.STRATEGIES]
+    ledger, settings = inputs_from_sheets(
+        names,
+        lambda sheet: book.read_sheet(sheet, text_columns=LEDGER_TEXT_COLUMNS).frame,
+        book.read_grid,
     )
     return WorkbookInput(ledger, settings, book, names)
 

@@ -94,6 +94,12 @@ def test_check_reports_planted_problems_with_cells(demo_book, capsys):
         assert planted in messages
 
 
+def test_problem_cells_link_to_the_bad_cell(demo_book):
+    with zipfile.ZipFile(demo_book) as z:
+        xml = z.read("xl/worksheets/sheet12.xml").decode()
+    assert "<f>HYPERLINK(\"#'Customers'!J17\",\"J17\")</f>" in xml
+
+
 def test_problems_sheet_lists_what_check_finds(demo_book):
     rows = grid(demo_book, schema.PROBLEMS)
     assert rows[0][:5] == list(schema.PROBLEMS_COLUMNS)
@@ -106,7 +112,8 @@ def test_problems_sheet_lists_what_check_finds(demo_book):
 def test_formula_like_name_stays_text(demo_book):
     with zipfile.ZipFile(demo_book) as z:
         sheets = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")]
-    assert not any("<f>HYPERLINK" in s for s in sheets)
+    # The customer's name is text everywhere; only the Problems sheet's own links are formulas.
+    assert not any("<f>HYPERLINK(&quot;http" in s or '<f>HYPERLINK("http' in s for s in sheets)
     names = read_sheet(demo_book, schema.SCORES).frame["Name"].tolist()
     assert any(str(n).startswith("=HYPERLINK(") for n in names)
 

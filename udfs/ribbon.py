@@ -33,7 +33,7 @@ from xlcrm.book.workbook_file import (
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Results, run
-from xlcrm.report import frame_rows, result_sheets
+from xlcrm.report import Formula, frame_rows, result_sheets
 
 __all__ = ["check", "help", "resegment", "share"]
 
@@ -140,6 +140,11 @@ def analyse_book(book: xw.Book, *, action: str = "Resegment") -> Results:
     return results
 
 
+def _excel_value(value: Any) -> Any:
+    """What xlwings writes for a cell: a formula as its ``=text``, anything else as is."""
+    return f"={value.text}" if isinstance(value, Formula) else value
+
+
 def write_results(
     book: xw.Book, sheets: Mapping[str, pd.DataFrame | Sequence[Sequence[Any]]]
 ) -> None:
@@ -156,7 +161,7 @@ def write_results(
         if name not in schema.RESULT_SHEETS:
             raise ValueError(f"{name!r} is not a result sheet; xlcrm writes only result sheets")
         rows = frame_rows(content) if isinstance(content, pd.DataFrame) else content
-        blocks[name] = _rectangle(rows)
+        blocks[name] = _rectangle([[_excel_value(v) for v in row] for row in rows])
     names = _sheet_names(book)
     for name, block in blocks.items():
         if name in names:

@@ -26,11 +26,22 @@ Row = list[Any]
 class Formula:
     """A formula to write into a result sheet, with the value it evaluates to now.
 
-    The cached value is what a recipient without Python (or before recalculation) sees.
+    The cached value is what a recipient without Python (or before recalculation) sees;
+    ``None``: no cached value. This type is the only way to write a formula: a ``str``
+    starting with ``=`` is written as text. The leading ``=`` of ``text`` is optional.
     """
 
     text: str
-    cached: Any
+    cached: Any = None
+
+
+def internal_link(sheet: str, cell: str, text: str | None = None) -> Formula:
+    """A clickable link to ``sheet!cell`` (a ``HYPERLINK`` formula with its cached text)."""
+    label = text if text is not None else f"{sheet}!{cell}"
+    target = "#'" + sheet.replace("'", "''") + "'!" + cell
+    quoted = target.replace('"', '""')
+    shown = label.replace('"', '""')
+    return Formula(f'HYPERLINK("{quoted}","{shown}")', label)
 
 
 @dataclass(frozen=True)
@@ -89,11 +100,32 @@ def frame_rows(frame: pd.DataFrame, *, header: bool = True) -> list[Row]:
     return rows
 
 
+def _first_cell(cell: str) -> str:
+    """The cell a link should go to: ``B5:D7`` -> ``B5``; ``G:G`` -> ``G1``; ``1:1`` -> ``A1``."""
+    first = cell.split(":")[0]
+    if first.isalpha():
+        return f"{first}1"
+    if first.isdigit():
+        return f"A{first}"
+    return first
+
+
 def problems_rows(problems: Sequence[Problem]) -> list[Row]:
     """The ``Problems`` sheet: errors first, then warnings, each with where and what to do."""
     order = sorted(problems, key=lambda p: (p.severity != "error",))
     rows: list[Row] = [list(schema.PROBLEMS_COLUMNS)]
-    rows.extend([p.severity, p.sheet or "", p.cell or "", p.message, p.fix] for p in order)
+    rows.extend(
+        [
+            p.severity,
+            p.sheet or "",
+            # A click on the cell address takes the analyst to the bad cell.
+            internal_link(p.sheet, _first_cell(p.cell), p.cell) if p.sheet and p.cell else
+            (p.cell or ""),
+            p.message,
+            p.fix,
+        ]
+        for p in order
+    )
     return rows
 
 

@@ -71,6 +71,7 @@ from xlcrm.book.read import (
     rels_part,
 )
 from xlcrm.errors import InputError, column_letter
+from xlcrm.report import Formula, internal_link  # noqa: F401 (re-exported)
 
 CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 REL_WORKSHEET = NS_R + "/worksheet"
@@ -114,43 +115,8 @@ NEW_SHEET_XML = (
 # What callers pass
 
 
-@dataclass(frozen=True)
-class Formula:
-    """A formula for a result sheet, with the value it evaluates to now.
-
-    The cached value is what Excel shows before it recalculates and what a recipient
-    without Python sees. This type is the only way to write a formula: a ``str`` starting
-    with ``=`` is written as text.
-
-    Parameters
-    ----------
-    text : str
-        The formula, with or without the leading ``=`` (``'SUM(B2:B9)'``).
-    cached : str, int, float, bool or None
-        Its current value (``None``: no cached value).
-    """
-
-    text: str
-    cached: Any = None
-
-
 def _formula_types() -> tuple[type, ...]:
-    # xlcrm.report has a Formula of the same shape (text, cached); accept both so that the
-    # report's rows can be written as they are.
-    try:
-        from xlcrm.report import Formula as ReportFormula
-    except ImportError:  # pragma: no cover - report is part of the package
-        return (Formula,)
-    return (Formula, ReportFormula) if ReportFormula is not Formula else (Formula,)
-
-
-def internal_link(sheet: str, cell: str, text: str | None = None) -> Formula:
-    """A clickable link to ``sheet!cell`` (a ``HYPERLINK`` formula with its cached text)."""
-    label = text if text is not None else f"{sheet}!{cell}"
-    target = "#'" + sheet.replace("'", "''") + "'!" + cell
-    quoted = target.replace('"', '""')
-    shown = label.replace('"', '""')
-    return Formula(f'HYPERLINK("{quoted}","{shown}")', label)
+    return (Formula,)
 
 
 @dataclass(frozen=True)

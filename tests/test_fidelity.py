@@ -71,7 +71,7 @@ def rich(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, WriteRep
     def write(tmp: Path) -> None:
         reports.append(write_result_sheets(wb, tmp, sheets, owned=schema.RESULT_SHEETS))
 
-    safe_replace(book, write, expected_stamp=wb.stamp, expect_sheets=schema.RESULT_SHEETS)
+    safe_replace(book, write, expected_stamp=wb.stamp, expect_sheets=tuple(sheets))
     return src, book, reports[0]
 
 

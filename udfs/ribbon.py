@@ -28,7 +28,7 @@ from xlcrm.book.read import table_from_rows
 from xlcrm.book.workbook_file import (
     LEDGER_TEXT_COLUMNS,
     inputs_from_sheets,
-    relocate_problems,
+    relocate_ledger_problems,
 )
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
@@ -136,7 +136,7 @@ def analyse_book(book: xw.Book, *, action: str = "Resegment") -> Results:
     progress("Reading the ledger and settings", 0.0)
     ledger, settings = read_inputs(book)
     results = run(ledger, settings, progress=progress)
-    results.problems = relocate_problems(results.problems, schema.CUSTOMERS, ledger.customers.index)
+    results.problems = relocate_ledger_problems(results.problems, ledger)
     return results
 
 

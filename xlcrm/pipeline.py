@@ -18,6 +18,7 @@ from xlcrm.ahp import HierarchyWeights, hierarchy_weights
 from xlcrm.errors import InputError, Problem, cell_address
 from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments
 from xlcrm.ledger import Ledger
+from xlcrm.operations import Operations, operations
 from xlcrm.scoring import MISSING_POLICIES, ScoreResult, percentile_rank, score_customers
 from xlcrm.segments import (
     ABCResult,
@@ -90,6 +91,7 @@ class Options:
     high_low: str = "kmeans"
     thresholds: Mapping[str, float] | None = None
     abc_basis: str = "Revenue"
+    operations: Operations | None = None
     abc_cutoffs: tuple[float, float] = (0.80, 0.95)
     ahp_method: str = "eigen"
     ri_table: str = "saaty"
@@ -143,6 +145,7 @@ class Results:
     customers: int
     stamp: datetime
     abc_basis: str = "Revenue"
+    operations: Operations | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -349,6 +352,11 @@ def run(
     # ABC shares are of what the classes were made from (revenue by default).
     _, by_abc = summarise_segments(None, abc.abc, basis.to_numpy(dtype=float), settings.types)
     pareto = pareto_curve(basis.to_numpy(dtype=float))
+    progress("Orders, contacts, surveys", 0.93)
+    ops = operations(
+        ledger, kept, segments.type, abc.abc, value, settings.types, today=stamp.date()
+    )
+    problems.extend(ops.problems)
     scores_table, segments_table = result_tables(
         kept, scores, rows, segments, abc, profiles, settings.types
     )
@@ -370,6 +378,7 @@ def run(
         customers=len(kept),
         stamp=stamp,
         abc_basis=options.abc_basis if basis is not value else "Value",
+        operations=ops,
     )
 
 

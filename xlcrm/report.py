@@ -72,6 +72,11 @@ DASH_PARETO_TITLE = (4, 11)
 DASH_PARETO_HEADER = (5, 11)
 DASH_PARETO_COLUMNS = ("CustomerShare", "ValueShare")
 PARETO_POINTS = 101
+DASH_KPI_TITLE = (50, 0)
+DASH_KPI_HEADER = (51, 0)
+DASH_RISK_TITLE = (68, 0)
+DASH_RISK_HEADER = (69, 0)
+AT_RISK_SHOWN = 25
 
 
 def a1(row: int, col: int, *, absolute: bool = True) -> str:
@@ -195,6 +200,14 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
     blocks.append(Block(DASH_CR_HEADER, frame_rows(cr[list(DASH_CR_COLUMNS)])))
     blocks.append(Block(DASH_TEST_TITLE, [["Do the segments differ? (p < 0.05: yes)"]]))
     blocks.append(Block(DASH_TEST_HEADER, frame_rows(results.validation)))
+    ops = results.operations
+    if ops is not None:
+        blocks.append(Block(DASH_KPI_TITLE, [["KPIs (last 12 months), overall, per type and per"
+                                              " ABC class"]]))
+        blocks.append(Block(DASH_KPI_HEADER, frame_rows(ops.kpis.reset_index())))
+        blocks.append(Block(DASH_RISK_TITLE, [[f"Customers at risk of churning, by value (top "
+                                               f"{AT_RISK_SHOWN}; all on the Activity sheet)"]]))
+        blocks.append(Block(DASH_RISK_HEADER, frame_rows(ops.at_risk.head(AT_RISK_SHOWN))))
     blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
     blocks.append(Block(DASH_PARETO_HEADER, frame_rows(results.pareto[list(DASH_PARETO_COLUMNS)])))
     return blocks
@@ -224,4 +237,5 @@ def result_sheets(results: Any, *, source: str = "") -> dict[str, pd.DataFrame |
         schema.SEGMENTS: results.segments_table,
         schema.DASHBOARD: blocks_to_rows(dashboard_blocks(results, source=source)),
         schema.PROBLEMS: problems_rows(results.problems) + [[], [f"Checked {stamp}"]],
+        schema.ACTIVITY: results.operations.activity,
     }

@@ -37,6 +37,7 @@ from xlcrm.book.settings import OPTION_CHOICES, OPTION_LABELS, OPTIONS_COL, opti
 from xlcrm.book.vba import template_vba_project
 from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments, hierarchy_to_table
 from xlcrm.ledger import Ledger
+from xlcrm.operations import ACTIVITY_COLUMNS
 from xlcrm.pipeline import Options
 from xlcrm.strategies import DEFAULT_TYPES, CustomerType, strategies_to_table
 
@@ -59,6 +60,7 @@ SHEET_ORDER = (
     schema.STRATEGIES,
     schema.SCORES,
     schema.SEGMENTS,
+    schema.ACTIVITY,
     schema.PROBLEMS,
 )
 # VBA code names: stable ASCII identifiers, one per sheet (the VBA project has a document
@@ -633,6 +635,7 @@ def build_workbook(
     _result_sheet(sheets[schema.SCORES], scores_header(hierarchy))
     _result_sheet(sheets[schema.SEGMENTS], schema.SEGMENTS_COLUMNS)
     _result_sheet(sheets[schema.PROBLEMS], schema.PROBLEMS_COLUMNS)
+    _result_sheet(sheets[schema.ACTIVITY], ACTIVITY_COLUMNS)
     _dashboard_sheet(sheets[schema.DASHBOARD])
     _xlwings_conf_sheet(sheets[XLWINGS_CONF])
     wb.defined_names["CustomerIDs"] = DefinedName(

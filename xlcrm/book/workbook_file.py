@@ -61,6 +61,18 @@ def relocate_problems(
     return out
 
 
+def relocate_ledger_problems(problems: list[Problem], ledger: Ledger) -> list[Problem]:
+    """:func:`relocate_problems` for every ledger sheet."""
+    for sheet, frame in (
+        (schema.CUSTOMERS, ledger.customers),
+        (schema.TRANSACTIONS, ledger.transactions),
+        (schema.INTERACTIONS, ledger.interactions),
+        (schema.SURVEY, ledger.survey),
+    ):
+        problems = relocate_problems(problems, sheet, frame.index)
+    return problems
+
+
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame(columns=list(columns), dtype=object)
 
@@ -134,9 +146,7 @@ def analyse(
 ) -> Results:
     """Run the analysis on what :func:`read_workbook` read, with problems at sheet cells."""
     results = run(data.ledger, data.settings, progress=progress, stamp=stamp)
-    results.problems = relocate_problems(
-        results.problems, schema.CUSTOMERS, data.ledger.customers.index
-    )
+    results.problems = relocate_ledger_problems(results.problems, data.ledger)
     return results
 
 

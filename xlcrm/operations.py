@@ -1,0 +1,106 @@
+"""The CRM operations step of a run: orders, contacts and surveys per customer, and KPIs.
+
+Joins :mod:`xlcrm.activity`, :mod:`xlcrm.survey` and :mod:`xlcrm.kpis` on the customers a
+run analyses, with each customer's visit interval taken from its segment's strategy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from xlcrm import schema
+from xlcrm.activity import churn_risk, contact_plan, order_metrics
+from xlcrm.errors import Problem
+from xlcrm.kpis import kpis
+from xlcrm.ledger import Ledger
+from xlcrm.strategies import CustomerType
+from xlcrm.survey import satisfaction
+
+ACTIVITY_COLUMNS = (
+    "CustomerID", "Name", "FirstOrder", "LastOrder", "Orders", "Revenue12m", "RevenuePrev12m",
+    "GrowthRate", "RecencyDays", "R", "F", "M", "RFMSegment", "ChurnRisk", "ChurnReason",
+    "LastContact", "NextContactDue", "Overdue", "OpenComplaints", "Satisfaction",
+)  # fmt: skip
+
+
+@dataclass
+class Operations:
+    """Per-customer activity (the ``Activity`` sheet), KPIs and the problems found."""
+
+    activity: pd.DataFrame
+    kpis: pd.DataFrame
+    at_risk: pd.DataFrame
+    problems: list[Problem]
+
+
+def visit_intervals(types: pd.Series, catalogue: Sequence[CustomerType]) -> np.ndarray:
+    """Each customer's visit interval in days from its type; the longest one when untyped."""
+    by_number = {t.number: t.visit_interval_days for t in catalogue}
+    fallback = max(by_number.values())
+    return np.array([fallback if pd.isna(t) else by_number[int(t)] for t in types], dtype=float)
+
+
+def operations(
+    ledger: Ledger,
+    customers: pd.DataFrame,
+    types: pd.Series,
+    abc: np.ndarray,
+    value: pd.Series,
+    catalogue: Sequence[CustomerType],
+    *,
+    today: dt.date,
+) -> Operations:
+    """Activity per customer and KPIs, for the analysed ``customers`` (in their order).
+
+    Parameters
+    ----------
+    ledger : Ledger
+        Transactions, Interactions and Survey as read (bad cells are reported, with cells).
+    customers : DataFrame
+        The Customers rows analysed (unique CustomerIDs).
+    types, abc, value : per customer, positionally like ``customers``
+        Segment type (1..8 or <NA>), ABC class and value score.
+    catalogue : sequence of CustomerType
+        Strategies with their visit intervals.
+    today : date
+        The day the run is "as of".
+    """
+    ids = customers[schema.CUSTOMER_ID].astype("string").str.strip().reset_index(drop=True)
+    metrics = order_metrics(ledger.transactions, ids, today=today)
+    churn = churn_risk(metrics, today=today)
+    plan = contact_plan(ledger.interactions, ids, visit_intervals(types, catalogue), today=today)
+    survey = satisfaction(ledger.survey, ids, today=today)
+    problems = [*metrics.problems, *plan.problems, *survey.problems]
+
+    m, c, p, s = (metrics.table, churn, plan.table, survey.table)
+    names = customers.get(schema.CUSTOMER_NAME)
+    activity = pd.DataFrame(
+        {
+            "CustomerID": ids.to_numpy(dtype=object),
+            "Name": names.to_numpy() if names is not None else None,
+            **{col: m[col].to_numpy() for col in ACTIVITY_COLUMNS[2:13]},
+            "ChurnRisk": c["ChurnRisk"].to_numpy(),
+            "ChurnReason": c["ChurnReason"].to_numpy(),
+            "LastContact": p["LastContact"].to_numpy(),
+            "NextContactDue": p["NextContactDue"].to_numpy(),
+            "Overdue": np.where(p["Overdue"].to_numpy(dtype=bool), "Yes", "No"),
+            "OpenComplaints": p["OpenComplaints"].to_numpy(),
+            "Satisfaction": s["SatisfactionIndex"].to_numpy(),
+        }
+    )
+    segments = pd.DataFrame({"Type": types.to_numpy(), "ABC": abc}, index=ids.to_numpy())
+    value_by_id = pd.Series(value.to_numpy(dtype=float), index=ids.to_numpy())
+    table = kpis(ids, metrics, plan, survey, segments=segments, value=value_by_id, today=today,
+                 churn=churn)
+    at_risk = activity[activity["ChurnRisk"].isin(["High", "Medium"])].assign(
+        Value=value.to_numpy(dtype=float)[activity["ChurnRisk"].isin(["High", "Medium"])]
+    )
+    at_risk = at_risk.sort_values("Value", ascending=False, kind="stable")[
+        ["CustomerID", "Name", "Value", "ChurnRisk", "ChurnReason"]
+    ]
+    return Operations(activity, table, at_risk, problems)

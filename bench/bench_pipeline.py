@@ -27,9 +27,11 @@ def in_memory(n: int) -> tuple[float, float]:
     ledger = Ledger(customers, empty.transactions, empty.interactions, empty.survey)
     pipeline.run(make_ledger(200, seed=2).__class__(  # warm-up (imports, sklearn threads)
         make_customers(200, seed=2), empty.transactions, empty.interactions, empty.survey))
-    start = time.perf_counter()
-    pipeline.run(ledger)
-    elapsed = time.perf_counter() - start
+    elapsed = float("inf")
+    for _ in range(3 if n <= 200_000 else 1):  # best of 3 where affordable
+        start = time.perf_counter()
+        pipeline.run(ledger)
+        elapsed = min(elapsed, time.perf_counter() - start)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return elapsed, peak_mb
 

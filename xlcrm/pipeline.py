@@ -352,11 +352,13 @@ def run(
     # ABC shares are of what the classes were made from (revenue by default).
     _, by_abc = summarise_segments(None, abc.abc, basis.to_numpy(dtype=float), settings.types)
     pareto = pareto_curve(basis.to_numpy(dtype=float))
-    progress("Orders, contacts, surveys", 0.93)
-    ops = operations(
-        ledger, kept, segments.type, abc.abc, value, settings.types, today=stamp.date()
-    )
-    problems.extend(ops.problems)
+    ops = None
+    if any(len(t) for t in (ledger.transactions, ledger.interactions, ledger.survey)):
+        progress("Orders, contacts, surveys", 0.93)
+        ops = operations(
+            ledger, kept, segments.type, abc.abc, value, settings.types, today=stamp.date()
+        )
+        problems.extend(ops.problems)
     scores_table, segments_table = result_tables(
         kept, scores, rows, segments, abc, profiles, settings.types
     )

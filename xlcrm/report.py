@@ -17,6 +17,7 @@ import pandas as pd
 
 from xlcrm import schema
 from xlcrm.errors import Problem, column_letter
+from xlcrm.operations import ACTIVITY_COLUMNS
 from xlcrm.pipeline import ABC_SUMMARY_COLUMNS, TYPE_SUMMARY_COLUMNS
 
 Row = list[Any]
@@ -237,5 +238,9 @@ def result_sheets(results: Any, *, source: str = "") -> dict[str, pd.DataFrame |
         schema.SEGMENTS: results.segments_table,
         schema.DASHBOARD: blocks_to_rows(dashboard_blocks(results, source=source)),
         schema.PROBLEMS: problems_rows(results.problems) + [[], [f"Checked {stamp}"]],
-        schema.ACTIVITY: results.operations.activity,
+        schema.ACTIVITY: (
+            results.operations.activity
+            if results.operations is not None
+            else [list(ACTIVITY_COLUMNS), ["No orders, contacts or survey answers in the ledger."]]
+        ),
     }

@@ -81,6 +81,8 @@ GOOD_FILL = PatternFill("solid", fgColor="C6EFCE")
 WRAP = Alignment(wrap_text=True, vertical="top")
 
 LEDGER_TEXT_FORMAT = "@"
+PERCENT = "0.0%"
+ONE = "0.0"
 FRACTION_FORMAT = "# ?/?"
 
 
@@ -220,6 +222,8 @@ def _help_sheet(ws: Worksheet) -> None:
             continue
         ws.cell(row=row, column=1, value=key).alignment = WRAP
         ws.cell(row=row, column=2, value=text).alignment = WRAP
+        # Spreadsheet programs do not grow wrapped rows on open: size them here.
+        ws.row_dimensions[row].height = 15 * (1 + len(text) // 95)
         row += 1
     _widths(ws, {"A": 14, "B": 100})
 
@@ -425,8 +429,12 @@ def _strategies_sheet(ws: Worksheet, types: Sequence[CustomerType]) -> None:
     _widths(ws, [6, 7, 26, 70, 22, 18][: len(columns)])
 
 
-def _result_sheet(ws: Worksheet, header: Sequence[str]) -> None:
+def _result_sheet(
+    ws: Worksheet, header: Sequence[str], formats: Mapping[str, str] | None = None
+) -> None:
     _header(ws, 1, 1, header)
+    for name, fmt in (formats or {}).items():
+        ws.column_dimensions[get_column_letter(list(header).index(name) + 1)].number_format = fmt
     ws.freeze_panes = "C2"
     ws.cell(row=2, column=1, value="Run CRM > Resegment (or `xlcrm resegment`) to fill this sheet.")
     _widths(ws, [12, 30] + [13] * (len(header) - 2))
@@ -468,6 +476,26 @@ def _dashboard_sheet(ws: Worksheet) -> None:
     for (r, c), names in headers.items():
         _header(ws, r + 1, c + 1, names)
     _dashboard_charts(ws)
+    # Number formats the written values take over (the writer keeps a cell's style).
+    formats = [
+        (report.DASH_TYPES_HEADER, report.N_TYPES, {"CustomerShare": PERCENT, "ValueShare":
+                                                    PERCENT, "Value": ONE, "MeanValue": ONE}),
+        (report.DASH_ABC_HEADER, 3, {"CustomerShare": PERCENT, "ValueShare": PERCENT,
+                                     "Value": "#,##0", "MeanValue": "#,##0"}),
+        (report.DASH_CR_HEADER, report.MAX_GROUPS + 1,
+         {c: "0.000" for c in ("LambdaMax", "CI", "RI", "CR")}),
+        (report.DASH_PARETO_HEADER, report.PARETO_POINTS,
+         {c: PERCENT for c in report.DASH_PARETO_COLUMNS}),
+    ]
+    for (r, c), n, by_name in formats:
+        names = headers[(r, c)]
+        for name, fmt in by_name.items():
+            col = c + 1 + list(names).index(name)
+            for row in range(r + 2, r + 2 + n):
+                ws.cell(row=row, column=col).number_format = fmt
+    for row in range(report.DASH_TEST_HEADER[0] + 2, report.DASH_KPI_TITLE[0]):
+        ws.cell(row=row, column=3).number_format = "0.000"
+        ws.cell(row=row, column=4).number_format = "0.0E+00"
     _widths(ws, [8, 8, 26, 11, 13, 11, 11, 11, 16, 40, 4, 14, 12])
 
 
@@ -632,7 +660,12 @@ def build_workbook(
     _indicators_sheet(sheets[schema.INDICATORS], hierarchy)
     _judgments_sheet(sheets[schema.JUDGMENTS], hierarchy, judgments, cached)
     _strategies_sheet(sheets[schema.STRATEGIES], types)
-    _result_sheet(sheets[schema.SCORES], scores_header(hierarchy))
+    score_columns = scores_header(hierarchy)
+    _result_sheet(
+        sheets[schema.SCORES],
+        score_columns,
+        {name: ONE for name in score_columns[2:-4] + ["Value", "Percentile"]},
+    )
     _result_sheet(sheets[schema.SEGMENTS], schema.SEGMENTS_COLUMNS)
     _result_sheet(sheets[schema.PROBLEMS], schema.PROBLEMS_COLUMNS)
     _result_sheet(sheets[schema.ACTIVITY], ACTIVITY_COLUMNS)

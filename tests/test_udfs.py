@@ -200,3 +200,29 @@ def test_kmeans_labels_one_based():
 
 def test_single_cell_scalar_input():
     assert udfs.AHP_CR(1.0) == pytest.approx(0.0)
+
+
+def test_rfm_quintiles_and_segment():
+    rec = [[10], [20], [30], [40], [50], [None]]
+    orders = [[5], [4], [3], [2], [1], [3]]
+    money = [[500], [400], [300], [200], [100], [1]]
+    out = udfs.CRM_RFM(rec, orders, money)
+    assert [r[:3] for r in out[:5]] == [[5, 5, 5], [4, 4, 4], [3, 3, 3], [2, 2, 2], [1, 1, 1]]
+    assert out[0][3] == "Champions"
+    assert out[5] == [None, None, None, None]
+    assert udfs.CRM_RFM([[1]], [[1], [2]], [[1]]).startswith("#RFM: ")
+
+
+def test_next_contact_adds_the_interval():
+    import datetime as dt
+
+    out = flat(udfs.CRM_NEXT_CONTACT([[dt.datetime(2026, 1, 1)], [None], ["soon"]], 30))
+    assert out[0] == dt.datetime(2026, 1, 31)
+    assert out[1] is None
+    assert out[2].startswith("#NEXT: row 3")
+
+
+def test_alpha_known_answer():
+    # Two items, variances 1 and 1, total variance 3: alpha = 2 * (1 - 2/3) = 2/3.
+    assert udfs.CRM_ALPHA([[1, 1], [2, 3], [3, 2]]) == pytest.approx(2 / 3)
+    assert udfs.CRM_ALPHA([[1, "x"], [2, 3]]).startswith("#ALPHA: ")

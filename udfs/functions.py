@@ -11,6 +11,7 @@ The docstrings are Excel's tooltips: they are written for the people who type th
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -20,11 +21,13 @@ import pandas as pd
 import xlwings as xw
 
 from xlcrm import ahp as core_ahp
+from xlcrm.activity import rfm_scores, rfm_segment
 from xlcrm.errors import InputError
 from xlcrm.hierarchy import quick_indicator
 from xlcrm.scoring import score_values
 from xlcrm.segments import abc_classes, high_low, kmeans_profiles
 from xlcrm.strategies import DEFAULT_TYPES, CustomerType, strategies_from_table, type_number
+from xlcrm.survey import cronbach_alpha
 
 F = TypeVar("F", bound=Callable[..., Any])
 Grid = list[list[Any]]
@@ -455,3 +458,76 @@ def CRM_KMEANS(data: Any, k: float | None = None) -> Grid:
         ) from exc
     result = kmeans_profiles(frame.astype(float), k=None if k in (None, "") else int(k))
     return column([None if lab < 0 else int(lab) + 1 for lab in result.labels])
+
+
+# --- operations -------------------------------------------------------------------------
+
+
+@xw.func
+@xw.arg("recency_days", ndim=2, doc="days since each customer's last order")
+@xw.arg("orders", ndim=2, doc="number of orders per customer")
+@xw.arg("monetary", ndim=2, doc="revenue per customer")
+@excel_errors("RFM")
+def CRM_RFM(recency_days: Any, orders: Any, monetary: Any) -> Grid:
+    """Recency, frequency and monetary scores (1-5, 5 best, by quintile) and the RFM segment
+    (Champions, Loyal customers, At risk, Hibernating, ...) per customer; 0 and "No orders"
+    for a customer without orders. Four columns: R, F, M, Segment.
+    """
+    r = _numbers(recency_days, what="recency_days")
+    f = _numbers(orders, what="orders")
+    m = _numbers(monetary, what="monetary")
+    if not len(r) == len(f) == len(m):
+        raise InputError(f"the three ranges have {len(r)}, {len(f)} and {len(m)} rows",
+                         fix="Give three columns of the same height.")
+    blank = np.isnan(r) | np.isnan(f) | np.isnan(m)
+    rs, fs, ms = rfm_scores(np.nan_to_num(r), np.where(blank, 0, f), np.nan_to_num(m))
+    segments = rfm_segment(rs, fs)
+    return [
+        [None] * 4 if b else [int(a), int(c), int(d), str(s)]
+        for b, a, c, d, s in zip(blank, rs, fs, ms, segments, strict=True)
+    ]
+
+
+@xw.func
+@xw.arg("last_contact", ndim=2, doc="date of each customer's last visit or call")
+@xw.arg("interval_days", ndim=2, doc="days between planned contacts (from the Strategies sheet)")
+@excel_errors("NEXT")
+def CRM_NEXT_CONTACT(last_contact: Any, interval_days: Any) -> Grid:
+    """Date the next contact is due: the last contact plus the customer's visit interval.
+    A customer never contacted (blank date) is due now: the result is blank; plan a visit.
+    """
+    dates = as_vector(last_contact, what="last_contact")
+    intervals = _numbers(interval_days, what="interval_days")
+    if len(intervals) == 1:
+        intervals = np.repeat(intervals, len(dates))
+    if len(intervals) != len(dates):
+        raise InputError(f"{len(dates)} dates but {len(intervals)} intervals",
+                         fix="Give one interval, or one per date.")
+    out: list[Any] = []
+    for i, (d, days) in enumerate(zip(dates, intervals, strict=True)):
+        if d is None or (isinstance(d, str) and not d.strip()):
+            out.append(None)
+        elif not isinstance(d, (dt.date, dt.datetime)):
+            out.append(f"#NEXT: row {i + 1} is {d!r}, not a date")
+        elif np.isnan(days) or days <= 0:
+            out.append(f"#NEXT: row {i + 1} has no positive interval")
+        else:
+            out.append(d + dt.timedelta(days=float(days)))
+    return column(out)
+
+
+@xw.func
+@xw.arg("answers", ndim=2, doc="survey answers: one row per questionnaire, one column per "
+        "question")
+@excel_errors("ALPHA")
+def CRM_ALPHA(answers: Any) -> float | str:
+    """Cronbach's alpha of a questionnaire: how consistently its questions measure one thing
+    (0.7 or more is usually acceptable). Rows with a blank answer are left out.
+    """
+    grid = as_grid(answers)
+    try:
+        frame = pd.DataFrame(grid, dtype=object).apply(pd.to_numeric, errors="raise")
+    except (TypeError, ValueError) as exc:
+        raise InputError("an answer is not a number",
+                         fix="Select the answers only (no header, no IDs).") from exc
+    return float(cronbach_alpha(frame.astype(float)))

@@ -340,7 +340,21 @@ def run(
 
     progress("Customer profiles (k-means)", 0.6)
     indicator_scores = scores.indicator_scores.iloc[rows].reset_index(drop=True)
-    profiles = kmeans_profiles(indicator_scores, random_state=options.random_state)
+    try:
+        profiles = kmeans_profiles(indicator_scores, random_state=options.random_state)
+    except InputError as exc:
+        # Profiles are a by-product: too few customers for clusters must not stop the run.
+        profiles = ProfileResult(
+            labels=np.full(len(indicator_scores), -1),
+            k=0,
+            silhouette={},
+            centers=pd.DataFrame(columns=indicator_scores.columns),
+            sizes=pd.Series(dtype=int),
+        )
+        problems.extend(
+            Problem("warning", f"no k-means profiles: {p.message}", p.fix, schema.SEGMENTS, "K:K")
+            for p in exc.problems
+        )
     problems.extend(profiles.problems)
 
     progress("Validating segments", 0.8)

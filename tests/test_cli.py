@@ -15,8 +15,7 @@ from python_calamine import CalamineWorkbook
 
 import udfs
 from xlcrm import schema
-from xlcrm.book.read import read_sheet
-from xlcrm.book.template import _sheet_part_names
+from xlcrm.book.read import read_sheet, sheet_parts
 from xlcrm.book.workbook_file import analyse_file, create_demo_workbook
 from xlcrm.cli import main
 
@@ -57,7 +56,7 @@ def test_resegment_changes_only_result_sheets(demo_book, tmp_path):
     assert main(["resegment", str(book), "--quiet"]) == 0
     after = parts(book)
     assert list(after) == list(before)
-    part_of = _sheet_part_names(before)
+    part_of = sheet_parts(book.read_bytes())
     owned = {part_of[s] for s in schema.RESULT_SHEETS}
     for name in before:
         if name not in owned:
@@ -97,7 +96,7 @@ def test_check_reports_planted_problems_with_cells(demo_book, capsys):
 
 def test_problem_cells_link_to_the_bad_cell(demo_book):
     with zipfile.ZipFile(demo_book) as z:
-        xml = z.read(_sheet_part_names(parts(demo_book))[schema.PROBLEMS]).decode()
+        xml = z.read(sheet_parts(demo_book.read_bytes())[schema.PROBLEMS]).decode()
     assert "<f>HYPERLINK(\"#'Customers'!J17\",\"J17\")</f>" in xml
 
 

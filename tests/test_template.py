@@ -144,14 +144,15 @@ def test_libreoffice_recalculates_native_formulas_like_python(built, tmp_path):
     import shutil
     import subprocess
 
+    from xlcrm.book.read import sheet_parts
     from xlcrm.book.ribbon import write_zip
-    from xlcrm.book.template import _sheet_part_names, set_cached_values
+    from xlcrm.book.template import set_cached_values
 
     soffice = shutil.which("soffice")
     if soffice is None:
         pytest.skip("LibreOffice (soffice) is not installed")
     p = parts(built)
-    part = _sheet_part_names(p)[schema.JUDGMENTS]
+    part = sheet_parts(built)[schema.JUDGMENTS]
     blocks = judgment_layout(default_hierarchy())
     spoiled = {}
     for b in blocks:

@@ -192,6 +192,12 @@ class SheetEntry:
     state: str = "visible"
 
 
+def sheet_parts(data: bytes) -> dict[str, str]:
+    """Sheet name -> zip part name of each worksheet in the workbook ``data``."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {s.name: s.part for s in Package(z).sheets() if s.part is not None}
+
+
 def workbook_sheet_names(z: zipfile.ZipFile) -> list[str]:
     """Sheet names of an open workbook zip, in tab order."""
     return [s.name for s in Package(z).sheets()]

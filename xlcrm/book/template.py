@@ -32,9 +32,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from xlcrm import report, schema
 from xlcrm.ahp import SAATY_SCALE, ahp, format_judgment, parse_matrix
+from xlcrm.book.read import sheet_parts
 from xlcrm.book.ribbon import inject_ribbon, make_xlsm, write_zip
 from xlcrm.book.settings import OPTION_CHOICES, OPTION_LABELS, OPTIONS_COL, options_rows
 from xlcrm.book.vba import template_vba_project
+from xlcrm.book.write import escape_text
 from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments, hierarchy_to_table
 from xlcrm.ledger import Ledger
 from xlcrm.operations import ACTIVITY_COLUMNS
@@ -677,16 +679,17 @@ def build_workbook(
 
     buffer = io.BytesIO()
     wb.save(buffer)
-    parts = _read_parts(buffer.getvalue())
+    saved = buffer.getvalue()
+    parts = _read_parts(saved)
     # openpyxl stamps the save time into the core properties; the build must not vary.
     parts["docProps/core.xml"] = re.sub(
         rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
         rb"\g<1>" + BUILD_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>",
         parts["docProps/core.xml"],
     )
-    sheet_parts = _sheet_part_names(parts)
+    part_of = sheet_parts(saved)
     for sheet, values in cached.values.items():
-        part = sheet_parts[sheet]
+        part = part_of[sheet]
         parts[part] = set_cached_values(parts[part], values)
     xlsx = write_zip(parts)
     vba = template_vba_project([CODE_NAMES[s] for s in (*SHEET_ORDER, XLWINGS_CONF)])
@@ -699,47 +702,6 @@ def _read_parts(data: bytes) -> dict[str, bytes]:
         return {info.filename: z.read(info) for info in z.infolist()}
 
 
-def _sheet_part_names(parts: Mapping[str, bytes]) -> dict[str, str]:
-    """Sheet name -> worksheet part name, from workbook.xml and its relationships."""
-    workbook = parts["xl/workbook.xml"].decode()
-    rels = parts["xl/_rels/workbook.xml.rels"].decode()
-    targets = {
-        m.group("id"): m.group("target")
-        for m in re.finditer(
-            r'<Relationship[^>]*?Id="(?P<id>[^"]+)"[^>]*?Target="(?P<target>[^"]+)"', rels
-        )
-    }
-    targets.update(
-        {
-            m.group("id"): m.group("target")
-            for m in re.finditer(
-                r'<Relationship[^>]*?Target="(?P<target>[^"]+)"[^>]*?Id="(?P<id>[^"]+)"', rels
-            )
-        }
-    )
-    out = {}
-    for m in re.finditer(
-        r'<sheet [^>]*?name="(?P<name>[^"]+)"[^>]*?r:id="(?P<id>[^"]+)"', workbook
-    ):
-        target = targets[m.group("id")].lstrip("/")
-        out[_unescape(m.group("name"))] = target if target.startswith("xl/") else f"xl/{target}"
-    return out
-
-
-def _unescape(text: str) -> str:
-    return (
-        text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", '"')
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-    )
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 _FORMULA_CELL = re.compile(
     r'<c r="(?P<ref>[A-Z]+[0-9]+)"(?P<attrs>[^>]*)>(?P<f><f[^>]*>.*?</f>|<f[^>]*/>)'
     r"\s*(?:<v\s*/>|<v>.*?</v>)?</c>",
@@ -750,7 +712,7 @@ _FORMULA_CELL = re.compile(
 def _cached_cell(ref: str, attrs: str, formula: str, value: Any) -> str:
     attrs = re.sub(r'\s*t="[^"]*"', "", attrs)
     if isinstance(value, str):
-        return f'<c r="{ref}"{attrs} t="str">{formula}<v>{_escape(value)}</v></c>'
+        return f'<c r="{ref}"{attrs} t="str">{formula}<v>{escape_text(value)}</v></c>'
     if isinstance(value, bool):
         return f'<c r="{ref}"{attrs} t="b">{formula}<v>{int(value)}</v></c>'
     return f'<c r="{ref}"{attrs}>{formula}<v>{float(value)!r}</v></c>'

@@ -6,8 +6,8 @@ The template's ribbon (``workbook/vba/CRMRibbon.bas``) calls these through xlwin
 The command (:mod:`xlcrm.book.workbook_file`) and these actions share everything but the
 sheet reader and writer: both turn sheet rows into tables with
 :func:`xlcrm.book.read.table_from_rows`, build the settings with
-:func:`xlcrm.book.settings.settings_from_grids`, run :func:`xlcrm.pipeline.run`, point
-problems at sheet cells with :func:`xlcrm.book.workbook_file.relocate_problems` and lay
+:func:`xlcrm.book.settings.settings_from_grids`, run the analysis with its problems at
+sheet cells with :func:`xlcrm.book.workbook_file.analyse` and lay
 out the result sheets with :func:`xlcrm.report.result_sheets`. Here each sheet is read
 with one bulk ``.value`` and each result sheet written with one bulk ``.value``.
 
@@ -27,12 +27,12 @@ from xlcrm import schema
 from xlcrm.book.read import table_from_rows
 from xlcrm.book.workbook_file import (
     LEDGER_TEXT_COLUMNS,
+    analyse,
     inputs_from_sheets,
-    relocate_ledger_problems,
 )
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
-from xlcrm.pipeline import Results, run
+from xlcrm.pipeline import Results
 from xlcrm.report import Formula, frame_rows, result_sheets
 
 __all__ = ["check", "help", "resegment", "share"]
@@ -135,9 +135,7 @@ def analyse_book(book: xw.Book, *, action: str = "Resegment") -> Results:
     progress = _progress(book, action)
     progress("Reading the ledger and settings", 0.0)
     ledger, settings = read_inputs(book)
-    results = run(ledger, settings, progress=progress)
-    results.problems = relocate_ledger_problems(results.problems, ledger)
-    return results
+    return analyse(ledger, settings, progress=progress)
 
 
 def _excel_value(value: Any) -> Any:

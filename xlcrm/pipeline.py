@@ -156,6 +156,14 @@ def _noop(_step: str, _fraction: float) -> None:
     pass
 
 
+def id_masks(ids: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """CustomerIDs as trimmed text, and which are blank and which repeat an earlier one."""
+    text = ids.astype("string").str.strip()
+    blank = ids.isna().to_numpy() | (text.fillna("") == "").to_numpy()
+    dup = text.duplicated(keep="first").to_numpy() & ~blank
+    return text, blank, dup
+
+
 def check_customers(customers: pd.DataFrame, *, header_row: int = 1) -> list[Problem]:
     """Problems with the Customers table itself: missing ID column, blank or duplicate IDs."""
     problems: list[Problem] = []
@@ -174,9 +182,7 @@ def check_customers(customers: pd.DataFrame, *, header_row: int = 1) -> list[Pro
     if schema.CUSTOMER_ID not in customers.columns:
         return problems
     col = customers.columns.get_loc(schema.CUSTOMER_ID)
-    ids = customers[schema.CUSTOMER_ID]
-    text = ids.astype("string").str.strip()
-    blank = ids.isna().to_numpy() | (text.fillna("") == "").to_numpy()
+    text, blank, dup = id_masks(customers[schema.CUSTOMER_ID])
     for pos in np.flatnonzero(blank):
         problems.append(
             Problem(
@@ -187,7 +193,6 @@ def check_customers(customers: pd.DataFrame, *, header_row: int = 1) -> list[Pro
                 cell_address(header_row + pos, col),
             )
         )
-    dup = text.duplicated(keep="first").to_numpy() & ~blank
     positions = text.reset_index(drop=True)
     first_of = {v: i for i, v in positions.drop_duplicates(keep="first").items()}
     for pos in np.flatnonzero(dup):
@@ -276,14 +281,9 @@ def run(
     problems.extend(id_problems)
     if any(p.cell and p.cell.endswith(f"{header_row}:{header_row}") for p in id_problems):
         raise InputError(id_problems)
-    ids = customers[schema.CUSTOMER_ID]
-    keep = ~(
-        ids.isna()
-        | (ids.astype("string").str.strip().fillna("") == "")
-        | ids.astype("string").str.strip().duplicated(keep="first")
-    )
-    # Keep the original row positions so that problems name the right cells.
-    kept = customers[keep.to_numpy()]
+    _, blank, dup = id_masks(customers[schema.CUSTOMER_ID])
+    keep = ~(blank | dup)
+    kept = customers[keep]
     if kept.empty:
         raise InputError(
             "no customer with a CustomerID",
@@ -295,7 +295,7 @@ def run(
     table = weights.table
     local = dict(zip(table["Indicator"], table["LocalWeight"], strict=True))
     group_w = dict(zip(groups, weights.group.weights, strict=True))
-    rows = np.flatnonzero(keep.to_numpy())
+    rows = np.flatnonzero(keep)
     scores = score_customers(
         customers,
         hierarchy,

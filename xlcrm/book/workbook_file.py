@@ -142,18 +142,25 @@ def read_workbook(path: Path) -> WorkbookInput:
 
 
 def analyse(
-    data: WorkbookInput, *, progress: Progress | None = None, stamp: datetime | None = None
+    ledger: Ledger,
+    settings: Settings,
+    *,
+    progress: Progress | None = None,
+    stamp: datetime | None = None,
 ) -> Results:
-    """Run the analysis on what :func:`read_workbook` read, with problems at sheet cells."""
-    results = run(data.ledger, data.settings, progress=progress, stamp=stamp)
-    results.problems = relocate_ledger_problems(results.problems, data.ledger)
+    """Run the analysis on ledger tables as a reader gives them, with problems at sheet cells.
+
+    Shared by the file and the open workbook: the frames' index holds each row's sheet row.
+    """
+    results = run(ledger, settings, progress=progress, stamp=stamp)
+    results.problems = relocate_ledger_problems(results.problems, ledger)
     return results
 
 
 def analyse_file(path: Path, *, progress: Progress | None = None) -> tuple[WorkbookInput, Results]:
     """Read ``path`` and run the analysis, writing nothing."""
     data = read_workbook(path)
-    return data, analyse(data, progress=progress)
+    return data, analyse(data.ledger, data.settings, progress=progress)
 
 
 def resegment_file(
@@ -172,7 +179,7 @@ def resegment_file(
     """
     path = Path(path)
     data = read_workbook(path)
-    results = analyse(data, progress=progress, stamp=stamp)
+    results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp)
     if progress:
         progress("Writing result sheets", 0.95)
     sheets = result_sheets(results, source=path.name)
@@ -215,7 +222,9 @@ def create_demo_workbook(
         progress("Building the workbook", 0.02)
     data = build_workbook(ledger)
     out.parent.mkdir(parents=True, exist_ok=True)
-    safe_replace(
-        out, lambda target: target.write_bytes(data), backups=0
-    ) if out.exists() else out.write_bytes(data)
+    if out.exists():
+        # Overwriting goes through the safe path too: refused while Excel has it open.
+        safe_replace(out, lambda target: target.write_bytes(data), backups=0)
+    else:
+        out.write_bytes(data)
     return resegment_file(out, progress=progress, backups=0)

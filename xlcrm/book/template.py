@@ -98,6 +98,15 @@ class _Cached:
         self.values.setdefault(sheet, {})[ref] = value
 
 
+def _stable(x: float) -> float:
+    """``x`` to 12 significant digits.
+
+    Eigenvector results differ in the last bits between BLAS builds; the committed template
+    must be the same bytes whichever machine builds it, and 12 digits is beyond display.
+    """
+    return float(f"{float(x):.12g}")
+
+
 def _value_cell(ws: Worksheet, row: int, col: int, value: Any) -> Any:
     """Write a value; text stays text even when it looks like a formula (``=HYPERLINK(...)``)."""
     cell = ws.cell(row=row, column=col, value=report.clean(value))
@@ -390,16 +399,16 @@ def _judgments_sheet(
         first_w = f"{get_column_letter(wcol)}{block.first_row}"
         last_w = f"{get_column_letter(wcol)}{block.first_row + block.n - 1}"
         ws[first_w] = ArrayFormula(f"{first_w}:{last_w}", f"=AHP_WEIGHTS({block.matrix_ref})")
-        cached.set(sheet, first_w, float(result.weights[0]))
+        cached.set(sheet, first_w, _stable(result.weights[0]))
         for i in range(1, block.n):
-            ws.cell(row=block.first_row + i, column=wcol, value=float(result.weights[i]))
+            ws.cell(row=block.first_row + i, column=wcol, value=_stable(result.weights[i]))
         for i in range(block.n):
             ws.cell(row=block.first_row + i, column=wcol).number_format = "0.000"
         cr_label = ws.cell(row=block.cr_row, column=1, value="CR")
         cr_label.font = BOLD
         cr_cell = ws.cell(row=block.cr_row, column=2, value=f"=AHP_CR({block.matrix_ref})")
         cr_cell.number_format = "0.000"
-        cached.set(sheet, cr_cell.coordinate, float(result.cr))
+        cached.set(sheet, cr_cell.coordinate, _stable(result.cr))
         ws.conditional_formatting.add(cr_cell.coordinate, red)
         ws.conditional_formatting.add(cr_cell.coordinate, green)
         verdict = ws.cell(

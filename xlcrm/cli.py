@@ -116,6 +116,9 @@ def print_summary(results: Any) -> None:
             _fmt(r["ValueShare"], ".1%"),
         )
     console.print(abc)
+    if results.derived:
+        computed = ", ".join(f"{c} from {src}" for c, src in results.derived.items())
+        console.print(f"Indicator columns computed from the ledger: {computed}.")
 
 
 def print_problems(problems: Sequence[Problem], *, limit: int = 20) -> None:
@@ -155,6 +158,7 @@ def results_json(results: Any, path: Path) -> dict[str, Any]:
         "consistency": results.weights.consistency_table().to_dict(orient="records"),
         "types": results.summary_by_type.to_dict(orient="records"),
         "abc": results.summary_by_abc.to_dict(orient="records"),
+        "computed_columns": dict(results.derived),
         "problems": problems_json(results.problems),
     }
 

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from xlcrm import schema
-from xlcrm.activity import churn_risk, contact_plan, order_metrics
+from xlcrm.activity import OrderMetrics, churn_risk, contact_plan, order_metrics
 from xlcrm.errors import Problem
 from xlcrm.kpis import kpis
 from xlcrm.ledger import Ledger
 from xlcrm.strategies import CustomerType
-from xlcrm.survey import satisfaction
+from xlcrm.survey import SurveyResult, satisfaction
 
 ACTIVITY_COLUMNS = (
     "CustomerID", "Name", "FirstOrder", "LastOrder", "Orders", "Revenue12m", "RevenuePrev12m",
@@ -38,6 +38,11 @@ class Operations:
     problems: list[Problem]
 
 
+def customer_ids(customers: pd.DataFrame) -> pd.Series:
+    """The CustomerIDs of ``customers`` as trimmed text, positionally."""
+    return customers[schema.CUSTOMER_ID].astype("string").str.strip().reset_index(drop=True)
+
+
 def visit_intervals(types: pd.Series, catalogue: Sequence[CustomerType]) -> np.ndarray:
     """Each customer's visit interval in days from its type; the longest one when untyped."""
     by_number = {t.number: t.visit_interval_days for t in catalogue}
@@ -54,6 +59,8 @@ def operations(
     catalogue: Sequence[CustomerType],
     *,
     today: dt.date,
+    orders: OrderMetrics | None = None,
+    survey: SurveyResult | None = None,
 ) -> Operations:
     """Activity per customer and KPIs, for the analysed ``customers`` (in their order).
 
@@ -69,12 +76,16 @@ def operations(
         Strategies with their visit intervals.
     today : date
         The day the run is "as of".
+    orders, survey : OrderMetrics, SurveyResult, optional
+        Order and survey figures of exactly these customers as of ``today``, when the
+        caller has computed them already (the pipeline does, for indicators that read them).
     """
-    ids = customers[schema.CUSTOMER_ID].astype("string").str.strip().reset_index(drop=True)
-    metrics = order_metrics(ledger.transactions, ids, today=today)
+    ids = customer_ids(customers)
+    metrics = orders if orders is not None else order_metrics(ledger.transactions, ids, today=today)
     churn = churn_risk(metrics, today=today)
     plan = contact_plan(ledger.interactions, ids, visit_intervals(types, catalogue), today=today)
-    survey = satisfaction(ledger.survey, ids, today=today)
+    if survey is None:
+        survey = satisfaction(ledger.survey, ids, today=today)
     problems = [*metrics.problems, *plan.problems, *survey.problems]
 
     m, c, p, s = (metrics.table, churn, plan.table, survey.table)

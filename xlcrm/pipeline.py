@@ -7,18 +7,20 @@ open workbook) both call :func:`run`; only the reading and writing of sheets dif
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
 from xlcrm import schema
+from xlcrm.activity import OrderMetrics, order_metrics
 from xlcrm.ahp import HierarchyWeights, hierarchy_weights
-from xlcrm.errors import InputError, Problem, cell_address
+from xlcrm.derived import add_derived_columns
+from xlcrm.errors import InputError, Problem, cell_address, column_letter
 from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments
 from xlcrm.ledger import Ledger
-from xlcrm.operations import Operations, operations
+from xlcrm.operations import Operations, customer_ids, operations
 from xlcrm.scoring import MISSING_POLICIES, ScoreResult, percentile_rank, score_customers
 from xlcrm.segments import (
     ABCResult,
@@ -32,6 +34,7 @@ from xlcrm.segments import (
     validate_segments,
 )
 from xlcrm.strategies import ABC_CLASSES, DEFAULT_TYPES, CustomerType
+from xlcrm.survey import SurveyResult, satisfaction
 
 Progress = Callable[[str, float], None]
 """Called with a step description and the fraction done (0..1)."""
@@ -146,6 +149,8 @@ class Results:
     stamp: datetime
     abc_basis: str = "Revenue"
     operations: Operations | None = None
+    derived: dict[str, str] = field(default_factory=dict)
+    """Indicator columns computed from the ledger -> the sheet they come from."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -162,6 +167,31 @@ def id_masks(ids: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     blank = ids.isna().to_numpy() | (text.fillna("") == "").to_numpy()
     dup = text.duplicated(keep="first").to_numpy() & ~blank
     return text, blank, dup
+
+
+def _point_at_sources(
+    problems: list[Problem], customers: pd.DataFrame, sources: Mapping[str, str]
+) -> list[Problem]:
+    """Problems of computed indicator columns name their source sheet, not a Customers cell.
+
+    A computed column has no cells on Customers (or only blank ones), so a cell address
+    there would point the user at nothing.
+    """
+    if not sources:
+        return problems
+    letters = {
+        column_letter(customers.columns.get_loc(c)): (c, sheet.split(" ")[0])
+        for c, sheet in sources.items()
+    }
+    out = []
+    for p in problems:
+        letter = (p.cell or "").split(":")[0].rstrip("0123456789")
+        if p.sheet == schema.CUSTOMERS and letter in letters:
+            column, sheet = letters[letter]
+            p = replace(p, message=f"{p.message} ({column} is computed from {sheet})",
+                        sheet=sheet, cell=None)
+        out.append(p)
+    return out
 
 
 def check_customers(customers: pd.DataFrame, *, header_row: int = 1) -> list[Problem]:
@@ -291,6 +321,23 @@ def run(
             sheet=schema.CUSTOMERS,
         )
 
+    has_activity = any(len(t) for t in (ledger.transactions, ledger.interactions, ledger.survey))
+    orders: OrderMetrics | None = None
+    survey: SurveyResult | None = None
+    if has_activity:
+        progress("Orders and surveys", 0.2)
+        kept_ids = customer_ids(kept)
+        orders = order_metrics(ledger.transactions, kept_ids, today=stamp.date())
+        survey = satisfaction(ledger.survey, kept_ids, today=stamp.date())
+    derived = add_derived_columns(
+        customers,
+        hierarchy.columns,
+        orders=orders if len(ledger.transactions) else None,
+        survey=survey if len(ledger.survey) else None,
+    )
+    customers = derived.customers
+    kept = customers[keep]
+
     progress("Scoring indicators", 0.25)
     table = weights.table
     local = dict(zip(table["Indicator"], table["LocalWeight"], strict=True))
@@ -306,7 +353,7 @@ def run(
         header_row=header_row,
         id_column=schema.CUSTOMER_ID,
     )
-    problems.extend(scores.problems)
+    problems.extend(_point_at_sources(scores.problems, customers, derived.sources))
 
     progress("Segmenting", 0.5)
     group_scores = scores.group_scores.iloc[rows].reset_index(drop=True)
@@ -367,10 +414,11 @@ def run(
     _, by_abc = summarise_segments(None, abc.abc, basis.to_numpy(dtype=float), settings.types)
     pareto = pareto_curve(basis.to_numpy(dtype=float))
     ops = None
-    if any(len(t) for t in (ledger.transactions, ledger.interactions, ledger.survey)):
+    if has_activity:
         progress("Orders, contacts, surveys", 0.93)
         ops = operations(
-            ledger, kept, segments.type, abc.abc, value, settings.types, today=stamp.date()
+            ledger, kept, segments.type, abc.abc, value, settings.types, today=stamp.date(),
+            orders=orders, survey=survey,
         )
         problems.extend(ops.problems)
     scores_table, segments_table = result_tables(
@@ -395,6 +443,7 @@ def run(
         stamp=stamp,
         abc_basis=options.abc_basis if basis is not value else "Value",
         operations=ops,
+        derived=derived.sources,
     )
 
 

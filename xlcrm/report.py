@@ -168,7 +168,12 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         note.append("Warning: " + "; ".join(p.message for p in notes) + ".")
     if errors:
         note.append(f"{errors} input error(s): see the Problems sheet.")
-    blocks.append(Block(DASH_NOTES, [[" ".join(note) or "No input problems."]]))
+    if not note:
+        note.append("No input problems.")
+    if results.derived:
+        computed = ", ".join(f"{c} from {src}" for c, src in results.derived.items())
+        note.append(f"Indicator columns computed from the ledger: {computed}.")
+    blocks.append(Block(DASH_NOTES, [[" ".join(note)]]))
 
     blocks.append(
         Block(DASH_TYPES_TITLE, [["By customer type (Qualification, Potential, Contribution)"]])

@@ -4,6 +4,7 @@ text where a cell holds text, a scalar for one cell."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import udfs
@@ -226,3 +227,56 @@ def test_alpha_known_answer():
     # Two items, variances 1 and 1, total variance 3: alpha = 2 * (1 - 2/3) = 2/3.
     assert udfs.CRM_ALPHA([[1, 1], [2, 3], [3, 2]]) == pytest.approx(2 / 3)
     assert udfs.CRM_ALPHA([[1, "x"], [2, 3]]).startswith("#ALPHA: ")
+
+
+def _orders(customer, first, every_days, count, amount=100.0):
+    import datetime as dt
+
+    return [[customer, dt.datetime(*first) + dt.timedelta(days=every_days * k), amount]
+            for k in range(count)]
+
+
+def test_churn_risk_known_answers():
+    import datetime as dt
+
+    grid = [["CustomerID", "Date", "Amount"],
+            # A: monthly, last order 11 days ago -> Low.
+            *_orders("A", (2025, 11, 24), 30, 12),
+            # B: monthly until March, silent for 7 months -> High.
+            *_orders("B", (2025, 4, 1), 30, 12)]
+    out = udfs.CRM_CHURN_RISK([["A"], ["B"], ["C"], [None]], grid, dt.datetime(2026, 10, 31))
+    assert [r[0] for r in out] == ["Low", "High", "No orders", None]
+    assert out[2][1] == "never ordered"
+    # Last order 2026-02-25: 248 days of silence against its own 30-day rhythm.
+    assert out[1][1].startswith("no order for 248 days, 8.3× its usual 30-day interval")
+
+
+def test_churn_risk_reports_bad_rows_and_missing_columns():
+    import datetime as dt
+
+    bad = [["CustomerID", "Date", "Amount"], ["A", dt.datetime(2026, 1, 1), "lots"]]
+    msg = udfs.CRM_CHURN_RISK([["A"]], bad, dt.datetime(2026, 10, 31))
+    assert msg.startswith("#CHURN: transactions range!C2") and "not a number" in msg
+    no_amount = [["CustomerID", "Date"], ["A", dt.datetime(2026, 1, 1)]]
+    assert "Amount" in udfs.CRM_CHURN_RISK([["A"]], no_amount)
+
+
+def test_churn_risk_equals_the_activity_sheet():
+    import datetime as dt
+
+    from xlcrm import pipeline
+    from xlcrm.demo import make_ledger
+
+    stamp = dt.datetime(2026, 10, 31, 8, 0)
+    ledger = make_ledger(120, seed=5, dirty=False, today=stamp.date())
+    activity = pipeline.run(ledger, stamp=stamp).operations.activity
+    t = ledger.transactions
+    grid = [list(t.columns)] + [
+        [None if pd.isna(v) else (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v)
+         for v in row]
+        for row in t.itertuples(index=False)
+    ]
+    ids = [[i] for i in activity["CustomerID"]]
+    out = udfs.CRM_CHURN_RISK(ids, grid, stamp)
+    assert [r[0] for r in out] == list(activity["ChurnRisk"])
+    assert [r[1] for r in out] == list(activity["ChurnReason"])

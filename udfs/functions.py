@@ -21,13 +21,16 @@ import pandas as pd
 import xlwings as xw
 
 from xlcrm import ahp as core_ahp
-from xlcrm.activity import rfm_scores, rfm_segment
+from xlcrm.activity import churn_risk, id_text, order_metrics, rfm_scores, rfm_segment
 from xlcrm.errors import InputError
 from xlcrm.hierarchy import quick_indicator
 from xlcrm.scoring import score_values
 from xlcrm.segments import abc_classes, high_low, kmeans_profiles
 from xlcrm.strategies import DEFAULT_TYPES, CustomerType, strategies_from_table, type_number
 from xlcrm.survey import cronbach_alpha
+
+#: Excel's Insert Function dialog lists the functions under this category.
+CATEGORY = "xlcrm"
 
 F = TypeVar("F", bound=Callable[..., Any])
 Grid = list[list[Any]]
@@ -89,7 +92,7 @@ def _num(x: float) -> float | None:
 # --- AHP --------------------------------------------------------------------------------
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg(
     "matrix",
     ndim=2,
@@ -111,7 +114,7 @@ def AHP_WEIGHTS(matrix: Any, method: str | None = None) -> Grid:
     return column([float(w) for w in result.weights])
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix")
 @excel_errors("AHP")
 def AHP_CR(matrix: Any) -> float | str:
@@ -121,7 +124,7 @@ def AHP_CR(matrix: Any) -> float | str:
     return float(core_ahp.ahp(as_grid(matrix)).cr)
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix")
 @xw.arg("ri_table", doc='"saaty" (default) or "alonso-lamata": which random index table')
 @excel_errors("AHP")
@@ -140,7 +143,7 @@ def AHP_CONSISTENCY(matrix: Any, ri_table: str | None = None) -> Grid:
     ]
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix")
 @xw.arg("names", ndim=1, doc="optional: the item names, in the matrix's order")
 @xw.arg("top", doc="how many judgments to list (default 3)")
@@ -178,7 +181,7 @@ def AHP_REPAIR(matrix: Any, names: Any = None, top: float | None = None) -> Grid
     return rows
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("matrices", ndim=2, doc="two or more raters' matrices of the same size")
 @excel_errors("AHP")
 def AHP_GROUP(*matrices: Any) -> Grid:
@@ -217,7 +220,7 @@ def _parameters(parameters: Any) -> str:
     return "; ".join(entries)
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("values", ndim=2, doc="one column of indicator values (numbers or labels)")
 @xw.arg("method", doc='"minmax", "percentile", "bands" or "rubric"')
 @xw.arg(
@@ -246,7 +249,7 @@ def CRM_SCORE(
     return column(out)
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("scores", ndim=2, doc="indicator scores, one row per customer, one column per indicator")
 @xw.arg(
     "weights", ndim=2, doc="one weight per indicator column (a row or a column), adding up to 1"
@@ -306,7 +309,7 @@ def _numbers(values: Any, *, what: str) -> np.ndarray:
     return out
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("scores", ndim=2, doc="one column of group scores (0-100), e.g. Qualification")
 @xw.arg("method", doc='"kmeans" (default: two natural clusters), "median", or a number: the cut')
 @excel_errors("HIGHLOW")
@@ -344,7 +347,7 @@ def _high_flags(values: Any, what: str) -> list[bool | None]:
     return out
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("qualification", ndim=2, doc="High/Low on Qualification, one per customer")
 @xw.arg("potential", ndim=2, doc="High/Low on Potential")
 @xw.arg("contribution", ndim=2, doc="High/Low on Contribution")
@@ -401,7 +404,7 @@ def _type_lookup(types: Any, strategies: Any, field: str, prefix: str) -> Grid:
     return column(out)
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("types", ndim=2, doc="customer type numbers 1-8 (from CRM_TYPE)")
 @xw.arg(
     "strategies",
@@ -414,7 +417,7 @@ def CRM_TYPENAME(types: Any, strategies: Any = None) -> Grid:
     return _type_lookup(types, strategies, "name", "TYPE")
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("types", ndim=2, doc="customer type numbers 1-8 (from CRM_TYPE)")
 @xw.arg("strategies", ndim=2, doc="optional: the Strategies table with its header")
 @excel_errors("TYPE")
@@ -423,7 +426,7 @@ def CRM_STRATEGY(types: Any, strategies: Any = None) -> Grid:
     return _type_lookup(types, strategies, "strategy", "TYPE")
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("values", ndim=2, doc="one column of customer values (value score or revenue)")
 @xw.arg("cutoffs", ndim=1, doc="optional: the cumulative shares closing A and B (0.8, 0.95)")
 @excel_errors("ABC")
@@ -441,7 +444,7 @@ def CRM_ABC(values: Any, cutoffs: Any = None) -> Grid:
     return column([str(x) for x in abc_classes(v, cutoffs=cuts).abc])
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("data", ndim=2, doc="one row per customer, one column per variable (numbers)")
 @xw.arg("k", doc="optional: number of clusters; chosen by silhouette (2-8) when blank")
 @excel_errors("KMEANS")
@@ -463,7 +466,7 @@ def CRM_KMEANS(data: Any, k: float | None = None) -> Grid:
 # --- operations -------------------------------------------------------------------------
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("recency_days", ndim=2, doc="days since each customer's last order")
 @xw.arg("orders", ndim=2, doc="number of orders per customer")
 @xw.arg("monetary", ndim=2, doc="revenue per customer")
@@ -488,7 +491,57 @@ def CRM_RFM(recency_days: Any, orders: Any, monetary: Any) -> Grid:
     ]
 
 
-@xw.func
+def _table(rows: Any, *, what: str) -> pd.DataFrame:
+    """A range with its header row as a DataFrame (blank rows dropped)."""
+    grid = as_grid(rows)
+    if len(grid) < 2:
+        raise InputError(f"{what} has no rows below its header",
+                         fix=f"Select {what} with its header row, e.g. Transactions[#All].")
+    header = [str(h).strip() if h is not None else "" for h in grid[0]]
+    body = [r for r in grid[1:] if any(v is not None and v != "" for v in r)]
+    return pd.DataFrame(body, columns=header)
+
+
+def _as_day(value: Any, *, what: str) -> dt.date:
+    if value is None or value == "":
+        return dt.date.today()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    raise InputError(f"{what} is {value!r}, not a date", fix="Give a date, or leave it blank "
+                     "for today.")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customer_ids", ndim=2, doc="the customers, one CustomerID per row")
+@xw.arg("transactions", ndim=2, doc="the Transactions table with its header row "
+        "(CustomerID, Date, Amount), e.g. Transactions[#All]")
+@xw.arg("as_of", doc="optional: the day to judge from (default today)")
+@excel_errors("CHURN")
+def CRM_CHURN_RISK(customer_ids: Any, transactions: Any, as_of: Any = None) -> Grid:
+    """Churn early warning per customer: risk (Low, Medium, High, or "No orders") and the
+    reason in words, from how long the customer has been silent against its own usual
+    interval between orders, and from falling 12-month revenue. Two columns: Risk, Reason.
+    """
+    ids = id_text(as_vector(customer_ids, what="customer_ids"))
+    given = np.array([i is not None for i in ids])
+    today = _as_day(as_of, what="as_of")
+    table = _table(transactions, what="the transactions range")
+    metrics = order_metrics(table, ids[given], today=today, sheet="transactions range")
+    errors = [p for p in metrics.problems if p.severity == "error"]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise InputError(f"{errors[0]}{more}", fix="Correct the transactions, or run Check.")
+    risk = churn_risk(metrics, today=today)
+    out: Grid = [[None, None] for _ in ids]
+    for pos, r, why in zip(np.flatnonzero(given), risk["ChurnRisk"], risk["ChurnReason"],
+                           strict=True):
+        out[pos] = [r, why]
+    return out
+
+
+@xw.func(category=CATEGORY)
 @xw.arg("last_contact", ndim=2, doc="date of each customer's last visit or call")
 @xw.arg("interval_days", ndim=2, doc="days between planned contacts (from the Strategies sheet)")
 @excel_errors("NEXT")
@@ -516,7 +569,7 @@ def CRM_NEXT_CONTACT(last_contact: Any, interval_days: Any) -> Grid:
     return column(out)
 
 
-@xw.func
+@xw.func(category=CATEGORY)
 @xw.arg("answers", ndim=2, doc="survey answers: one row per questionnaire, one column per "
         "question")
 @excel_errors("ALPHA")

@@ -200,7 +200,11 @@ def _help_sheet(ws: Worksheet) -> None:
             "Indicators",
             "The indicator hierarchy: 3 groups (Qualification, Potential, Contribution) "
             "of 4 indicators, each scored 0-100 by min-max, percentile, bands or a "
-            "rubric. The analyst may edit names, columns, methods and parameters.",
+            "rubric. The analyst may edit names, columns, methods and parameters. An "
+            "indicator may read a figure computed from the ledger when Customers has no such "
+            "column or leaves it blank: Revenue12m, GrossProfit12m, UnitProfit, GrowthRate "
+            "(also as PurchaseGrowth), RecencyDays, Orders from Transactions; "
+            "SatisfactionScore (also as Satisfaction) and SatisfactionIndex from Survey.",
         ),
         (
             "Judgments",
@@ -216,8 +220,16 @@ def _help_sheet(ws: Worksheet) -> None:
         ),
         (
             "Results",
-            "Scores, Segments, Dashboard and Problems are rewritten by every run; do not "
-            "type into them. Your ledger and settings sheets are never changed by a run.",
+            "Scores, Segments, Activity, Dashboard and Problems are rewritten by every run; "
+            "do not type into them. Your ledger and settings sheets are never changed by a "
+            "run.",
+        ),
+        (
+            "Functions",
+            "In any cell: AHP_WEIGHTS, AHP_CR, AHP_CONSISTENCY, AHP_REPAIR, AHP_GROUP, "
+            "CRM_SCORE, CRM_VALUE, CRM_HIGHLOW, CRM_TYPE, CRM_TYPENAME, CRM_STRATEGY, CRM_ABC, "
+            "CRM_KMEANS, CRM_RFM, CRM_CHURN_RISK, CRM_NEXT_CONTACT, CRM_ALPHA (Formulas > "
+            "Insert Function > category xlcrm shows each one's arguments).",
         ),
         (
             "Sharing",

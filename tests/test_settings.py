@@ -135,3 +135,27 @@ def test_bad_judgment_is_reported_at_its_cell():
     with pytest.raises(InputError) as info:
         settings_from_grids(ind, grid, None)
     assert info.value.problems[0].sheet == "Judgments"
+
+
+def test_importance_block_read_below_the_options():
+    from xlcrm.book.settings import IMPORTANCE_HEADER, importance_from_grid
+
+    pad = [None] * 8
+    grid = [pad + r for r in options_rows(Options())] + [
+        [],
+        pad + ["Importance of survey questions"],
+        pad + list(IMPORTANCE_HEADER),
+        pad + ["Q1", 5, "Quality"],
+        pad + ["Q2", None, "Delivery"],  # blank: left out
+        pad + ["Q3", "4.5"],
+        pad + ["Q4", "very", "Price"],
+        pad + ["Q5", -1],
+        pad + [None],
+        pad + ["Q9", 3],  # after the first blank question: not part of the block
+    ]
+    pairs, problems = importance_from_grid(grid)
+    assert pairs == (("Q1", 5.0), ("Q3", 4.5))
+    top = len(options_rows(Options())) + 3  # 1-based row of the header
+    assert [p.cell for p in problems] == [f"J{top + 4}", f"J{top + 5}"]
+    assert all(p.severity == "error" and p.sheet == "Indicators" for p in problems)
+    assert importance_from_grid([pad + ["Option", "Value"]]) == ((), [])

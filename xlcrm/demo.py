@@ -94,6 +94,7 @@ __all__ = [
     "OPERATING_STATUS_LABELS",
     "PLANTED_PROBLEMS",
     "SURVEY_COLUMNS",
+    "SURVEY_IMPORTANCE",
     "SURVEY_QUESTIONS",
     "DemoLedger",
     "PlantedProblem",
@@ -114,14 +115,10 @@ OPERATING_STATUS_LABELS: Final = ("Excellent", "Good", "Fair", "Poor")
 CREDIT_RATING_LABELS: Final = ("AAA", "AA", "A", "BBB", "BB", "B", "C")
 INDUSTRY_OUTLOOK_LABELS: Final = ("Growing", "Stable", "Shrinking")
 INTERACTION_KINDS: Final = ("visit", "call", "complaint", "service")
-SURVEY_QUESTIONS: Final = {
-    "Q1": "Product quality meets our needs",
-    "Q2": "Deliveries arrive on time and complete",
-    "Q3": "Prices are fair for what we get",
-    "Q4": "After-sales service solves our problems quickly",
-    "Q5": "Our account manager understands our business",
-    "Q6": "Overall we are satisfied with this supplier",
-}
+SURVEY_QUESTIONS: Final = schema.SURVEY_QUESTIONS
+SURVEY_IMPORTANCE: Final = {"Q1": 5.0, "Q2": 4.5, "Q3": 4.0, "Q4": 4.0, "Q5": 3.0}
+"""The demo analyst's importance of each question (Q6, the overall verdict, is an outcome,
+not an attribute, and is left out of the importance-performance table)."""
 CUSTOMER_COLUMNS: Final = schema.CUSTOMER_IDENTITY_COLUMNS + schema.DEFAULT_INDICATOR_COLUMNS
 SURVEY_COLUMNS: Final = schema.SURVEY_ID_COLUMNS + tuple(SURVEY_QUESTIONS)
 

@@ -7,19 +7,19 @@ run analyses, with each customer's visit interval taken from its segment's strat
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from xlcrm import schema
 from xlcrm.activity import OrderMetrics, churn_risk, contact_plan, order_metrics
-from xlcrm.errors import Problem
+from xlcrm.errors import InputError, Problem
 from xlcrm.kpis import kpis
 from xlcrm.ledger import Ledger
 from xlcrm.strategies import CustomerType
-from xlcrm.survey import SurveyResult, satisfaction
+from xlcrm.survey import SurveyResult, importance_performance, satisfaction
 
 ACTIVITY_COLUMNS = (
     "CustomerID", "Name", "FirstOrder", "LastOrder", "Orders", "Revenue12m", "RevenuePrev12m",
@@ -36,6 +36,10 @@ class Operations:
     kpis: pd.DataFrame
     at_risk: pd.DataFrame
     problems: list[Problem]
+    survey: SurveyResult | None = None
+    importance_performance: pd.DataFrame | None = None
+    """Per survey question: importance, performance and quadrant; ``None`` without
+    importance weights."""
 
 
 def customer_ids(customers: pd.DataFrame) -> pd.Series:
@@ -61,6 +65,7 @@ def operations(
     today: dt.date,
     orders: OrderMetrics | None = None,
     survey: SurveyResult | None = None,
+    importance: Mapping[str, float] | None = None,
 ) -> Operations:
     """Activity per customer and KPIs, for the analysed ``customers`` (in their order).
 
@@ -79,6 +84,9 @@ def operations(
     orders, survey : OrderMetrics, SurveyResult, optional
         Order and survey figures of exactly these customers as of ``today``, when the
         caller has computed them already (the pipeline does, for indicators that read them).
+    importance : mapping of str to float, optional
+        Survey question -> importance, from the Indicators sheet; gives the
+        importance-performance table.
     """
     ids = customer_ids(customers)
     metrics = orders if orders is not None else order_metrics(ledger.transactions, ids, today=today)
@@ -114,4 +122,14 @@ def operations(
     at_risk = at_risk.sort_values("Value", ascending=False, kind="stable")[
         ["CustomerID", "Name", "Value", "ChurnRisk", "ChurnReason"]
     ]
-    return Operations(activity, table, at_risk, problems)
+    ipa = None
+    if importance and survey.responses:
+        try:
+            ipa = importance_performance(survey, importance)
+        except InputError as exc:
+            problems.extend(
+                replace(p, severity="warning", sheet=schema.INDICATORS,
+                        message=f"no importance-performance table: {p.message}")
+                for p in exc.problems
+            )
+    return Operations(activity, table, at_risk, problems, survey, ipa)

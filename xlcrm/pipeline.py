@@ -88,17 +88,20 @@ class Options:
         Random-index table for the consistency ratio.
     random_state : int
         Seed for k-means, so that a run is reproducible.
+    importance : tuple of (str, float)
+        Survey question -> importance, for the importance-performance table (none when
+        empty).
     """
 
     missing: str = "median"
     high_low: str = "kmeans"
     thresholds: Mapping[str, float] | None = None
     abc_basis: str = "Revenue"
-    operations: Operations | None = None
     abc_cutoffs: tuple[float, float] = (0.80, 0.95)
     ahp_method: str = "eigen"
     ri_table: str = "saaty"
     random_state: int = 0
+    importance: tuple[tuple[str, float], ...] = ()
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first option with a value not allowed."""
@@ -418,7 +421,7 @@ def run(
         progress("Orders, contacts, surveys", 0.93)
         ops = operations(
             ledger, kept, segments.type, abc.abc, value, settings.types, today=stamp.date(),
-            orders=orders, survey=survey,
+            orders=orders, survey=survey, importance=dict(options.importance),
         )
         problems.extend(ops.problems)
     scores_table, segments_table = result_tables(

@@ -17,6 +17,7 @@ import pandas as pd
 
 from xlcrm import schema
 from xlcrm.errors import Problem, column_letter
+from xlcrm.kpis import KPI_NAMES, kpi_columns
 from xlcrm.operations import ACTIVITY_COLUMNS
 from xlcrm.pipeline import ABC_SUMMARY_COLUMNS, TYPE_SUMMARY_COLUMNS
 
@@ -69,15 +70,31 @@ DASH_CR_COLUMNS = ("Level", "n", "LambdaMax", "CI", "RI", "CR", "Consistent")
 MAX_GROUPS = 9
 DASH_TEST_TITLE = (34, 0)
 DASH_TEST_HEADER = (35, 0)
-DASH_PARETO_TITLE = (4, 11)
-DASH_PARETO_HEADER = (5, 11)
+# Right of the widest table (the KPIs, columns A..M); the charts float right of it.
+DASH_PARETO_TITLE = (4, 14)
+DASH_PARETO_HEADER = (5, 14)
 DASH_PARETO_COLUMNS = ("CustomerShare", "ValueShare")
 PARETO_POINTS = 101
 DASH_KPI_TITLE = (50, 0)
 DASH_KPI_HEADER = (51, 0)
+DASH_KPI_ROWS = {name: DASH_KPI_HEADER[0] + 1 + i for i, name in enumerate(KPI_NAMES)}
+"""KPI name -> its 0-based Dashboard row (the KPI table always lists every KPI, in order)."""
+DASH_KPI_COLUMNS = ("KPI", *kpi_columns())
 DASH_RISK_TITLE = (68, 0)
 DASH_RISK_HEADER = (69, 0)
 AT_RISK_SHOWN = 25
+DASH_SURVEY_TITLE = (97, 0)
+DASH_SURVEY_ROWS = (98, 0)
+SURVEY_FIGURES = (
+    "Questionnaires used",
+    "Satisfaction index (0-100)",
+    "Cronbach's alpha",
+    "Questionnaires complete (for alpha)",
+)
+DASH_IPA_TITLE = (104, 0)
+DASH_IPA_HEADER = (105, 0)
+DASH_IPA_COLUMNS = ("Question", "Importance", "Performance", "PerformanceIndex", "Quadrant")
+MAX_QUESTIONS = 40
 
 
 def a1(row: int, col: int, *, absolute: bool = True) -> str:
@@ -214,19 +231,57 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         blocks.append(Block(DASH_RISK_TITLE, [[f"Customers at risk of churning, by value (top "
                                                f"{AT_RISK_SHOWN}; all on the Activity sheet)"]]))
         blocks.append(Block(DASH_RISK_HEADER, frame_rows(ops.at_risk.head(AT_RISK_SHOWN))))
+        blocks.extend(_survey_blocks(ops))
     blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
     blocks.append(Block(DASH_PARETO_HEADER, frame_rows(results.pareto[list(DASH_PARETO_COLUMNS)])))
     return blocks
 
 
+def _survey_blocks(ops: Any) -> list[Block]:
+    """Survey figures and the importance-performance table (Martilla & James)."""
+    survey = ops.survey
+    if survey is None or not survey.responses:
+        return [Block(DASH_SURVEY_TITLE, [["Survey: no questionnaires in the ledger"]])]
+    figures = (survey.responses, survey.overall_index, survey.alpha, survey.alpha_responses)
+    blocks = [
+        Block(DASH_SURVEY_TITLE, [[f"Survey ({len(survey.questions)} questions)"]]),
+        Block(DASH_SURVEY_ROWS, [[label, None, None, clean(v)] for label, v in
+                                 zip(SURVEY_FIGURES, figures, strict=True)]),
+    ]
+    ipa = ops.importance_performance
+    if ipa is None:
+        title = ("Importance-performance: give each question an importance on the "
+                 f"{schema.INDICATORS} sheet (Survey question / Importance)")
+        return [*blocks, Block(DASH_IPA_TITLE, [[title]])]
+    title = "Importance-performance (split at the mean importance and the mean performance)"
+    return [
+        *blocks,
+        Block(DASH_IPA_TITLE, [[title]]),
+        Block(DASH_IPA_HEADER, frame_rows(ipa[list(DASH_IPA_COLUMNS)].head(MAX_QUESTIONS))),
+    ]
+
+
 def blocks_to_rows(blocks: Sequence[Block]) -> list[Row]:
-    """Lay blocks out on one grid (rows of equal length, ``None`` where empty)."""
+    """Lay blocks out on one grid (rows of equal length, ``None`` where empty).
+
+    Raises
+    ------
+    ValueError
+        When two blocks overlap: one would silently overwrite the other's figures.
+    """
     height = max(b.anchor[0] + len(b.rows) for b in blocks)
     width = max(b.anchor[1] + max((len(r) for r in b.rows), default=0) for b in blocks)
     grid: list[Row] = [[None] * width for _ in range(height)]
+    owner: dict[tuple[int, int], tuple[int, int]] = {}
     for b in blocks:
         r0, c0 = b.anchor
         for i, row in enumerate(b.rows):
+            for j in range(len(row)):
+                taken = owner.setdefault((r0 + i, c0 + j), b.anchor)
+                if taken != b.anchor:
+                    where = (a1(*taken, absolute=False), a1(*b.anchor, absolute=False),
+                             a1(r0 + i, c0 + j, absolute=False))
+                    raise ValueError("blocks at {} and {} overlap at {}".format(*where))
             grid[r0 + i][c0 : c0 + len(row)] = row
     return grid
 

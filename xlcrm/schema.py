@@ -64,6 +64,15 @@ DEFAULT_INDICATOR_COLUMNS = (
 TRANSACTION_COLUMNS = ("CustomerID", "Date", "Amount", "GrossProfit", "Quantity", "Product")
 INTERACTION_COLUMNS = ("CustomerID", "Date", "Kind", "Outcome", "ResolvedDate")
 SURVEY_ID_COLUMNS = ("CustomerID", "Date")  # then one column per question (Q1, Q2, ...)
+# The template's questionnaire (Likert 1..5); an analyst may ask other questions.
+SURVEY_QUESTIONS = {
+    "Q1": "Product quality meets our needs",
+    "Q2": "Deliveries arrive on time and complete",
+    "Q3": "Prices are fair for what we get",
+    "Q4": "After-sales service solves our problems quickly",
+    "Q5": "Our account manager understands our business",
+    "Q6": "Overall we are satisfied with this supplier",
+}
 
 # Result sheet headers (a contract: staff formulas refer to them). The per-indicator and
 # per-group score columns of Scores sit between Name and Value and are named after the

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -250,6 +250,64 @@ def options_from_grid(
     return Options(abc_cutoffs=cutoffs, **values), problems
 
 
+IMPORTANCE_HEADER = ("Survey question", "Importance", "Wording")
+"""Header of the importance block on the Indicators sheet, in the options' columns."""
+
+
+def importance_from_grid(
+    grid: Grid, *, sheet: str = schema.INDICATORS
+) -> tuple[tuple[tuple[str, float], ...], list[Problem]]:
+    """Survey question -> importance, from the block headed ``Survey question | Importance``.
+
+    The block sits in the options' columns of the Indicators sheet, below the options; it
+    ends at the first row without a question. A question with a blank importance is left
+    out of the importance-performance table; one with an importance that is not a positive
+    number is reported.
+    """
+    label, value_label = (h.casefold() for h in IMPORTANCE_HEADER[:2])
+    start = next(
+        (
+            r for r, row in enumerate(grid)
+            if len(row) > OPTIONS_COL + 1
+            and _text(row[OPTIONS_COL]).casefold() == label
+            and _text(row[OPTIONS_COL + 1]).casefold() == value_label
+        ),
+        None,
+    )  # fmt: skip
+    if start is None:
+        return (), []
+    pairs: list[tuple[str, float]] = []
+    problems: list[Problem] = []
+    for r in range(start + 1, len(grid)):
+        row = grid[r]
+        question = _text(row[OPTIONS_COL]) if len(row) > OPTIONS_COL else ""
+        if not question:
+            break
+        value = row[OPTIONS_COL + 1] if len(row) > OPTIONS_COL + 1 else None
+        if _blank(value):
+            continue
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if number is None:
+            try:
+                number = float(_text(value))
+            except ValueError:
+                number = float("nan")
+        if not (number == number and 0 < number < float("inf")):
+            problems.append(
+                Problem(
+                    "error",
+                    f"importance of {question} is {_text(value)!r}",
+                    "Type a positive number (e.g. 1-5), or leave it blank to leave the question "
+                    "out of the importance-performance table.",
+                    sheet,
+                    cell_address(r, OPTIONS_COL + 1),
+                )
+            )
+            continue
+        pairs.append((question, float(number)))
+    return tuple(pairs), problems
+
+
 def options_rows(options: Options) -> list[list[Any]]:
     """The Option/Value block as rows (for the template)."""
     return [
@@ -290,6 +348,9 @@ def settings_from_grids(
         problems.extend(found)
         options, found = options_from_grid(indicators)
         problems.extend(found)
+        importance, found = importance_from_grid(indicators)
+        problems.extend(found)
+        options = replace(options, importance=importance)
     if judgments is None:
         matrices = default_judgments() if hierarchy == default_hierarchy() else None
         if matrices is None:

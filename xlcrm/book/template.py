@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference, ScatterChart, Series
+from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -34,10 +35,17 @@ from xlcrm import report, schema
 from xlcrm.ahp import SAATY_SCALE, ahp, format_judgment, parse_matrix
 from xlcrm.book.read import sheet_parts
 from xlcrm.book.ribbon import inject_ribbon, make_xlsm, write_zip
-from xlcrm.book.settings import OPTION_CHOICES, OPTION_LABELS, OPTIONS_COL, options_rows
+from xlcrm.book.settings import (
+    IMPORTANCE_HEADER,
+    OPTION_CHOICES,
+    OPTION_LABELS,
+    OPTIONS_COL,
+    options_rows,
+)
 from xlcrm.book.vba import template_vba_project
 from xlcrm.book.write import escape_text
 from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments, hierarchy_to_table
+from xlcrm.kpis import KPI_UNITS
 from xlcrm.ledger import Ledger
 from xlcrm.operations import ACTIVITY_COLUMNS
 from xlcrm.pipeline import Options
@@ -251,7 +259,9 @@ def _help_sheet(ws: Worksheet) -> None:
     _widths(ws, {"A": 14, "B": 100})
 
 
-def _indicators_sheet(ws: Worksheet, hierarchy: Hierarchy) -> None:
+def _indicators_sheet(
+    ws: Worksheet, hierarchy: Hierarchy, questions: Sequence[str], importance: Mapping[str, float]
+) -> None:
     table = hierarchy_to_table(hierarchy)
     columns = list(table.columns)
     _header(ws, 1, 1, columns)
@@ -284,8 +294,18 @@ def _indicators_sheet(ws: Worksheet, hierarchy: Hierarchy) -> None:
         dv = DataValidation(type="list", formula1=f'"{",".join(OPTION_CHOICES[key])}"')
         dv.add(f"{get_column_letter(OPTIONS_COL + 2)}{row}")
         ws.add_data_validation(dv)
+    # Importance of each survey question, for the importance-performance table.
+    top = len(options_rows(Options())) + 3
+    ws.cell(row=top - 1, column=OPTIONS_COL + 1,
+            value="Importance of survey questions (blank: left out)").font = BOLD
+    _header(ws, top, OPTIONS_COL + 1, IMPORTANCE_HEADER)
+    for r, question in enumerate(questions, start=top + 1):
+        _value_cell(ws, r, OPTIONS_COL + 1, question)
+        ws.cell(row=r, column=OPTIONS_COL + 2, value=importance.get(question)).fill = INPUT_FILL
+        _value_cell(ws, r, OPTIONS_COL + 3, schema.SURVEY_QUESTIONS.get(question, ""))
     ws.column_dimensions[get_column_letter(OPTIONS_COL + 1)].width = 18
     ws.column_dimensions[get_column_letter(OPTIONS_COL + 2)].width = 14
+    ws.column_dimensions[get_column_letter(OPTIONS_COL + 3)].width = 48
 
 
 def _saaty_list() -> str:
@@ -519,7 +539,20 @@ def _dashboard_sheet(ws: Worksheet) -> None:
     for row in range(report.DASH_TEST_HEADER[0] + 2, report.DASH_KPI_TITLE[0]):
         ws.cell(row=row, column=3).number_format = "0.000"
         ws.cell(row=row, column=4).number_format = "0.0E+00"
-    _widths(ws, [8, 8, 26, 11, 13, 11, 11, 11, 16, 40, 4, 14, 12])
+    kpi_formats = {"share": PERCENT, "days": ONE, "index 0-100": ONE,
+                   "complaints per active customer": "0.00"}
+    for kpi, row in report.DASH_KPI_ROWS.items():
+        fmt = kpi_formats.get(KPI_UNITS[kpi], "0")
+        for col in range(2, len(report.DASH_KPI_COLUMNS) + 1):
+            ws.cell(row=row + 1, column=col).number_format = fmt
+    survey_formats = ("0", ONE, "0.00", "0")
+    for i, fmt in enumerate(survey_formats):
+        ws.cell(row=report.DASH_SURVEY_ROWS[0] + 1 + i, column=4).number_format = fmt
+    for i in range(report.MAX_QUESTIONS):
+        row = report.DASH_IPA_HEADER[0] + 2 + i
+        for col, fmt in ((2, "0.0"), (3, "0.00"), (4, ONE)):
+            ws.cell(row=row, column=col).number_format = fmt
+    _widths(ws, [8, 8, 26, 11, 13, 11, 11, 11, 16, 40, 11, 11, 11, 4, 14, 12])
 
 
 def _dashboard_charts(ws: Worksheet) -> None:
@@ -538,12 +571,12 @@ def _dashboard_charts(ws: Worksheet) -> None:
         chart.height, chart.width = 7, 14
         return chart
 
-    ws.add_chart(bar("Customers per type", 4, t_row, report.N_TYPES, names, "customers"), "O2")
-    ws.add_chart(bar("Value share per type", 7, t_row, report.N_TYPES, names, "share"), "O17")
+    ws.add_chart(bar("Customers per type", 4, t_row, report.N_TYPES, names, "customers"), "R2")
+    ws.add_chart(bar("Value share per type", 7, t_row, report.N_TYPES, names, "share"), "R17")
     a_row = report.DASH_ABC_HEADER[0] + 1
     abc_names = Reference(ws, min_col=2, min_row=a_row + 1, max_row=a_row + 3)
-    ws.add_chart(bar("Customers per ABC class", 3, a_row, 3, abc_names, "customers"), "W2")
-    ws.add_chart(bar("Value share per ABC class", 6, a_row, 3, abc_names, "share"), "W17")
+    ws.add_chart(bar("Customers per ABC class", 3, a_row, 3, abc_names, "customers"), "Z2")
+    ws.add_chart(bar("Value share per ABC class", 6, a_row, 3, abc_names, "share"), "Z17")
     p_row = report.DASH_PARETO_HEADER[0] + 1
     p_col = report.DASH_PARETO_HEADER[1] + 1
     pareto = ScatterChart()
@@ -559,7 +592,60 @@ def _dashboard_charts(ws: Worksheet) -> None:
     pareto.series.append(series)
     pareto.legend = None
     pareto.height, pareto.width = 7, 14
-    ws.add_chart(pareto, "O32")
+    ws.add_chart(pareto, "R32")
+    ws.add_chart(_ipa_chart(ws), "Z32")
+    _kpi_charts(ws)
+
+
+def _kpi_charts(ws: Worksheet) -> None:
+    """One bar per group (Overall, Type 1..8, Class A..C) for the KPIs worth comparing."""
+    header = report.DASH_KPI_HEADER[0] + 1  # 1-based
+    last_col = len(report.DASH_KPI_COLUMNS)
+    groups = Reference(ws, min_col=2, max_col=last_col, min_row=header)
+    charts = (
+        ("Churn rate", "share", "R47"),
+        ("Repeat-purchase rate", "share", "Z47"),
+        ("Complaint rate", "complaints per active customer", "R62"),
+        ("Satisfaction index", "index 0-100", "Z62"),
+    )
+    for kpi, unit, anchor in charts:
+        row = report.DASH_KPI_ROWS[kpi] + 1
+        chart = BarChart()
+        chart.type = "col"
+        chart.title = f"{kpi}: overall, per type and per ABC class"
+        chart.y_axis.title = unit
+        chart.legend = None
+        chart.add_data(Reference(ws, min_col=2, max_col=last_col, min_row=row), from_rows=True)
+        chart.set_categories(groups)
+        chart.height, chart.width = 7, 14
+        ws.add_chart(chart, anchor)
+
+
+def _ipa_chart(ws: Worksheet) -> ScatterChart:
+    """Importance (x) against performance (y) per survey question: the IPA grid."""
+    top = report.DASH_IPA_HEADER[0] + 2  # first data row, 1-based
+    col = report.DASH_IPA_HEADER[1] + 1
+    names = list(report.DASH_IPA_COLUMNS)
+    xs = Reference(ws, min_col=col + names.index("Importance"), min_row=top,
+                   max_row=top + report.MAX_QUESTIONS - 1)
+    ys = Reference(ws, min_col=col + names.index("Performance"), min_row=top,
+                   max_row=top + report.MAX_QUESTIONS - 1)
+    chart = ScatterChart()
+    chart.title = "Importance-performance per survey question"
+    chart.style = 13
+    chart.x_axis.title = "importance"
+    chart.y_axis.title = "performance (mean answer)"
+    series = Series(ys, xs, title="questions")
+    series.marker.symbol = "circle"
+    series.marker.size = 8
+    # Without an explicit fill some programs draw the markers in the background colour.
+    series.marker.graphicalProperties = GraphicalProperties(solidFill="4472C4")
+    series.marker.graphicalProperties.line.solidFill = "4472C4"
+    series.graphicalProperties.line.noFill = True
+    chart.series.append(series)
+    chart.legend = None
+    chart.height, chart.width = 7, 14
+    return chart
 
 
 def _xlwings_conf_sheet(ws: Worksheet) -> None:
@@ -602,6 +688,7 @@ def build_workbook(
     hierarchy: Hierarchy | None = None,
     judgments: Mapping[str, Any] | None = None,
     types: Sequence[CustomerType] = DEFAULT_TYPES,
+    importance: Mapping[str, float] | None = None,
 ) -> bytes:
     """Build the CRM workbook (``.xlsm`` bytes): the template, or a copy filled with ``ledger``.
 
@@ -611,6 +698,10 @@ def build_workbook(
         Ledger tables to put on the ledger sheets (the demo); empty tables when omitted.
     hierarchy, judgments, types : optional
         Settings to lay out; the defaults when omitted.
+    importance : mapping of str to float, optional
+        Survey question -> importance for the Indicators sheet's importance block (blank
+        importances when omitted: no importance-performance table until the analyst fills
+        them).
     """
     hierarchy = hierarchy or default_hierarchy()
     judgments = judgments or default_judgments()
@@ -651,7 +742,7 @@ def build_workbook(
         ),
         schema.SURVEY: (
             "tblSurvey",
-            [*schema.SURVEY_ID_COLUMNS, *(f"Q{i}" for i in range(1, 7))],
+            [*schema.SURVEY_ID_COLUMNS, *schema.SURVEY_QUESTIONS],
             [schema.CUSTOMER_ID],
             ["Date"],
         ),
@@ -680,7 +771,13 @@ def build_workbook(
         )
     _rubric_validations(sheets[schema.CUSTOMERS], hierarchy, customer_columns)
 
-    _indicators_sheet(sheets[schema.INDICATORS], hierarchy)
+    survey_columns = ledger_tables[schema.SURVEY][1]
+    _indicators_sheet(
+        sheets[schema.INDICATORS],
+        hierarchy,
+        [c for c in survey_columns if c not in schema.SURVEY_ID_COLUMNS],
+        importance or {},
+    )
     _judgments_sheet(sheets[schema.JUDGMENTS], hierarchy, judgments, cached)
     _strategies_sheet(sheets[schema.STRATEGIES], types)
     score_columns = scores_header(hierarchy)

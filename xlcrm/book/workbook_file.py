@@ -212,7 +212,7 @@ def create_demo_workbook(
     progress: Progress | None = None,
 ) -> Results:
     """Write a template copy filled with a synthetic ledger to ``out``, then resegment it."""
-    from xlcrm.demo import make_ledger
+    from xlcrm.demo import SURVEY_IMPORTANCE, make_ledger
 
     out = Path(out)
     if progress:
@@ -220,7 +220,7 @@ def create_demo_workbook(
     ledger = make_ledger(customers, seed=seed, today=today)
     if progress:
         progress("Building the workbook", 0.02)
-    data = build_workbook(ledger)
+    data = build_workbook(ledger, importance=SURVEY_IMPORTANCE)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         # Overwriting goes through the safe path too: refused while Excel has it open.

@@ -1,0 +1,123 @@
+"""The Dashboard as written: KPI table, survey and importance-performance blocks, charts."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from datetime import datetime
+
+import pytest
+
+from xlcrm import report, schema
+from xlcrm.book.read import open_workbook
+from xlcrm.book.workbook_file import create_demo_workbook
+from xlcrm.demo import SURVEY_IMPORTANCE
+from xlcrm.kpis import KPI_NAMES, kpi_columns
+from xlcrm.report import Block, blocks_to_rows
+
+STAMP = datetime(2026, 10, 31, 9, 0)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dash") / "demo.xlsm"
+    results = create_demo_workbook(path, customers=120, seed=11)
+    return path, results
+
+
+def cell(rows, anchor, dr=0, dc=0):
+    r, c = anchor
+    row = rows[r + dr] if r + dr < len(rows) else []
+    return row[c + dc] if c + dc < len(row) else None
+
+
+def test_kpi_table_is_whole_and_not_overwritten(demo):
+    path, results = demo
+    rows = open_workbook(path).rows(schema.DASHBOARD)
+    header = report.DASH_KPI_HEADER
+    width = len(report.DASH_KPI_COLUMNS)
+    assert [cell(rows, header, 0, j) for j in range(width)] == ["KPI", *kpi_columns()]
+    kpis = results.operations.kpis
+    for name in KPI_NAMES:
+        r = report.DASH_KPI_ROWS[name]
+        assert cell(rows, (r, 0)) == name
+        for j, group in enumerate(kpi_columns(), start=1):
+            want = kpis.loc[name, group]
+            got = cell(rows, (r, j))
+            if want != want:  # NaN is a blank cell
+                assert got in (None, "")
+            else:
+                assert got == pytest.approx(want), (name, group)
+
+
+def test_survey_figures_and_importance_performance(demo):
+    path, results = demo
+    rows = open_workbook(path).rows(schema.DASHBOARD)
+    survey = results.operations.survey
+    values = [cell(rows, report.DASH_SURVEY_ROWS, i, 3) for i in range(4)]
+    assert values == pytest.approx(
+        [survey.responses, survey.overall_index, survey.alpha, survey.alpha_responses]
+    )
+    ipa = results.operations.importance_performance
+    assert list(ipa["Question"]) == list(SURVEY_IMPORTANCE)
+    header = report.DASH_IPA_HEADER
+    assert [cell(rows, header, 0, j) for j in range(5)] == list(report.DASH_IPA_COLUMNS)
+    for i, q in enumerate(ipa.itertuples(index=False), start=1):
+        assert cell(rows, header, i, 0) == q.Question
+        assert cell(rows, header, i, 1) == q.Importance
+        assert cell(rows, header, i, 2) == pytest.approx(q.Performance)
+        assert cell(rows, header, i, 4) == q.Quadrant
+    # Known answer: performance is the mean answer over every questionnaire kept.
+    ledger_q1 = open_workbook(path).read_sheet(schema.SURVEY).frame["Q1"]
+    assert ipa.iloc[0]["Performance"] == pytest.approx(ledger_q1.astype(float).mean())
+
+
+def _chart_refs(path) -> dict[str, list[str]]:
+    """Chart title -> the cell ranges its series read."""
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if name.startswith("xl/charts/chart"):
+                xml = z.read(name).decode()
+                title = re.findall(r"<a:t>([^<]*)</a:t>", xml)[0]
+                out[title] = re.findall(r"<(?:c:)?f>([^<]*)</(?:c:)?f>", xml)
+    return out
+
+
+def test_kpi_charts_read_their_kpi_rows(demo):
+    path, _ = demo
+    rows = open_workbook(path).rows(schema.DASHBOARD)
+    refs = _chart_refs(path)
+    for kpi in ("Churn rate", "Repeat-purchase rate", "Complaint rate", "Satisfaction index"):
+        (title,) = [t for t in refs if t.startswith(f"{kpi}:")]
+        header = report.DASH_KPI_HEADER[0] + 1
+        categories, ref = refs[title]
+        assert categories == f"'Dashboard'!$B${header}:$M${header}"
+        m = re.fullmatch(r"'?Dashboard'?!\$B\$(\d+):\$M\$(\d+)", ref)
+        assert m and m.group(1) == m.group(2), ref
+        assert rows[int(m.group(1)) - 1][0] == kpi
+
+
+def test_ipa_chart_reads_importance_and_performance(demo):
+    path, _ = demo
+    refs = _chart_refs(path)["Importance-performance per survey question"]
+    first = report.DASH_IPA_HEADER[0] + 2
+    last = first + report.MAX_QUESTIONS - 1
+    assert refs == [f"'Dashboard'!$B${first}:$B${last}", f"'Dashboard'!$C${first}:$C${last}"]
+
+
+def test_overlapping_blocks_are_refused():
+    with pytest.raises(ValueError, match="overlap at B2"):
+        blocks_to_rows([Block((0, 0), [[1, 2], [3, 4]]), Block((1, 1), [[5]])])
+    grid = blocks_to_rows([Block((0, 0), [[1]]), Block((1, 1), [[5]])])
+    assert grid == [[1, None], [None, 5]]
+
+
+def test_without_importance_the_dashboard_says_where_to_give_it(demo):
+    import dataclasses
+
+    _, results = demo
+    ops = dataclasses.replace(results.operations, importance_performance=None)
+    blocks = report._survey_blocks(ops)
+    assert blocks[-1].anchor == report.DASH_IPA_TITLE
+    assert "Indicators sheet" in blocks[-1].rows[0][0]

@@ -31,3 +31,29 @@ def test_abc_by_value_or_revenue():
     assert by_revenue.abc_basis == "Revenue" and by_value.abc_basis == "Value"
     a_revenue = by_revenue.summary_by_abc.set_index("Class").loc["A", "ValueShare"]
     assert a_revenue == pytest.approx(0.8, abs=0.05)
+
+
+def test_rows_left_out_for_their_id_do_not_move_the_scores():
+    import pandas as pd
+
+    from xlcrm.ledger import Ledger
+
+    ledger = make_ledger(60, seed=2, dirty=False)
+    clean = pipeline.run(ledger)
+    junk = ledger.customers.iloc[[0, 1]].copy()
+    junk["CustomerID"] = [None, ledger.customers["CustomerID"].iloc[5]]  # blank, repeated
+    junk["Employees"] = [10**9, -(10**9)]  # would stretch min-max / shift percentiles
+    junk["Revenue12m"] = [10**12, 10**12]
+    customers = pd.concat([junk.iloc[[0]], ledger.customers, junk.iloc[[1]]], ignore_index=True)
+    customers.loc[10, "CreditRating"] = "ZZZ"  # a bad cell on table row 11 -> sheet row 12
+    dirty = pipeline.run(Ledger(customers, ledger.transactions, ledger.interactions,
+                                ledger.survey))
+    untouched = dirty.scores_table["CustomerID"] != customers.loc[10, "CustomerID"]
+    pd.testing.assert_series_equal(
+        dirty.scores_table.loc[untouched, "Company scale"].reset_index(drop=True),
+        clean.scores_table.loc[untouched, "Company scale"].reset_index(drop=True),
+    )
+    assert dirty.abc.abc.tolist() == clean.abc.abc.tolist()
+    (bad,) = [p for p in dirty.problems if "ZZZ" in p.message]
+    credit_col = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[list(customers.columns).index("CreditRating")]
+    assert bad.cell == f"{credit_col}12"

@@ -6,6 +6,7 @@ open workbook) both call :func:`run`; only the reading and writing of sheets dif
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -170,6 +171,24 @@ def id_masks(ids: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     blank = ids.isna().to_numpy() | (text.fillna("") == "").to_numpy()
     dup = text.duplicated(keep="first").to_numpy() & ~blank
     return text, blank, dup
+
+
+_CELL_ROW = re.compile(r"^([A-Z]+)([0-9]+)$")
+
+
+def _at_sheet_rows(problems: list[Problem], rows: np.ndarray, header_row: int) -> list[Problem]:
+    """Customers cells of problems found on the analysed rows, moved to the table's rows.
+
+    ``rows`` holds, for each analysed customer, its position in the Customers table.
+    """
+    out = []
+    for p in problems:
+        m = _CELL_ROW.match(p.cell or "") if p.sheet == schema.CUSTOMERS else None
+        position = int(m.group(2)) - header_row - 1 if m else -1
+        if m and 0 <= position < len(rows):
+            p = replace(p, cell=f"{m.group(1)}{header_row + 1 + int(rows[position])}")
+        out.append(p)
+    return out
 
 
 def _point_at_sources(
@@ -345,9 +364,10 @@ def run(
     table = weights.table
     local = dict(zip(table["Indicator"], table["LocalWeight"], strict=True))
     group_w = dict(zip(groups, weights.group.weights, strict=True))
-    rows = np.flatnonzero(keep)
+    # Only the analysed rows are scored: a row left out for its ID must not stretch the
+    # min-max range or shift the percentiles of the customers that are analysed.
     scores = score_customers(
-        customers,
+        kept,
         hierarchy,
         local,
         group_w,
@@ -356,7 +376,9 @@ def run(
         header_row=header_row,
         id_column=schema.CUSTOMER_ID,
     )
-    problems.extend(_point_at_sources(scores.problems, customers, derived.sources))
+    found = _at_sheet_rows(scores.problems, np.flatnonzero(keep), header_row)
+    problems.extend(_point_at_sources(found, customers, derived.sources))
+    rows = np.arange(len(kept))
 
     progress("Segmenting", 0.5)
     group_scores = scores.group_scores.iloc[rows].reset_index(drop=True)

@@ -227,6 +227,14 @@ def _help_sheet(ws: Worksheet) -> None:
             "visit interval; editable.",
         ),
         (
+            "Survey",
+            "Questionnaire answers go on the Survey sheet, one column per question (1-5). "
+            "Give each question an importance in the block below the options on the "
+            "Indicators sheet to get the importance-performance table and chart on the "
+            "Dashboard. Cronbach's alpha there says whether the questions measure one thing "
+            "(0.7 or more is usually acceptable).",
+        ),
+        (
             "Results",
             "Scores, Segments, Activity, Dashboard and Problems are rewritten by every run; "
             "do not type into them. Your ledger and settings sheets are never changed by a "
@@ -788,7 +796,14 @@ def build_workbook(
     )
     _result_sheet(sheets[schema.SEGMENTS], schema.SEGMENTS_COLUMNS)
     _result_sheet(sheets[schema.PROBLEMS], schema.PROBLEMS_COLUMNS)
-    _result_sheet(sheets[schema.ACTIVITY], ACTIVITY_COLUMNS)
+    money, day = "#,##0", "yyyy-mm-dd"
+    _result_sheet(
+        sheets[schema.ACTIVITY],
+        ACTIVITY_COLUMNS,
+        {"FirstOrder": day, "LastOrder": day, "Revenue12m": money, "RevenuePrev12m": money,
+         "GrowthRate": PERCENT, "RecencyDays": "0", "LastContact": day, "NextContactDue": day,
+         "Satisfaction": ONE},
+    )
     _dashboard_sheet(sheets[schema.DASHBOARD])
     _xlwings_conf_sheet(sheets[XLWINGS_CONF])
     wb.defined_names["CustomerIDs"] = DefinedName(

@@ -201,3 +201,33 @@ def test_activity_sheet_and_kpis(demo_book):
     labels = [r[0] for r in dash]
     for kpi in ("Churn rate", "Repeat-purchase rate", "Complaint rate", "Satisfaction index"):
         assert kpi in labels
+
+
+def test_as_of_judges_orders_from_that_day(demo_book, tmp_path, capsys):
+    from datetime import date, datetime
+
+    book = tmp_path / "asof.xlsm"
+    shutil.copy(demo_book, book)
+    assert main(["resegment", str(book), "--as-of", "2026-09-30", "--quiet"]) == 0
+    activity = read_sheet(book, schema.ACTIVITY).frame
+    ordered = activity["LastOrder"].notna()
+    last = activity.loc[ordered, "LastOrder"].map(lambda d: d.date() if isinstance(d, datetime)
+                                                  else d)
+    # Orders after the day are not counted yet: recency is from 2026-09-30.
+    assert all(d <= date(2026, 9, 30) for d in last)
+    recency = [(date(2026, 9, 30) - d).days for d in last]
+    assert activity.loc[ordered, "RecencyDays"].tolist() == recency
+    stamp = grid(book, schema.DASHBOARD)[1][0]
+    assert stamp.endswith("· as of 2026-09-30")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(book), "--as-of", "30/09/2026"])
+    assert exc.value.code == 2
+    assert "'30/09/2026' is not a date like 2026-10-31" in capsys.readouterr().err
+
+
+def test_demo_is_judged_as_of_its_history(demo_book):
+    from xlcrm.demo import DEFAULT_TODAY
+
+    stamp = grid(demo_book, schema.DASHBOARD)[1][0]
+    assert stamp.endswith(f"· as of {DEFAULT_TODAY:%Y-%m-%d}")

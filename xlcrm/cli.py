@@ -190,7 +190,9 @@ def cmd_resegment(args: argparse.Namespace) -> int:
 
     path = Path(args.workbook)
     with progress_bar(not (args.quiet or args.json)) as progress:
-        results = resegment_file(path, progress=progress, backups=args.backups)
+        results = resegment_file(
+            path, progress=progress, backups=args.backups, as_of=args.as_of
+        )
     if args.json:
         print(json.dumps(results_json(results, path), default=str, indent=2))
         return 0
@@ -204,13 +206,29 @@ def cmd_check(args: argparse.Namespace) -> int:
     from xlcrm.book.workbook_file import check_file
 
     path = Path(args.workbook)
-    problems = check_file(path)
+    problems = check_file(path, as_of=args.as_of)
     errors = any(p.severity == "error" for p in problems)
     if args.json:
         print(json.dumps({"workbook": str(path), "problems": problems_json(problems)}, indent=2))
     else:
         print_problems(problems, limit=10_000)
     return 1 if errors else 0
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-10-31") from None
+
+
+def _as_of_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--as-of",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="judge orders, contacts and surveys from this day (default: today)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,11 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--backups", type=int, default=3, help="timestamped backups to keep (3)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _as_of_argument(p)
     p.set_defaults(func=cmd_resegment)
 
     p = sub.add_parser("check", help="validate a workbook; exit 1 when it has errors")
     p.add_argument("workbook")
     p.add_argument("--json", action="store_true", help="print the problems as JSON")
+    _as_of_argument(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("build-template", help="build workbook/CRM_Template.xlsm from its sources")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -155,6 +155,8 @@ class Results:
     operations: Operations | None = None
     derived: dict[str, str] = field(default_factory=dict)
     """Indicator columns computed from the ledger -> the sheet they come from."""
+    as_of: date | None = None
+    """The day orders, contacts and surveys were judged from (the stamp's day by default)."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -269,6 +271,7 @@ def run(
     progress: Progress | None = None,
     stamp: datetime | None = None,
     header_row: int = 1,
+    as_of: date | None = None,
 ) -> Results:
     """Score, weight and segment every customer of ``ledger``.
 
@@ -284,6 +287,10 @@ def run(
         Run time written beside the results; now when omitted.
     header_row : int
         Row of the Customers header in the sheet, so that problems name the right cell.
+    as_of : date, optional
+        The day orders, contacts and surveys are judged from (recency, churn, overdue
+        contacts, the 12-month windows); the stamp's day when omitted. Give it to analyse a
+        ledger as it stood on an earlier day.
 
     Returns
     -------
@@ -300,6 +307,7 @@ def run(
     options = settings.options
     options.validate()
     stamp = stamp or datetime.now().replace(microsecond=0)
+    today = as_of or stamp.date()
     hierarchy = settings.hierarchy
     problems: list[Problem] = list(settings.problems)
 
@@ -349,8 +357,8 @@ def run(
     if has_activity:
         progress("Orders and surveys", 0.2)
         kept_ids = customer_ids(kept)
-        orders = order_metrics(ledger.transactions, kept_ids, today=stamp.date())
-        survey = satisfaction(ledger.survey, kept_ids, today=stamp.date())
+        orders = order_metrics(ledger.transactions, kept_ids, today=today)
+        survey = satisfaction(ledger.survey, kept_ids, today=today)
     derived = add_derived_columns(
         customers,
         hierarchy.columns,
@@ -442,7 +450,7 @@ def run(
     if has_activity:
         progress("Orders, contacts, surveys", 0.93)
         ops = operations(
-            ledger, kept, segments.type, abc.abc, value, settings.types, today=stamp.date(),
+            ledger, kept, segments.type, abc.abc, value, settings.types, today=today,
             orders=orders, survey=survey, importance=dict(options.importance),
         )
         problems.extend(ops.problems)
@@ -469,6 +477,7 @@ def run(
         abc_basis=options.abc_basis if basis is not value else "Value",
         operations=ops,
         derived=derived.sources,
+        as_of=today,
     )
 
 

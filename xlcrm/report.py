@@ -174,6 +174,8 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
                     f"Computed {results.stamp:%Y-%m-%d %H:%M} by xlcrm"
                     f" from {source or 'this workbook'}"
                     f" · {results.customers} customers"
+                    + (f" · as of {results.as_of:%Y-%m-%d}"
+                       if results.as_of and results.as_of != results.stamp.date() else "")
                 ]
             ],
         ),

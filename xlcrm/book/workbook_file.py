@@ -147,20 +147,24 @@ def analyse(
     *,
     progress: Progress | None = None,
     stamp: datetime | None = None,
+    as_of: date | None = None,
 ) -> Results:
     """Run the analysis on ledger tables as a reader gives them, with problems at sheet cells.
 
     Shared by the file and the open workbook: the frames' index holds each row's sheet row.
+    ``as_of`` is the day orders and contacts are judged from (see :func:`xlcrm.pipeline.run`).
     """
-    results = run(ledger, settings, progress=progress, stamp=stamp)
+    results = run(ledger, settings, progress=progress, stamp=stamp, as_of=as_of)
     results.problems = relocate_ledger_problems(results.problems, ledger)
     return results
 
 
-def analyse_file(path: Path, *, progress: Progress | None = None) -> tuple[WorkbookInput, Results]:
+def analyse_file(
+    path: Path, *, progress: Progress | None = None, as_of: date | None = None
+) -> tuple[WorkbookInput, Results]:
     """Read ``path`` and run the analysis, writing nothing."""
     data = read_workbook(path)
-    return data, analyse(data.ledger, data.settings, progress=progress)
+    return data, analyse(data.ledger, data.settings, progress=progress, as_of=as_of)
 
 
 def resegment_file(
@@ -169,6 +173,7 @@ def resegment_file(
     progress: Progress | None = None,
     backups: int = 3,
     stamp: datetime | None = None,
+    as_of: date | None = None,
 ) -> Results:
     """Score and segment the workbook at ``path`` and rewrite its result sheets in place.
 
@@ -179,7 +184,7 @@ def resegment_file(
     """
     path = Path(path)
     data = read_workbook(path)
-    results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp)
+    results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp, as_of=as_of)
     if progress:
         progress("Writing result sheets", 0.95)
     sheets = result_sheets(results, source=path.name)
@@ -194,10 +199,10 @@ def resegment_file(
     return results
 
 
-def check_file(path: Path) -> list[Problem]:
+def check_file(path: Path, *, as_of: date | None = None) -> list[Problem]:
     """Every problem with the workbook's input, as ``resegment`` would find it; writes nothing."""
     try:
-        _, results = analyse_file(Path(path))
+        _, results = analyse_file(Path(path), as_of=as_of)
     except InputError as exc:
         return list(exc.problems)
     return results.problems
@@ -227,4 +232,5 @@ def create_demo_workbook(
         safe_replace(out, lambda target: target.write_bytes(data), backups=0)
     else:
         out.write_bytes(data)
-    return resegment_file(out, progress=progress, backups=0)
+    # The synthetic history ends on the ledger's day: judge it from there, not from now.
+    return resegment_file(out, progress=progress, backups=0, as_of=ledger.as_of)

@@ -8,61 +8,23 @@ the actions the client would apply. The licence key for it is set inside each te
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-import python_calamine
-import xlwings as xw
+from fixtures.remote import (
+    assert_grid_equal,
+    enable_remote_engine,
+    payload_from,
+    vba_client_actions,
+    writes,
+)
 
 import udfs.ribbon as ribbon
 from xlcrm import schema
 from xlcrm.book.read import read_grid
 from xlcrm.book.workbook_file import check_file, create_demo_workbook, resegment_file
-
-REMOTE_BAS = Path(xw.__file__).parent / "addin" / "Remote.bas"
-
-
-def vba_client_actions() -> set[str]:
-    """The action names xlwings' VBA client applies (``Application.Run action("func")``)."""
-    text = REMOTE_BAS.read_text(encoding="utf-8", errors="replace")
-    return set(re.findall(r"^Sub (\w+)\(wb As Workbook, action As Dictionary\)", text, re.M))
-
-
-def client_value(v):
-    """A cell as the VBA client's JSON carries it: dates as ISO text, numbers as floats."""
-    if isinstance(v, dt.datetime):
-        return v.isoformat(timespec="milliseconds") + "Z"
-    if isinstance(v, dt.date):
-        return dt.datetime(v.year, v.month, v.day).isoformat(timespec="milliseconds") + "Z"
-    if isinstance(v, int) and not isinstance(v, bool):
-        return float(v)
-    return v
-
-
-def payload_from(path: Path) -> dict:
-    wb = python_calamine.CalamineWorkbook.from_path(str(path))
-    sheets = []
-    for name in wb.sheet_names:
-        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        sheets.append(
-            {
-                "name": name,
-                "values": [[client_value(v) for v in row] for row in rows] or [[]],
-                "pictures": [],
-                "tables": [],
-            }
-        )
-    return {
-        "client": "VBA",
-        "version": xw.__version__,
-        "book": {"name": path.name, "active_sheet_index": 0, "selection": "A1"},
-        "names": [],
-        "sheets": sheets,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -74,60 +36,8 @@ def demo(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def remote(monkeypatch):
-    """``xw.Book(json=...)`` with the remote engine switched on for this test only.
-
-    xlwings registers the remote engine at import time, and only when a key is set then;
-    the suite imports xlwings without one, so the engine is registered here and
-    unregistered (by monkeypatch) afterwards.
-    """
-    monkeypatch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
-    from xlwings.main import Engine
-    from xlwings.pro import _xlremote
-
-    engine = Engine(impl=_xlremote.engine)
-    monkeypatch.setattr(xw.engines, "engines", [*xw.engines.engines, engine])
-    monkeypatch.setattr(
-        xw.engines, "engines_by_name", {**xw.engines.engines_by_name, engine.name: engine}
-    )
-    monkeypatch.setattr(xw, "__pro__", True)
-
-    def book(payload: dict) -> xw.Book:
-        return xw.Book(json=payload)
-
-    return book
-
-
-def same_cell(a, b) -> bool:
-    """Action value ``a`` (JSON-able) against the command's cell ``b`` (None for blank)."""
-    a = None if a == "" else a
-    link = re.fullmatch(r'=HYPERLINK\("#[^"]*","([^"]*)"\)', a) if isinstance(a, str) else None
-    if link:
-        # The ribbon writes the link formula; the file holds it with its cached label.
-        return link.group(1) == b
-    if isinstance(b, (dt.date, dt.datetime)):
-        b = client_value(b)[:10]
-        return isinstance(a, str) and a[:10] == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    return a == b
-
-
-def assert_grid_equal(written, expected, sheet):
-    width = max(len(r) for r in expected)
-    rows = [list(r) + [None] * (width - len(r)) for r in expected]
-    got = [list(r) + [""] * (width - len(r)) for r in written]
-    # The command's sheet ends at its last used cell; the action may carry blank padding.
-    while got and all(v in ("", None) for v in got[-1]) and len(got) > len(rows):
-        got.pop()
-    assert len(got) == len(rows), sheet
-    for i, (g, e) in enumerate(zip(got, rows, strict=True)):
-        for j in range(width):
-            assert same_cell(g[j], e[j]), (sheet, i + 1, j + 1, g[j], e[j])
-
-
-def writes(actions, payload):
-    names = [s["name"] for s in payload["sheets"]]
-    return {names[a["sheet_position"]]: a["values"] for a in actions if a["func"] == "setValues"}
+    """``xw.Book(json=...)`` with the remote engine switched on for this test only."""
+    return enable_remote_engine(monkeypatch)
 
 
 def test_resegment_writes_only_result_sheets_with_client_actions(demo, remote):

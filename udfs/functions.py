@@ -33,6 +33,10 @@ from xlcrm.survey import cronbach_alpha
 CATEGORY = "xlcrm"
 
 F = TypeVar("F", bound=Callable[..., Any])
+# xlwings takes the annotation of a parameter or result as its converter (desktop, Server
+# and Lite alike), and a union such as ``str | None`` is no converter: the call fails when
+# Excel makes it. So the worksheet functions annotate with ``Any`` or a type xlwings
+# converts (``Grid`` is a list); tests/test_lite.py checks every one.
 Grid = list[list[Any]]
 
 
@@ -103,7 +107,7 @@ def _num(x: float) -> float | None:
     "method", doc='"eigen" (default, principal eigenvector) or "geometric" (row geometric mean)'
 )
 @excel_errors("AHP")
-def AHP_WEIGHTS(matrix: Any, method: str | None = None) -> Grid:
+def AHP_WEIGHTS(matrix: Any, method: Any = None) -> Grid:
     """Weights (priorities) from a pairwise comparison matrix, one per row, adding up to 1.
 
     Compare each row item with each column item on Saaty's 1-9 scale: 3 = the row item is
@@ -117,7 +121,7 @@ def AHP_WEIGHTS(matrix: Any, method: str | None = None) -> Grid:
 @xw.func(category=CATEGORY)
 @xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix")
 @excel_errors("AHP")
-def AHP_CR(matrix: Any) -> float | str:
+def AHP_CR(matrix: Any) -> Any:
     """Consistency ratio of a pairwise comparison matrix: below 0.10 the judgments are
     consistent enough; at 0.10 or above, revise them (AHP_REPAIR shows which).
     """
@@ -128,7 +132,7 @@ def AHP_CR(matrix: Any) -> float | str:
 @xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix")
 @xw.arg("ri_table", doc='"saaty" (default) or "alonso-lamata": which random index table')
 @excel_errors("AHP")
-def AHP_CONSISTENCY(matrix: Any, ri_table: str | None = None) -> Grid:
+def AHP_CONSISTENCY(matrix: Any, ri_table: Any = None) -> Grid:
     """Consistency of a comparison matrix as a two-column table: lambda max, CI, RI, CR,
     the verdict and the random-index table used.
     """
@@ -148,7 +152,7 @@ def AHP_CONSISTENCY(matrix: Any, ri_table: str | None = None) -> Grid:
 @xw.arg("names", ndim=1, doc="optional: the item names, in the matrix's order")
 @xw.arg("top", doc="how many judgments to list (default 3)")
 @excel_errors("AHP")
-def AHP_REPAIR(matrix: Any, names: Any = None, top: float | None = None) -> Grid:
+def AHP_REPAIR(matrix: Any, names: Any = None, top: Any = None) -> Grid:
     """The judgments that make a matrix most inconsistent, worst first, each with the
     Saaty-scale value that would fit the other judgments better.
 
@@ -231,7 +235,7 @@ def _parameters(parameters: Any) -> str:
 @xw.arg("direction", doc='"benefit" (higher is better, default) or "cost" (lower is better)')
 @excel_errors("SCORE")
 def CRM_SCORE(
-    values: Any, method: str, parameters: Any = None, direction: str | None = None
+    values: Any, method: str, parameters: Any = None, direction: Any = None
 ) -> Grid:
     """Score one indicator 0-100 for a whole column of customers.
 
@@ -448,7 +452,7 @@ def CRM_ABC(values: Any, cutoffs: Any = None) -> Grid:
 @xw.arg("data", ndim=2, doc="one row per customer, one column per variable (numbers)")
 @xw.arg("k", doc="optional: number of clusters; chosen by silhouette (2-8) when blank")
 @excel_errors("KMEANS")
-def CRM_KMEANS(data: Any, k: float | None = None) -> Grid:
+def CRM_KMEANS(data: Any, k: Any = None) -> Grid:
     """Cluster customers into groups of similar profile (k-means on standardised columns);
     returns the cluster number (1 = the cluster with the highest average) per row.
     """
@@ -573,7 +577,7 @@ def CRM_NEXT_CONTACT(last_contact: Any, interval_days: Any) -> Grid:
 @xw.arg("answers", ndim=2, doc="survey answers: one row per questionnaire, one column per "
         "question")
 @excel_errors("ALPHA")
-def CRM_ALPHA(answers: Any) -> float | str:
+def CRM_ALPHA(answers: Any) -> Any:
     """Cronbach's alpha of a questionnaire: how consistently its questions measure one thing
     (0.7 or more is usually acceptable). Rows with a blank answer are left out.
     """

@@ -5,9 +5,9 @@ The template's ribbon (``workbook/vba/CRMRibbon.bas``) calls these through xlwin
 
 The command (:mod:`xlcrm.book.workbook_file`) and these actions share everything but the
 sheet reader and writer: both turn sheet rows into tables with
-:func:`xlcrm.book.read.table_from_rows`, build the settings with
+:func:`xlcrm.book.sheets.table_from_rows`, build the settings with
 :func:`xlcrm.book.settings.settings_from_grids`, run the analysis with its problems at
-sheet cells with :func:`xlcrm.book.workbook_file.analyse` and lay
+sheet cells with :func:`xlcrm.book.sheets.analyse` and lay
 out the result sheets with :func:`xlcrm.report.result_sheets`. Here each sheet is read
 with one bulk ``.value`` and each result sheet written with one bulk ``.value``.
 
@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import xlwings as xw
 
+# Only sheet-agnostic modules at import time (no python-calamine, no openpyxl): these
+# actions also run in xlwings Lite, in the browser, where those cannot be installed.
 from xlcrm import schema
-from xlcrm.book.read import table_from_rows
-from xlcrm.book.workbook_file import (
-    LEDGER_TEXT_COLUMNS,
-    analyse,
-    inputs_from_sheets,
-)
+from xlcrm.book.sheets import LEDGER_TEXT_COLUMNS, analyse, inputs_from_sheets, table_from_rows
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Results
@@ -85,7 +83,7 @@ def _sheet_names(book: xw.Book) -> list[str]:
 def read_rows(sheet: Any) -> list[list[Any]]:
     """All values of ``sheet`` from A1 to its last used cell, in one bulk read.
 
-    Returns rows as :func:`xlcrm.book.read.table_from_rows` takes them (``""`` for blank),
+    Returns rows as :func:`xlcrm.book.sheets.table_from_rows` takes them (``""`` for blank),
     so the command's reader and this one build their tables with the same code.
     """
     return [["" if v is None else v for v in row] for row in read_grid(sheet)]
@@ -280,21 +278,110 @@ def check(book: xw.Book | None = None) -> list[Problem] | None:
     return problems
 
 
-def share(book: xw.Book | None = None) -> None:
-    """Explain how to make a shareable copy (contacts masked); writes nothing for now.
+def _saved_file(book: xw.Book) -> Path | None:
+    """The workbook's file on this computer, ``None`` when it has none (never saved,
+    stored online only, or the remote engine, which sees no file)."""
+    try:
+        name = book.fullname
+    except Exception:  # noqa: BLE001 - a book without a resolvable path has no file here
+        return None
+    path = Path(name) if isinstance(name, str) and "://" not in name else None
+    return path if path is not None and path.is_absolute() and path.is_file() else None
 
-    The masked copy is written from the saved file by ``xlcrm share`` in a coming release;
-    the ribbon button will then call it.
+
+def _unsaved_changes(book: xw.Book) -> bool:
+    """True when Excel says the workbook has changes not yet saved (Windows: ``Saved``).
+
+    Where the property is missing (macOS, the remote engine) the answer is "no": the copy
+    is made from the saved file, as the message box then says.
+    """
+    try:
+        saved = book.api.Saved
+    except Exception:  # noqa: BLE001 - not every engine has it
+        return False
+    return saved is False
+
+
+def _is_remote(book: xw.Book) -> bool:
+    with contextlib.suppress(Exception):
+        return book.app.engine.name == "remote"
+    return False
+
+
+def share(book: xw.Book | None = None) -> Path | None:
+    """Write a copy of the saved workbook to email: values only, no macros.
+
+    Asks whether contact details are to be masked, then writes
+    ``<name> (shareable YYYY-MM-DD).xlsx`` beside the workbook with
+    :func:`xlcrm.book.share.make_shareable` (what ``xlcrm share`` does) and shows its path.
+    The copy is made from the file on disk: with unsaved changes the action asks to save
+    first and stops. On the remote engine (no file on this computer) it points to
+    ``xlcrm share``.
+
+    Returns
+    -------
+    Path or None
+        The copy written, ``None`` when none was (the message box says why).
     """
     try:
         book = _book(book)
-        _alert(
-            book,
-            "A shareable copy (contact details masked) is made by the command "
-            "`xlcrm share` in a coming release. Until then, ask your analyst for one.",
+    except Exception:  # noqa: BLE001 - without a workbook there is nowhere to report
+        return None
+    try:
+        source = _saved_file(book)
+        if source is None:
+            where = (
+                "This workbook runs on xlwings Server or Lite, where there is no file on "
+                "this computer to copy."
+                if _is_remote(book) else
+                "This workbook is not saved as a file on this computer (never saved, or "
+                "stored online only)."
+            )
+            _alert(
+                book,
+                f"{where}\n\nSave it as a file, then press the button again; or have your "
+                "analyst run `xlcrm share WORKBOOK --mask-contacts` on the saved file.",
+            )
+            return None
+        if _unsaved_changes(book):
+            _alert(
+                book,
+                "The workbook has changes that are not saved yet. The shareable copy is made "
+                "from the saved file: save the workbook (Ctrl+S), then press the button again.",
+            )
+            return None
+        answer = book.app.alert(
+            "Mask contact details (Contact, Phone, Email) in the copy?\n\n"
+            "Yes: they show as (masked). No: they are copied as they are.",
+            title=TITLE, buttons="yes_no_cancel", mode="info",
         )
-    except Exception:  # noqa: BLE001 - no traceback may reach Excel
-        pass
+        if answer not in ("yes", "no"):
+            return None
+        # Imported here: the file writer needs openpyxl, which xlwings Lite does not have.
+        from xlcrm.book.share import default_output, make_shareable
+
+        out = default_output(source)
+        report = make_shareable(source, out, mask_contacts=answer == "yes",
+                                progress=_progress(book, "Shareable copy"))
+    except InputError as exc:
+        _alert(book, "No copy was made.\n\n" + _problem_lines(exc.problems), critical=True)
+        return None
+    except Exception as exc:  # noqa: BLE001 - no traceback may reach Excel
+        _unexpected(book, "Make shareable copy", exc)
+        return None
+    finally:
+        _status(book, False)
+    masked = (f"contact details masked ({report.masked_cells} cells)" if report.masked
+              else "contact details NOT masked")
+    computed = report.computed or "never (press Resegment first)"
+    text = (
+        f"Wrote the shareable copy of the workbook as last saved:\n{report.output}\n\n"
+        f"Values only, no macros; {masked}. Results computed: {computed}."
+    )
+    if report.warnings:
+        text += "\n\n" + "\n".join(f"• {w}" for w in report.warnings[:ALERT_PROBLEMS])
+    _alert(book, text)
+    return report.output
 
 
 def help(book: xw.Book | None = None) -> None:  # noqa: A001 - the ribbon button's name

@@ -7,27 +7,29 @@ This is the file adapter behind the ``xlcrm`` command. The ribbon's adapter
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
 
 from xlcrm import schema
 from xlcrm.book.read import Workbook, open_workbook
 from xlcrm.book.save import safe_replace
-from xlcrm.book.settings import settings_from_grids
+
+# re-exported: the sheet-agnostic half (also run by the ribbon and xlwings Lite)
+from xlcrm.book.sheets import (  # noqa: F401
+    LEDGER_COLUMNS,
+    LEDGER_TEXT_COLUMNS,
+    analyse,
+    inputs_from_sheets,
+    relocate_ledger_problems,
+    relocate_problems,
+)
 from xlcrm.book.template import build_workbook
 from xlcrm.book.write import write_result_sheets
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
-from xlcrm.pipeline import Progress, Results, Settings, run
+from xlcrm.pipeline import Progress, Results, Settings
 from xlcrm.report import result_sheets
-
-LEDGER_TEXT_COLUMNS = (schema.CUSTOMER_ID,)
 
 
 @dataclass
@@ -38,85 +40,6 @@ class WorkbookInput:
     settings: Settings
     book: Workbook
     sheets: tuple[str, ...]
-
-
-_CELL = re.compile(r"^([A-Z]+)([0-9]+)$")
-
-
-def relocate_problems(
-    problems: list[Problem], sheet: str, row_numbers: pd.Index, *, header_row: int = 1
-) -> list[Problem]:
-    """Point problems the core addressed by row position at the real sheet rows.
-
-    The core numbers data rows from ``header_row + 1`` by position; the reader skips blank
-    rows inside a table and keeps each row's sheet number in the frame's index.
-    """
-    out = []
-    for p in problems:
-        m = _CELL.match(p.cell or "") if p.sheet == sheet else None
-        position = int(m.group(2)) - header_row - 1 if m else -1
-        if m and 0 <= position < len(row_numbers):
-            p = replace(p, cell=f"{m.group(1)}{int(row_numbers[position])}")
-        out.append(p)
-    return out
-
-
-def relocate_ledger_problems(problems: list[Problem], ledger: Ledger) -> list[Problem]:
-    """:func:`relocate_problems` for every ledger sheet."""
-    for sheet, frame in (
-        (schema.CUSTOMERS, ledger.customers),
-        (schema.TRANSACTIONS, ledger.transactions),
-        (schema.INTERACTIONS, ledger.interactions),
-        (schema.SURVEY, ledger.survey),
-    ):
-        problems = relocate_problems(problems, sheet, frame.index)
-    return problems
-
-
-def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
-    return pd.DataFrame(columns=list(columns), dtype=object)
-
-
-LEDGER_COLUMNS = {
-    schema.CUSTOMERS: schema.CUSTOMER_IDENTITY_COLUMNS,
-    schema.TRANSACTIONS: schema.TRANSACTION_COLUMNS,
-    schema.INTERACTIONS: schema.INTERACTION_COLUMNS,
-    schema.SURVEY: schema.SURVEY_ID_COLUMNS,
-}
-
-
-def inputs_from_sheets(
-    names: Sequence[str],
-    read_table: Callable[[str], pd.DataFrame],
-    read_grid: Callable[[str], list[list[Any]]],
-) -> tuple[Ledger, Settings]:
-    """Ledger and settings from a workbook's sheets, however they are read.
-
-    Shared by the file (``xlcrm``) and the open workbook (ribbon): ``read_table`` gives a
-    ledger sheet as a DataFrame (CustomerID as text), ``read_grid`` a settings sheet's
-    cells from A1.
-    """
-    if schema.CUSTOMERS not in names:
-        raise InputError(
-            f"the workbook has no {schema.CUSTOMERS} sheet (it has: {', '.join(names)})",
-            fix="Start from the xlcrm template, or rename your customer sheet to Customers.",
-            sheet=schema.CUSTOMERS,
-        )
-    frames = {
-        sheet: read_table(sheet) if sheet in names else _empty(columns)
-        for sheet, columns in LEDGER_COLUMNS.items()
-    }
-    ledger = Ledger(
-        customers=frames[schema.CUSTOMERS],
-        transactions=frames[schema.TRANSACTIONS],
-        interactions=frames[schema.INTERACTIONS],
-        survey=frames[schema.SURVEY],
-    )
-    grids = {s: read_grid(s) if s in names else None for s in schema.SETTINGS_SHEETS}
-    settings = settings_from_grids(
-        grids[schema.INDICATORS], grids[schema.JUDGMENTS], grids[schema.STRATEGIES]
-    )
-    return ledger, settings
 
 
 def read_workbook(path: Path) -> WorkbookInput:
@@ -139,24 +62,6 @@ def read_workbook(path: Path) -> WorkbookInput:
         book.read_grid,
     )
     return WorkbookInput(ledger, settings, book, names)
-
-
-def analyse(
-    ledger: Ledger,
-    settings: Settings,
-    *,
-    progress: Progress | None = None,
-    stamp: datetime | None = None,
-    as_of: date | None = None,
-) -> Results:
-    """Run the analysis on ledger tables as a reader gives them, with problems at sheet cells.
-
-    Shared by the file and the open workbook: the frames' index holds each row's sheet row.
-    ``as_of`` is the day orders and contacts are judged from (see :func:`xlcrm.pipeline.run`).
-    """
-    results = run(ledger, settings, progress=progress, stamp=stamp, as_of=as_of)
-    results.problems = relocate_ledger_problems(results.problems, ledger)
-    return results
 
 
 def analyse_file(

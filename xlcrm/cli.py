@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from xlcrm import __version__
+from xlcrm.book.save import VerifyError
 from xlcrm.errors import InputError, Problem
 
 # emoji=False: "Customers!O:O" must not turn into an emoji.
@@ -215,6 +216,38 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def cmd_share(args: argparse.Namespace) -> int:
+    from xlcrm.book.share import make_shareable
+
+    path = Path(args.workbook)
+    out = Path(args.output) if args.output else None
+    with progress_bar(not (args.quiet or args.json)) as progress:
+        report = make_shareable(path, out, mask_contacts=args.mask_contacts, progress=progress)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 0
+    console.print(f"Wrote {report.output}: a copy of {path.name} with values only, no macros.",
+                  highlight=False)
+    console.print(f"Results computed: {report.computed or 'never (run xlcrm resegment first)'}"
+                  f"; {report.formulas} formula(s) replaced by their values.", highlight=False)
+    if report.masked:
+        where = "; ".join(f"{s} ({', '.join(c)})" for s, c in report.masked.items())
+        console.print(f"Contact details masked: {report.masked_cells} cells on {where}.",
+                      highlight=False)
+    elif args.mask_contacts:
+        console.print("No Contact, Phone or Email column found: nothing to mask.")
+    else:
+        console.print("Contact details are NOT masked (use --mask-contacts to hide them).")
+    if report.removed:
+        console.print(f"Taken out: {', '.join(report.removed)}.", highlight=False)
+    if report.source_open:
+        console.print(f"Note: {path.name} is open in a spreadsheet program; the copy shows its "
+                      "last saved state.", highlight=False)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/] {warning}", highlight=False)
+    return 0
+
+
 def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -260,6 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
     _as_of_argument(p)
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser(
+        "share", help="write a copy to email: values only, no macros, contacts maskable"
+    )
+    p.add_argument("workbook")
+    p.add_argument("-o", "--output", help="the copy, ending in .xlsx (default: "
+                   "'<name> (shareable YYYY-MM-DD).xlsx' beside the workbook)")
+    p.add_argument("--mask-contacts", action="store_true",
+                   help="replace Contact, Phone and Email by (masked)")
+    p.add_argument("--json", action="store_true", help="print what was written as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_share)
+
     p = sub.add_parser("build-template", help="build workbook/CRM_Template.xlsm from its sources")
     p.add_argument("-o", "--output", help="where to write (default: the repository's template)")
     p.set_defaults(func=cmd_build_template)
@@ -280,6 +325,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except FileNotFoundError as exc:
         err_console.print(f"xlcrm: error: no such file: {exc.filename}", highlight=False)
+        return 2
+    except PermissionError as exc:
+        err_console.print(
+            f"xlcrm: error: not allowed to write {exc.filename}: close it in Excel, or check"
+            " that the file and its folder are not read-only",
+            highlight=False,
+        )
+        return 2
+    except VerifyError as exc:
+        err_console.print(
+            f"xlcrm: error: the new file failed its check and was not used; the original is"
+            f" untouched ({exc})",
+            highlight=False,
+        )
         return 2
 
 

@@ -248,6 +248,45 @@ def cmd_share(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_transactions(args: argparse.Namespace) -> int:
+    from xlcrm.book.append import import_transactions
+    from xlcrm.imports import ImportOptions
+
+    path = Path(args.workbook)
+    options = ImportOptions(
+        encoding=args.encoding, delimiter=args.delimiter, dayfirst=args.dayfirst,
+        date_format=args.date_format, decimal=args.decimal,
+    )
+    with progress_bar(not (args.quiet or args.json)) as progress:
+        result = import_transactions(
+            path, Path(args.file), options=options,
+            add_missing_customers=args.add_missing_customers,
+            allow_duplicates=args.allow_duplicates, dry_run=args.dry_run,
+            backups=args.backups, progress=progress,
+        )
+        results = None
+        if args.resegment and not args.dry_run:
+            from xlcrm.book.workbook_file import resegment_file
+
+            results = resegment_file(path, progress=progress, backups=0, as_of=args.as_of)
+    if args.json:
+        out = result.to_json()
+        if results is not None:
+            out["resegment"] = results_json(results, path)
+        print(json.dumps(out, default=str, indent=2))
+        return 0
+    lines = result.summary_lines()
+    if results is not None:
+        lines = [line for line in lines if not line.startswith("Scores, Segments")]
+    for line in lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if results is not None:
+        console.print(f"Resegmented {path}: {results.customers} customers.")
+        print_summary(results)
+        print_problems(results.problems)
+    return 0
+
+
 def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -304,6 +343,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_share)
+
+    p = sub.add_parser(
+        "import-transactions", help="append an ERP export (CSV) to the Transactions sheet"
+    )
+    p.add_argument("workbook")
+    p.add_argument("file", help="the export, a CSV file")
+    p.add_argument("--add-missing-customers", action="store_true",
+                   help="add unknown CustomerIDs to Customers instead of rejecting their rows")
+    p.add_argument("--allow-duplicates", action="store_true",
+                   help="import rows equal to ones already in Transactions or earlier in the file")
+    p.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
+    p.add_argument("--encoding", help="text encoding of the file, e.g. gb18030 or cp1252 "
+                   "(default: UTF-8)")
+    p.add_argument("--delimiter", help="field delimiter (default: sniffed among , ; tab |)")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", action="store_true", default=None,
+                       help="05/03/2026 is 5 March")
+    order.add_argument("--monthfirst", dest="dayfirst", action="store_false",
+                       help="05/03/2026 is 3 May")
+    p.add_argument("--date-format", help="strptime format of every date, e.g. %%d/%%m/%%Y")
+    p.add_argument("--decimal", choices=[".", ","], metavar="'.'|','",
+                   help="decimal separator of the numbers (default: decided from the values)")
+    p.add_argument("--resegment", action="store_true", help="resegment after the import")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--backups", type=int, default=3, help="timestamped backups to keep (3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _as_of_argument(p)
+    p.set_defaults(func=cmd_import_transactions)
 
     p = sub.add_parser("build-template", help="build workbook/CRM_Template.xlsm from its sources")
     p.add_argument("-o", "--output", help="where to write (default: the repository's template)")

@@ -1,0 +1,1165 @@
+"""Read an ERP export (CSV) into rows for the Transactions sheet, and decide what to append.
+
+This is the pure core of ``xlcrm import-transactions``: it takes the bytes of the export and
+the headers of the sheet, and returns typed rows plus every row it could not use, each with
+its line in the file. Writing the rows into the workbook is :mod:`xlcrm.book.append`.
+
+What an export may look like
+----------------------------
+- **Encoding**: UTF-8 (with or without a byte-order mark) or UTF-16 with its mark (Excel's
+  "Unicode text"); anything else needs ``encoding=`` (``gb18030`` for Chinese ERP systems,
+  ``cp1252`` for Western Windows ones).
+- **Delimiter**: sniffed among ``,`` ``;`` tab and ``|``; fields may be quoted (``"..."``,
+  a quote inside doubled) and span lines.
+- **Headers**: matched to the sheet's columns ignoring case, spaces, underscores, hyphens
+  and dots, with the usual ERP names (``Cust No``, ``Invoice Date``, ``Net Amount``, ``Qty``,
+  ``SKU``, ``客户编号``, ``订单日期``, ``金额`` ...; see :data:`SYNONYMS`). Title lines above
+  the header are skipped (the header is the first of the first 20 records that names every
+  required column).
+- **Dates**: ``2026-03-05``, ``2026/03/05``, ``05.03.2026`` (day first), ``05/03/2026`` or
+  ``03/05/2026`` (day or month first, decided per column from the values: a first number
+  above 12 means day first, a second one above 12 month first; when every value reads both
+  ways the import stops and asks), ``20260305``, ``2026年3月5日``, ``05-Mar-2026``,
+  ``Mar 5, 2026``, Excel serial numbers (``46086``), each with an optional time
+  (``14:30``, ``2:30 PM``, ``T14:30:00Z``; a time zone is dropped, the wall-clock time kept).
+  Two-digit years follow Excel: 00-29 are 2000-2029, 30-99 are 1930-1999.
+- **Numbers**: ``1234.5``, ``1,234.50``, ``1.234,50``, ``1 234,50``, ``1'234.50``, currency
+  symbols and codes (``$``, ``€``, ``¥``, ``USD``, ``元`` ...), negatives as ``-5``, ``5-``,
+  ``(5)`` or ``−5``. The decimal separator is decided per column from the values that show
+  it (``1,234.50``, ``12,5``); a value that contradicts the column's decision is rejected
+  rather than read a thousand times too large or small. ``1,234`` alone could be either: it
+  follows the column, else the other numeric columns of the file, else the delimiter (``;``
+  files are read with a decimal comma), else a decimal point.
+
+Row numbers
+-----------
+A rejected row is reported with the physical line of the file where its record starts (the
+header is line 1 when it is the first line), so the user finds it in a text editor.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from xlcrm import schema
+from xlcrm.errors import InputError
+
+Kind = Literal["text", "date", "number"]
+
+CUSTOMER_ID = schema.CUSTOMER_ID
+REQUIRED = ("CustomerID", "Date", "Amount")
+STANDARD_KINDS: dict[str, Kind] = {
+    "CustomerID": "text",
+    "Date": "date",
+    "Amount": "number",
+    "GrossProfit": "number",
+    "Quantity": "number",
+    "Product": "text",
+}
+# The customer's name in an export: used only to name customers added with
+# --add-missing-customers (it is not a Transactions column).
+NAME = schema.CUSTOMER_NAME
+
+# Usual ERP headers, normalised by _norm (lower case; no spaces, underscores, hyphens, dots).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "CustomerID": (
+        "customerid", "customerno", "customernumber", "customernr", "customercode", "custid",
+        "custno", "custnumber", "custcode", "account", "accountno", "accountnumber",
+        "accountid", "accountcode", "clientid", "clientno", "clientnumber", "clientcode",
+        "debtor", "debtorno", "debtornumber", "soldto", "soldtoparty", "kunnr", "kundennummer",
+        "kundennr", "客户编号", "客户代码", "客户编码", "客户号", "客户id", "客户代号",
+    ),
+    "Date": (
+        "date", "orderdate", "invoicedate", "postingdate", "documentdate", "transactiondate",
+        "billingdate", "salesdate", "deliverydate", "shipdate", "datum", "日期", "订单日期",
+        "单据日期", "开票日期", "销售日期", "过账日期", "发货日期", "交易日期",
+    ),
+    "Amount": (
+        "amount", "netamount", "netsales", "revenue", "value", "netvalue", "sales",
+        "salesamount", "invoiceamount", "linetotal", "nettotal", "turnover", "umsatz",
+        "金额", "销售额", "销售金额", "净额", "不含税金额", "订单金额", "收入",
+    ),
+    "GrossProfit": (
+        "grossprofit", "margin", "grossmargin", "profit", "contributionmargin", "毛利",
+        "毛利额", "毛利润",
+    ),
+    "Quantity": ("quantity", "qty", "units", "pieces", "pcs", "menge", "数量", "销量"),
+    "Product": (
+        "product", "item", "material", "sku", "productname", "itemname", "productcode",
+        "itemcode", "itemno", "article", "materialdescription", "description", "artikel",
+        "产品", "物料", "产品名称", "物料名称", "商品", "商品名称", "品名", "物料编码", "产品编号",
+    ),
+    NAME: (
+        "name", "customername", "clientname", "accountname", "companyname", "company",
+        "客户名称", "客户名", "客户", "公司名称", "单位名称",
+    ),
+}
+
+MAX_TEXT = 32_767  # characters a cell holds
+HEADER_SEARCH = 20  # records looked at for the header row
+DELIMITERS = (",", ";", "\t", "|")
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_FIRST_DATE = datetime(1900, 3, 1)  # Excel's calendar is exact from here on
+SERIAL_RANGE = (18_264, 2_958_465)  # 1950-01-01 .. 9999-12-31 as Excel serial numbers
+
+
+# --------------------------------------------------------------------------------------------
+# What the parse gives
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A row of the export that is not imported.
+
+    Attributes
+    ----------
+    line : int
+        Physical line of the file where the record starts (1-based).
+    column : str or None
+        The export's header of the offending column (``None``: the whole row).
+    value : str
+        The value as it stands in the file.
+    reason : str
+        Why, in words a user understands.
+    """
+
+    line: int
+    column: str | None
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}"
+        if self.column is not None:
+            where += f", {self.column} {self.value!r}" if self.value else f", {self.column}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read the export when guessing is not enough.
+
+    Attributes
+    ----------
+    encoding : str or None
+        Text encoding (``None``: UTF-8, or UTF-16 with a byte-order mark).
+    delimiter : str or None
+        Field delimiter (``None``: sniffed).
+    dayfirst : bool or None
+        ``05/03/2026`` is 5 March (``True``) or 3 May (``False``); ``None``: decided from the
+        values.
+    date_format : str or None
+        A :func:`datetime.strptime` format every date follows (overrides the guessing).
+    decimal : {".", ","} or None
+        Decimal separator of the numbers (``None``: decided per column from the values).
+    """
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    dayfirst: bool | None = None
+    date_format: str | None = None
+    decimal: str | None = None
+
+
+@dataclass
+class ParsedExport:
+    """The export read and typed (see :func:`parse_export`).
+
+    Attributes
+    ----------
+    source : str
+        File name, for messages.
+    encoding, delimiter : str
+        How the text was read.
+    rows : pandas.DataFrame
+        The rows that passed, one column per sheet column the export fills (in sheet order):
+        text as ``str`` (blank ``None``), dates ``datetime64``, numbers ``float64``. The index
+        is the line of each row in the file.
+    names : pandas.Series or None
+        The customer's name per row (same index), when the export has a name column.
+    mapping : dict of str to str
+        Export header -> sheet column.
+    name_column : str or None
+        The export's header read as the customer's name.
+    unmapped : tuple of str
+        Export headers that fill nothing (ignored).
+    rejected : list of Rejected
+        Rows not usable, with their line and reason (one entry per bad cell).
+    records : int
+        Data records in the file (blank lines not counted).
+    header_line : int
+        Line of the header.
+    notes : list of str
+        How ambiguous things were decided (date order, decimal separator, skipped columns).
+    """
+
+    source: str
+    encoding: str
+    delimiter: str
+    rows: pd.DataFrame
+    names: pd.Series | None
+    mapping: dict[str, str]
+    name_column: str | None
+    unmapped: tuple[str, ...]
+    rejected: list[Rejected]
+    records: int
+    header_line: int
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Text, delimiter and records
+
+
+def decode_csv(data: bytes, source: str, encoding: str | None = None) -> tuple[str, str]:
+    """The text of the export and the encoding it was read with.
+
+    Raises
+    ------
+    InputError
+        When the bytes are not UTF-8 (and no ``encoding`` was given), or not in ``encoding``.
+    """
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise InputError(
+                f"{encoding!r} is not a text encoding Python knows",
+                fix="Use a name such as utf-8, gb18030, cp1252 or latin-1.",
+            ) from exc
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise InputError(
+                f"{source} is not {encoding} text (byte 0x{data[exc.start]:02x} on line {line} "
+                "does not decode)",
+                fix="Try another --encoding (gb18030 for Chinese ERP exports, cp1252 for "
+                "Western Windows ones), or save the export as UTF-8 CSV.",
+            ) from exc
+        return text.removeprefix("\ufeff"), encoding
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16").removeprefix("\ufeff"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{source} starts like UTF-16 text but does not decode",
+                             fix="Save the export again as UTF-8 CSV.") from exc
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{source} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line} is not "
+            "UTF-8), so its encoding must be given",
+            fix="Run again with --encoding, e.g. --encoding gb18030 (Chinese ERP exports, "
+            "GBK) or --encoding cp1252 (Western Windows), or save the export as CSV UTF-8.",
+        ) from exc
+
+
+def _field_counts(sample: str, delimiter: str) -> list[int]:
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter,
+                        skipinitialspace=True)
+    counts = []
+    try:
+        for record in reader:
+            if record and any(f.strip() for f in record):
+                counts.append(len(record))
+    except csv.Error:
+        return counts
+    return counts
+
+
+def sniff_delimiter(text: str, sample_lines: int = 50) -> str:
+    """The delimiter among ``, ; tab |`` that splits the first lines most consistently.
+
+    Each candidate splits the sample; the one whose records most often have as many fields
+    as the first record wins (at least two fields), more fields breaking a tie.
+    """
+    lines = text.splitlines(keepends=True)[:sample_lines]
+    sample = "".join(lines)
+    best = (-1.0, 0, ",")
+    for d in DELIMITERS:
+        counts = _field_counts(sample, d)
+        if not counts:
+            continue
+        # The header width; title lines above the header are outvoted by the data lines.
+        width = Counter(counts).most_common(1)[0][0]
+        if width < 2:
+            continue
+        consistency = sum(c == width for c in counts) / len(counts)
+        score = (consistency, width, d)
+        if score[:2] > best[:2]:
+            best = score
+    return best[2]
+
+
+def read_records(text: str, delimiter: str) -> Iterable[tuple[int, list[str]]]:
+    """``(line, fields)`` of each non-blank record; ``line`` is where the record starts."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        skipinitialspace=True)
+    last = 0
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputError(
+                f"the export cannot be read as CSV at line {reader.line_num} ({exc})",
+                fix="Check the quotes on that line (a field that starts with \" must end "
+                "with \"), or export the file again.",
+            ) from exc
+        start = last + 1
+        last = reader.line_num
+        if record and "".join(record).strip():
+            yield start, record
+
+
+# --------------------------------------------------------------------------------------------
+# Headers
+
+
+def _norm(header: str) -> str:
+    """A header as compared: NFKC (full-width to ASCII), lower case, no separators."""
+    text = unicodedata.normalize("NFKC", header)
+    return re.sub(r"[\s_\-./()#:]+", "", text).casefold()
+
+
+@dataclass
+class ColumnMap:
+    """Which export column fills which sheet column."""
+
+    targets: dict[int, str]  # export column index -> sheet column
+    name_index: int | None
+    unmapped: list[int]
+    notes: list[str]
+
+
+def map_columns(headers: Sequence[str], sheet_columns: Sequence[str]) -> ColumnMap:
+    """Match the export's headers to the sheet's columns (see the module doc).
+
+    A header equal to a sheet column (ignoring case and separators) wins over a synonym; of
+    two headers for the same column the first is used and the other reported.
+    """
+    by_norm = {_norm(c): c for c in sheet_columns}
+    synonyms: dict[str, str] = {}
+    for column, names in SYNONYMS.items():
+        if column != NAME and column not in sheet_columns:
+            continue
+        for n in names:
+            synonyms.setdefault(n, column)
+    exact: dict[int, str] = {}
+    loose: dict[int, str] = {}
+    for i, h in enumerate(headers):
+        n = _norm(h)
+        if not n:
+            continue
+        if n in by_norm:
+            exact[i] = by_norm[n]
+        elif n in synonyms:
+            loose[i] = synonyms[n]
+    targets: dict[int, str] = {}
+    taken: dict[str, int] = {}
+    notes: list[str] = []
+    unmapped: list[int] = []
+    for i in [*exact, *loose]:  # exact matches first, each group in file order
+        column = exact.get(i, loose.get(i))
+        assert column is not None
+        if column in taken:
+            notes.append(f"column {headers[i]!r} ignored: {column} is taken from "
+                         f"{headers[taken[column]]!r}")
+            unmapped.append(i)
+            continue
+        taken[column] = i
+        targets[i] = column
+    name_index = taken.get(NAME) if NAME not in sheet_columns else None
+    if name_index is not None:
+        del targets[name_index]
+    unmapped += [i for i, h in enumerate(headers)
+                 if i not in targets and i != name_index and i not in unmapped and h.strip()]
+    return ColumnMap(targets, name_index, sorted(unmapped), notes)
+
+
+# --------------------------------------------------------------------------------------------
+# Dates
+
+_TIME = (
+    r"(?:(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6}))?)?"
+    r"(?:\s*([AaPp])\.?[Mm]\.?)?(?:\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?)?"
+)
+_ISO = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _TIME)
+_CN = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日" + _TIME)
+_COMPACT = re.compile(r"((?:19|20|21)\d{2})(\d{2})(\d{2})" + _TIME)
+_DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})" + _TIME)
+_SLASHED = re.compile(r"(\d{1,2})([/-])(\d{1,2})\2(\d{4}|\d{2})" + _TIME)
+_MON_DMY = re.compile(r"(\d{1,2})[-\s./]*([A-Za-z]{3,9})\.?[-\s./,]*(\d{4}|\d{2})" + _TIME)
+_MON_MDY = re.compile(r"([A-Za-z]{3,9})\.?[-\s]+(\d{1,2})(?:st|nd|rd|th)?,?[-\s]+(\d{4})" + _TIME)
+_SERIAL = re.compile(r"\d+(?:\.\d+)?")
+_MONTHS = {
+    name: i + 1
+    for i, names in enumerate([
+        ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+        ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+        ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+        ("dec", "december"),
+    ])
+    for name in names
+}
+
+# A date as read from one value: a datetime, a day/month pair still to be ordered, or why not.
+_DayMonth = tuple[int, int, int, tuple[str | None, ...]]
+
+
+def _year(text: str) -> int:
+    y = int(text)
+    if len(text) == 2:  # Excel's rule for two-digit years
+        y += 2000 if y < 30 else 1900
+    return y
+
+
+def _time_part(groups: Sequence[str | None]) -> timedelta | str:
+    hh, mm, ss, frac, ampm = groups
+    if hh is None:
+        return timedelta(0)
+    h, m, s = int(hh), int(mm or 0), int(ss or 0)
+    if ampm:
+        if not 1 <= h <= 12:
+            return f"{h} is not an hour on a 12-hour clock"
+        h = h % 12 + (12 if ampm in "Pp" else 0)
+    if h > 23 or m > 59 or s > 59:
+        return "not a valid time of day"
+    micro = int((frac or "0").ljust(6, "0")[:6])
+    return timedelta(hours=h, minutes=m, seconds=s, microseconds=micro)
+
+
+def _make_date(y: int, m: int, d: int, time_groups: Sequence[str | None]) -> datetime | str:
+    try:
+        day = datetime(y, m, d)
+    except ValueError:
+        return "no such day" if 1 <= m <= 12 else f"there is no month {m}"
+    t = _time_part(time_groups)
+    if isinstance(t, str):
+        return t
+    value = day + t
+    if value < _FIRST_DATE:
+        return "before 1 March 1900, where Excel's calendar starts"
+    return value
+
+
+def _parse_date(text: str) -> datetime | _DayMonth | str:
+    """One value: a datetime, ``(first, second, year, time)`` to be ordered, or a reason."""
+    t = text.strip()
+    if m := _ISO.fullmatch(t):
+        return _make_date(int(m[1]), int(m[3]), int(m[4]), m.groups()[4:])
+    if m := _CN.fullmatch(t):
+        return _make_date(int(m[1]), int(m[2]), int(m[3]), m.groups()[3:])
+    if m := _COMPACT.fullmatch(t):
+        return _make_date(int(m[1]), int(m[2]), int(m[3]), m.groups()[3:])
+    if m := _DOTTED.fullmatch(t):  # 05.03.2026: day first wherever dots are used
+        return _make_date(_year(m[3]), int(m[2]), int(m[1]), m.groups()[3:])
+    if m := _SLASHED.fullmatch(t):
+        return int(m[1]), int(m[3]), _year(m[4]), m.groups()[4:]
+    if m := _MON_DMY.fullmatch(t):
+        month = _MONTHS.get(m[2].casefold())
+        if month is None:
+            return f"{m[2]!r} is not a month name"
+        return _make_date(_year(m[3]), month, int(m[1]), m.groups()[3:])
+    if m := _MON_MDY.fullmatch(t):
+        month = _MONTHS.get(m[1].casefold())
+        if month is None:
+            return f"{m[1]!r} is not a month name"
+        return _make_date(int(m[3]), month, int(m[2]), m.groups()[3:])
+    if _SERIAL.fullmatch(t):
+        serial = float(t)
+        lo, hi = SERIAL_RANGE
+        if not lo <= serial <= hi:
+            return "not a date (a number, but not an Excel date serial after 1950)"
+        # Whole seconds: a serial's fraction of a day is rarely exact in binary.
+        return _EXCEL_EPOCH + timedelta(seconds=round(serial * 86400))
+    return "not a date in a format xlcrm knows (e.g. 2026-03-05, 05.03.2026, 05/03/2026)"
+
+
+def _strptime(fmt: str) -> Callable[[str], datetime | str]:
+    def parse(text: str) -> datetime | str:
+        try:
+            value = datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            return f"does not match the date format {fmt}"
+        if value < _FIRST_DATE:
+            return "before 1 March 1900, where Excel's calendar starts"
+        return value
+    return parse
+
+
+@dataclass
+class _Column:
+    """One export column being typed: its header, its raw values, the rows' lines."""
+
+    header: str
+    values: list[str]
+    lines: list[int]
+
+
+def _date_column(col: _Column, options: ImportOptions, source: str,
+                 notes: list[str]) -> tuple[list[Any], dict[int, str]]:
+    """Dates of a column (``None`` for blank) and the reason per bad row position."""
+    distinct = dict.fromkeys(col.values)
+    distinct.pop("", None)
+    if options.date_format:
+        parse = _strptime(options.date_format)
+        parsed: dict[str, Any] = {v: parse(v) for v in distinct}
+    else:
+        parsed = {v: _parse_date(v) for v in distinct}
+        pairs = {v: p for v, p in parsed.items() if isinstance(p, tuple)}
+        if pairs:
+            dayfirst = _day_order(col, pairs, options, source, notes)
+            first_line = {}
+            for v, line in zip(col.values, col.lines, strict=True):
+                first_line.setdefault(v, line)
+            evidence = next(
+                (f"line {first_line[v]}: {v}" for v, (a, b, _y, _t) in pairs.items()
+                 if (a > 12 if dayfirst else b > 12)), None)
+            order = "day-first" if dayfirst else "month-first"
+            for v, (a, b, y, tm) in pairs.items():
+                d, mo = (a, b) if dayfirst else (b, a)
+                got = _make_date(y, mo, d, tm)
+                if isinstance(got, str) and mo > 12:
+                    got = (f"not a {order} date (as asked with --"
+                           f"{'dayfirst' if dayfirst else 'monthfirst'})"
+                           if options.dayfirst is not None else
+                           f"does not fit the {order} dates of this file"
+                           + (f" ({evidence})" if evidence else ""))
+                parsed[v] = got
+    out: list[Any] = []
+    bad: dict[int, str] = {}
+    for i, v in enumerate(col.values):
+        if v == "":
+            out.append(None)
+            continue
+        p = parsed[v]
+        if isinstance(p, str):
+            bad[i] = p
+            out.append(None)
+        else:
+            out.append(p)
+    return out, bad
+
+
+def _day_order(col: _Column, pairs: Mapping[str, _DayMonth], options: ImportOptions,
+               source: str, notes: list[str]) -> bool:
+    """Whether ``05/03/2026`` means 5 March in this column (see the module doc)."""
+    if options.dayfirst is not None:
+        return options.dayfirst
+    counts = Counter(v for v in col.values if v in pairs)
+    day_rows = sum(n for v, n in counts.items() if pairs[v][0] > 12)
+    month_rows = sum(n for v, n in counts.items() if pairs[v][1] > 12)
+    line_of: dict[str, int] = {}
+    for v, line in zip(col.values, col.lines, strict=True):
+        line_of.setdefault(v, line)
+
+    def example(first: bool) -> str:
+        v = min((v for v in pairs if (pairs[v][0] if first else pairs[v][1]) > 12),
+                key=line_of.__getitem__)
+        return f"line {line_of[v]}: {v}"
+
+    if day_rows or month_rows:
+        dayfirst = day_rows >= month_rows
+        notes.append(
+            f"{col.header}: dates like 05/03/2026 read "
+            + ("day first (5 March)" if dayfirst else "month first (3 May)")
+            + f", since {example(dayfirst)}"
+        )
+        return dayfirst
+    if all(a == b for a, b, _y, _t in pairs.values()):
+        return True  # every value reads the same both ways
+    v = min((v for v, p in pairs.items() if p[0] != p[1]), key=line_of.__getitem__)
+    a, b, y, _t = pairs[v]
+    raise InputError(
+        f"the dates in column {col.header!r} of {source} can be read day first or month "
+        f"first, and every one fits both (line {line_of[v]}: {v!r} is "
+        f"{a} {_month_name(b)} {y} or {b} {_month_name(a)} {y})",
+        fix="Run again with --dayfirst (05/03/2026 = 5 March) or --monthfirst "
+        "(05/03/2026 = 3 May), or give the format, e.g. --date-format %d/%m/%Y.",
+    )
+
+
+def _month_name(m: int) -> str:
+    return datetime(2000, m, 1).strftime("%B") if 1 <= m <= 12 else str(m)
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers
+
+_WS = re.compile(r"[\s\u00a0\u2007\u202f\u2009\u200b]+")
+_SYMBOLS = "$€£¥￥₹₩₽₺₪฿₫₱¢"
+_CURRENCY = (
+    rf"(?:[A-Za-z]{{0,3}}\.?[{_SYMBOLS}]|[A-Z]{{3}}|kr\.?|Kč|zł|Ft|Rs\.?|Fr\.?|lei|"
+    r"元|人民币|圆)"
+)
+_PREFIX = re.compile(_CURRENCY)
+_SUFFIX = re.compile(_CURRENCY + r"$")
+_MINUS = "-−–"
+_DASHES = frozenset({"-", "−", "–", "—"})
+_EXPONENT = re.compile(r"\d+(?:\.\d+)?[eE][+-]?\d+|\.\d+[eE][+-]?\d+")
+_CORE = re.compile(r"\d[\d.,]*|[.,]\d+")
+# An integer part with thousands separators: 1,234,567 (or Indian 12,34,567).
+_GROUPS = re.compile(r"\d{1,3}(?:[.,]\d{2})*[.,]\d{3}|\d{1,3}(?:[.,]\d{3})+")
+
+
+@dataclass(frozen=True)
+class _Number:
+    """A number as written: its digits and separators, its sign, what it says of the decimal.
+
+    ``decimal`` is the separator the value proves to be the decimal one (``None``: it does
+    not tell, e.g. ``1234`` or ``1,234``); ``ambiguous`` is the separator of a ``1,234``.
+    """
+
+    negative: bool
+    core: str
+    decimal: str | None
+    ambiguous: str | None = None
+
+    def value(self, decimal: str) -> float | str:
+        thousands = "," if decimal == "." else "."
+        if self.decimal is not None and self.decimal != decimal:
+            return "conflict"
+        core = self.core
+        if self.ambiguous is not None and self.ambiguous == thousands:
+            core = core.replace(thousands, "")
+        elif self.ambiguous is None:
+            int_part = core.split(decimal, 1)[0]
+            if thousands in int_part and not _GROUPS.fullmatch(int_part):
+                return f"the digits are not grouped by thousands around {thousands!r}"
+            core = core.replace(thousands, "")
+        x = float(core.replace(decimal, ".")) if core.strip(".,") else math.nan
+        if not math.isfinite(x):
+            return "not a number"
+        return -x if self.negative else x
+
+
+_PLAIN = re.compile(r"-?[\d.,]+")  # the usual case: nothing to strip
+
+
+def _parse_number(text: str) -> _Number | str:
+    if _PLAIN.fullmatch(text):
+        negative = text[0] == "-"
+        return _classify(text[1:] if negative else text, negative)
+    t = _WS.sub("", text)
+    negative = False
+    for _ in range(4):  # signs, brackets and currency in any order: -$5, $-5, ($5), 5 € -
+        before = t
+        if len(t) > 1 and t[0] == "(" and t[-1] == ")":
+            negative, t = True, t[1:-1]
+        if m := _PREFIX.match(t):
+            t = t[m.end():]
+        if m := _SUFFIX.search(t):
+            t = t[: m.start()]
+        if t[:1] and t[0] in _MINUS:
+            negative, t = True, t[1:]
+        elif t[:1] == "+":
+            t = t[1:]
+        if t[-1:] and t[-1] in _MINUS:
+            negative, t = True, t[:-1]
+        if t == before:
+            break
+    t = t.replace("'", "").replace("’", "")
+    if _EXPONENT.fullmatch(t):
+        return _Number(negative, t, "." if "." in t else None)
+    return _classify(t, negative)
+
+
+def _classify(t: str, negative: bool) -> _Number | str:
+    """Digits and separators (``t``) as a :class:`_Number`, or why they are not a number."""
+    if not _CORE.fullmatch(t) or t[-1] in ".,":
+        return "not a number"
+    dots, commas = t.count("."), t.count(",")
+    if dots and commas:
+        last = "." if t.rfind(".") > t.rfind(",") else ","
+        if t.count(last) > 1:
+            return "not a number (two decimal separators)"
+        return _Number(negative, t, last)
+    if not dots and not commas:
+        return _Number(negative, t, None)
+    sep = "." if dots else ","
+    other = "," if sep == "." else "."
+    if dots + commas > 1:  # 1,234,567: thousands; the decimal separator is the other one
+        return _Number(negative, t, other)
+    int_part, frac = t.split(sep)
+    if len(frac) == 3 and 1 <= len(int_part) <= 3 and int_part != "0":
+        return _Number(negative, t, None, ambiguous=sep)  # 1,234: 1234 or 1.234
+    return _Number(negative, t, sep)
+
+
+def _decimal_votes(col: _Column, parsed: Mapping[str, Any]) -> Counter[str]:
+    counts = Counter(col.values)
+    votes: Counter[str] = Counter()
+    for v, p in parsed.items():
+        if isinstance(p, _Number) and p.decimal is not None:
+            votes[p.decimal] += counts[v]
+    return votes
+
+
+def _number_column(col: _Column, parsed: Mapping[str, _Number | str], decimal: str,
+                   ) -> tuple[list[float | None], dict[int, str]]:
+    line_of: dict[str, int] = {}
+    if any(isinstance(p, _Number) and p.decimal not in (None, decimal)
+           for p in parsed.values()):  # only needed to name an example of a conflict
+        for v, line in zip(col.values, col.lines, strict=True):
+            line_of.setdefault(v, line)
+    values: dict[str, float | str] = {}
+    for v, p in parsed.items():
+        if isinstance(p, str):
+            values[v] = p
+            continue
+        got = p.value(decimal)
+        if got == "conflict":
+            example = min((u for u, q in parsed.items()
+                           if isinstance(q, _Number) and q.decimal == decimal),
+                          key=line_of.__getitem__, default=None)
+            sep_name = {".": "point", ",": "comma"}
+            got = (f"has a decimal {sep_name[p.decimal or '.']}, but this column uses a "
+                   f"decimal {sep_name[decimal]}"
+                   + (f" (line {line_of[example]}: {example})" if example else ""))
+        values[v] = got
+    out: list[float | None] = []
+    bad: dict[int, str] = {}
+    for i, v in enumerate(col.values):
+        if v == "":
+            out.append(None)
+            continue
+        got = values[v]
+        if isinstance(got, str):
+            bad[i] = got
+            out.append(None)
+        else:
+            out.append(got)
+    return out, bad
+
+
+# --------------------------------------------------------------------------------------------
+# The export as rows
+
+
+def _find_header(records: list[tuple[int, list[str]]], sheet_columns: Sequence[str]
+                 ) -> int:
+    """Position of the header among the first records (title lines above it skipped)."""
+    for k, (_line, fields) in enumerate(records[:HEADER_SEARCH]):
+        cmap = map_columns([f.strip() for f in fields], sheet_columns)
+        if set(REQUIRED) <= set(cmap.targets.values()):
+            return k
+    return 0
+
+
+def parse_export(
+    data: bytes,
+    sheet_columns: Sequence[str],
+    *,
+    source: str,
+    kinds: Mapping[str, Kind] | None = None,
+    options: ImportOptions | None = None,
+) -> ParsedExport:
+    """Read the export ``data`` into typed rows for a sheet with ``sheet_columns``.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes.
+    sheet_columns : sequence of str
+        Headers of the Transactions sheet, in sheet order.
+    source : str
+        The file's name, for messages.
+    kinds : mapping of str to {"text", "date", "number"}, optional
+        How each sheet column is typed; the standard columns have theirs
+        (:data:`STANDARD_KINDS`), others default to text.
+    options : ImportOptions, optional
+        Encoding, delimiter, date order or format, decimal separator.
+
+    Returns
+    -------
+    ParsedExport
+
+    Raises
+    ------
+    InputError
+        When the file cannot be decoded or parsed, lacks a required column, or its dates
+        read both day-first and month-first.
+    """
+    options = options or ImportOptions()
+    missing_in_sheet = [c for c in REQUIRED if c not in sheet_columns]
+    if missing_in_sheet:
+        raise InputError(
+            f"the {schema.TRANSACTIONS} sheet has no column {', '.join(missing_in_sheet)} "
+            f"(its columns: {', '.join(sheet_columns) or 'none'})",
+            fix="Put the headers CustomerID, Date and Amount in row 1 of Transactions (copy "
+            "the sheet from the xlcrm template).",
+            sheet=schema.TRANSACTIONS,
+        )
+    kinds = {**STANDARD_KINDS, **(kinds or {})}
+    if options.decimal not in (None, ".", ","):
+        raise InputError(f"the decimal separator must be '.' or ',', not {options.decimal!r}",
+                         fix="Use --decimal . or --decimal ,")
+    text, encoding = decode_csv(data, source, options.encoding)
+    delimiter = options.delimiter or sniff_delimiter(text)
+    if delimiter in ("\\t", "tab", "TAB"):
+        delimiter = "\t"
+    if len(delimiter) != 1:
+        raise InputError(f"the delimiter must be one character, not {delimiter!r}",
+                         fix="Use e.g. --delimiter ';' (or tab).")
+    records = list(read_records(text, delimiter))
+    if not records:
+        raise InputError(f"{source} is empty", fix="Export the orders again.")
+    k = _find_header(records, sheet_columns)
+    header_line, raw_headers = records[k]
+    headers = [h.strip() for h in raw_headers]
+    cmap = map_columns(headers, sheet_columns)
+    notes = list(cmap.notes)
+    if k:
+        notes.append(f"lines before {header_line} skipped (the header is on line {header_line})")
+    missing = [c for c in REQUIRED if c not in cmap.targets.values()]
+    if missing:
+        found = ", ".join(repr(h) for h in headers if h) or "none"
+        raise InputError(
+            f"{source} has no column for {', '.join(missing)} (needed: CustomerID, Date and "
+            f"Amount; the header on line {header_line} has: {found})",
+            fix="Rename the export's columns to CustomerID, Date and Amount (usual ERP names "
+            "such as 'Customer No', 'Invoice Date', 'Net Amount', 客户编号, 日期, 金额 work "
+            "too) and run again.",
+        )
+    body = records[k + 1:]
+    width = len(raw_headers)
+    rejected: list[Rejected] = []
+    good: list[tuple[int, list[str]]] = []
+    for line, fields in body:
+        if len(fields) != width:
+            # Not padded or cut: a record of another width has its values in the wrong columns.
+            rejected.append(Rejected(
+                line, None, "",
+                f"has {len(fields)} fields, the header has {width} (a value containing "
+                f"{_delimiter_name(delimiter)} without quotes around it?)",
+            ))
+            continue
+        good.append((line, fields))
+    lines = [line for line, _ in good]
+    bad_rows: dict[int, list[Rejected]] = {}
+
+    def reject(pos: int, header: str, value: str, reason: str) -> None:
+        bad_rows.setdefault(pos, []).append(Rejected(lines[pos], header, value, reason))
+
+    columns: dict[str, list[Any]] = {}
+    number_cols: list[tuple[str, int, _Column, dict[str, _Number | str]]] = []
+    for i, target in sorted(cmap.targets.items(), key=lambda t: sheet_columns.index(t[1])):
+        col = _Column(headers[i], [f[i].strip() for _, f in good], lines)
+        kind = kinds.get(target, "text")
+        if kind == "date":
+            values, bad = _date_column(col, options, source, notes)
+        elif kind == "number":
+            # A lone dash is how many reports print "nothing" in a number column.
+            col.values = ["" if v in _DASHES else v for v in col.values]
+            distinct = dict.fromkeys(col.values)
+            distinct.pop("", None)
+            parsed = {v: _parse_number(v) for v in distinct}
+            number_cols.append((target, i, col, parsed))
+            continue  # typed below, once every column has voted on the decimal separator
+        else:
+            values = [v or None for v in col.values]
+            bad = {p: f"longer than a cell holds ({MAX_TEXT} characters)"
+                   for p, v in enumerate(col.values) if len(v) > MAX_TEXT}
+        for p, reason in bad.items():
+            reject(p, col.header, col.values[p], reason)
+        columns[target] = values
+
+    file_votes: Counter[str] = Counter()
+    col_votes = {}
+    for target, _i, col, parsed in number_cols:
+        col_votes[target] = _decimal_votes(col, parsed)
+        file_votes += col_votes[target]
+    comma_columns: list[str] = []
+    for target, _i, col, parsed in number_cols:
+        votes = col_votes[target]
+        if options.decimal:
+            decimal = options.decimal
+        elif votes:
+            decimal = "," if votes[","] > votes["."] else "."
+        elif file_votes:
+            decimal = "," if file_votes[","] > file_votes["."] else "."
+        else:
+            decimal = "," if delimiter == ";" else "."
+        if decimal == "," and not options.decimal:
+            comma_columns.append(col.header)
+        values, bad = _number_column(col, parsed, decimal)
+        for p, reason in bad.items():
+            reject(p, col.header, col.values[p], reason)
+        columns[target] = values
+
+    if comma_columns:
+        notes.append(f"{', '.join(comma_columns)}: read with a decimal comma "
+                     "(1.234,50 = 1234.5)")
+
+    # Required cells must be filled.
+    for target in REQUIRED:
+        header = next(headers[i] for i, t in cmap.targets.items() if t == target)
+        for p, v in enumerate(columns[target]):
+            if v is None and p not in bad_rows:
+                reject(p, header, "", f"blank (every order needs its {target})")
+
+    keep = [p for p in range(len(good)) if p not in bad_rows]
+    for p in sorted(bad_rows):
+        rejected.extend(bad_rows[p])
+    rejected.sort(key=lambda r: r.line)
+    index = pd.Index([lines[p] for p in keep], name="line")
+    frame_data: dict[str, Any] = {}
+    for target in sheet_columns:
+        if target not in columns:
+            continue
+        vals = [columns[target][p] for p in keep]
+        kind = kinds.get(target, "text")
+        if kind == "date":
+            frame_data[target] = pd.Series(vals, index=index, dtype="datetime64[us]")
+        elif kind == "number":
+            frame_data[target] = pd.Series(
+                [math.nan if v is None else v for v in vals], index=index, dtype=np.float64)
+        else:
+            frame_data[target] = pd.Series(vals, index=index, dtype=object)
+    rows = pd.DataFrame(frame_data, index=index)
+    names = None
+    if cmap.name_index is not None:
+        names = pd.Series([good[p][1][cmap.name_index].strip() or None for p in keep],
+                          index=index, dtype=object)
+    mapping = {headers[i]: t for i, t in sorted(cmap.targets.items())}
+    return ParsedExport(
+        source=source,
+        encoding=encoding,
+        delimiter=delimiter,
+        rows=rows,
+        names=names,
+        mapping=mapping,
+        name_column=headers[cmap.name_index] if cmap.name_index is not None else None,
+        unmapped=tuple(headers[i] for i in cmap.unmapped),
+        rejected=rejected,
+        records=len(body),
+        header_line=header_line,
+        notes=notes,
+    )
+
+
+def _delimiter_name(d: str) -> str:
+    return {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a bar"}.get(d, repr(d))
+
+
+# --------------------------------------------------------------------------------------------
+# What to append: known customers, no duplicates
+
+
+@dataclass
+class ImportPlan:
+    """What an import appends, and what it leaves out (see :func:`plan_import`).
+
+    Attributes
+    ----------
+    rows : pandas.DataFrame
+        Rows to append to Transactions (index: line in the export).
+    new_customers : pandas.DataFrame
+        Rows to append to Customers (``CustomerID`` and, when the export names them,
+        ``Name``); empty unless customers are added.
+    rejected : list of Rejected
+        The export's rejected rows (parse errors and unknown customers), by line.
+    duplicates_existing, duplicates_in_file : list of int
+        Lines skipped because the same order is already in Transactions, or came earlier in
+        the export.
+    """
+
+    rows: pd.DataFrame
+    new_customers: pd.DataFrame
+    rejected: list[Rejected]
+    duplicates_existing: list[int]
+    duplicates_in_file: list[int]
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.duplicates_existing) + len(self.duplicates_in_file)
+
+    @property
+    def rejected_lines(self) -> list[int]:
+        return sorted({r.line for r in self.rejected})
+
+
+def _key_column(values: pd.Series, kind: Kind) -> list[Any]:
+    """Values of one column as compared for duplicates: trimmed text, rounded numbers, seconds.
+
+    Dates compare as whole seconds since 1970 (a serial number read back from a cell is
+    rarely an exact number of microseconds).
+    """
+    if kind == "date":
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            secs = values.dt.round("s").to_numpy(dtype="datetime64[s]")
+            nat = np.isnat(secs)
+            out = secs.astype(np.int64).tolist()
+            if nat.any():
+                out = [None if n else v for v, n in zip(out, nat.tolist(), strict=True)]
+            return out
+        return [_date_key(v) if isinstance(v, datetime) else _text_key(v)
+                for v in values.tolist()]
+    if kind == "number":
+        if pd.api.types.is_float_dtype(values.dtype):
+            arr = np.round(values.to_numpy(dtype=np.float64), 6)
+            return [None if v != v else v for v in arr.tolist()]
+        out = []
+        for v in values.tolist():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out.append(None if v != v else round(float(v), 6))
+            else:
+                out.append(_text_key(v))
+        return out
+    return [(v.strip() or None) if type(v) is str else _text_key(v) for v in values.tolist()]
+
+
+def _date_key(v: datetime) -> int:
+    return int(pd.Timestamp(v).round("s").timestamp())
+
+
+def _text_key(v: Any) -> Any:
+    """The trimmed text a cell shows for a value typed without a number format (or None)."""
+    if v is None or v is pd.NaT or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, str):
+        text = v
+    elif isinstance(v, bool):
+        text = "TRUE" if v else "FALSE"
+    elif isinstance(v, float):
+        text = str(int(v)) if v.is_integer() else repr(v)  # 1001.0 is shown as 1001
+    elif isinstance(v, datetime):
+        text = v.isoformat(sep=" ") if v.time() != datetime.min.time() else v.date().isoformat()
+    else:
+        text = str(v)
+    return text.strip() or None
+
+
+def plan_import(
+    parsed: ParsedExport,
+    existing: pd.DataFrame,
+    known_customers: Iterable[Any],
+    *,
+    kinds: Mapping[str, Kind] | None = None,
+    add_missing_customers: bool = False,
+    allow_duplicates: bool = False,
+) -> ImportPlan:
+    """Decide which parsed rows to append.
+
+    Parameters
+    ----------
+    parsed : ParsedExport
+        The export read by :func:`parse_export`.
+    existing : pandas.DataFrame
+        The Transactions sheet as read (CustomerID as text).
+    known_customers : iterable
+        CustomerIDs of the Customers sheet (compared as trimmed text).
+    kinds : mapping, optional
+        Types of non-standard columns (as given to :func:`parse_export`).
+    add_missing_customers : bool
+        Add an unknown CustomerID to Customers instead of rejecting its rows.
+    allow_duplicates : bool
+        Import rows equal to an existing row or to an earlier row of the export.
+
+    Returns
+    -------
+    ImportPlan
+        Duplicates are compared on the columns the export fills: a row is skipped when every
+        one of them equals an existing Transactions row (or an earlier row of the export).
+    """
+    kinds = {**STANDARD_KINDS, **(kinds or {})}
+    rows = parsed.rows
+    rejected = list(parsed.rejected)
+    known = {k for v in known_customers if (k := _text_key(v)) is not None}
+    known_folded: dict[str, str] = {}
+    for k in known:
+        known_folded.setdefault(k.casefold(), k)
+    ids = [_text_key(v) for v in rows[CUSTOMER_ID].tolist()]
+    id_header = next((h for h, t in parsed.mapping.items() if t == CUSTOMER_ID), CUSTOMER_ID)
+    unknown = [i for i, v in enumerate(ids) if v not in known]
+    new_ids: list[str] = []
+    if unknown and add_missing_customers:
+        new_ids = list(dict.fromkeys(ids[i] for i in unknown))
+    elif unknown:
+        for i in unknown:
+            v = ids[i]
+            hint = known_folded.get(v.casefold())
+            rejected.append(Rejected(
+                int(rows.index[i]), id_header, v,
+                f"unknown customer {v!r}"
+                + (f" (Customers has {hint!r})" if hint else "")
+                + ": add it to Customers or use --add-missing-customers",
+            ))
+        rejected.sort(key=lambda r: r.line)
+        keep = np.ones(len(rows), dtype=bool)
+        keep[unknown] = False
+        rows = rows[keep]
+        ids = [v for v, k in zip(ids, keep.tolist(), strict=True) if k]
+    rows = rows.copy()
+    rows[CUSTOMER_ID] = pd.Series(ids, index=rows.index, dtype=object)
+
+    dup_existing: list[int] = []
+    dup_file: list[int] = []
+    if not allow_duplicates and len(rows):
+        cols = list(rows.columns)
+        new_keys = list(zip(*(_key_column(rows[c], kinds.get(c, "text")) for c in cols),
+                            strict=True))
+        old_keys: set[tuple[Any, ...]] = set()
+        if len(existing) and all(c in existing.columns for c in cols):
+            old_keys = set(zip(*(_key_column(existing[c], kinds.get(c, "text")) for c in cols),
+                               strict=True))
+        seen: set[tuple[Any, ...]] = set()
+        keep_rows = np.ones(len(rows), dtype=bool)
+        for i, key in enumerate(new_keys):
+            if key in old_keys:
+                dup_existing.append(int(rows.index[i]))
+                keep_rows[i] = False
+            elif key in seen:
+                dup_file.append(int(rows.index[i]))
+                keep_rows[i] = False
+            else:
+                seen.add(key)
+        rows = rows[keep_rows]
+
+    new_customers = pd.DataFrame({CUSTOMER_ID: pd.Series([], dtype=object)})
+    if new_ids:
+        still = set(rows[CUSTOMER_ID])  # customers whose every row was a duplicate need no row
+        new_ids = [v for v in new_ids if v in still]
+        data: dict[str, list[Any]] = {CUSTOMER_ID: new_ids}
+        if parsed.names is not None:
+            names = parsed.names.loc[rows.index]
+            first: dict[str, str] = {}
+            for cid, name in zip(rows[CUSTOMER_ID].tolist(), names.tolist(), strict=True):
+                if name and cid not in first:
+                    first[cid] = name
+            data[NAME] = [first.get(v) for v in new_ids]
+        new_customers = pd.DataFrame(data, dtype=object)
+    return ImportPlan(rows, new_customers, rejected, dup_existing, dup_file)
+
+
+def sheet_kinds(frame: pd.DataFrame, columns: Collection[str]) -> dict[str, Kind]:
+    """Kinds of the sheet's non-standard columns, from how the reader typed them."""
+    out: dict[str, Kind] = {}
+    for c in columns:
+        if c in STANDARD_KINDS or c not in frame.columns:
+            continue
+        dtype = frame[c].dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            out[c] = "date"
+        elif pd.api.types.is_float_dtype(dtype) and frame[c].notna().any():
+            out[c] = "number"
+        else:
+            out[c] = "text"
+    return out

@@ -2,6 +2,7 @@
 
 ``import udfs`` exposes every worksheet function under its Excel name; xlwings' Import
 Functions (the template's ``xlwings.conf`` names this module) registers them.
+:mod:`udfs.lite` offers both to xlwings Lite (see docs/lite.md).
 """
 
 from udfs.functions import (

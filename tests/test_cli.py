@@ -231,3 +231,25 @@ def test_demo_is_judged_as_of_its_history(demo_book):
 
     stamp = grid(demo_book, schema.DASHBOARD)[1][0]
     assert stamp.endswith(f"· as of {DEFAULT_TODAY:%Y-%m-%d}")
+
+
+def test_output_in_a_narrow_code_page_does_not_crash(demo_book, tmp_path):
+    import os
+    import sys
+
+    book = tmp_path / "cp.xlsm"
+    shutil.copy(demo_book, book)
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252"}
+    env.pop("PYTHONUTF8", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "xlcrm.cli", "resegment", str(book), "--quiet"],
+        capture_output=True, env=env, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode("cp1252", "replace")
+    out = done.stdout.decode("cp1252")
+    assert "Resegmented" in out and "?max" in out  # λmax shown as ?max, not a traceback
+
+
+def test_check_on_a_missing_file_cannot_run(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "nope.xlsm")]) == 2
+    assert "there is no file" in capsys.readouterr().err

@@ -378,7 +378,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tolerant_output() -> None:
+    """Never fail on a character the console cannot show.
+
+    Redirected to a file on Windows (a scheduled task's log), Python writes in the ANSI code
+    page, which has no λ, ≥ or ×: the run would end in a traceback after the workbook was
+    written. Such characters become ``?`` instead.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_output()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

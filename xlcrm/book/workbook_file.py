@@ -54,7 +54,11 @@ def read_workbook(path: Path) -> WorkbookInput:
         When the file is not a workbook, is password-protected, has no Customers sheet, or
         has judgments that cannot be used.
     """
-    book = open_workbook(Path(path))
+    return book_inputs(open_workbook(Path(path)))
+
+
+def book_inputs(book: Workbook) -> WorkbookInput:
+    """The ledger and settings of an opened workbook file (see :func:`read_workbook`)."""
     names = tuple(book.sheet_names)
     ledger, settings = inputs_from_sheets(
         names,
@@ -105,9 +109,18 @@ def resegment_file(
 
 
 def check_file(path: Path, *, as_of: date | None = None) -> list[Problem]:
-    """Every problem with the workbook's input, as ``resegment`` would find it; writes nothing."""
+    """Every problem with the workbook's input, as ``resegment`` would find it; writes nothing.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read as a workbook at all (missing, not a workbook,
+        password-protected): there is nothing to check.
+    """
+    book = open_workbook(Path(path))
     try:
-        _, results = analyse_file(Path(path), as_of=as_of)
+        data = book_inputs(book)
+        results = analyse(data.ledger, data.settings, as_of=as_of)
     except InputError as exc:
         return list(exc.problems)
     return results.problems

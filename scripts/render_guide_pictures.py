@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from xlcrm.book.read import sheet_parts
-from xlcrm.book.workbook_file import create_demo_workbook, resegment_file
+from xlcrm.book.workbook_file import create_demo_workbook
 from xlcrm.demo import DEFAULT_TODAY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,9 +146,7 @@ def tools() -> dict[str, str]:
 def demo_workbook(folder: Path) -> Path:
     """The demo workbook, resegmented as of :data:`STAMP`."""
     path = folder / DEMO_NAME
-    create_demo_workbook(path, customers=CUSTOMERS, seed=SEED, today=DEFAULT_TODAY)
-    # create_demo_workbook stamps its run with the clock; run again at the fixed time.
-    resegment_file(path, stamp=STAMP, as_of=STAMP.date(), backups=0)
+    create_demo_workbook(path, customers=CUSTOMERS, seed=SEED, today=DEFAULT_TODAY, stamp=STAMP)
     return path
 
 

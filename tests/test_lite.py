@@ -239,7 +239,9 @@ def test_resegment_script_writes_what_the_command_writes(main, demo, resegmented
 def test_check_script_prints_the_commands_problems(main, demo, remote, capsys):
     book = remote(payload_from(demo))
     main.check(book)
-    assert [a["func"] for a in book.json()["actions"]] == ["alert"]
+    assert [a["func"] for a in book.json()["actions"]] == [
+        "sheetClearContents", "setValues", "alert"
+    ]
     first = str(check_file(demo)[0])
     assert first[:40] in capsys.readouterr().out
 
@@ -404,13 +406,16 @@ def test_lite_resegment_writes_what_the_command_writes(lite, demo, resegmented):
     assert "Resegmented 120 customers" in run["printed"]
 
 
-def test_lite_check_shows_the_commands_problems_and_writes_nothing(lite, demo):
+def test_lite_check_shows_the_commands_problems_on_the_problems_sheet_only(lite, demo):
     run = lite["scripts"][1]
     assert "error" not in run, run.get("error")
-    assert [a["func"] for a in run["json"]["actions"]] == ["alert"]
+    actions = run["json"]["actions"]
+    assert [a["func"] for a in actions] == ["sheetClearContents", "setValues", "alert"]
+    names = [s["name"] for s in payload_from(demo)["sheets"]]
+    assert {names[a["sheet_position"]] for a in actions[:2]} == {schema.PROBLEMS}
     first = str(check_file(demo)[0])
     assert first[:40] in run["printed"]
-    assert first[:40] in run["json"]["actions"][0]["args"][0]
+    assert first[:40] in actions[-1]["args"][0]
 
 
 def test_lite_help_activates_the_help_sheet(lite, demo):

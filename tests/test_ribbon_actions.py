@@ -25,6 +25,7 @@ import udfs.ribbon as ribbon
 from xlcrm import schema
 from xlcrm.book.read import read_grid
 from xlcrm.book.workbook_file import check_file, create_demo_workbook, resegment_file
+from xlcrm.report import problems_rows
 
 
 @pytest.fixture(scope="module")
@@ -113,14 +114,21 @@ def test_input_error_writes_nothing_and_alerts(demo, remote):
     assert "no Customers sheet" in prompt and mode == "critical" and title == "CRM"
 
 
-def test_check_writes_nothing_and_reports_the_commands_problems(demo, remote):
+def test_check_writes_only_the_problems_sheet_with_the_commands_problems(demo, remote):
     payload = payload_from(demo)
     book = remote(payload)
     problems = ribbon.check(book)
     actions = book.json()["actions"]
-    assert [a["func"] for a in actions] == ["alert"]
     assert [str(p) for p in problems] == [str(p) for p in check_file(demo)]
-    assert str(problems[0])[:40] in actions[0]["args"][0]
+    names = [s["name"] for s in payload["sheets"]]
+    touched = {a["sheet_position"] for a in actions if a["func"] != "alert"}
+    assert touched == {names.index(schema.PROBLEMS)}
+    assert {a["func"] for a in actions} <= vba_client_actions()
+    (values,) = [a["values"] for a in actions if a["func"] == "setValues"]
+    expected = problems_rows(problems)
+    assert len(values) == len(expected) + 2 and values[-1][0].startswith("Checked ")
+    assert [row[3] for row in values[1 : len(expected)]] == [r[3] for r in expected[1:]]
+    assert actions[-1]["func"] == "alert" and str(problems[0])[:40] in actions[-1]["args"][0]
 
 
 def test_help_and_share(demo, remote):

@@ -500,7 +500,7 @@ def _table(rows: Any, *, what: str) -> pd.DataFrame:
     grid = as_grid(rows)
     if len(grid) < 2:
         raise InputError(f"{what} has no rows below its header",
-                         fix=f"Select {what} with its header row, e.g. Transactions[#All].")
+                         fix=f"Select {what} with its header row, e.g. tblTransactions[#All].")
     header = [str(h).strip() if h is not None else "" for h in grid[0]]
     body = [r for r in grid[1:] if any(v is not None and v != "" for v in r)]
     return pd.DataFrame(body, columns=header)
@@ -520,7 +520,7 @@ def _as_day(value: Any, *, what: str) -> dt.date:
 @xw.func(category=CATEGORY)
 @xw.arg("customer_ids", ndim=2, doc="the customers, one CustomerID per row")
 @xw.arg("transactions", ndim=2, doc="the Transactions table with its header row "
-        "(CustomerID, Date, Amount), e.g. Transactions[#All]")
+        "(CustomerID, Date, Amount), e.g. tblTransactions[#All]")
 @xw.arg("as_of", doc="optional: the day to judge from (default today)")
 @excel_errors("CHURN")
 def CRM_CHURN_RISK(customer_ids: Any, transactions: Any, as_of: Any = None) -> Grid:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from xlcrm.book.sheets import LEDGER_TEXT_COLUMNS, analyse, inputs_from_sheets, 
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Results
-from xlcrm.report import Formula, frame_rows, result_sheets
+from xlcrm.report import Formula, frame_rows, problems_sheet, result_sheets
 
 __all__ = ["check", "help", "resegment", "share"]
 
@@ -246,9 +247,11 @@ def resegment(book: xw.Book | None = None) -> Results | None:
 
 
 def check(book: xw.Book | None = None) -> list[Problem] | None:
-    """Show every problem ``resegment`` would find in the open workbook; writes nothing.
+    """List every problem ``resegment`` would find in the open workbook.
 
-    Like ``xlcrm check``: the analysis runs but no sheet changes.
+    The analysis runs as ``xlcrm check`` runs it; the problems go to the Problems sheet
+    (each with a link to its cell) and the first few to a message box. No other sheet
+    changes: Scores, Segments, Activity and Dashboard keep the last run's results.
 
     Returns
     -------
@@ -265,12 +268,17 @@ def check(book: xw.Book | None = None) -> list[Problem] | None:
         return None
     finally:
         _status(book, False)
+    try:
+        write_results(book, {schema.PROBLEMS: problems_sheet(problems, datetime.now())})
+    except Exception as exc:  # noqa: BLE001 - no traceback may reach Excel
+        _unexpected(book, "Check", exc)
+        return None
     if problems:
         errors = sum(p.severity == "error" for p in problems)
         _alert(
             book,
-            f"{errors} error(s) and {len(problems) - errors} warning(s) "
-            "(Resegment lists them all on the Problems sheet):\n" + _problem_lines(problems),
+            f"{errors} error(s) and {len(problems) - errors} warning(s), all listed on the "
+            f"{schema.PROBLEMS} sheet:\n" + _problem_lines(problems),
             critical=errors > 0,
         )
     else:

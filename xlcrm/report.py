@@ -20,6 +20,7 @@ from xlcrm.errors import Problem, column_letter
 from xlcrm.kpis import KPI_NAMES, kpi_columns
 from xlcrm.operations import ACTIVITY_COLUMNS
 from xlcrm.pipeline import ABC_SUMMARY_COLUMNS, TYPE_SUMMARY_COLUMNS
+from xlcrm.segments import VALIDATION_COLUMNS
 
 Row = list[Any]
 
@@ -83,6 +84,9 @@ DASH_KPI_COLUMNS = ("KPI", *kpi_columns())
 DASH_RISK_TITLE = (68, 0)
 DASH_RISK_HEADER = (69, 0)
 AT_RISK_SHOWN = 25
+# Name in column C, the wide one (column B holds the narrow type codes above).
+DASH_RISK_COLUMNS = ("CustomerID", "Value", "Name", "ChurnRisk", "ChurnReason")
+DASH_TEST_COLUMNS = VALIDATION_COLUMNS
 DASH_SURVEY_TITLE = (97, 0)
 DASH_SURVEY_ROWS = (98, 0)
 SURVEY_FIGURES = (
@@ -150,6 +154,11 @@ def problems_rows(problems: Sequence[Problem]) -> list[Row]:
         for p in order
     )
     return rows
+
+
+def problems_sheet(problems: Sequence[Problem], stamp: Any) -> list[Row]:
+    """The whole ``Problems`` sheet: :func:`problems_rows` and when they were checked."""
+    return problems_rows(problems) + [[], [f"Checked {stamp:%Y-%m-%d %H:%M}"]]
 
 
 def _summary_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[Row]:
@@ -224,7 +233,7 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
     cr = results.weights.consistency_table()
     blocks.append(Block(DASH_CR_HEADER, frame_rows(cr[list(DASH_CR_COLUMNS)])))
     blocks.append(Block(DASH_TEST_TITLE, [["Do the segments differ? (p < 0.05: yes)"]]))
-    blocks.append(Block(DASH_TEST_HEADER, frame_rows(results.validation)))
+    blocks.append(Block(DASH_TEST_HEADER, frame_rows(results.validation[list(DASH_TEST_COLUMNS)])))
     ops = results.operations
     if ops is not None:
         blocks.append(Block(DASH_KPI_TITLE, [["KPIs (last 12 months), overall, per type and per"
@@ -232,7 +241,8 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         blocks.append(Block(DASH_KPI_HEADER, frame_rows(ops.kpis.reset_index())))
         blocks.append(Block(DASH_RISK_TITLE, [[f"Customers at risk of churning, by value (top "
                                                f"{AT_RISK_SHOWN}; all on the Activity sheet)"]]))
-        blocks.append(Block(DASH_RISK_HEADER, frame_rows(ops.at_risk.head(AT_RISK_SHOWN))))
+        at_risk = ops.at_risk[list(DASH_RISK_COLUMNS)].head(AT_RISK_SHOWN)
+        blocks.append(Block(DASH_RISK_HEADER, frame_rows(at_risk)))
         blocks.extend(_survey_blocks(ops))
     blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
     blocks.append(Block(DASH_PARETO_HEADER, frame_rows(results.pareto[list(DASH_PARETO_COLUMNS)])))
@@ -293,13 +303,12 @@ def result_sheets(results: Any, *, source: str = "") -> dict[str, pd.DataFrame |
 
     Use :func:`frame_rows` to turn a table into rows for a writer that needs them.
     """
-    stamp = f"{results.stamp:%Y-%m-%d %H:%M}"
     return {
         # Tables go as DataFrames: the file writer converts whole columns at once.
         schema.SCORES: results.scores_table,
         schema.SEGMENTS: results.segments_table,
         schema.DASHBOARD: blocks_to_rows(dashboard_blocks(results, source=source)),
-        schema.PROBLEMS: problems_rows(results.problems) + [[], [f"Checked {stamp}"]],
+        schema.PROBLEMS: problems_sheet(results.problems, results.stamp),
         schema.ACTIVITY: (
             results.operations.activity
             if results.operations is not None

@@ -80,13 +80,14 @@ XLWINGS_CONF = "xlwings.conf"
 CODE_NAMES[XLWINGS_CONF] = f"Sheet{len(SHEET_ORDER) + 1}"
 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-TITLE_FONT = Font(bold=True, size=14, color="1F4E78")
-BOLD = Font(bold=True)
+# Named, so that every spreadsheet program draws them in the workbook's font (Calibri).
+HEADER_FONT = Font(name="Calibri", bold=True, color="FFFFFF")
+TITLE_FONT = Font(name="Calibri", bold=True, size=14, color="1F4E78")
+BOLD = Font(name="Calibri", bold=True)
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
 FORMULA_FILL = PatternFill("solid", fgColor="EDEDED")
 BAD_FILL = PatternFill("solid", fgColor="FFC7CE")
-BAD_FONT = Font(color="9C0006", bold=True)
+BAD_FONT = Font(name="Calibri", color="9C0006", bold=True)
 GOOD_FILL = PatternFill("solid", fgColor="C6EFCE")
 WRAP = Alignment(wrap_text=True, vertical="top")
 
@@ -213,6 +214,14 @@ def _help_sheet(ws: Worksheet) -> None:
             "column or leaves it blank: Revenue12m, GrossProfit12m, UnitProfit, GrowthRate "
             "(also as PurchaseGrowth), RecencyDays, Orders from Transactions; "
             "SatisfactionScore (also as Satisfaction) and SatisfactionIndex from Survey.",
+        ),
+        (
+            "Parameters",
+            "One cell per indicator on the Indicators sheet, entries separated by ; such as "
+            "minmax: lower=1; upper=5 (fixed scale; nonnegative=yes reports negatives) - "
+            "percentile: nonnegative=yes - bands: <0: 0; <0.05: 40; <0.15: 70; else: 100 "
+            "(a value equal to a threshold scores the band above) - rubric: Excellent=100; "
+            "Good=75; Fair=50; Poor=20. Points are always 0-100.",
         ),
         (
             "Judgments",
@@ -481,7 +490,10 @@ def _strategies_sheet(ws: Worksheet, types: Sequence[CustomerType]) -> None:
 
 
 def _result_sheet(
-    ws: Worksheet, header: Sequence[str], formats: Mapping[str, str] | None = None
+    ws: Worksheet,
+    header: Sequence[str],
+    formats: Mapping[str, str] | None = None,
+    widths: Mapping[str, float] | None = None,
 ) -> None:
     _header(ws, 1, 1, header)
     for name, fmt in (formats or {}).items():
@@ -489,6 +501,9 @@ def _result_sheet(
     ws.freeze_panes = "C2"
     ws.cell(row=2, column=1, value="Run CRM > Resegment (or `xlcrm resegment`) to fill this sheet.")
     _widths(ws, [12, 30] + [13] * (len(header) - 2))
+    # Wide text columns (reasons, messages) get room to be read without clicking.
+    _widths(ws, {get_column_letter(list(header).index(n) + 1): w
+                 for n, w in (widths or {}).items()})
 
 
 def scores_header(hierarchy: Hierarchy) -> list[str]:
@@ -515,6 +530,10 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         report.DASH_CR_TITLE: "Consistency of judgments",
         report.DASH_TEST_TITLE: "Do the segments differ?",
         report.DASH_PARETO_TITLE: "Pareto curve",
+        report.DASH_KPI_TITLE: "KPIs",
+        report.DASH_RISK_TITLE: "Customers at risk of churning",
+        report.DASH_SURVEY_TITLE: "Survey",
+        report.DASH_IPA_TITLE: "Importance-performance",
     }
     for (r, c), text in titles.items():
         ws.cell(row=r + 1, column=c + 1, value=text).font = BOLD
@@ -523,6 +542,10 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         report.DASH_ABC_HEADER: report.DASH_ABC_COLUMNS,
         report.DASH_CR_HEADER: report.DASH_CR_COLUMNS,
         report.DASH_PARETO_HEADER: report.DASH_PARETO_COLUMNS,
+        report.DASH_TEST_HEADER: report.DASH_TEST_COLUMNS,
+        report.DASH_KPI_HEADER: report.DASH_KPI_COLUMNS,
+        report.DASH_RISK_HEADER: report.DASH_RISK_COLUMNS,
+        report.DASH_IPA_HEADER: report.DASH_IPA_COLUMNS,
     }
     for (r, c), names in headers.items():
         _header(ws, r + 1, c + 1, names)
@@ -537,6 +560,7 @@ def _dashboard_sheet(ws: Worksheet) -> None:
          {c: "0.000" for c in ("LambdaMax", "CI", "RI", "CR")}),
         (report.DASH_PARETO_HEADER, report.PARETO_POINTS,
          {c: PERCENT for c in report.DASH_PARETO_COLUMNS}),
+        (report.DASH_RISK_HEADER, report.AT_RISK_SHOWN, {"Value": ONE}),
     ]
     for (r, c), n, by_name in formats:
         names = headers[(r, c)]
@@ -560,7 +584,8 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         row = report.DASH_IPA_HEADER[0] + 2 + i
         for col, fmt in ((2, "0.0"), (3, "0.00"), (4, ONE)):
             ws.cell(row=row, column=col).number_format = fmt
-    _widths(ws, [8, 8, 26, 11, 13, 11, 11, 11, 16, 40, 11, 11, 11, 4, 14, 12])
+    # Column A holds type numbers, KPI names, judgment levels and survey figures' labels.
+    _widths(ws, [24, 8, 26, 11, 13, 11, 11, 11, 16, 40, 11, 11, 11, 4, 14, 12])
 
 
 def _dashboard_charts(ws: Worksheet) -> None:
@@ -795,7 +820,8 @@ def build_workbook(
         {name: ONE for name in score_columns[2:-4] + ["Value", "Percentile"]},
     )
     _result_sheet(sheets[schema.SEGMENTS], schema.SEGMENTS_COLUMNS)
-    _result_sheet(sheets[schema.PROBLEMS], schema.PROBLEMS_COLUMNS)
+    _result_sheet(sheets[schema.PROBLEMS], schema.PROBLEMS_COLUMNS,
+                  widths={"Severity": 10, "Sheet": 14, "Cell": 12, "Problem": 80, "WhatToDo": 70})
     money, day = "#,##0", "yyyy-mm-dd"
     _result_sheet(
         sheets[schema.ACTIVITY],
@@ -803,6 +829,7 @@ def build_workbook(
         {"FirstOrder": day, "LastOrder": day, "Revenue12m": money, "RevenuePrev12m": money,
          "GrowthRate": PERCENT, "RecencyDays": "0", "LastContact": day, "NextContactDue": day,
          "Satisfaction": ONE},
+        {"RFMSegment": 18, "ChurnReason": 70},
     )
     _dashboard_sheet(sheets[schema.DASHBOARD])
     _xlwings_conf_sheet(sheets[XLWINGS_CONF])

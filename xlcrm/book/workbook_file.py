@@ -133,8 +133,13 @@ def create_demo_workbook(
     seed: int = 7,
     today: date | None = None,
     progress: Progress | None = None,
+    stamp: datetime | None = None,
 ) -> Results:
-    """Write a template copy filled with a synthetic ledger to ``out``, then resegment it."""
+    """Write a template copy filled with a synthetic ledger to ``out``, then resegment it.
+
+    ``today`` is the last day of the synthetic history (and the day it is judged from);
+    ``stamp`` the run time written on the result sheets (now when omitted).
+    """
     from xlcrm.demo import SURVEY_IMPORTANCE, make_ledger
 
     out = Path(out)
@@ -151,4 +156,4 @@ def create_demo_workbook(
     else:
         out.write_bytes(data)
     # The synthetic history ends on the ledger's day: judge it from there, not from now.
-    return resegment_file(out, progress=progress, backups=0, as_of=ledger.as_of)
+    return resegment_file(out, progress=progress, backups=0, as_of=ledger.as_of, stamp=stamp)

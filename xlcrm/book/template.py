@@ -42,6 +42,7 @@ from xlcrm.book.settings import (
     OPTIONS_COL,
     options_rows,
 )
+from xlcrm.book.sources import CUSTOMUI_PATH, TEMPLATE_PATH
 from xlcrm.book.vba import template_vba_project
 from xlcrm.book.write import escape_text
 from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments, hierarchy_to_table
@@ -50,10 +51,6 @@ from xlcrm.ledger import Ledger
 from xlcrm.operations import ACTIVITY_COLUMNS
 from xlcrm.pipeline import Options
 from xlcrm.strategies import DEFAULT_TYPES, CustomerType, strategies_to_table
-
-REPO_WORKBOOK_DIR = Path(__file__).resolve().parents[2] / "workbook"
-TEMPLATE_PATH = REPO_WORKBOOK_DIR / "CRM_Template.xlsm"
-CUSTOMUI_PATH = REPO_WORKBOOK_DIR / "customUI14.xml"
 
 # Fixed so that builds are byte-for-byte reproducible.
 BUILD_TIME = datetime(2026, 1, 1)

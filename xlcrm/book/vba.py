@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-ModuleKind = Literal["standard", "class", "document"]
+# Where the VBA sources of the workbook template live (``workbook/vba``); re-exported.
+from xlcrm.book.sources import VBA_SOURCE_DIR as VBA_SOURCE_DIR
 
-#: Where the VBA sources of the workbook template live (``workbook/vba``).
-VBA_SOURCE_DIR = Path(__file__).resolve().parents[2] / "workbook" / "vba"
+ModuleKind = Literal["standard", "class", "document"]
 
 #: Fixed project GUID: uuid5(NAMESPACE_URL, "https://pypi.org/project/xlcrm/#vbaProject").
 PROJECT_ID = "{20B0A77E-3CD8-5B33-9471-FB94B2DB2FFC}"

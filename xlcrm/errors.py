@@ -90,6 +90,15 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def column_index(letters: str | bytes) -> int:
+    """0-based column index of Excel column letters (``A`` -> 0, ``AA`` -> 26, ``XFD`` -> 16383);
+    the inverse of :func:`column_letter`. Upper-case letters, as cell references carry them."""
+    n = 0
+    for code in letters.encode() if isinstance(letters, str) else letters:
+        n = n * 26 + code - 64
+    return n - 1
+
+
 def cell_address(row: int, col: int) -> str:
     """A1-style address for 0-based ``row`` and ``col`` (``(0, 0)`` -> ``A1``)."""
     return f"{column_letter(col)}{row + 1}"

@@ -54,7 +54,7 @@ from xlcrm.book.write import (
     _Styles,
     _write_zip,
 )
-from xlcrm.errors import InputError, column_letter
+from xlcrm.errors import InputError, column_index, column_letter
 from xlcrm.imports import (
     ImportOptions,
     ImportPlan,
@@ -71,13 +71,6 @@ _REF = re.compile(r"\$?([A-Z]{1,3})\$?(\d+)")
 _RANGE = re.compile(r"\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?")
 
 
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
 @dataclass(frozen=True)
 class Area:
     """A cell range: 0-based columns, 1-based rows, inclusive."""
@@ -92,10 +85,10 @@ class Area:
         m = _RANGE.fullmatch(ref.strip())
         if m is None:
             raise ValueError(f"not a cell range: {ref!r}")
-        c0, r0 = _col_index(m[1]), int(m[2])
+        c0, r0 = column_index(m[1]), int(m[2])
         if m[3] is None:
             return cls(c0, r0, c0, r0)
-        return cls(c0, r0, _col_index(m[3]), int(m[4]))
+        return cls(c0, r0, column_index(m[3]), int(m[4]))
 
     def __str__(self) -> str:
         first = f"{column_letter(self.first_col)}{self.first_row}"
@@ -279,7 +272,7 @@ def _row_styles(row_xml: bytes) -> dict[int, int | None]:
             continue
         style = _CELL_STYLE.search(attrs)
         s = int(style.group(1)) if style else 0
-        out[_col_index(ref.group(1).decode())] = s or None
+        out[column_index(ref.group(1))] = s or None
     return out
 
 

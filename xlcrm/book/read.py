@@ -47,7 +47,7 @@ from xlcrm.book.save import FileStamp
 
 # re-exported: rows to tables lives in xlcrm.book.sheets, shared with the open-workbook reader
 from xlcrm.book.sheets import SheetTable, as_text, table_from_rows  # noqa: F401
-from xlcrm.errors import InputError, column_letter
+from xlcrm.errors import InputError, column_index, column_letter
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -246,16 +246,6 @@ _COL2 = re.compile(rb' r="[A-Z]{2}\d')
 _VALUED_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>]*?(?<!/)>')
 
 
-def _col_number(letters: str | bytes) -> int:
-    """1-based column number of column letters (``A`` -> 1, ``XFD`` -> 16384)."""
-    if isinstance(letters, bytes):
-        letters = letters.decode()
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
 def _is_encrypted_ole(data: bytes) -> bool:
     """Whether an OLE compound file is an encrypted Office Open XML package."""
     try:
@@ -447,7 +437,7 @@ class Workbook:
         if dim is not None:
             last = dim.group(1).split(b":")[-1].replace(b"$", b"")
             m = _REF.fullmatch(last)
-            if m and _col_number(m.group(1)) * int(m.group(2)) <= MAX_GRID_CELLS:
+            if m and (column_index(m.group(1)) + 1) * int(m.group(2)) <= MAX_GRID_CELLS:
                 return  # the used range is small enough, whatever it holds
         data = pkg.zip.read(entry.part)
         # No dimension (streaming writers omit it) or a large one (it also counts formatted
@@ -462,7 +452,7 @@ class Workbook:
         # Find the farthest cells that hold something.
         far_row = far_col = (0, 0, "A1")
         for m in _VALUED_CELL.finditer(data):
-            row, col = int(m.group(2)), _col_number(m.group(1).decode())
+            row, col = int(m.group(2)), column_index(m.group(1)) + 1
             if row > far_row[0]:
                 far_row = (row, col, (m.group(1) + m.group(2)).decode())
             if col > far_col[1]:

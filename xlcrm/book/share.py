@@ -56,8 +56,6 @@ from typing import Any
 from xlcrm import __version__, schema
 from xlcrm.book.read import (
     NS_R,
-    OLE_MAGIC,
-    ZIP_MAGIC,
     Package,
     SheetEntry,
     Workbook,
@@ -88,8 +86,9 @@ from xlcrm.book.write import (
     _write_zip,
     escape_attr,
     escape_text,
+    open_package,
 )
-from xlcrm.errors import InputError, column_letter
+from xlcrm.errors import InputError, column_index, column_letter
 
 __all__ = [
     "COVER_SHEET",
@@ -336,13 +335,6 @@ def run_stamp(book: Workbook) -> str | None:
 # Cells: formulas to values, contacts masked
 
 
-def _col_number(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ch - 64
-    return n - 1
-
-
 @dataclass
 class _MaskTarget:
     """Cells to mask on one sheet: 0-based columns, 1-based rows ``first..last`` (inclusive)."""
@@ -449,7 +441,7 @@ class _Cells:
 
         def sub(m: re.Match[bytes]) -> bytes:
             new = self.masked(m.group(1), m.group(4), m.group(5), int(m.group(3)),
-                              _col_number(m.group(2)))
+                              column_index(m.group(2)))
             return m.group() if new is None else new
 
         return pattern.sub(sub, data)
@@ -490,7 +482,7 @@ class _Cells:
 
             def cell_sub(c: re.Match[bytes]) -> bytes:
                 ref = _REF_ATTR.search(c.group(2))
-                col = _col_number(ref.group(1)) if ref else last_col[0] + 1
+                col = column_index(ref.group(1)) if ref else last_col[0] + 1
                 last_col[0] = col
                 new = self.masked(c.group(1), c.group(2), c.group(3), row, col)
                 if new is None and c.group(3) is not None:
@@ -547,7 +539,7 @@ def _range_cells(ref: str) -> tuple[int, int, int, int] | None:
         m = re.fullmatch(r"([A-Z]{1,3})(\d+)", p)
         if m is None:
             return None
-        out.append((int(m.group(2)), _col_number(m.group(1).encode())))
+        out.append((int(m.group(2)), column_index(m.group(1))))
     (r1, c1), (r2, c2) = out[0], out[-1]
     return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
 
@@ -628,7 +620,7 @@ def _sheet_first_row(z: zipfile.ZipFile, part: str) -> dict[int, bytes]:
     col = -1
     for c in _CELL_RE.finditer(m.group(3)):
         ref = _REF_ATTR.search(c.group(2))
-        col = _col_number(ref.group(1)) if ref else col + 1
+        col = column_index(ref.group(1)) if ref else col + 1
         t = _TYPE_ATTR.search(c.group(2))
         out[col] = (t.group(1) if t else b"n") + b"\0" + (c.group(3) or b"")
     return out
@@ -1029,27 +1021,7 @@ def shareable_bytes(
     data = book.data
     label = book.path.name
     made = made or datetime.now()
-    if data[:8] == OLE_MAGIC:
-        raise InputError(
-            f"{label} is password-protected or in the old Excel 97-2003 format, so xlcrm "
-            "cannot make a copy of it",
-            fix="Save an unprotected copy as Excel Macro-Enabled Workbook (*.xlsm) and run "
-            "again on it.",
-        )
-    if data[:4] != ZIP_MAGIC:
-        raise InputError(f"{label} is not an .xlsx/.xlsm workbook",
-                         fix="Give the path of the .xlsm workbook.")
-    z = zipfile.ZipFile(io.BytesIO(data))
-    pkg = Package(z)
-    try:
-        wb_part = pkg.workbook_part()
-    except KeyError as exc:
-        raise InputError(f"{label} has no workbook part", fix="Save it again from Excel.") from exc
-    if not wb_part.lower().endswith(".xml"):
-        raise InputError(
-            f"{label} is a binary workbook (.xlsb), which xlcrm cannot copy",
-            fix="Save it as Excel Macro-Enabled Workbook (*.xlsm) and run again.",
-        )
+    z, pkg, wb_part = open_package(data, label, "make a copy of it")
     entries = pkg.sheets()
     config = {c.casefold() for c in CONFIG_SHEETS}
     dropped = [e for e in entries if e.name.casefold() in config or e.kind in MACRO_SHEET_KINDS]

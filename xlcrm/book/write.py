@@ -70,7 +70,7 @@ from xlcrm.book.read import (
     Workbook,
     rels_part,
 )
-from xlcrm.errors import InputError, column_letter
+from xlcrm.errors import InputError, column_index, column_letter
 from xlcrm.report import Formula, internal_link  # noqa: F401 (re-exported)
 
 CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
@@ -872,13 +872,6 @@ def _col_styles(cols_xml: bytes | None) -> dict[int, int]:
 _CELL_REF = re.compile(r"([A-Z]+)(\d+)")
 
 
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
 def _kept_cell_styles(old: bytes, prefix: str, max_row: int) -> dict[tuple[int, int], int]:
     """(1-based row, 0-based col) -> style of the old sheet's styled cells in its first rows."""
     p = re.escape(prefix.encode())
@@ -898,7 +891,7 @@ def _kept_cell_styles(old: bytes, prefix: str, max_row: int) -> dict[tuple[int, 
         ref = re.search(rb'\br="([A-Z]+)(\d+)"', attrs)
         style = re.search(rb'\bs="(\d+)"', attrs)
         if ref and style and style.group(1) != b"0":
-            out[(int(ref.group(2)), _col_index(ref.group(1).decode()))] = int(style.group(1))
+            out[(int(ref.group(2)), column_index(ref.group(1)))] = int(style.group(1))
     return out
 
 
@@ -1227,6 +1220,44 @@ def _namespace_prefix(xml: bytes, uri: str) -> str | None:
     return m.group(1).decode() if m else None
 
 
+def open_package(data: bytes, label: str, purpose: str) -> tuple[zipfile.ZipFile, Package, str]:
+    """The zip, the package and the workbook part of the ``.xlsx``/``.xlsm`` bytes ``data``.
+
+    Raises
+    ------
+    InputError
+        Naming ``label`` when the bytes are a password-protected or 97-2003 file, not a zip,
+        a damaged zip, a package without a workbook part or a binary (``.xlsb``) workbook;
+        ``purpose`` ends the sentence "so xlcrm cannot ..." (e.g. "make a copy of it").
+    """
+    if data[:8] == OLE_MAGIC:
+        raise InputError(
+            f"{label} is password-protected or in the old Excel 97-2003 format, so xlcrm "
+            f"cannot {purpose}",
+            fix="Save an unprotected copy as Excel Macro-Enabled Workbook (*.xlsm) and run "
+            "xlcrm on that copy.",
+        )
+    if data[:4] != ZIP_MAGIC:
+        raise InputError(f"{label} is not an .xlsx/.xlsm workbook",
+                         fix="Give the path of the .xlsm workbook.")
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{label} is damaged (not a valid zip file: {exc})",
+                         fix="Open it in Excel and save it again, or restore a backup.") from exc
+    pkg = Package(z)
+    try:
+        wb_part = pkg.workbook_part()
+    except KeyError as exc:
+        raise InputError(f"{label} has no workbook part", fix="Save it again from Excel.") from exc
+    if not wb_part.lower().endswith(".xml"):
+        raise InputError(
+            f"{label} is a binary workbook (.xlsb), so xlcrm cannot {purpose}",
+            fix="Save it as Excel Macro-Enabled Workbook (*.xlsm) and run again.",
+        )
+    return z, pkg, wb_part
+
+
 def write_result_sheets(
     src: str | os.PathLike[str] | bytes | Workbook,
     dst: str | os.PathLike[str],
@@ -1269,35 +1300,10 @@ def write_result_sheets(
     if outside:
         raise ValueError(f"refusing to write sheets xlcrm does not own: {', '.join(outside)}")
     data, label = _source_bytes(src)
-    if data[:8] == OLE_MAGIC:
-        raise InputError(
-            f"{label} is password-protected or in the old Excel 97-2003 format, so xlcrm "
-            "cannot write its results into it",
-            fix="Save an unprotected copy as Excel Macro-Enabled Workbook (*.xlsm) and run "
-            "xlcrm on that copy.",
-        )
-    if data[:4] != ZIP_MAGIC:
-        raise InputError(f"{label} is not an .xlsx/.xlsm workbook",
-                         fix="Give the path of the .xlsm workbook.")
     if Path(os.fspath(dst)).exists() and not isinstance(src, (bytes, Workbook)) and \
             os.path.samefile(os.fspath(src), os.fspath(dst)):  # type: ignore[arg-type]
         raise ValueError("dst must differ from src (write to a temporary file)")
-
-    try:
-        z = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{label} is damaged (not a valid zip file: {exc})",
-                         fix="Open it in Excel and save it again, or restore a backup.") from exc
-    pkg = Package(z)
-    try:
-        wb_part = pkg.workbook_part()
-    except KeyError as exc:
-        raise InputError(f"{label} has no workbook part", fix="Save it again from Excel.") from exc
-    if not wb_part.lower().endswith(".xml"):
-        raise InputError(
-            f"{label} is a binary workbook (.xlsb), which xlcrm cannot write into",
-            fix="Save it as Excel Macro-Enabled Workbook (*.xlsm) and run again.",
-        )
+    z, pkg, wb_part = open_package(data, label, "write its results into it")
     wb_xml = pkg.read(wb_part)
     entries = pkg.sheets()
     by_fold = {e.name.casefold(): e for e in entries}

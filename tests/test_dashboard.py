@@ -121,3 +121,28 @@ def test_without_importance_the_dashboard_says_where_to_give_it(demo):
     blocks = report._survey_blocks(ops)
     assert blocks[-1].anchor == report.DASH_IPA_TITLE
     assert "Indicators sheet" in blocks[-1].rows[0][0]
+
+
+def test_overdue_contacts_most_valuable_first(demo):
+    from datetime import date, datetime
+
+    path, results = demo
+    rows = open_workbook(path).rows(schema.DASHBOARD)
+    header = report.DASH_OVERDUE_HEADER
+    width = len(report.DASH_OVERDUE_COLUMNS)
+    assert [cell(rows, header, 0, j) for j in range(width)] == list(report.DASH_OVERDUE_COLUMNS)
+    overdue = results.operations.overdue
+    activity = results.operations.activity.set_index("CustomerID")
+    shown = min(len(overdue), report.OVERDUE_SHOWN)
+    assert shown > 0
+    ids = [cell(rows, header, i, 0) for i in range(1, shown + 1)]
+    assert ids == list(overdue["CustomerID"].head(shown))
+    values = [cell(rows, header, i, 1) for i in range(1, shown + 1)]
+    assert values == sorted(values, reverse=True)
+    # The same customers the Activity sheet marks overdue, with their due dates.
+    assert set(overdue["CustomerID"]) == set(activity.index[activity["Overdue"] == "Yes"])
+    for i, cid in enumerate(ids, start=1):
+        due = cell(rows, header, i, 3)
+        due = due.date() if isinstance(due, datetime) else due
+        assert isinstance(due, date) and due <= results.as_of
+        assert due == activity.loc[cid, "NextContactDue"].date()

@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 
 from xlcrm import schema
-from xlcrm.activity import OrderMetrics, churn_risk, contact_plan, order_metrics
+from xlcrm.activity import (
+    OrderMetrics,
+    at_risk_list,
+    churn_risk,
+    contact_plan,
+    order_metrics,
+    overdue_list,
+)
 from xlcrm.errors import InputError, Problem
 from xlcrm.kpis import kpis
 from xlcrm.ledger import Ledger
@@ -40,6 +47,17 @@ class Operations:
     importance_performance: pd.DataFrame | None = None
     """Per survey question: importance, performance and quadrant; ``None`` without
     importance weights."""
+    overdue: pd.DataFrame | None = None
+    """Customers whose next contact is due, most valuable first (see
+    :func:`xlcrm.activity.overdue_list`), with CustomerID and Name columns."""
+
+
+def _named(frame: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
+    """A per-customer list indexed by CustomerID as columns CustomerID, Name, then the rest."""
+    out = frame.copy()
+    out.insert(0, "Name", names.reindex(out.index).to_numpy())
+    out.insert(0, "CustomerID", out.index.to_numpy(dtype=object))
+    return out.reset_index(drop=True)
 
 
 def customer_ids(customers: pd.DataFrame) -> pd.Series:
@@ -116,12 +134,9 @@ def operations(
     value_by_id = pd.Series(value.to_numpy(dtype=float), index=ids.to_numpy())
     table = kpis(ids, metrics, plan, survey, segments=segments, value=value_by_id, today=today,
                  churn=churn)
-    at_risk = activity[activity["ChurnRisk"].isin(["High", "Medium"])].assign(
-        Value=value.to_numpy(dtype=float)[activity["ChurnRisk"].isin(["High", "Medium"])]
-    )
-    at_risk = at_risk.sort_values("Value", ascending=False, kind="stable")[
-        ["CustomerID", "Name", "Value", "ChurnRisk", "ChurnReason"]
-    ]
+    name_by_id = pd.Series(activity["Name"].to_numpy(), index=ids.to_numpy())
+    at_risk = _named(at_risk_list(churn, value_by_id), name_by_id)
+    overdue = _named(overdue_list(plan, value_by_id), name_by_id)
     ipa = None
     if importance and survey.responses:
         try:
@@ -132,4 +147,4 @@ def operations(
                         message=f"no importance-performance table: {p.message}")
                 for p in exc.problems
             )
-    return Operations(activity, table, at_risk, problems, survey, ipa)
+    return Operations(activity, table, at_risk, problems, survey, ipa, overdue)

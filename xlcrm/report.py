@@ -87,16 +87,23 @@ AT_RISK_SHOWN = 25
 # Name in column C, the wide one (column B holds the narrow type codes above).
 DASH_RISK_COLUMNS = ("CustomerID", "Value", "Name", "ChurnRisk", "ChurnReason")
 DASH_TEST_COLUMNS = VALIDATION_COLUMNS
-DASH_SURVEY_TITLE = (97, 0)
-DASH_SURVEY_ROWS = (98, 0)
+DASH_OVERDUE_TITLE = (97, 0)
+DASH_OVERDUE_HEADER = (98, 0)
+DASH_OVERDUE_COLUMNS = (
+    "CustomerID", "Value", "Name", "NextContactDue", "DaysOverdue", "LastContact",
+    "OpenComplaints",
+)
+OVERDUE_SHOWN = 25
+DASH_SURVEY_TITLE = (125, 0)
+DASH_SURVEY_ROWS = (126, 0)
 SURVEY_FIGURES = (
     "Questionnaires used",
     "Satisfaction index (0-100)",
     "Cronbach's alpha",
     "Questionnaires complete (for alpha)",
 )
-DASH_IPA_TITLE = (104, 0)
-DASH_IPA_HEADER = (105, 0)
+DASH_IPA_TITLE = (131, 0)
+DASH_IPA_HEADER = (132, 0)
 DASH_IPA_COLUMNS = ("Question", "Importance", "Performance", "PerformanceIndex", "Quadrant")
 MAX_QUESTIONS = 40
 
@@ -243,6 +250,10 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
                                                f"{AT_RISK_SHOWN}; all on the Activity sheet)"]]))
         at_risk = ops.at_risk[list(DASH_RISK_COLUMNS)].head(AT_RISK_SHOWN)
         blocks.append(Block(DASH_RISK_HEADER, frame_rows(at_risk)))
+        blocks.append(Block(DASH_OVERDUE_TITLE, [[
+            f"Contacts overdue, by value (top {OVERDUE_SHOWN}; all on the Activity sheet)"]]))
+        overdue = ops.overdue[list(DASH_OVERDUE_COLUMNS)].head(OVERDUE_SHOWN)
+        blocks.append(Block(DASH_OVERDUE_HEADER, frame_rows(overdue)))
         blocks.extend(_survey_blocks(ops))
     blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
     blocks.append(Block(DASH_PARETO_HEADER, frame_rows(results.pareto[list(DASH_PARETO_COLUMNS)])))

@@ -529,6 +529,7 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         report.DASH_PARETO_TITLE: "Pareto curve",
         report.DASH_KPI_TITLE: "KPIs",
         report.DASH_RISK_TITLE: "Customers at risk of churning",
+        report.DASH_OVERDUE_TITLE: "Contacts overdue",
         report.DASH_SURVEY_TITLE: "Survey",
         report.DASH_IPA_TITLE: "Importance-performance",
     }
@@ -542,6 +543,7 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         report.DASH_TEST_HEADER: report.DASH_TEST_COLUMNS,
         report.DASH_KPI_HEADER: report.DASH_KPI_COLUMNS,
         report.DASH_RISK_HEADER: report.DASH_RISK_COLUMNS,
+        report.DASH_OVERDUE_HEADER: report.DASH_OVERDUE_COLUMNS,
         report.DASH_IPA_HEADER: report.DASH_IPA_COLUMNS,
     }
     for (r, c), names in headers.items():
@@ -558,6 +560,9 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         (report.DASH_PARETO_HEADER, report.PARETO_POINTS,
          {c: PERCENT for c in report.DASH_PARETO_COLUMNS}),
         (report.DASH_RISK_HEADER, report.AT_RISK_SHOWN, {"Value": ONE}),
+        (report.DASH_OVERDUE_HEADER, report.OVERDUE_SHOWN,
+         {"Value": ONE, "NextContactDue": "yyyy-mm-dd", "DaysOverdue": "0",
+          "LastContact": "yyyy-mm-dd"}),
     ]
     for (r, c), n, by_name in formats:
         names = headers[(r, c)]

@@ -82,14 +82,14 @@ def xlsm() -> bytes:
 # The ribbon XML and the CRMRibbon module
 
 
-def test_customui_is_a_crm_tab_with_four_buttons() -> None:
+def test_customui_is_a_crm_tab_with_five_buttons() -> None:
     root = ET.fromstring(CUSTOMUI.read_bytes())
     assert root.tag == f"{{{CUSTOMUI14_NS}}}customUI"
     tabs = root.findall("ui:ribbon/ui:tabs/ui:tab", NS)
     assert [t.get("label") for t in tabs] == ["CRM"]
     buttons = tabs[0].findall(".//ui:button", NS)
     assert [b.get("label") for b in buttons] == [
-        "Resegment", "Check", "Make shareable copy", "Help"
+        "Resegment", "Check", "Import orders", "Make shareable copy", "Help"
     ]
     assert all(b.get("imageMso") and b.get("supertip") for b in buttons)
     ids = [e.get("id") for e in root.iter() if e.get("id")]
@@ -104,8 +104,8 @@ def test_customui_is_a_crm_tab_with_four_buttons() -> None:
 def test_every_callback_is_a_ribbon_sub_in_crmribbon() -> None:
     callbacks = ribbon_callbacks(CUSTOMUI.read_bytes())
     assert callbacks == [
-        "CRMRibbon.CRM_Resegment", "CRMRibbon.CRM_Check", "CRMRibbon.CRM_Share",
-        "CRMRibbon.CRM_Help",
+        "CRMRibbon.CRM_Resegment", "CRMRibbon.CRM_Check", "CRMRibbon.CRM_ImportOrders",
+        "CRMRibbon.CRM_Share", "CRMRibbon.CRM_Help",
     ]
     subs = _subs(CRM_RIBBON.read_bytes().decode())
     for callback in callbacks:
@@ -121,6 +121,18 @@ def test_every_callback_is_a_ribbon_sub_in_crmribbon() -> None:
 def test_python_actions_run_through_xlwings(sub: str, action: str) -> None:
     body = _subs(CRM_RIBBON.read_bytes().decode())[sub][1]
     assert f'RunPython "import udfs.ribbon; udfs.ribbon.{action}()"' in body
+
+
+def test_import_orders_asks_for_the_file_and_passes_its_path() -> None:
+    import udfs.ribbon
+
+    body = _subs(CRM_RIBBON.read_bytes().decode())["CRM_ImportOrders"][1]
+    assert "Application.GetOpenFilename(" in body
+    assert "If VarType(exportFile) = vbBoolean Then Exit Sub" in body  # Cancel
+    # VBA '""' is one '"': Python receives import_orders(r"C:\...\orders.csv").
+    call = 'RunPython "import udfs.ribbon; udfs.ribbon.import_orders(r""" & exportFile & """)"'
+    assert call in body
+    assert callable(udfs.ribbon.import_orders)
 
 
 def test_help_needs_no_python() -> None:

@@ -149,3 +149,95 @@ def test_write_results_refuses_a_ledger_sheet(demo, remote):
     with pytest.raises(ValueError, match="not a result sheet"):
         ribbon.write_results(book, {schema.SCORES: [[1]], schema.CUSTOMERS: [[1]]})
     assert book.json()["actions"] == []  # refused before the first write
+
+
+def _with_table(payload: dict, demo: Path, sheet: str, table: str) -> int:
+    """Give the payload's ``sheet`` its Excel Table as xlwings' client sends it; its last row."""
+    from xlcrm.book.read import table_range
+
+    t = table_range(demo, table)
+    last_col = chr(ord("A") + len(t.columns) - 1)
+    names = [s["name"] for s in payload["sheets"]]
+    payload["sheets"][names.index(sheet)]["tables"] = [{
+        "name": t.name,
+        "range_address": f"$A${t.header_row}:${last_col}${t.last_row}",
+        "header_row_range_address": f"$A${t.header_row}:${last_col}${t.header_row}",
+        "data_body_range_address": f"$A${t.first_row}:${last_col}${t.last_row}",
+        "total_row_range_address": None,
+        "show_headers": True,
+        "show_totals": False,
+        "table_style": "TableStyleMedium2",
+        "show_autofilter": True,
+        "row_count": t.last_row - t.header_row + 1,
+        "column_count": len(t.columns),
+    }]
+    return t.last_row
+
+
+def test_import_orders_appends_below_the_table_and_grows_it(demo, remote, tmp_path):
+    payload = payload_from(demo)
+    last = _with_table(payload, demo, schema.TRANSACTIONS, "tblTransactions")
+    existing = read_grid(demo, schema.TRANSACTIONS)[1]  # an order already in the sheet
+    csv = tmp_path / "orders.csv"
+    csv.write_text(
+        "Customer No;Invoice Date;Net Amount;Item\n"
+        "C0001;03.10.2026;\"1.234,50\";Bucket teeth\n"
+        "C0002;04.10.2026;99,00;00123\n"
+        "NEW1;05.10.2026;10,00;Bolt\n"
+        "C0003;31.02.2026;5,00;Nut\n"
+        f"{existing[0]};{existing[1]:%d.%m.%Y};{str(existing[2]).replace('.', ',')};"
+        f"{existing[5]}\n",
+        encoding="utf-8",
+    )
+    book = remote(payload)
+    plan = ribbon.import_orders(str(csv), book, add_missing_customers=False)
+    assert plan is not None and len(plan.rows) == 2
+    assert plan.rejected_lines == [4, 5] and plan.duplicates == 1
+    actions = book.json()["actions"]
+    names = [s["name"] for s in payload["sheets"]]
+    tx = names.index(schema.TRANSACTIONS)
+    assert {a["sheet_position"] for a in actions if a["func"] != "alert"} == {tx}
+    (write,) = [a for a in actions if a["func"] == "setValues"]
+    assert (write["start_row"], write["start_column"]) == (last, 0)  # 0-based: the next row
+    values = write["values"]
+    assert [r[0] for r in values] == ["C0001", "C0002"]
+    assert [r[2] for r in values] == [1234.5, 99.0]
+    assert values[1][5] == "'00123"  # stays text in Excel, not the number 123
+    (resize,) = [a for a in actions if a["func"] == "resizeTable"]
+    assert resize["args"] == [0, f"$A$1:$F${last + 2}"]
+    assert {a["func"] for a in actions} <= vba_client_actions()
+    summary = actions[-1]["args"][0]
+    assert summary.startswith(f"Imported 2 of 5 rows from orders.csv into Transactions (rows "
+                              f"{last + 1}-{last + 2})")
+    assert "line 4" in summary and "line 5" in summary and "Press Resegment" in summary
+
+
+def test_import_orders_adds_unknown_customers_when_asked(demo, remote, tmp_path):
+    payload = payload_from(demo)
+    _with_table(payload, demo, schema.TRANSACTIONS, "tblTransactions")
+    customers_last = _with_table(payload, demo, schema.CUSTOMERS, "tblCustomers")
+    csv = tmp_path / "orders.csv"
+    csv.write_text("CustomerID,Date,Amount,Customer Name\nNEW1,2026-10-05,10,New Works Ltd\n",
+                   encoding="utf-8")
+    book = remote(payload)
+    plan = ribbon.import_orders(str(csv), book, add_missing_customers=True)
+    assert plan is not None and list(plan.new_customers["CustomerID"]) == ["NEW1"]
+    actions = book.json()["actions"]
+    names = [s["name"] for s in payload["sheets"]]
+    writes_by_sheet = {names[a["sheet_position"]]: a for a in actions if a["func"] == "setValues"}
+    added = writes_by_sheet[schema.CUSTOMERS]
+    assert added["start_row"] == customers_last
+    assert added["values"][0][:2] == ["NEW1", "New Works Ltd"]
+
+
+def test_import_orders_reports_a_file_it_cannot_use(demo, remote, tmp_path):
+    book = remote(payload_from(demo))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Foo,Bar\n1,2\n", encoding="utf-8")
+    assert ribbon.import_orders(str(bad), book) is None
+    assert ribbon.import_orders(str(tmp_path / "missing.csv"), book) is None
+    actions = book.json()["actions"]
+    assert [a["func"] for a in actions] == ["alert", "alert"]
+    assert actions[0]["args"][0].startswith("Nothing was imported.")
+    assert "CustomerID" in actions[0]["args"][0]
+    assert "cannot read" in actions[1]["args"][0]

@@ -17,6 +17,7 @@ No action lets an exception reach Excel: every failure ends in a message box.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -28,13 +29,20 @@ import xlwings as xw
 # Only sheet-agnostic modules at import time (no python-calamine, no openpyxl): these
 # actions also run in xlwings Lite, in the browser, where those cannot be installed.
 from xlcrm import schema
-from xlcrm.book.sheets import LEDGER_TEXT_COLUMNS, analyse, inputs_from_sheets, table_from_rows
+from xlcrm.book.sheets import (
+    LEDGER_TEXT_COLUMNS,
+    SheetTable,
+    analyse,
+    inputs_from_sheets,
+    table_from_rows,
+)
 from xlcrm.errors import InputError, Problem
+from xlcrm.imports import ImportPlan, prepare_import
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Results
-from xlcrm.report import Formula, frame_rows, problems_sheet, result_sheets
+from xlcrm.report import Formula, clean, frame_rows, problems_sheet, result_sheets
 
-__all__ = ["check", "help", "resegment", "share"]
+__all__ = ["check", "help", "import_orders", "resegment", "share"]
 
 TITLE = "CRM"
 #: Problems listed in a message box; the rest are on the Problems sheet.
@@ -390,6 +398,168 @@ def share(book: xw.Book | None = None) -> Path | None:
         text += "\n\n" + "\n".join(f"• {w}" for w in report.warnings[:ALERT_PROBLEMS])
     _alert(book, text)
     return report.output
+
+
+# Text Excel would turn into a number, a date or a formula when written as a value.
+_COERCIBLE = re.compile(r"^\s*([=+\-@]|[\d.,\s]+$|\d{1,4}[-/.]\d{1,2}([-/.]\d{1,4})?\s*$)")
+
+
+def _as_typed(value: Any) -> Any:
+    """A value for xlwings to write that Excel keeps as it is: text that looks like a
+    number, a date or a formula gets Excel's text prefix (``'``), so "00123" stays."""
+    value = clean(value)
+    if isinstance(value, str) and _COERCIBLE.match(value):
+        return "'" + value
+    return value
+
+
+def _append_table_rows(book: xw.Book, sheet_name: str, table: SheetTable,
+                       rows: pd.DataFrame) -> tuple[int, int]:
+    """Write ``rows`` below the last row of ``table`` in one write; grow its Excel Table.
+
+    Returns the first and last sheet row written (1-based).
+    """
+    sheet = book.sheets[sheet_name]
+    first_col = min(table.columns.values())
+    last_col = max(table.columns.values())
+    last = max([table.header_row, *map(int, table.frame.index)])
+    grid = [[None] * (last_col - first_col + 1) for _ in range(len(rows))]
+    for name in rows.columns:
+        j = table.columns[name] - first_col
+        for i, v in enumerate(rows[name].tolist()):
+            grid[i][j] = _as_typed(v)
+    start = last + 1
+    end = last + len(rows)
+    sheet.range((start, first_col + 1)).value = grid
+    for t in sheet.tables:
+        header = t.header_row_range
+        if header is not None and header.row == table.header_row and \
+                header.column <= first_col + 1 <= header.column + header.shape[1] - 1:
+            t.resize(sheet.range((table.header_row, header.column),
+                                 (end, header.column + header.shape[1] - 1)))
+            break
+    return start, end
+
+
+def import_orders(
+    path: str | None = None,
+    book: xw.Book | None = None,
+    *,
+    add_missing_customers: bool | None = None,
+) -> ImportPlan | None:
+    """Append the orders of an ERP export (CSV) to the Transactions sheet of the open book.
+
+    What ``xlcrm import-transactions`` does to the file, done on the open workbook (which
+    the command cannot replace while Excel has it open): the same reading of the export
+    (:func:`xlcrm.imports.prepare_import`: headers, dates and amounts in common formats,
+    duplicates skipped, every rejected row with its line), then one write of the new rows
+    below the Transactions table, which grows with them. Unknown customers: the user is
+    asked whether to add them to Customers (``add_missing_customers`` answers in advance).
+    Nothing else changes; the results stay as they are until Resegment.
+
+    Parameters
+    ----------
+    path : str
+        The export file (the ribbon's button asks for it).
+    book : xlwings.Book, optional
+        The workbook; the one calling through ``RunPython`` when omitted.
+    add_missing_customers : bool, optional
+        Add unknown CustomerIDs to Customers (``True``), reject their rows (``False``), or
+        ask (``None``).
+
+    Returns
+    -------
+    ImportPlan or None
+        What was appended, ``None`` when nothing was (the message box says why).
+    """
+    book = _book(book)
+    try:
+        if not path:
+            _alert(book, "Choose the export file (CSV) to import with the Import orders "
+                   "button.")
+            return None
+        source = Path(path)
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {source}: {exc.strerror or exc}",
+                             fix="Check the file name and folder.") from exc
+        names = _sheet_names(book)
+        for needed in (schema.TRANSACTIONS, schema.CUSTOMERS):
+            if needed not in names:
+                raise InputError(f"the workbook has no {needed} sheet",
+                                 fix="Start from the xlcrm template.", sheet=needed)
+        _status(book, "Import orders: reading the sheets")
+        text_id = [schema.CUSTOMER_ID]
+        tx = table_from_rows(schema.TRANSACTIONS, read_rows(book.sheets[schema.TRANSACTIONS]),
+                             text_columns=text_id)
+        customers = table_from_rows(schema.CUSTOMERS, read_rows(book.sheets[schema.CUSTOMERS]),
+                                    text_columns=text_id)
+        if schema.CUSTOMER_ID not in customers.columns:
+            raise InputError(f"the {schema.CUSTOMERS} sheet has no {schema.CUSTOMER_ID} column",
+                             fix=f"Put the header {schema.CUSTOMER_ID} in row 1.",
+                             sheet=schema.CUSTOMERS)
+        known = customers.frame[schema.CUSTOMER_ID].tolist()
+        _status(book, "Import orders: checking the rows")
+        parsed, plan = prepare_import(data, source.name, tx.frame, known,
+                                      add_missing_customers=True)
+        new = plan.new_customers
+        if len(new) and add_missing_customers is None:
+            ids = ", ".join(new[schema.CUSTOMER_ID].head(5).tolist())
+            answer = book.app.alert(
+                f"{len(new)} customer(s) of the export are not on the {schema.CUSTOMERS} sheet"
+                f" ({ids}{', ...' if len(new) > 5 else ''}).\n\nYes: add them (with blank "
+                "indicators) and import their orders. No: leave their orders out.",
+                title=TITLE, buttons="yes_no_cancel", mode="info",
+            )
+            if answer not in ("yes", "no"):
+                return None
+            add_missing_customers = answer == "yes"
+        if len(new) and not add_missing_customers:
+            parsed, plan = prepare_import(data, source.name, tx.frame, known)
+        if not len(plan.rows):
+            _alert(book, f"Nothing to import from {source.name}: the workbook was not changed."
+                   f"\n\n{_import_summary(parsed, plan)}")
+            return None
+        _status(book, f"Import orders: writing {len(plan.rows):,} rows")
+        first, last = _append_table_rows(book, schema.TRANSACTIONS, tx,
+                                         plan.rows.reset_index(drop=True))
+        if len(plan.new_customers):
+            _append_table_rows(book, schema.CUSTOMERS, customers,
+                               plan.new_customers[[c for c in plan.new_customers.columns
+                                                   if c in customers.columns]])
+    except InputError as exc:
+        _alert(book, "Nothing was imported.\n\n" + _problem_lines(exc.problems),
+               critical=True)
+        return None
+    except Exception as exc:  # noqa: BLE001 - no traceback may reach Excel
+        _unexpected(book, "Import orders", exc)
+        return None
+    finally:
+        _status(book, False)
+    _alert(book, f"Imported {len(plan.rows):,} of {parsed.records:,} rows from {source.name} "
+           f"into {schema.TRANSACTIONS} (rows {first}-{last}).\n"
+           f"{_import_summary(parsed, plan)}\n\nPress Resegment to update the results.")
+    return plan
+
+
+def _import_summary(parsed: Any, plan: ImportPlan) -> str:
+    lines = []
+    if plan.duplicates:
+        lines.append(f"Skipped {plan.duplicates:,} row(s) already in {schema.TRANSACTIONS} or "
+                     "repeated in the file.")
+    if len(plan.new_customers):
+        lines.append(f"Added {len(plan.new_customers)} customer(s) to {schema.CUSTOMERS}: fill "
+                     "in their indicators.")
+    bad = plan.rejected_lines
+    if bad:
+        lines.append(f"Rejected {len(bad)} row(s), not imported (correct them in the file and "
+                     "import it again; rows already imported are skipped):")
+        lines.extend(f"• {r}" for r in plan.rejected[:ALERT_PROBLEMS])
+        if len(plan.rejected) > ALERT_PROBLEMS:
+            lines.append(f"… and {len(plan.rejected) - ALERT_PROBLEMS} more.")
+    lines.extend(f"Note: {n}." for n in parsed.notes)
+    return "\n".join(lines)
 
 
 def help(book: xw.Book | None = None) -> None:  # noqa: A001 - the ribbon button's name

@@ -1163,3 +1163,40 @@ def sheet_kinds(frame: pd.DataFrame, columns: Collection[str]) -> dict[str, Kind
         else:
             out[c] = "text"
     return out
+
+
+def prepare_import(
+    data: bytes,
+    source: str,
+    transactions: pd.DataFrame,
+    customer_ids: Iterable[Any],
+    *,
+    options: ImportOptions | None = None,
+    add_missing_customers: bool = False,
+    allow_duplicates: bool = False,
+) -> tuple[ParsedExport, ImportPlan]:
+    """Read the export ``data`` against the Transactions table and plan what to append.
+
+    Shared by ``xlcrm import-transactions`` (the workbook file) and the ribbon's Import
+    orders (the open workbook): both read the sheets their own way and call this.
+
+    Parameters
+    ----------
+    data : bytes
+        The export file's content.
+    source : str
+        Its file name, for messages.
+    transactions : pandas.DataFrame
+        The Transactions sheet as read (header row as columns, CustomerID as text).
+    customer_ids : iterable
+        The CustomerIDs on Customers.
+    options, add_missing_customers, allow_duplicates
+        See :func:`parse_export` and :func:`plan_import`.
+    """
+    columns = list(transactions.columns)
+    kinds = sheet_kinds(transactions, columns)
+    parsed = parse_export(data, columns, source=source, kinds=kinds, options=options)
+    plan = plan_import(parsed, transactions, customer_ids, kinds=kinds,
+                       add_missing_customers=add_missing_customers,
+                       allow_duplicates=allow_duplicates)
+    return parsed, plan

@@ -15,6 +15,17 @@ Public Sub CRM_Check(control As IRibbonControl)
     RunPython "import udfs.ribbon; udfs.ribbon.check()"
 End Sub
 
+' Append an ERP export (CSV) to the Transactions sheet of this workbook: the file is chosen
+' here, the reading, checking and writing are udfs/ribbon.py's import_orders.
+Public Sub CRM_ImportOrders(control As IRibbonControl)
+    Dim exportFile As Variant
+    exportFile = Application.GetOpenFilename( _
+        "Order export (*.csv;*.txt),*.csv;*.txt", , "Import orders into Transactions")
+    If VarType(exportFile) = vbBoolean Then Exit Sub ' Cancel
+    ' A Windows path holds no double quote, so a raw Python string carries it as it is.
+    RunPython "import udfs.ribbon; udfs.ribbon.import_orders(r""" & exportFile & """)"
+End Sub
+
 ' Write a copy of this workbook that can be emailed to people without Python.
 Public Sub CRM_Share(control As IRibbonControl)
     RunPython "import udfs.ribbon; udfs.ribbon.share()"

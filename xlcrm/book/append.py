@@ -59,9 +59,7 @@ from xlcrm.imports import (
     ImportOptions,
     ImportPlan,
     ParsedExport,
-    parse_export,
-    plan_import,
-    sheet_kinds,
+    prepare_import,
 )
 
 REL_TABLE_SUFFIX = "/table"
@@ -837,13 +835,11 @@ def import_transactions(
             "cannot be matched to customers",
             fix=f"Put the header {schema.CUSTOMER_ID} in row 1 of {schema.CUSTOMERS}.",
             sheet=customers.sheet)
-    columns = list(tx.columns)
-    kinds = sheet_kinds(tx.frame, columns)
     report("Checking the rows", 0.3)
-    parsed = parse_export(data, columns, source=export.name, kinds=kinds, options=options)
-    plan = plan_import(
-        parsed, tx.frame, customers.frame[schema.CUSTOMER_ID].tolist(), kinds=kinds,
-        add_missing_customers=add_missing_customers, allow_duplicates=allow_duplicates)
+    parsed, plan = prepare_import(
+        data, export.name, tx.frame, customers.frame[schema.CUSTOMER_ID].tolist(),
+        options=options, add_missing_customers=add_missing_customers,
+        allow_duplicates=allow_duplicates)
     result = ImportResult(workbook, export, parsed, plan, written=False, dry_run=dry_run,
                           allow_duplicates=allow_duplicates,
                           add_missing_customers=add_missing_customers)

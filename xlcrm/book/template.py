@@ -192,8 +192,8 @@ def _help_sheet(ws: Worksheet) -> None:
         ),
         (
             "2.",
-            "Optionally add orders (Transactions), contacts (Interactions) and survey answers "
-            "(Survey).",
+            "Optionally add orders (Transactions; CRM > Import orders appends an ERP export), "
+            "contacts (Interactions) and survey answers (Survey).",
         ),
         (
             "3.",

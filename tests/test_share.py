@@ -13,6 +13,7 @@ import math
 import re
 import shutil
 import subprocess
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,7 +35,7 @@ from openpyxl.worksheet.table import Table
 
 import udfs.ribbon as ribbon
 from xlcrm import __version__, schema
-from xlcrm.book.read import open_workbook, resolve_target
+from xlcrm.book.read import open_workbook, resolve_target, sheet_parts
 from xlcrm.book.share import COVER_SHEET, MASK_TEXT, default_output, make_shareable
 from xlcrm.book.template import TEMPLATE_PATH, XLWINGS_CONF
 from xlcrm.book.workbook_file import create_demo_workbook
@@ -98,6 +99,13 @@ def copy(demo) -> tuple[Path, object, str]:
 def masked(demo) -> tuple[Path, object]:
     out = demo.with_name("masked.xlsx")
     return out, make_shareable(demo, out, mask_contacts=True, made=MADE)
+
+
+def problem_links(path: Path) -> dict[str, str]:
+    """Problems sheet: cell -> the place in the workbook its hyperlink goes to."""
+    ws = openpyxl.load_workbook(path)[schema.PROBLEMS]
+    return {c.coordinate: c.hyperlink.location for row in ws.iter_rows() for c in row
+            if c.hyperlink is not None and c.hyperlink.location}
 
 
 # --------------------------------------------------------------------------------------------
@@ -673,3 +681,24 @@ def test_libreoffice_shows_the_same_numbers(demo, masked, tmp_path):
     assert len(values) == 60 and np.all((values >= 0) & (values <= 100))
     cust = rows(seen, schema.CUSTOMERS)
     assert {r[cust[0].index("Phone")] for r in cust[1:]} == {MASK_TEXT}
+    # The Problems sheet's links to the bad cells survive LibreOffice's reading.
+    links = problem_links(seen)
+    assert links and links == problem_links(out)
+
+
+def test_problem_links_stay_clickable(demo, copy):
+    """=HYPERLINK formulas become values; the cells keep a link to the same place."""
+    import html
+
+    out, report, _ = copy
+    source = {}
+    with zipfile.ZipFile(demo) as z:
+        part = sheet_parts(demo.read_bytes())[schema.PROBLEMS]
+        xml = z.read(part).decode()
+    for ref, formula in re.findall(r'<c r="([A-Z]+\d+)"[^>]*><f>([^<]*)</f>', xml):
+        m = re.match(r'HYPERLINK\("#((?:[^"]|"")*)"', html.unescape(formula))
+        if m:
+            source[ref] = m.group(1).replace('""', '"')
+    assert source  # the demo has problems, each linked to its cell
+    assert problem_links(out) == source
+    assert all(v.startswith("'") and "!" in v for v in source.values())

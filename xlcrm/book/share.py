@@ -8,7 +8,8 @@ a spreadsheet library, which would lose charts and formatting):
   and the cell's type kept; dynamic-array ``cm`` attributes go too; calculated-column
   formulas of Excel Tables go, so that the table does not flag every cell as differing from
   its column formula). A formula cell without a saved value cannot be shown right: the
-  copy is refused, naming the cells;
+  copy is refused, naming the cells. A ``HYPERLINK`` to a place in the workbook (the
+  Problems sheet's links to bad cells) becomes a cell hyperlink, so it stays clickable;
 - the VBA project (and its signature), the customUI ribbon parts, attached toolbars and the
   calculation chain are dropped with their relationships and content types; the workbook
   part gets the macro-free content type, so the copy is a plain ``.xlsx``;
@@ -69,6 +70,7 @@ from xlcrm.book.write import (
     CT_WORKSHEET,
     NEW_SHEET_XML,
     REL_WORKSHEET,
+    WORKSHEET_ORDER,
     Block,
     SheetData,
     _CellWriter,
@@ -131,6 +133,11 @@ _F_ELEMENT_RE = re.compile(
     rb"<((?:\w+:)?)f\b" + _ATTRS_NO_SLASH + rb"(?:/>|>.*?</\1f>)", re.S
 )
 _HAS_F = re.compile(rb"<(?:\w+:)?f[\s/>]")
+# =HYPERLINK("#'Sheet'!A1", ...): a link inside the workbook (the Problems sheet's cells).
+_INTERNAL_LINK = re.compile(
+    rb'<(?:\w+:)?f\b[^>]*>\s*HYPERLINK\(\s*(?:"|&quot;)#((?:[^"&]|&(?!quot;)|""|&quot;&quot;)*)'
+    rb'(?:"|&quot;)', re.I,
+)
 _HAS_V = re.compile(rb"<(?:\w+:)?v[\s/>]")
 _HAS_IS = re.compile(rb"<(?:\w+:)?is[\s/>]")
 _V_TEXT = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
@@ -355,6 +362,8 @@ class _SheetResult:
     missing: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     masked: int = 0
+    links: list[tuple[str, str]] = field(default_factory=list)
+    """Cell -> place in the workbook, of the internal ``HYPERLINK`` formulas replaced."""
 
 
 def _sheet_data_span(xml: bytes) -> tuple[int, int] | None:
@@ -427,6 +436,11 @@ class _Cells:
         if t and t.group(1) == b"e":
             v = _V_TEXT.search(body)
             res.errors.append((f"{self.sheet}!{ref}", v.group(1).decode() if v else "#VALUE!"))
+        link = _INTERNAL_LINK.search(body)
+        if link:
+            # The value is the link's text; the link itself becomes a cell hyperlink below.
+            target = html.unescape(link.group(1).decode()).replace('""', '"')
+            res.links.append((ref, target))
         body = _F_ELEMENT_RE.sub(b"", body)
         attrs = _CM_ONLY.sub(b"", attrs)
         return b"<" + prefix + b"c" + attrs + b">" + body + b"</" + prefix + b"c>"
@@ -542,6 +556,36 @@ def _range_cells(ref: str) -> tuple[int, int, int, int] | None:
         out.append((int(m.group(2)), column_index(m.group(1))))
     (r1, c1), (r2, c2) = out[0], out[-1]
     return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+
+
+def _add_internal_links(xml: bytes, links: Sequence[tuple[str, str]]) -> bytes:
+    """Give each ``(cell, place)`` a cell hyperlink to ``place`` in the workbook.
+
+    A ``HYPERLINK`` formula is a link only while it is a formula; a cell hyperlink (no
+    relationship needed for a place inside the workbook) keeps the copy's cell clickable in
+    any spreadsheet program. Cells that already have a hyperlink keep theirs.
+    """
+    m = re.search(rb"<(\w+:)?worksheet\b", xml)
+    p = (m.group(1) or b"") if m else b""
+    block = re.search(rb"<" + re.escape(p) + rb"hyperlinks\b[^>]*>.*?</" + re.escape(p)
+                      + rb"hyperlinks>", xml, re.S)
+    taken = set(re.findall(rb'\bref="([^"]*)"', block.group())) if block else set()
+    items = b"".join(
+        b"<" + p + b'hyperlink ref="' + ref.encode() + b'" location="'
+        + escape_attr(place).encode() + b'"/>'
+        for ref, place in links if ref.encode() not in taken
+    )
+    if not items:
+        return xml
+    if block:
+        close = block.end() - len(b"</" + p + b"hyperlinks>")
+        return xml[:close] + items + xml[close:]
+    later = WORKSHEET_ORDER[WORKSHEET_ORDER.index("hyperlinks") + 1:]
+    span = _sheet_data_span(xml)
+    after = re.compile(rb"<" + re.escape(p) + rb"(?:" + b"|".join(n.encode() for n in later)
+                       + rb")\b").search(xml, span[1] if span else 0)
+    pos = after.start() if after else xml.rindex(b"</" + p + b"worksheet>")
+    return xml[:pos] + b"<" + p + b"hyperlinks>" + items + b"</" + p + b"hyperlinks>" + xml[pos:]
 
 
 def _drop_masked_links(
@@ -1092,6 +1136,7 @@ def shareable_bytes(
                 rp = pkg.find(rels_part(e.part))
                 if rids and rp is not None:
                     edits[rp] = _drop_rel_ids(z.read(rp), rids)
+            new = _add_internal_links(new, res.links)
             for rel in pkg.rels(e.part):
                 table = pkg.find(rel.target) if rel.type.endswith("/table") else None
                 if table is not None:

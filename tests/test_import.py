@@ -526,11 +526,12 @@ def test_header_synonyms() -> None:
     cmap = map_columns(
         ["Cust. No", "Posting Date", "Net Sales", "Margin", "QTY", "SKU", "Order Date",
          "Customer Name", "Notes"], TX_COLUMNS)
-    assert cmap.targets == {0: "CustomerID", 1: "Date", 2: "Amount", 3: "GrossProfit",
+    # Of two synonyms the preferred one wins, wherever it stands: the order date.
+    assert cmap.targets == {0: "CustomerID", 6: "Date", 2: "Amount", 3: "GrossProfit",
                             4: "Quantity", 5: "Product"}
     assert cmap.name_index == 7
-    assert cmap.unmapped == [6, 8]
-    assert "'Order Date' ignored: Date is taken from 'Posting Date'" in cmap.notes[0]
+    assert cmap.unmapped == [1, 8]
+    assert "'Posting Date' ignored: Date is taken from 'Order Date'" in cmap.notes[0]
     chinese = map_columns(["客户代码", "日期", "销售额", "毛利", "数量", "物料"], TX_COLUMNS)
     assert list(chinese.targets.values()) == TX_COLUMNS
 
@@ -595,3 +596,94 @@ def test_libreoffice_opens_the_result_and_sees_the_rows(book: Path, tmp_path: Pa
     with zipfile.ZipFile(converted) as z:
         tables = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/tables/")]
     assert any(f'ref="A1:F{len(expected) + 1}"' in t for t in tables)
+
+
+# --------------------------------------------------------------------------------------------
+# Exports that once went wrong (review of the parser)
+
+
+def _parse(text: str, **options) -> object:
+    return parse_export(text.encode("utf-8"), TX_COLUMNS, source="x.csv",
+                        options=ImportOptions(**options) if options else None)
+
+
+@pytest.mark.parametrize("value", ["050326", "260305", "01032026", "202603", "99999"])
+def test_digit_dates_are_not_taken_for_excel_serials(value):
+    parsed = _parse(f"CustomerID,Date,Amount\nC1,{value},5\n")
+    assert len(parsed.rows) == 0
+    (bad,) = parsed.rejected
+    assert bad.line == 2 and "not a date" in bad.reason
+
+
+def test_excel_serials_of_real_order_dates_still_read():
+    parsed = _parse("CustomerID,Date,Amount\nC1,46086,5\nC1,46086.5,6\n")
+    assert list(parsed.rows["Date"]) == [datetime(2026, 3, 5), datetime(2026, 3, 5, 12)]
+
+
+def test_an_unclosed_quote_stops_the_import_at_its_line():
+    text = "CustomerID,Date,Amount,Product\n" + "".join(
+        f"C{i},2026-03-05,5,Pump {i}\n" for i in range(1, 9)
+    ) + 'C9,2026-03-05,5,"Pump 9\n' + "C10,2026-03-05,5,Bolt\n" * 20
+    with pytest.raises(InputError, match="starts on line 10 of the export is never closed"):
+        _parse(text)
+    # A stray quote after a closing one stays readable (the lenient reading).
+    parsed = _parse('CustomerID,Date,Amount,Product\nC1,2026-03-05,5,"Pump"x\n')
+    assert list(parsed.rows["Product"]) == ["Pumpx"]
+
+
+def test_time_zone_in_a_date_format_keeps_the_wall_clock():
+    parsed = _parse("CustomerID,Date,Amount\nC1,2026-03-05T14:30:00+0800,5\n",
+                    date_format="%Y-%m-%dT%H:%M:%S%z")
+    assert list(parsed.rows["Date"]) == [datetime(2026, 3, 5, 14, 30)]
+
+
+def test_a_binary_codec_is_not_a_text_encoding():
+    with pytest.raises(InputError, match="'base64' is not a text encoding"):
+        _parse("CustomerID,Date,Amount\n", encoding="base64")
+
+
+def test_trailing_delimiters_and_missing_trailing_fields():
+    text = ("CustomerID,Date,Amount,Product,,\n"
+            "C1,2026-03-05,5,Pump,,\n"  # trailing delimiters
+            "C2,2026-03-06,6\n"  # trailing empty fields left out
+            "C3,2026-03-07,7,Bolt,,,\n")  # one more delimiter still blank
+    parsed = _parse(text)
+    assert list(parsed.rows["CustomerID"]) == ["C1", "C2", "C3"]
+    assert list(parsed.rows["Product"]) == ["Pump", None, "Bolt"]
+    wrong = _parse("CustomerID,Date,Amount\nC1,2026-03-05,5,extra\n")
+    assert len(wrong.rows) == 0 and "has 4 fields, the header has 3" in wrong.rejected[0].reason
+
+
+def test_seven_fractional_digits_of_sql_server():
+    parsed = _parse("CustomerID,Date,Amount\nC1,2026-03-05 14:30:00.1234567,5\n"
+                    "C1,2026-03-06T08:00:00.0000000Z,6\n")
+    assert list(parsed.rows["Date"]) == [datetime(2026, 3, 5, 14, 30, 0, 123456),
+                                         datetime(2026, 3, 6, 8)]
+
+
+def test_sap_item_number_is_not_the_product():
+    parsed = _parse("Sold-To Party,Billing Date,Item,Material,Net Value\n"
+                    "C1,2026-03-05,10,Hydraulic pump,5\n")
+    assert list(parsed.rows["Product"]) == ["Hydraulic pump"]
+    assert "CustomerID" in parsed.mapping.values()
+
+
+def test_headers_with_units_and_utf16_without_mark():
+    parsed = _parse("客户编号,日期,金额（元）\nC1,2026-03-05,5\n")
+    assert list(parsed.rows["Amount"]) == [5.0]
+    assert map_columns(["Amount (EUR)", "Date [UTC]"], TX_COLUMNS).targets == {
+        0: "Amount", 1: "Date"}
+    with pytest.raises(InputError, match="UTF-16 text without a byte-order mark"):
+        parse_export("CustomerID,Date,Amount\n".encode("utf-16-le"), TX_COLUMNS, source="x")
+
+
+def test_add_missing_customers_never_adds_a_near_duplicate(book, tmp_path):
+    ids = transactions(book)["CustomerID"]
+    known = sorted(set(ids))[0]  # e.g. C0001
+    csv = tmp_path / "case.csv"
+    csv.write_text(f"CustomerID,Date,Amount\n{known.lower()},2026-10-01,5\nNEW9,2026-10-02,6\n",
+                   encoding="utf-8")
+    result = import_transactions(book, csv, add_missing_customers=True, dry_run=True)
+    assert list(result.plan.new_customers["CustomerID"]) == ["NEW9"]
+    (bad,) = result.plan.rejected
+    assert bad.line == 2 and f"Customers has {known!r}): correct the ID" in bad.reason

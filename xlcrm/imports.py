@@ -97,10 +97,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "毛利额", "毛利润",
     ),
     "Quantity": ("quantity", "qty", "units", "pieces", "pcs", "menge", "数量", "销量"),
+    # In order of preference: an SAP export has Item (the line number 10, 20, ...) before
+    # Material, so the bare "item" comes last.
     "Product": (
-        "product", "item", "material", "sku", "productname", "itemname", "productcode",
-        "itemcode", "itemno", "article", "materialdescription", "description", "artikel",
-        "产品", "物料", "产品名称", "物料名称", "商品", "商品名称", "品名", "物料编码", "产品编号",
+        "product", "productname", "material", "materialdescription", "sku", "itemname",
+        "productcode", "itemcode", "article", "description", "artikel", "产品", "产品名称",
+        "物料", "物料名称", "商品", "商品名称", "品名", "物料编码", "产品编号", "itemno", "item",
     ),
     NAME: (
         "name", "customername", "clientname", "accountname", "companyname", "company",
@@ -113,7 +115,9 @@ HEADER_SEARCH = 20  # records looked at for the header row
 DELIMITERS = (",", ";", "\t", "|")
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _FIRST_DATE = datetime(1900, 3, 1)  # Excel's calendar is exact from here on
-SERIAL_RANGE = (18_264, 2_958_465)  # 1950-01-01 .. 9999-12-31 as Excel serial numbers
+# 1950-01-01 .. 2099-12-31 as Excel serial numbers: an order date outside them is far more
+# likely a date in another digit format (050326, 202603, 01032026) than a serial.
+SERIAL_RANGE = (18_264, 73_050)
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,6 +244,9 @@ def decode_csv(data: bytes, source: str, encoding: str | None = None) -> tuple[s
                 f"{encoding!r} is not a text encoding Python knows",
                 fix="Use a name such as utf-8, gb18030, cp1252 or latin-1.",
             ) from exc
+        if not getattr(codecs.lookup(encoding), "_is_text_encoding", True):
+            raise InputError(f"{encoding!r} is not a text encoding",
+                             fix="Use a name such as utf-8, gb18030, cp1252 or latin-1.")
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError as exc:
@@ -251,6 +258,13 @@ def decode_csv(data: bytes, source: str, encoding: str | None = None) -> tuple[s
                 "Western Windows ones), or save the export as UTF-8 CSV.",
             ) from exc
         return text.removeprefix("\ufeff"), encoding
+    if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and \
+            b"\x00" in data[:4096]:
+        raise InputError(
+            f"{source} looks like UTF-16 text without a byte-order mark (it has NUL bytes)",
+            fix="Run again with --encoding utf-16-le (or utf-16-be), or save the export as "
+            "UTF-8 CSV.",
+        )
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16").removeprefix("\ufeff"), "utf-16"
@@ -306,8 +320,43 @@ def sniff_delimiter(text: str, sample_lines: int = 50) -> str:
     return best[2]
 
 
+def _check_quotes_close(text: str, delimiter: str) -> None:
+    """Refuse an export in which a quoted field never ends.
+
+    Python's csv reader, lenient by default, would read everything after such a quote as
+    one field of one row: every later row lost without a word.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        skipinitialspace=True, strict=True)
+    last = 0
+    while True:
+        try:
+            next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                raise InputError(
+                    f"the quoted field that starts on line {last + 1} of the export is never "
+                    "closed, so every line after it would be read as part of that one field",
+                    fix=f'Add the missing " on line {last + 1} (or remove the stray one), or '
+                    "export the file again.",
+                ) from exc
+            # Other quoting slips (text after a closing quote) are the lenient reader's to
+            # read; go on looking for a quote that never closes.
+        last = reader.line_num
+
+
 def read_records(text: str, delimiter: str) -> Iterable[tuple[int, list[str]]]:
-    """``(line, fields)`` of each non-blank record; ``line`` is where the record starts."""
+    """``(line, fields)`` of each non-blank record; ``line`` is where the record starts.
+
+    Raises
+    ------
+    InputError
+        When a quoted field is never closed (see :func:`_check_quotes_close`) or the text
+        cannot be read as CSV at all.
+    """
+    _check_quotes_close(text, delimiter)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
                         skipinitialspace=True)
     last = 0
@@ -333,8 +382,10 @@ def read_records(text: str, delimiter: str) -> Iterable[tuple[int, list[str]]]:
 
 
 def _norm(header: str) -> str:
-    """A header as compared: NFKC (full-width to ASCII), lower case, no separators."""
+    """A header as compared: NFKC (full-width to ASCII), lower case, no separators, no
+    trailing unit in brackets (``Amount (EUR)``, ``金额（元）``)."""
     text = unicodedata.normalize("NFKC", header)
+    text = re.sub(r"\s*[(\[][^()\[\]]*[)\]]\s*$", "", text) or text
     return re.sub(r"[\s_\-./()#:]+", "", text).casefold()
 
 
@@ -352,7 +403,8 @@ def map_columns(headers: Sequence[str], sheet_columns: Sequence[str]) -> ColumnM
     """Match the export's headers to the sheet's columns (see the module doc).
 
     A header equal to a sheet column (ignoring case and separators) wins over a synonym; of
-    two headers for the same column the first is used and the other reported.
+    two synonyms for the same column the one earlier in :data:`SYNONYMS` is used (of two
+    exact matches the first in the file), and the other reported.
     """
     by_norm = {_norm(c): c for c in sheet_columns}
     synonyms: dict[str, str] = {}
@@ -375,7 +427,9 @@ def map_columns(headers: Sequence[str], sheet_columns: Sequence[str]) -> ColumnM
     taken: dict[str, int] = {}
     notes: list[str] = []
     unmapped: list[int] = []
-    for i in [*exact, *loose]:  # exact matches first, each group in file order
+    rank = {n: k for names in SYNONYMS.values() for k, n in enumerate(names)}
+    # Exact matches first in file order, then synonyms, the preferred name first.
+    for i in [*exact, *sorted(loose, key=lambda i: rank[_norm(headers[i])])]:
         column = exact.get(i, loose.get(i))
         assert column is not None
         if column in taken:
@@ -390,14 +444,14 @@ def map_columns(headers: Sequence[str], sheet_columns: Sequence[str]) -> ColumnM
         del targets[name_index]
     unmapped += [i for i, h in enumerate(headers)
                  if i not in targets and i != name_index and i not in unmapped and h.strip()]
-    return ColumnMap(targets, name_index, sorted(unmapped), notes)
+    return ColumnMap(dict(sorted(targets.items())), name_index, sorted(unmapped), notes)
 
 
 # --------------------------------------------------------------------------------------------
 # Dates
 
 _TIME = (
-    r"(?:(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6}))?)?"
+    r"(?:(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
     r"(?:\s*([AaPp])\.?[Mm]\.?)?(?:\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?)?"
 )
 _ISO = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _TIME)
@@ -407,7 +461,7 @@ _DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})" + _TIME)
 _SLASHED = re.compile(r"(\d{1,2})([/-])(\d{1,2})\2(\d{4}|\d{2})" + _TIME)
 _MON_DMY = re.compile(r"(\d{1,2})[-\s./]*([A-Za-z]{3,9})\.?[-\s./,]*(\d{4}|\d{2})" + _TIME)
 _MON_MDY = re.compile(r"([A-Za-z]{3,9})\.?[-\s]+(\d{1,2})(?:st|nd|rd|th)?,?[-\s]+(\d{4})" + _TIME)
-_SERIAL = re.compile(r"\d+(?:\.\d+)?")
+_SERIAL = re.compile(r"[1-9]\d*(?:\.\d+)?")  # a leading zero: a date in digits, not a serial
 _MONTHS = {
     name: i + 1
     for i, names in enumerate([
@@ -486,7 +540,8 @@ def _parse_date(text: str) -> datetime | _DayMonth | str:
         serial = float(t)
         lo, hi = SERIAL_RANGE
         if not lo <= serial <= hi:
-            return "not a date (a number, but not an Excel date serial after 1950)"
+            return ("not a date (a number, but not an Excel date serial of 1950-2099; "
+                    "digits such as 050326 need --date-format, e.g. %d%m%y)")
         # Whole seconds: a serial's fraction of a day is rarely exact in binary.
         return _EXCEL_EPOCH + timedelta(seconds=round(serial * 86400))
     return "not a date in a format xlcrm knows (e.g. 2026-03-05, 05.03.2026, 05/03/2026)"
@@ -495,7 +550,8 @@ def _parse_date(text: str) -> datetime | _DayMonth | str:
 def _strptime(fmt: str) -> Callable[[str], datetime | str]:
     def parse(text: str) -> datetime | str:
         try:
-            value = datetime.strptime(text.strip(), fmt)
+            # A time zone (%z) is dropped, the wall-clock time kept, as for other dates.
+            value = datetime.strptime(text.strip(), fmt).replace(tzinfo=None)
         except ValueError:
             return f"does not match the date format {fmt}"
         if value < _FIRST_DATE:
@@ -823,7 +879,11 @@ def parse_export(
         raise InputError(f"{source} is empty", fix="Export the orders again.")
     k = _find_header(records, sheet_columns)
     header_line, raw_headers = records[k]
-    headers = [h.strip() for h in raw_headers]
+    # Empty cells right of the header (a spreadsheet's trailing delimiters) are no columns.
+    raw_headers = list(raw_headers)
+    while raw_headers and not raw_headers[-1].strip():
+        raw_headers.pop()
+    headers = [h.strip().lstrip("\ufeff") for h in raw_headers]
     cmap = map_columns(headers, sheet_columns)
     notes = list(cmap.notes)
     if k:
@@ -843,8 +903,13 @@ def parse_export(
     rejected: list[Rejected] = []
     good: list[tuple[int, list[str]]] = []
     for line, fields in body:
+        if len(fields) > width and not "".join(fields[width:]).strip():
+            fields = fields[:width]  # trailing delimiters with nothing after them
+        elif len(fields) < width:
+            # Some exports leave out trailing empty fields; the missing ones are blank.
+            fields = [*fields, *[""] * (width - len(fields))]
         if len(fields) != width:
-            # Not padded or cut: a record of another width has its values in the wrong columns.
+            # Not cut: a longer record has its values in the wrong columns.
             rejected.append(Rejected(
                 line, None, "",
                 f"has {len(fields)} fields, the header has {width} (a value containing "
@@ -1083,26 +1148,31 @@ def plan_import(
     rows = parsed.rows
     rejected = list(parsed.rejected)
     known = {k for v in known_customers if (k := _text_key(v)) is not None}
-    known_folded: dict[str, str] = {}
-    for k in known:
-        known_folded.setdefault(k.casefold(), k)
+    known_near: dict[str, str] = {}
+    for k in sorted(known):
+        known_near.setdefault(_near_key(k), k)
     ids = [_text_key(v) for v in rows[CUSTOMER_ID].tolist()]
     id_header = next((h for h, t in parsed.mapping.items() if t == CUSTOMER_ID), CUSTOMER_ID)
     unknown = [i for i, v in enumerate(ids) if v not in known]
+    # An ID that differs from a known one only in case or in number formatting (c0001,
+    # 1001.0, 001001) is a typo or an export quirk, never a new customer.
+    near = {i: known_near[_near_key(ids[i])] for i in unknown if _near_key(ids[i]) in known_near}
     new_ids: list[str] = []
-    if unknown and add_missing_customers:
-        new_ids = list(dict.fromkeys(ids[i] for i in unknown))
-    elif unknown:
-        for i in unknown:
+    if add_missing_customers:
+        new_ids = list(dict.fromkeys(ids[i] for i in unknown if i not in near))
+    refused = [i for i in unknown if i in near or not add_missing_customers]
+    if refused:
+        for i in refused:
             v = ids[i]
-            hint = known_folded.get(v.casefold())
+            hint = near.get(i)
             rejected.append(Rejected(
                 int(rows.index[i]), id_header, v,
                 f"unknown customer {v!r}"
-                + (f" (Customers has {hint!r})" if hint else "")
-                + ": add it to Customers or use --add-missing-customers",
+                + (f" (Customers has {hint!r}): correct the ID in the file" if hint else
+                   ": add it to Customers or use --add-missing-customers"),
             ))
         rejected.sort(key=lambda r: r.line)
+        unknown = refused
         keep = np.ones(len(rows), dtype=bool)
         keep[unknown] = False
         rows = rows[keep]
@@ -1147,6 +1217,13 @@ def plan_import(
             data[NAME] = [first.get(v) for v in new_ids]
         new_customers = pd.DataFrame(data, dtype=object)
     return ImportPlan(rows, new_customers, rejected, dup_existing, dup_file)
+
+
+def _near_key(customer_id: str) -> str:
+    """What two IDs share when they differ only in case or number formatting."""
+    folded = customer_id.strip().casefold()
+    m = re.fullmatch(r"0*(\d+)(?:\.0+)?", folded)
+    return m.group(1) if m else folded
 
 
 def sheet_kinds(frame: pd.DataFrame, columns: Collection[str]) -> dict[str, Kind]:

@@ -235,7 +235,7 @@ def test_mask_contacts(demo, masked, copy):
     assert cover["Contact details"].startswith("masked: 180 cells")
 
 
-def test_masking_keeps_shared_strings_and_drops_links_on_masked_cells(tmp_path):
+def test_masking_scrubs_shared_strings_and_drops_links_on_masked_cells(tmp_path):
     frame = ledger_frame(12, seed=1)
     frame.loc[0, "Name"] = frame.loc[0, "Contact"]  # one shared string, in two columns
     src = write_ledger_shared_strings(tmp_path / "sst.xlsx", frame)
@@ -257,7 +257,14 @@ def test_masking_keeps_shared_strings_and_drops_links_on_masked_cells(tmp_path):
     out = tmp_path / "sst-copy.xlsx"
     report = make_shareable(src, out, mask_contacts=True, made=MADE)
     got = read_parts(out)
-    assert got["xl/sharedStrings.xml"] == parts["xl/sharedStrings.xml"]
+    # No masked value is left in the file, but the one an unmasked cell shares is kept,
+    # and every other string keeps its position.
+    sst = got["xl/sharedStrings.xml"].decode()
+    for c in ("Phone", "Email"):
+        assert not any(str(v) in sst for v in frame[c])
+    assert sst.count(f">{frame.loc[0, 'Contact']}<") == 1
+    assert not any(f">{v}<" in sst for v in frame.loc[1:, "Contact"])
+    assert sst.count("<si>") == parts["xl/sharedStrings.xml"].decode().count("<si>")
     grid = rows(out, schema.CUSTOMERS)
     header = grid[0]
     assert grid[1][header.index("Name")] == frame.loc[0, "Contact"]  # shares the masked string
@@ -441,6 +448,25 @@ def test_cells_without_addresses_are_found_by_position(tmp_path):
     got = rows(out, schema.CUSTOMERS)
     assert got[:13] == rows(tmp_path / "refs.xlsx", schema.CUSTOMERS)[:13]
     assert got[19][:2] == [3, 6]
+
+
+def test_single_quoted_attributes_are_read_like_double_quoted(tmp_path):
+    """r='A1' is legal XML: such cells are masked and their formulas replaced too."""
+    src, parts = sst_book(tmp_path)
+    with_double = make_shareable(src, tmp_path / "double.xlsx", mask_contacts=True, made=MADE)
+    xml = parts["xl/worksheets/sheet1.xml"]
+    xml = xml.replace(b"</sheetData>", b'<row r="20"><c r="A20"><f>1+2</f><v>3</v></c>'
+                      b"</row></sheetData>")
+    xml = re.sub(rb'\b(r|t|s)="([^"]*)"', rb"\1='\2'", xml)  # every attribute in single quotes
+    parts["xl/worksheets/sheet1.xml"] = xml
+    write_parts(src, parts)
+    out = tmp_path / "single.xlsx"
+    report = make_shareable(src, out, mask_contacts=True, made=MADE)
+    assert report.masked_cells == with_double.masked_cells == 36
+    assert report.formulas == 1 and formula_cells(out) == 0
+    got = rows(out, schema.CUSTOMERS)
+    assert got[:13] == rows(tmp_path / "double.xlsx", schema.CUSTOMERS)[:13]
+    assert got[19][0] == 3
 
 
 def test_a_copy_that_fails_its_check_is_not_written(tmp_path):

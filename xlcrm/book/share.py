@@ -25,7 +25,9 @@ a spreadsheet library, which would lose charts and formatting):
   ``(masked)``: on Customers (header row of its Excel Table, else row 1), in every Excel
   Table of the workbook with such a column (its data rows) and on every other worksheet
   whose row 1 has such a header. Hyperlinks on masked cells are removed with their
-  relationships; the shared-strings part is not edited (other cells may share a string).
+  relationships. The strings the masked cells showed are replaced by the mask in the
+  shared-strings part too (unzipping the copy must not reveal them), except a string an
+  unmasked cell also shows; entries keep their positions.
   The author and last editor in ``docProps/core.xml`` and the company and manager in
   ``docProps/app.xml`` are blanked. Not looked at: cell notes and threaded comments (and
   their authors), text boxes, and free text elsewhere that may name a person.
@@ -141,10 +143,11 @@ _INTERNAL_LINK = re.compile(
 _HAS_V = re.compile(rb"<(?:\w+:)?v[\s/>]")
 _HAS_IS = re.compile(rb"<(?:\w+:)?is[\s/>]")
 _V_TEXT = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
-_REF_ATTR = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
-_ROW_NUM = re.compile(rb'\br="(\d+)"')
-_STYLE_ATTR = re.compile(rb'\ss="\d+"')
-_TYPE_ATTR = re.compile(rb'\bt="([^"]*)"')
+# Attributes may be quoted either way in XML ('...' is rare, but legal).
+_REF_ATTR = re.compile(rb"""\br=["']([A-Z]{1,3})(\d+)["']""")
+_ROW_NUM = re.compile(rb"""\br=["'](\d+)["']""")
+_STYLE_ATTR = re.compile(rb"""\ss=["']\d+["']""")
+_TYPE_ATTR = re.compile(rb"""\bt=["']([^"']*)["']""")
 _CM_ATTR = re.compile(rb'\s(?:cm|vm)="[^"]*"')
 _CM_ONLY = re.compile(rb'\scm="[^"]*"')
 _TAB_SELECTED = re.compile(rb'(<(?:\w+:)?sheetView\b[^>]*?)\s+tabSelected="[^"]*"')
@@ -362,6 +365,8 @@ class _SheetResult:
     missing: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     masked: int = 0
+    masked_strings: set[int] = field(default_factory=set)
+    """Shared-string indices the masked cells showed."""
     links: list[tuple[str, str]] = field(default_factory=list)
     """Cell -> place in the workbook, of the internal ``HYPERLINK`` formulas replaced."""
 
@@ -417,6 +422,11 @@ class _Cells:
         style = _STYLE_ATTR.search(attrs)
         p = prefix.decode()
         self.res.masked += 1
+        kind = _TYPE_ATTR.search(attrs)
+        if kind and kind.group(1) == b"s":
+            v = _V_TEXT.search(body)
+            if v and v.group(1).strip().isdigit():
+                self.res.masked_strings.add(int(v.group(1)))
         return (
             f'<{p}c r="{column_letter(col)}{row}"'
             f'{style.group().decode() if style else ""} t="inlineStr">'
@@ -449,7 +459,7 @@ class _Cells:
     def mask_fast(self, data: bytes) -> bytes:
         letters = sorted({column_letter(c) for t in self.targets for c in t.columns})
         pattern = re.compile(
-            rb"<((?:\w+:)?)c\b(?=[^>]*?\br=\"(" + "|".join(letters).encode() + rb")(\d+)\")("
+            rb"<((?:\w+:)?)c\b(?=[^>]*?\br=[\"'](" + "|".join(letters).encode() + rb")(\d+)[\"'])("
             + _ATTRS_NO_SLASH + rb")(?:/>|>(.*?)</\1c>)", re.S,
         )
 
@@ -556,6 +566,37 @@ def _range_cells(ref: str) -> tuple[int, int, int, int] | None:
         out.append((int(m.group(2)), column_index(m.group(1))))
     (r1, c1), (r2, c2) = out[0], out[-1]
     return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+
+
+_SHARED_CELL = re.compile(
+    rb"<(?:\w+:)?c\b[^>]*?\bt=[\"']s[\"'][^>]*>\s*(?:<(?:\w+:)?f\b[^>]*/>\s*)?"
+    rb"<(?:\w+:)?v>\s*(\d+)\s*</"
+)
+_SI = re.compile(rb"<((?:\w+:)?)si\b[^>]*?(?:/>|>.*?</\1si>)", re.S)
+
+
+def _scrub_shared_strings(xml: bytes, masked: set[int], still_used: set[int]) -> bytes:
+    """The shared-strings part with the masked cells' strings replaced by the mask.
+
+    The cells now show the mask as inline text, but their old strings would still be in the
+    file for anyone who unzips it. A string another (unmasked) cell also shows is kept.
+    Entries keep their positions, so every other cell's index stays right.
+    """
+    drop = masked - still_used
+    if not drop:
+        return xml
+    k = -1
+
+    def entry(m: re.Match[bytes]) -> bytes:
+        nonlocal k
+        k += 1
+        if k not in drop:
+            return m.group()
+        p = m.group(1)
+        return b"<" + p + b"si><" + p + b"t>" + escape_text(MASK_TEXT).encode() + b"</" + p \
+            + b"t></" + p + b"si>"
+
+    return _SI.sub(entry, xml)
 
 
 def _add_internal_links(xml: bytes, links: Sequence[tuple[str, str]]) -> bytes:
@@ -1114,6 +1155,7 @@ def shareable_bytes(
     edits: dict[str, bytes] = {}
     missing: list[str] = []
     errors: list[tuple[str, str]] = []
+    masked_strings: set[int] = set()
     worksheets = [e for e in kept if e.part is not None]
     for i, e in enumerate(worksheets):
         if progress:
@@ -1128,6 +1170,7 @@ def shareable_bytes(
             missing += res.missing
             errors += res.errors
             if res.masked:
+                masked_strings |= res.masked_strings
                 outcome.masked_cells += res.masked
                 cols = [c for t in targets[e.name] for c in t.columns.values()]
                 outcome.masked[e.name] = tuple(dict.fromkeys(cols))
@@ -1148,6 +1191,13 @@ def shareable_bytes(
             edits[e.part] = new
     if missing:
         raise _refuse_missing(missing)
+    if masked_strings and sst_part is not None:
+        still_used: set[int] = set()
+        for e in worksheets:
+            assert e.part is not None
+            final = edits.get(e.part) or z.read(e.part)
+            still_used.update(int(v) for v in _SHARED_CELL.findall(final))
+        edits[sst_part] = _scrub_shared_strings(z.read(sst_part), masked_strings, still_used)
     for ref, err in errors:
         outcome.warnings.append(
             f"{ref} shows {err}: its formula could not be calculated when the workbook was "

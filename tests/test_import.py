@@ -687,3 +687,77 @@ def test_add_missing_customers_never_adds_a_near_duplicate(book, tmp_path):
     assert list(result.plan.new_customers["CustomerID"]) == ["NEW9"]
     (bad,) = result.plan.rejected
     assert bad.line == 2 and f"Customers has {known!r}): correct the ID" in bad.reason
+
+
+def _small_book(path: Path, ids: list, *, date1904: bool = False) -> Path:
+    """Customers and a Transactions table with one order, IDs as given (numbers or text)."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+    from openpyxl.worksheet.table import Table
+
+    wb = openpyxl.Workbook()
+    c = wb.active
+    c.title = "Customers"
+    c.append(["CustomerID", "Name"])
+    for i in ids:
+        c.append([i, f"Firm {i}"])
+    c.add_table(Table(displayName="tblCustomers", ref=f"A1:B{len(ids) + 1}"))
+    t = wb.create_sheet("Transactions")
+    t.append(["CustomerID", "Date", "Amount"])
+    t.append([ids[0], datetime(2025, 1, 1), 5.0])
+    t.cell(row=2, column=2).number_format = "yyyy-mm-dd"
+    t.add_table(Table(displayName="tblTransactions", ref="A1:C2"))
+    if date1904:
+        wb.epoch = CALENDAR_MAC_1904
+    wb.save(path)
+    return path
+
+
+def test_numeric_customer_ids_stay_numbers(tmp_path):
+    book = _small_book(tmp_path / "num.xlsx", [1001, 1002])
+    csv = tmp_path / "e.csv"
+    csv.write_text("CustomerID,Date,Amount\n1002,2026-03-02,10\n", encoding="utf-8")
+    import_transactions(book, csv, backups=0)
+    ws = openpyxl.load_workbook(book)["Transactions"]
+    assert [(c.value, c.data_type) for c in ws["A"]][1:] == [(1001, "n"), (1002, "n")]
+    # Text IDs stay text, leading zeros included.
+    book = _small_book(tmp_path / "text.xlsx", ["00123", "00124"])
+    csv.write_text("CustomerID,Date,Amount\n00124,2026-03-02,10\n", encoding="utf-8")
+    import_transactions(book, csv, backups=0)
+    ws = openpyxl.load_workbook(book)["Transactions"]
+    assert [c.value for c in ws["A"]][1:] == ["00123", "00124"]
+
+
+def test_dates_before_1904_are_refused_in_a_1904_workbook(tmp_path):
+    book = _small_book(tmp_path / "mac.xlsx", ["C1"], date1904=True)
+    before = book.read_bytes()
+    csv = tmp_path / "e.csv"
+    csv.write_text("CustomerID,Date,Amount\nC1,1902-05-05,10\n", encoding="utf-8")
+    with pytest.raises(InputError, match="1902-05-05 is before 1904"):
+        import_transactions(book, csv, backups=0)
+    assert book.read_bytes() == before
+    csv.write_text("CustomerID,Date,Amount\nC1,2026-03-02,10\n", encoding="utf-8")
+    import_transactions(book, csv, backups=0)
+    ws = openpyxl.load_workbook(book)["Transactions"]
+    assert ws["B3"].value == datetime(2026, 3, 2)  # a real date in the 1904 system
+
+
+def test_rows_formatted_in_advance_keep_their_format(tmp_path):
+    from openpyxl.styles import PatternFill
+
+    book = _small_book(tmp_path / "fmt.xlsx", ["C1"])
+    wb = openpyxl.load_workbook(book)
+    t = wb["Transactions"]
+    yellow = PatternFill("solid", fgColor="FFFF00")
+    for r in range(3, 7):  # blank rows below the data, filled in column E, 30 pt high
+        t.cell(row=r, column=5).fill = yellow
+        t.row_dimensions[r].height = 30
+    wb.save(book)
+    csv = tmp_path / "e.csv"
+    csv.write_text("CustomerID,Date,Amount\nC1,2026-03-02,10\nC1,2026-03-03,11\n",
+                   encoding="utf-8")
+    import_transactions(book, csv, backups=0)
+    t = openpyxl.load_workbook(book)["Transactions"]
+    assert [t.cell(row=r, column=3).value for r in (3, 4)] == [10, 11]
+    for r in range(3, 7):
+        assert t.cell(row=r, column=5).fill.fgColor.rgb == "00FFFF00", r
+        assert t.row_dimensions[r].height == 30, r

@@ -260,6 +260,48 @@ def _scan_sheet(xml: bytes, where: str) -> _SheetScan:
                       trailing)
 
 
+_CELL_TYPE = re.compile(rb'\st="([^"]*)"')
+_WHOLE_ID = re.compile(r"[1-9]\d{0,14}")
+
+
+def _holds_number(row_xml: bytes, col: int) -> bool:
+    """Whether the cell of 0-based ``col`` in one ``<row>`` holds a number."""
+    for m in _CELL.finditer(row_xml):
+        ref = _CELL_REF.search(m.group(1))
+        if ref is not None and column_index(ref.group(1)) == col:
+            kind = _CELL_TYPE.search(m.group(1))
+            return kind is None or kind.group(1) == b"n"
+    return False
+
+
+def _numbers_where_whole(ids: pd.Series) -> pd.Series:
+    """IDs that are plain whole numbers as numbers, the rest as they are.
+
+    A sheet whose CustomerIDs are numbers (1001, as many ERPs number customers) must get
+    numbers: Excel's lookups, pivot tables and filters tell the text "1002" from 1002. An ID
+    with a leading zero or a letter stays text, as typed.
+    """
+    return ids.map(lambda v: int(v) if isinstance(v, str) and _WHOLE_ID.fullmatch(v) else v)
+
+
+def _check_dates_fit(frame: pd.DataFrame, date1904: bool, sheet: str) -> None:
+    """Refuse dates the workbook's date system cannot hold (they would become text)."""
+    if not date1904:
+        return
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        early = values[values < pd.Timestamp(1904, 1, 1)]
+        if len(early):
+            raise InputError(
+                f"{column} {early.iloc[0]:%Y-%m-%d} is before 1904, and this workbook counts "
+                "dates from 1904 (the 1904 date system): such a date cannot be stored as a date",
+                fix="Correct the date in the export, or turn off File > Options > Advanced > "
+                "Use 1904 date system (that shifts the workbook's existing dates).",
+                sheet=sheet)
+
+
 def _row_styles(row_xml: bytes) -> dict[int, int | None]:
     """0-based column -> style of each cell of one ``<row>`` (``None``: the default style)."""
     out: dict[int, int | None] = {}
@@ -344,9 +386,46 @@ def _edit_dimension(head: bytes, prefix: bytes, new_last: int, cols: tuple[int, 
     return pattern.sub(grow, head, count=1)
 
 
+_ROW_START = re.compile(rb"<((?:\w+:)?)row\b(" + _TAG_ATTRS.encode() + rb")>")
+_CELL_ELEMENT = re.compile(
+    rb"<(?:\w+:)?c\b(" + _TAG_ATTRS.encode() + rb")(?:/>|>.*?</(?:\w+:)?c>)", re.S
+)
+_ROW_OWN_ATTRS = re.compile(rb'\s(?:r|spans)="[^"]*"')
+
+
+def _merge_row(new_row: str, old_row: bytes) -> str:
+    """A new ``<row>`` over a blank one that was formatted in advance.
+
+    The old row's height and format and its cells in columns the new row leaves empty (a
+    fill, a border) stay; the new row's cells win where both have one.
+    """
+    start = _ROW_START.match(old_row)
+    if start is None:
+        return new_row
+    attrs = _ROW_OWN_ATTRS.sub(b"", start.group(2)).rstrip(b"/").decode()
+    cells: dict[int, str] = {}
+    for m in _CELL_ELEMENT.finditer(old_row, start.end()):
+        ref = _CELL_REF.search(m.group(1))
+        if ref is not None:
+            cells[column_index(ref.group(1))] = m.group().decode()
+    head, _, rest = new_row.partition(">")
+    body = rest[: -len("</row>")]
+    for m in _CELL_ELEMENT.finditer(body.encode()):
+        ref = _CELL_REF.search(m.group(1))
+        if ref is not None:
+            cells[column_index(ref.group(1))] = m.group().decode()
+    return f"{head}{attrs}>{''.join(cells[c] for c in sorted(cells))}</row>"
+
+
 def _new_rows(writer: _CellWriter, frame: pd.DataFrame, positions: Mapping[str, int],
-              first_row: int, blank_styles: Mapping[int, int], prefix: bytes) -> Iterator[bytes]:
-    """The ``<row>`` elements of ``frame`` from ``first_row`` on, a chunk at a time."""
+              first_row: int, blank_styles: Mapping[int, int], prefix: bytes,
+              formatted: Mapping[int, bytes] | None = None) -> Iterator[bytes]:
+    """The ``<row>`` elements of ``frame`` from ``first_row`` on, a chunk at a time.
+
+    ``formatted`` holds the blank rows formatted in advance that the new rows land on
+    (sheet row -> its ``<row>`` element); their formatting is kept (:func:`_merge_row`).
+    """
+    formatted = formatted or {}
     open_row = f'<row xmlns="{NS_MAIN}" r="' if prefix else '<row r="'
     order = sorted(set(positions[c] for c in frame.columns) | set(blank_styles))
     by_col = {positions[c]: c for c in frame.columns}
@@ -370,8 +449,11 @@ def _new_rows(writer: _CellWriter, frame: pd.DataFrame, positions: Mapping[str, 
         text = []
         for k, r in enumerate(rows):
             body = "".join(c[k] for c in cells)
-            if body:
-                text.append(f'{open_row}{r}">{body}</row>')
+            row = f'{open_row}{r}">{body}</row>'
+            if r in formatted:
+                row = _merge_row(row, formatted[r])
+            if body or r in formatted:
+                text.append(row)
         yield "".join(text).encode("utf-8")
 
 
@@ -476,8 +558,13 @@ def append_rows(
         if missing:
             raise InputError(f"sheet {name} has no column {', '.join(missing)}", sheet=name,
                              fix=f"Add the header {missing[0]} to {name}.")
+        _check_dates_fit(frame, date1904, name)
         xml = z.read(entry.part)
         scan = _scan_sheet(xml, name)
+        if scan.last_valued > header_row and schema.CUSTOMER_ID in frame.columns and \
+                _holds_number(scan.last_valued_xml, positions[schema.CUSTOMER_ID]):
+            frame = frame.assign(**{schema.CUSTOMER_ID: _numbers_where_whole(
+                frame[schema.CUSTOMER_ID])})
         last_data = max(scan.last_valued, header_row)
         old_last = table.area.last_row if table is not None else last_data
         if table is not None and scan.last_valued > old_last:
@@ -540,7 +627,9 @@ def append_rows(
                 rb"(<(?:\w+:)?autoFilter\b[^>]*?\sref=\")([^\"]*)(\")",
                 lambda m, lo=old_last, hi=new_last: _grow_ref(m, lo, hi), tail, count=1)
         chunks: list[bytes] = [head, opening]
-        chunks.extend(_new_rows(writer, frame, positions, first, blank_styles, scan.prefix))
+        landed_on = {r: xml[s:e] for r, s, e in scan.trailing if first <= r <= last}
+        chunks.extend(_new_rows(writer, frame, positions, first, blank_styles, scan.prefix,
+                                landed_on))
         chunks.extend(xml[s:e] for s, e in keep_after)
         chunks.append(closing)
         chunks.append(tail)

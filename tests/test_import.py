@@ -761,3 +761,30 @@ def test_rows_formatted_in_advance_keep_their_format(tmp_path):
     for r in range(3, 7):
         assert t.cell(row=r, column=5).fill.fgColor.rgb == "00FFFF00", r
         assert t.row_dimensions[r].height == 30, r
+
+
+def test_an_empty_table_whose_row_holds_only_a_calculated_formula(tmp_path):
+    """Excel keeps a calculated column's formula in an empty table's one row: the first
+    import fills that row instead of leaving it as a blank order above the new ones."""
+    book = _small_book(tmp_path / "calc.xlsx", ["C1"])
+    parts = read_parts(book)
+    sheet, table = "xl/worksheets/sheet2.xml", "xl/tables/table2.xml"
+    formula = b"tblTransactions[[#This Row],[Amount]]*0.1"
+    parts[sheet] = re.sub(rb"<row r=\"2\".*?</row>",
+                          b'<row r="2"><c r="D2"><f>' + formula + b"</f><v>0</v></c></row>",
+                          parts[sheet], flags=re.S)
+    parts[sheet] = parts[sheet].replace(b'ref="A1:C2"', b'ref="A1:D2"')
+    parts[table] = re.sub(rb'ref="A1:C2"', b'ref="A1:D2"', parts[table])
+    parts[table] = re.sub(
+        rb'(<tableColumns count=")3(">.*?)(</tableColumns>)',
+        rb'\g<1>4\2<tableColumn id="4" name="Margin"><calculatedColumnFormula>'
+        + formula + rb"</calculatedColumnFormula></tableColumn>\3", parts[table], flags=re.S)
+    write_parts(book, parts)
+    csv = tmp_path / "e.csv"
+    csv.write_text("CustomerID,Date,Amount\nC1,2026-03-02,10\n", encoding="utf-8")
+    result = import_transactions(book, csv, backups=0)
+    assert result.to_json()["rows"] == [2, 2]
+    rows_ = open_workbook(book).rows("Transactions")
+    assert len(rows_) == 2 and rows_[1][0] == "C1" and rows_[1][2] == 10.0
+    assert str(rows_[1][1])[:10] == "2026-03-02"
+    assert formula in read_parts(book)[sheet]  # the row keeps its formula

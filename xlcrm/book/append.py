@@ -32,7 +32,7 @@ import io
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,7 +211,22 @@ _CELL_REF = re.compile(rb'\sr="([A-Z]{1,3})(\d+)"')
 _CELL_STYLE = re.compile(rb'\ss="(\d+)"')
 
 
-def _scan_sheet(xml: bytes, where: str) -> _SheetScan:
+def _holds_value(row_xml: bytes, ignore_cols: Collection[int]) -> bool:
+    """Whether a ``<row>`` holds a value outside ``ignore_cols`` (0-based columns)."""
+    if not ignore_cols:
+        return _VALUED.search(row_xml) is not None
+    for m in _CELL_ELEMENT.finditer(row_xml):
+        ref = _CELL_REF.search(m.group(1))
+        if _VALUED.search(m.group()) and (ref is None or column_index(ref.group(1))
+                                          not in ignore_cols):
+            return True
+    return False
+
+
+def _scan_sheet(xml: bytes, where: str, ignore_cols: Collection[int] = ()) -> _SheetScan:
+    """Find the cell data and its last rows; a row whose only values are in ``ignore_cols``
+    (a table's calculated columns: Excel fills their formula into an empty table's one row)
+    counts as blank."""
     m = re.search(rb"<(\w+:)?worksheet\b", xml)
     if m is None:
         raise InputError(f"sheet {where} is not a worksheet", sheet=where,
@@ -250,7 +265,7 @@ def _scan_sheet(xml: bytes, where: str) -> _SheetScan:
             )
         r = int(number.group(1))
         segment = xml[i:end]
-        if _VALUED.search(segment):
+        if _holds_value(segment, ignore_cols):
             last_valued, last_xml = r, segment
             break
         trailing.append((r, i, end))
@@ -560,7 +575,8 @@ def append_rows(
                              fix=f"Add the header {missing[0]} to {name}.")
         _check_dates_fit(frame, date1904, name)
         xml = z.read(entry.part)
-        scan = _scan_sheet(xml, name)
+        calc_cols = {positions[c] for c in (table.calculated if table else ()) if c in positions}
+        scan = _scan_sheet(xml, name, calc_cols)
         if scan.last_valued > header_row and schema.CUSTOMER_ID in frame.columns and \
                 _holds_number(scan.last_valued_xml, positions[schema.CUSTOMER_ID]):
             frame = frame.assign(**{schema.CUSTOMER_ID: _numbers_where_whole(

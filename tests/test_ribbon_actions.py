@@ -241,3 +241,17 @@ def test_import_orders_reports_a_file_it_cannot_use(demo, remote, tmp_path):
     assert actions[0]["args"][0].startswith("Nothing was imported.")
     assert "CustomerID" in actions[0]["args"][0]
     assert "cannot read" in actions[1]["args"][0]
+
+
+def test_import_orders_refuses_a_table_with_a_totals_row(demo, remote, tmp_path):
+    payload = payload_from(demo)
+    _with_table(payload, demo, schema.TRANSACTIONS, "tblTransactions")
+    names = [s["name"] for s in payload["sheets"]]
+    payload["sheets"][names.index(schema.TRANSACTIONS)]["tables"][0]["show_totals"] = True
+    csv = tmp_path / "orders.csv"
+    csv.write_text("CustomerID,Date,Amount\nC0001,2026-10-05,10\n", encoding="utf-8")
+    book = remote(payload)
+    assert ribbon.import_orders(str(csv), book, add_missing_customers=False) is None
+    actions = book.json()["actions"]
+    assert [a["func"] for a in actions] == ["alert"]  # nothing written
+    assert "has a totals row" in actions[0]["args"][0]

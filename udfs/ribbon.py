@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -413,32 +414,63 @@ def _as_typed(value: Any) -> Any:
     return value
 
 
-def _append_table_rows(book: xw.Book, sheet_name: str, table: SheetTable,
-                       rows: pd.DataFrame) -> tuple[int, int]:
-    """Write ``rows`` below the last row of ``table`` in one write; grow its Excel Table.
+@dataclass
+class _Append:
+    """Where new rows go on one sheet, decided (and checked) before anything is written."""
 
-    Returns the first and last sheet row written (1-based).
+    sheet: Any
+    table: SheetTable
+    rows: pd.DataFrame
+    excel_table: Any
+    first: int  # first sheet row written (1-based)
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1
+
+
+def _plan_append(book: xw.Book, sheet_name: str, table: SheetTable,
+                 rows: pd.DataFrame) -> _Append:
+    """Below the last row of ``table``, in its Excel Table (found by header row) if any.
+
+    Raises
+    ------
+    InputError
+        When the Excel Table has a totals row (new rows would have to go above it).
     """
     sheet = book.sheets[sheet_name]
     first_col = min(table.columns.values())
-    last_col = max(table.columns.values())
-    last = max([table.header_row, *map(int, table.frame.index)])
-    grid = [[None] * (last_col - first_col + 1) for _ in range(len(rows))]
-    for name in rows.columns:
-        j = table.columns[name] - first_col
-        for i, v in enumerate(rows[name].tolist()):
-            grid[i][j] = _as_typed(v)
-    start = last + 1
-    end = last + len(rows)
-    sheet.range((start, first_col + 1)).value = grid
+    excel_table = None
     for t in sheet.tables:
         header = t.header_row_range
         if header is not None and header.row == table.header_row and \
                 header.column <= first_col + 1 <= header.column + header.shape[1] - 1:
-            t.resize(sheet.range((table.header_row, header.column),
-                                 (end, header.column + header.shape[1] - 1)))
+            excel_table = t
             break
-    return start, end
+    if excel_table is not None and excel_table.show_totals:
+        raise InputError(
+            f"the table {excel_table.name} on {sheet_name} has a totals row, and new rows "
+            "would have to go above it",
+            fix="Turn the totals row off (Table Design > Total Row), import, then turn it on "
+            "again.", sheet=sheet_name)
+    last = max([table.header_row, *map(int, table.frame.index)])
+    return _Append(sheet, table, rows, excel_table, last + 1)
+
+
+def _write_append(a: _Append) -> None:
+    """One write of the rows, then the Excel Table grown over them."""
+    first_col = min(a.table.columns.values())
+    last_col = max(a.table.columns.values())
+    grid = [[None] * (last_col - first_col + 1) for _ in range(len(a.rows))]
+    for name in a.rows.columns:
+        j = a.table.columns[name] - first_col
+        for i, v in enumerate(a.rows[name].tolist()):
+            grid[i][j] = _as_typed(v)
+    a.sheet.range((a.first, first_col + 1)).value = grid
+    if a.excel_table is not None:
+        header = a.excel_table.header_row_range
+        a.excel_table.resize(a.sheet.range((a.table.header_row, header.column),
+                                           (a.last, header.column + header.shape[1] - 1)))
 
 
 def import_orders(
@@ -522,12 +554,16 @@ def import_orders(
                    f"\n\n{_import_summary(parsed, plan)}")
             return None
         _status(book, f"Import orders: writing {len(plan.rows):,} rows")
-        first, last = _append_table_rows(book, schema.TRANSACTIONS, tx,
-                                         plan.rows.reset_index(drop=True))
+        # Every placement is checked before the first write: all or nothing.
+        appends = [_plan_append(book, schema.TRANSACTIONS, tx, plan.rows.reset_index(drop=True))]
         if len(plan.new_customers):
-            _append_table_rows(book, schema.CUSTOMERS, customers,
-                               plan.new_customers[[c for c in plan.new_customers.columns
-                                                   if c in customers.columns]])
+            appends.append(_plan_append(
+                book, schema.CUSTOMERS, customers,
+                plan.new_customers[[c for c in plan.new_customers.columns
+                                    if c in customers.columns]]))
+        for a in appends:
+            _write_append(a)
+        first, last = appends[0].first, appends[0].last
     except InputError as exc:
         _alert(book, "Nothing was imported.\n\n" + _problem_lines(exc.problems),
                critical=True)

@@ -255,3 +255,53 @@ def test_import_orders_refuses_a_table_with_a_totals_row(demo, remote, tmp_path)
     actions = book.json()["actions"]
     assert [a["func"] for a in actions] == ["alert"]  # nothing written
     assert "has a totals row" in actions[0]["args"][0]
+
+
+def _tiny_book(remote, customers, transactions, table_last: int):
+    """A two-sheet workbook on the remote engine with tblTransactions A1:C{table_last}."""
+    import xlwings as xw
+
+    def sheet(name, rows, tables=()):
+        return {"name": name, "values": rows, "pictures": [], "tables": list(tables)}
+
+    table = {
+        "name": "tblTransactions", "range_address": f"$A$1:$C${table_last}",
+        "header_row_range_address": "$A$1:$C$1",
+        "data_body_range_address": f"$A$2:$C${table_last}", "total_row_range_address": None,
+        "show_headers": True, "show_totals": False, "table_style": "", "show_autofilter": True,
+        "row_count": table_last, "column_count": 3,
+    }
+    width = max(len(r) for r in transactions)
+    values = [list(r) + [None] * (width - len(r)) for r in transactions]
+    return remote({
+        "client": "VBA", "version": xw.__version__,
+        "book": {"name": "tiny.xlsm", "active_sheet_index": 0, "selection": "A1"},
+        "names": [],
+        "sheets": [sheet("Customers", customers), sheet("Transactions", values, [table])],
+    })
+
+
+def test_import_orders_keeps_numeric_ids_numbers_and_a_presized_table(remote, tmp_path):
+    csv = tmp_path / "o.csv"
+    csv.write_text("CustomerID,Date,Amount\n1002,2026-03-01,5\n", encoding="utf-8")
+    d = "2026-01-01T00:00:00.000Z"
+    tx = [["CustomerID", "Date", "Amount"], [1001, d, 10.0], *[[None] * 3] * 7]
+    book = _tiny_book(remote, [["CustomerID", "Name"], [1001, "A"], [1002, "B"]], tx, 9)
+    assert ribbon.import_orders(str(csv), book, add_missing_customers=False) is not None
+    actions = book.json()["actions"]
+    (write,) = [a for a in actions if a["func"] == "setValues"]
+    assert write["values"][0][0] == 1002  # a number, like the sheet's 1001
+    (resize,) = [a for a in actions if a["func"] == "resizeTable"]
+    assert resize["args"] == [0, "$A$1:$C$9"]  # sized ahead to row 9: stays so
+
+
+def test_import_orders_refuses_values_below_the_table(remote, tmp_path):
+    csv = tmp_path / "o.csv"
+    csv.write_text("CustomerID,Date,Amount\nC1,2026-03-01,5\n", encoding="utf-8")
+    d = "2026-01-01T00:00:00.000Z"
+    tx = [["CustomerID", "Date", "Amount"], ["C1", d, 10.0], [None] * 3, ["Total", None, 10.0]]
+    book = _tiny_book(remote, [["CustomerID", "Name"], ["C1", "A"]], tx, 2)
+    assert ribbon.import_orders(str(csv), book, add_missing_customers=False) is None
+    actions = book.json()["actions"]
+    assert [a["func"] for a in actions] == ["alert"]
+    assert "has values in row 4, below the table tblTransactions" in actions[0]["args"][0]

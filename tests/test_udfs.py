@@ -280,3 +280,48 @@ def test_churn_risk_equals_the_activity_sheet():
     out = udfs.CRM_CHURN_RISK(ids, grid, stamp)
     assert [r[0] for r in out] == list(activity["ChurnRisk"])
     assert [r[1] for r in out] == list(activity["ChurnReason"])
+
+
+def test_whole_column_blanks_stay_blank():
+    """A whole column selected (A:A) ends in blank rows: they are no customers."""
+    assert flat(udfs.CRM_ABC([[100], [50], [None], [None]])) == ["A", "A", None, None]
+    assert flat(udfs.CRM_VALUE([[50, 50], [None, None]], [[0.5], [0.5]])) == [50.0, None]
+
+
+def test_rfm_customer_without_orders_is_no_orders():
+    out = udfs.CRM_RFM([[10], [None], [20]], [[3], [0], [1]], [[100], [None], [50]])
+    assert out[1] == [0, 0, 0, "No orders"]
+    assert udfs.CRM_RFM([[10]], [[None]], [[5]]) == [[None] * 4]
+
+
+def test_alpha_undefined_is_said():
+    assert udfs.CRM_ALPHA([[3, 3], [3, 3], [3, 3]]).startswith("#ALPHA: alpha is undefined")
+
+
+def test_ahp_beyond_fifteen_items():
+    ones = [[1] * 16 for _ in range(16)]
+    assert flat(udfs.AHP_WEIGHTS(ones)) == pytest.approx([1 / 16] * 16)
+    assert udfs.AHP_CR(ones).startswith("#AHP: the Saaty RI table covers n <= 15")
+    assert udfs.AHP_CR(ones, "alonso-lamata") == pytest.approx(0.0)
+
+
+def test_options_of_the_wrong_kind_get_a_plain_message():
+    assert udfs.AHP_WEIGHTS(CONSISTENT, 1) == (
+        '#AHP: method is 1, not a word. Type it in quotes, e.g. "eigen", or leave it out.')
+    assert flat(udfs.CRM_HIGHLOW([[10], [60], [70]], "50")) == ["Low", "High", "High"]
+    assert udfs.CRM_KMEANS([[1, 2], [2, 3], [10, 11], [11, 12]], "two").startswith(
+        "#KMEANS: k is 'two', not a whole number of clusters from 2 to 3")
+
+
+def test_score_parameters_as_a_range_of_numbers():
+    assert flat(udfs.CRM_SCORE([[1], [3]], "rubric", [[1, 0], [3, 100]])) == [0.0, 100.0]
+    assert flat(udfs.CRM_SCORE([[10], [20]], "bands", [[15, 0], ["else", 100]])) == [
+        0.0, 100.0]
+
+
+def test_lite_date_wrappers_never_raise():
+    import udfs.lite as lite
+
+    assert flat(lite.CRM_NEXT_CONTACT([[3e6]], 30))[0].startswith("#NEXT: row 1 is 3000000.0")
+    assert lite.CRM_CHURN_RISK([["A"]], [["CustomerID", "Date", "Amount"], ["A", 46000, 5]],
+                               1e12).startswith("#CHURN: as_of is")

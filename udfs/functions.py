@@ -84,6 +84,20 @@ def as_vector(value: Any, *, what: str) -> list[Any]:
     return [v for r in grid for v in r]
 
 
+def _word(value: Any, default: str, *, what: str) -> str:
+    """An option typed in a cell ("eigen", "median" ...): text, trimmed, lower case."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if not isinstance(value, str):
+        raise InputError(f"{what} is {value!r}, not a word",
+                         fix=f'Type it in quotes, e.g. "{default}", or leave it out.')
+    return value.strip().lower()
+
+
+def _blank_row(row: Sequence[Any]) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+
+
 def column(values: Sequence[Any]) -> Grid:
     """A column result: one value per row."""
     return [[v] for v in values]
@@ -114,18 +128,23 @@ def AHP_WEIGHTS(matrix: Any, method: Any = None) -> Grid:
     moderately more important, 1/3 = moderately less. Type only the upper triangle; a blank
     lower triangle is taken as the reciprocal. Check the consistency with AHP_CR.
     """
-    result = core_ahp.ahp(as_grid(matrix), method=(method or "eigen").strip().lower())
+    grid = as_grid(matrix)
+    # The weights do not depend on the random-index table; Saaty's stops at 15 items.
+    result = core_ahp.ahp(grid, method=_word(method, "eigen", what="method"),
+                          ri_table="saaty" if len(grid) <= 15 else "alonso-lamata")
     return column([float(w) for w in result.weights])
 
 
 @xw.func(category=CATEGORY)
 @xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix")
+@xw.arg("ri_table", doc='"saaty" (default, up to 15 items) or "alonso-lamata" (any size)')
 @excel_errors("AHP")
-def AHP_CR(matrix: Any) -> Any:
+def AHP_CR(matrix: Any, ri_table: Any = None) -> Any:
     """Consistency ratio of a pairwise comparison matrix: below 0.10 the judgments are
     consistent enough; at 0.10 or above, revise them (AHP_REPAIR shows which).
     """
-    return float(core_ahp.ahp(as_grid(matrix)).cr)
+    return float(core_ahp.ahp(as_grid(matrix),
+                              ri_table=_word(ri_table, "saaty", what="ri_table")).cr)
 
 
 @xw.func(category=CATEGORY)
@@ -136,7 +155,7 @@ def AHP_CONSISTENCY(matrix: Any, ri_table: Any = None) -> Grid:
     """Consistency of a comparison matrix as a two-column table: lambda max, CI, RI, CR,
     the verdict and the random-index table used.
     """
-    r = core_ahp.ahp(as_grid(matrix), ri_table=(ri_table or "saaty").strip().lower())
+    r = core_ahp.ahp(as_grid(matrix), ri_table=_word(ri_table, "saaty", what="ri_table"))
     return [
         ["LambdaMax", float(r.lambda_max)],
         ["CI", float(r.ci)],
@@ -204,8 +223,11 @@ def AHP_GROUP(*matrices: Any) -> Grid:
 # --- scoring ----------------------------------------------------------------------------
 
 
-def _parameters(parameters: Any) -> str:
-    """Parameters as the Indicators sheet's text: a text cell, or a two-column range."""
+def _parameters(parameters: Any, method: Any = None) -> str:
+    """Parameters as the Indicators sheet's text: a text cell, or a two-column range.
+
+    In a range for ``bands``, a number in the first column is a threshold ("below it").
+    """
     if parameters is None:
         return ""
     grid = as_grid(parameters)
@@ -220,8 +242,19 @@ def _parameters(parameters: Any) -> str:
     for key, points in grid:
         if key is None and points is None:
             continue
-        entries.append(f"{key}={points}")
+        label = _cell_text(key)
+        if isinstance(key, (int, float)) and not isinstance(key, bool) and \
+                str(method or "").strip().lower() == "bands":
+            label = f"<{label}"
+        entries.append(f"{label}={_cell_text(points)}")
     return "; ".join(entries)
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as it reads: 1.0 as "1", so a number label or threshold means what it shows."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
 
 
 @xw.func(category=CATEGORY)
@@ -243,7 +276,8 @@ def CRM_SCORE(
     policy); a value that cannot be scored shows a #SCORE message in its row.
     """
     vals = as_vector(values, what="values")
-    indicator = quick_indicator(method or "", _parameters(parameters), direction or "benefit")
+    indicator = quick_indicator(method or "", _parameters(parameters, method),
+                                direction or "benefit")
     scored = score_values(pd.Series(vals, dtype=object), indicator)
     out: list[Any] = [_num(s) for s in scored.scores]
     for issue in scored.issues:
@@ -286,6 +320,9 @@ def CRM_VALUE(scores: Any, weights: Any) -> Grid:
         )
     out: list[Any] = []
     for r, row in enumerate(grid):
+        if _blank_row(row):
+            out.append(None)  # no customer on this row (a whole column selected)
+            continue
         try:
             s = np.array([np.nan if v is None or v == "" else float(v) for v in row])
         except (TypeError, ValueError):
@@ -322,12 +359,25 @@ def CRM_HIGHLOW(scores: Any, method: Any = None) -> Grid:
     natural clusters (k-means), at the median, or at a cut you give.
     """
     s = _numbers(scores, what="scores")
-    if isinstance(method, (int, float)) and not isinstance(method, bool):
-        result = high_low(s, method="threshold", threshold=float(method))
+    cut = _cut(method)
+    if cut is not None:
+        result = high_low(s, method="threshold", threshold=cut)
     else:
-        result = high_low(s, method=(method or "kmeans").strip().lower())
+        result = high_low(s, method=_word(method, "kmeans", what="method"))
     labels = ["High" if h else "Low" for h in result.high]
     return column([None if np.isnan(v) else lab for v, lab in zip(s, labels, strict=True)])
+
+
+def _cut(method: Any) -> float | None:
+    """A number given as the method (50, or "50" typed as text): the cut; else None."""
+    if isinstance(method, bool):
+        return None
+    if isinstance(method, (int, float)):
+        return float(method)
+    try:
+        return float(str(method).strip()) if method is not None else None
+    except ValueError:
+        return None
 
 
 _HIGH = {"high", "h", "true", "1", "1.0", "yes"}
@@ -445,7 +495,13 @@ def CRM_ABC(values: Any, cutoffs: Any = None) -> Grid:
         if len(c) != 2:
             raise InputError("cutoffs needs two numbers", fix="For example 0.8 and 0.95.")
         cuts = (float(c[0]), float(c[1]))
-    return column([str(x) for x in abc_classes(v, cutoffs=cuts).abc])
+    given = ~np.isnan(v)
+    out: list[Any] = [None] * len(v)  # a blank row is no customer (a whole column selected)
+    if given.any():
+        for pos, cls in zip(np.flatnonzero(given), abc_classes(v[given], cutoffs=cuts).abc,
+                            strict=True):
+            out[pos] = str(cls)
+    return column(out)
 
 
 @xw.func(category=CATEGORY)
@@ -463,7 +519,16 @@ def CRM_KMEANS(data: Any, k: Any = None) -> Grid:
         raise InputError(
             "data has a cell that is not a number", fix="Give a range of numbers only (no headers)."
         ) from exc
-    result = kmeans_profiles(frame.astype(float), k=None if k in (None, "") else int(k))
+    clusters = None
+    if k not in (None, ""):
+        try:
+            clusters = float(k)
+        except (TypeError, ValueError):
+            clusters = float("nan")
+        if not (clusters.is_integer() and 2 <= clusters <= len(frame) - 1):
+            raise InputError(f"k is {k!r}, not a whole number of clusters from 2 to "
+                             f"{len(frame) - 1}", fix="Give k like 3, or leave it blank.")
+    result = kmeans_profiles(frame.astype(float), k=None if clusters is None else int(clusters))
     return column([None if lab < 0 else int(lab) + 1 for lab in result.labels])
 
 
@@ -486,7 +551,9 @@ def CRM_RFM(recency_days: Any, orders: Any, monetary: Any) -> Grid:
     if not len(r) == len(f) == len(m):
         raise InputError(f"the three ranges have {len(r)}, {len(f)} and {len(m)} rows",
                          fix="Give three columns of the same height.")
-    blank = np.isnan(r) | np.isnan(f) | np.isnan(m)
+    # A customer without orders has no recency by nature: "No orders", not a blank row.
+    no_orders = f == 0
+    blank = np.isnan(f) | (~no_orders & (np.isnan(r) | np.isnan(m)))
     rs, fs, ms = rfm_scores(np.nan_to_num(r), np.where(blank, 0, f), np.nan_to_num(m))
     segments = rfm_segment(rs, fs)
     return [
@@ -566,8 +633,8 @@ def CRM_NEXT_CONTACT(last_contact: Any, interval_days: Any) -> Grid:
             out.append(None)
         elif not isinstance(d, (dt.date, dt.datetime)):
             out.append(f"#NEXT: row {i + 1} is {d!r}, not a date")
-        elif np.isnan(days) or days <= 0:
-            out.append(f"#NEXT: row {i + 1} has no positive interval")
+        elif np.isnan(days) or not 0 < days <= 36_500:
+            out.append(f"#NEXT: row {i + 1} has no interval of 1 to 36500 days")
         else:
             out.append(d + dt.timedelta(days=float(days)))
     return column(out)
@@ -587,4 +654,10 @@ def CRM_ALPHA(answers: Any) -> Any:
     except (TypeError, ValueError) as exc:
         raise InputError("an answer is not a number",
                          fix="Select the answers only (no header, no IDs).") from exc
-    return float(cronbach_alpha(frame.astype(float)))
+    alpha = float(cronbach_alpha(frame.astype(float)))
+    if not np.isfinite(alpha):
+        raise InputError("alpha is undefined: the answers do not vary, or fewer than two "
+                         "questionnaires answer every question",
+                         fix="Select the answers of at least two questionnaires and two "
+                         "questions.")
+    return alpha

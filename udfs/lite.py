@@ -79,9 +79,15 @@ DATE_HEADER = "date"
 # Dates: Lite hands them over as serial numbers
 
 
+#: Excel's dates as serials: 1900-01-01 (1) to 9999-12-31 (2958465).
+SERIAL_RANGE = (1, 2_958_465)
+
+
 def from_serial(value: Any) -> Any:
-    """A number as the date it is the Excel serial of; anything else unchanged."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+    """A number as the date it is the Excel serial of; anything else (text, or a number no
+    date has) unchanged, for the function to report."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and SERIAL_RANGE[0] <= value <= SERIAL_RANGE[1]:
         return xw.to_datetime(value)
     return value
 
@@ -120,7 +126,11 @@ def _lite(original: Callable[..., Any], convert: Callable[..., tuple[Any, ...]])
 
     @functools.wraps(original)
     def wrapper(*args: Any) -> Any:
-        return original(*convert(*args))
+        try:
+            converted = convert(*args)
+        except Exception as exc:  # noqa: BLE001 - a cell shows a message, never a traceback
+            return f"#DATE: {type(exc).__name__}: {exc}"
+        return original(*converted)
 
     return wrapper
 

@@ -38,7 +38,7 @@ from xlcrm.book.sheets import (
     table_from_rows,
 )
 from xlcrm.errors import InputError, Problem
-from xlcrm.imports import ImportPlan, prepare_import
+from xlcrm.imports import ImportPlan, numbers_where_whole, prepare_import
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Results
 from xlcrm.report import Formula, clean, frame_rows, problems_sheet, result_sheets
@@ -423,6 +423,7 @@ class _Append:
     rows: pd.DataFrame
     excel_table: Any
     first: int  # first sheet row written (1-based)
+    table_last: int  # the Excel Table's last row before (a table sized ahead stays so)
 
     @property
     def last(self) -> int:
@@ -430,14 +431,20 @@ class _Append:
 
 
 def _plan_append(book: xw.Book, sheet_name: str, table: SheetTable,
-                 rows: pd.DataFrame) -> _Append:
+                 rows: pd.DataFrame, numeric_ids: bool) -> _Append:
     """Below the last row of ``table``, in its Excel Table (found by header row) if any.
+
+    ``numeric_ids``: the sheet's CustomerIDs are numbers, so whole-number IDs go in as
+    numbers (as ``xlcrm import-transactions`` writes them).
 
     Raises
     ------
     InputError
-        When the Excel Table has a totals row (new rows would have to go above it).
+        When the Excel Table has a totals row (new rows would have to go above it), or
+        values stand below the Excel Table (new rows would land among them).
     """
+    if numeric_ids and schema.CUSTOMER_ID in rows.columns:
+        rows = rows.assign(**{schema.CUSTOMER_ID: numbers_where_whole(rows[schema.CUSTOMER_ID])})
     sheet = book.sheets[sheet_name]
     first_col = min(table.columns.values())
     excel_table = None
@@ -454,7 +461,24 @@ def _plan_append(book: xw.Book, sheet_name: str, table: SheetTable,
             fix="Turn the totals row off (Table Design > Total Row), import, then turn it on "
             "again.", sheet=sheet_name)
     last = max([table.header_row, *map(int, table.frame.index)])
-    return _Append(sheet, table, rows, excel_table, last + 1)
+    table_last = excel_table.range.last_cell.row if excel_table is not None else last
+    if last > table_last:
+        raise InputError(
+            f"sheet {sheet_name} has values in row {last}, below the table "
+            f"{excel_table.name} (which ends at row {table_last}); new rows would land among "
+            "them",
+            fix="Include those rows in the table (Table Design > Resize Table) or move them "
+            "elsewhere, then run again.", sheet=sheet_name, cell=f"A{last}")
+    return _Append(sheet, table, rows, excel_table, last + 1, table_last)
+
+
+def _ids_are_numbers(table: SheetTable, rows: Sequence[Sequence[Any]]) -> bool:
+    """Whether the last CustomerID on the sheet is a number (as read, before any text)."""
+    col = table.columns.get(schema.CUSTOMER_ID)
+    if col is None or not len(table.frame):
+        return False
+    value = rows[int(table.frame.index[-1]) - 1][col]
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _write_append(a: _Append) -> None:
@@ -470,7 +494,8 @@ def _write_append(a: _Append) -> None:
     if a.excel_table is not None:
         header = a.excel_table.header_row_range
         a.excel_table.resize(a.sheet.range((a.table.header_row, header.column),
-                                           (a.last, header.column + header.shape[1] - 1)))
+                                           (max(a.last, a.table_last),
+                                            header.column + header.shape[1] - 1)))
 
 
 def import_orders(
@@ -523,10 +548,10 @@ def import_orders(
                                  fix="Start from the xlcrm template.", sheet=needed)
         _status(book, "Import orders: reading the sheets")
         text_id = [schema.CUSTOMER_ID]
-        tx = table_from_rows(schema.TRANSACTIONS, read_rows(book.sheets[schema.TRANSACTIONS]),
-                             text_columns=text_id)
-        customers = table_from_rows(schema.CUSTOMERS, read_rows(book.sheets[schema.CUSTOMERS]),
-                                    text_columns=text_id)
+        tx_rows = read_rows(book.sheets[schema.TRANSACTIONS])
+        customer_rows = read_rows(book.sheets[schema.CUSTOMERS])
+        tx = table_from_rows(schema.TRANSACTIONS, tx_rows, text_columns=text_id)
+        customers = table_from_rows(schema.CUSTOMERS, customer_rows, text_columns=text_id)
         if schema.CUSTOMER_ID not in customers.columns:
             raise InputError(f"the {schema.CUSTOMERS} sheet has no {schema.CUSTOMER_ID} column",
                              fix=f"Put the header {schema.CUSTOMER_ID} in row 1.",
@@ -555,12 +580,14 @@ def import_orders(
             return None
         _status(book, f"Import orders: writing {len(plan.rows):,} rows")
         # Every placement is checked before the first write: all or nothing.
-        appends = [_plan_append(book, schema.TRANSACTIONS, tx, plan.rows.reset_index(drop=True))]
+        appends = [_plan_append(book, schema.TRANSACTIONS, tx, plan.rows.reset_index(drop=True),
+                                _ids_are_numbers(tx, tx_rows))]
         if len(plan.new_customers):
             appends.append(_plan_append(
                 book, schema.CUSTOMERS, customers,
                 plan.new_customers[[c for c in plan.new_customers.columns
-                                    if c in customers.columns]]))
+                                    if c in customers.columns]],
+                _ids_are_numbers(customers, customer_rows)))
         for a in appends:
             _write_append(a)
         first, last = appends[0].first, appends[0].last
@@ -573,9 +600,11 @@ def import_orders(
         return None
     finally:
         _status(book, False)
+    where = f"row {first}" if first == last else f"rows {first}-{last}"
+    details = _import_summary(parsed, plan)
     _alert(book, f"Imported {len(plan.rows):,} of {parsed.records:,} rows from {source.name} "
-           f"into {schema.TRANSACTIONS} (rows {first}-{last}).\n"
-           f"{_import_summary(parsed, plan)}\n\nPress Resegment to update the results.")
+           f"into {schema.TRANSACTIONS} ({where}).\n" + (f"{details}\n" if details else "")
+           + "\nPress Resegment to update the results.")
     return plan
 
 

@@ -1277,3 +1277,16 @@ def prepare_import(
                        add_missing_customers=add_missing_customers,
                        allow_duplicates=allow_duplicates)
     return parsed, plan
+
+
+_WHOLE_ID = re.compile(r"[1-9]\d{0,14}")
+
+
+def numbers_where_whole(ids: pd.Series) -> pd.Series:
+    """IDs that are plain whole numbers as numbers, the rest as they are.
+
+    For a sheet whose CustomerIDs are numbers (1001, as many ERPs number customers): Excel's
+    lookups, pivot tables and filters tell the text "1002" from the number 1002. An ID with
+    a leading zero or a letter stays text, as typed.
+    """
+    return ids.map(lambda v: int(v) if isinstance(v, str) and _WHOLE_ID.fullmatch(v) else v)

@@ -59,6 +59,7 @@ from xlcrm.imports import (
     ImportOptions,
     ImportPlan,
     ParsedExport,
+    numbers_where_whole,
     prepare_import,
 )
 
@@ -276,7 +277,6 @@ def _scan_sheet(xml: bytes, where: str, ignore_cols: Collection[int] = ()) -> _S
 
 
 _CELL_TYPE = re.compile(rb'\st="([^"]*)"')
-_WHOLE_ID = re.compile(r"[1-9]\d{0,14}")
 
 
 def _holds_number(row_xml: bytes, col: int) -> bool:
@@ -287,16 +287,6 @@ def _holds_number(row_xml: bytes, col: int) -> bool:
             kind = _CELL_TYPE.search(m.group(1))
             return kind is None or kind.group(1) == b"n"
     return False
-
-
-def _numbers_where_whole(ids: pd.Series) -> pd.Series:
-    """IDs that are plain whole numbers as numbers, the rest as they are.
-
-    A sheet whose CustomerIDs are numbers (1001, as many ERPs number customers) must get
-    numbers: Excel's lookups, pivot tables and filters tell the text "1002" from 1002. An ID
-    with a leading zero or a letter stays text, as typed.
-    """
-    return ids.map(lambda v: int(v) if isinstance(v, str) and _WHOLE_ID.fullmatch(v) else v)
 
 
 def _check_dates_fit(frame: pd.DataFrame, date1904: bool, sheet: str) -> None:
@@ -579,7 +569,7 @@ def append_rows(
         scan = _scan_sheet(xml, name, calc_cols)
         if scan.last_valued > header_row and schema.CUSTOMER_ID in frame.columns and \
                 _holds_number(scan.last_valued_xml, positions[schema.CUSTOMER_ID]):
-            frame = frame.assign(**{schema.CUSTOMER_ID: _numbers_where_whole(
+            frame = frame.assign(**{schema.CUSTOMER_ID: numbers_where_whole(
                 frame[schema.CUSTOMER_ID])})
         last_data = max(scan.last_valued, header_row)
         old_last = table.area.last_row if table is not None else last_data

@@ -22,7 +22,7 @@ from xlcrm.errors import InputError, Problem, cell_address, column_letter
 from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments
 from xlcrm.ledger import Ledger
 from xlcrm.operations import Operations, customer_ids, operations
-from xlcrm.scoring import MISSING_POLICIES, ScoreResult, percentile_rank, score_customers
+from xlcrm.scoring import MISSING_POLICIES, ScoreResult, score_customers
 from xlcrm.segments import (
     ABCResult,
     ProfileResult,
@@ -386,10 +386,9 @@ def run(
     )
     found = _at_sheet_rows(scores.problems, np.flatnonzero(keep), header_row)
     problems.extend(_point_at_sources(found, customers, derived.sources))
-    rows = np.arange(len(kept))
 
     progress("Segmenting", 0.5)
-    group_scores = scores.group_scores.iloc[rows].reset_index(drop=True)
+    group_scores = scores.group_scores.reset_index(drop=True)
     segments = segment_types(
         group_scores,
         groups=tuple(groups),
@@ -398,7 +397,7 @@ def run(
         random_state=options.random_state,
     )
     problems.extend(segments.problems)
-    value = scores.value.iloc[rows].reset_index(drop=True)
+    value = scores.value.reset_index(drop=True)
     basis = value
     if options.abc_basis == "Revenue":
         if REVENUE_COLUMN in kept.columns:
@@ -419,7 +418,7 @@ def run(
     problems.extend(abc.problems)
 
     progress("Customer profiles (k-means)", 0.6)
-    indicator_scores = scores.indicator_scores.iloc[rows].reset_index(drop=True)
+    indicator_scores = scores.indicator_scores.reset_index(drop=True)
     try:
         profiles = kmeans_profiles(indicator_scores, random_state=options.random_state)
     except InputError as exc:
@@ -455,7 +454,7 @@ def run(
         )
         problems.extend(ops.problems)
     scores_table, segments_table = result_tables(
-        kept, scores, rows, segments, abc, profiles, settings.types
+        kept, scores, segments, abc, profiles, settings.types
     )
     progress("Done", 1.0)
     return Results(
@@ -527,7 +526,6 @@ def abc_summary(by_abc: pd.DataFrame) -> pd.DataFrame:
 def result_tables(
     kept: pd.DataFrame,
     scores: ScoreResult,
-    rows: np.ndarray,
     segments: SegmentResult,
     abc: ABCResult,
     profiles: ProfileResult,
@@ -541,22 +539,20 @@ def result_tables(
             schema.CUSTOMER_NAME: names.to_numpy() if names is not None else None,
         }
     )
-    value = scores.value.iloc[rows].reset_index(drop=True)
-    # Rank among the customers analysed (rows without a usable ID are left out).
-    rank = value.rank(ascending=False, method="min").astype("Int64")
+    # Only the analysed customers were scored: rank and percentile are among them.
     tail = pd.DataFrame(
         {
-            "Value": value,
-            "Rank": rank,
-            "Percentile": percentile_rank(value.to_numpy(dtype=float)),
-            "Imputed": scores.imputed_count.iloc[rows].reset_index(drop=True),
+            "Value": scores.value,
+            "Rank": scores.rank,
+            "Percentile": scores.percentile,
+            "Imputed": scores.imputed_count,
         }
-    )
+    ).reset_index(drop=True)
     scores_table = pd.concat(
         [
             lead,
-            scores.indicator_scores.iloc[rows].reset_index(drop=True),
-            scores.group_scores.iloc[rows].reset_index(drop=True),
+            scores.indicator_scores.reset_index(drop=True),
+            scores.group_scores.reset_index(drop=True),
             tail,
         ],
         axis=1,

@@ -170,15 +170,28 @@ def _join(lines: Iterable[str]) -> str:
     return "".join(f"{line}\r\n" for line in lines)
 
 
-def standard_module(name: str, code: str) -> VbaModule:
-    """A standard (``.bas``) module; ``code`` may start with its ``Attribute VB_Name`` line."""
+def _source(kind: str, name: str, code: str) -> tuple[list[str], list[str], str | None]:
+    """Attribute lines, body lines and the declared ``VB_Name`` of a module's source text.
+
+    Raises
+    ------
+    ValueError
+        For a name VBA refuses, text the project's code page cannot hold, or a ``VB_Name``
+        other than ``name``.
+    """
     _check_name(name)
     code = code.removeprefix("\ufeff")  # a byte-order mark is not part of VBA source
     _check_encodable(name, code)
     attrs, body = _split_header(code)
     declared = _attr_value(attrs, "VB_Name")
     if declared is not None and declared.strip('"') != name:
-        raise ValueError(f"module {name!r} declares Attribute VB_Name = {declared}")
+        raise ValueError(f"{kind} {name!r} declares Attribute VB_Name = {declared}")
+    return attrs, body, declared
+
+
+def standard_module(name: str, code: str) -> VbaModule:
+    """A standard (``.bas``) module; ``code`` may start with its ``Attribute VB_Name`` line."""
+    attrs, body, declared = _source("module", name, code)
     if declared is None:
         attrs = [f'Attribute VB_Name = "{name}"', *attrs]
     return VbaModule(name, "standard", _join([*attrs, *body]))
@@ -191,13 +204,7 @@ def class_module(name: str, code: str) -> VbaModule:
     ``VB_TemplateDerived``/``VB_Customizable`` (after ``VB_Exposed``) are added where
     missing, which is what Excel writes when it imports a ``.cls`` file.
     """
-    _check_name(name)
-    code = code.removeprefix("\ufeff")  # a byte-order mark is not part of VBA source
-    _check_encodable(name, code)
-    attrs, body = _split_header(code)
-    declared = _attr_value(attrs, "VB_Name")
-    if declared is not None and declared.strip('"') != name:
-        raise ValueError(f"class {name!r} declares Attribute VB_Name = {declared}")
+    attrs, body, _ = _source("class", name, code)
     defaults = {
         "VB_Name": f'"{name}"',
         "VB_Base": f'"{_CLASS_BASE}"',

@@ -38,7 +38,7 @@ from xlcrm.book.sheets import (
     table_from_rows,
 )
 from xlcrm.errors import InputError, Problem
-from xlcrm.imports import ImportPlan, numbers_where_whole, prepare_import
+from xlcrm.imports import ImportPlan, numbers_where_whole, plan_for_sheet, prepare_import
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Results
 from xlcrm.report import Formula, clean, frame_rows, problems_sheet, result_sheets
@@ -573,7 +573,7 @@ def import_orders(
                 return None
             add_missing_customers = answer == "yes"
         if len(new) and not add_missing_customers:
-            parsed, plan = prepare_import(data, source.name, tx.frame, known)
+            plan = plan_for_sheet(parsed, tx.frame, known)
         if not len(plan.rows):
             _alert(book, f"Nothing to import from {source.name}: the workbook was not changed."
                    f"\n\n{_import_summary(parsed, plan)}")

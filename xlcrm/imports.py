@@ -1271,12 +1271,30 @@ def prepare_import(
         See :func:`parse_export` and :func:`plan_import`.
     """
     columns = list(transactions.columns)
-    kinds = sheet_kinds(transactions, columns)
-    parsed = parse_export(data, columns, source=source, kinds=kinds, options=options)
-    plan = plan_import(parsed, transactions, customer_ids, kinds=kinds,
+    parsed = parse_export(data, columns, source=source,
+                          kinds=sheet_kinds(transactions, columns), options=options)
+    return parsed, plan_for_sheet(parsed, transactions, customer_ids,
+                                  add_missing_customers=add_missing_customers,
+                                  allow_duplicates=allow_duplicates)
+
+
+def plan_for_sheet(
+    parsed: ParsedExport,
+    transactions: pd.DataFrame,
+    customer_ids: Iterable[Any],
+    *,
+    add_missing_customers: bool = False,
+    allow_duplicates: bool = False,
+) -> ImportPlan:
+    """:func:`plan_import` with the column kinds of the Transactions table as read.
+
+    For deciding again about an export already parsed (the ribbon asks whether to add
+    unknown customers after seeing them) without reading it twice.
+    """
+    return plan_import(parsed, transactions, customer_ids,
+                       kinds=sheet_kinds(transactions, list(transactions.columns)),
                        add_missing_customers=add_missing_customers,
                        allow_duplicates=allow_duplicates)
-    return parsed, plan
 
 
 _WHOLE_ID = re.compile(r"[1-9]\d{0,14}")

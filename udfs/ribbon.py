@@ -374,7 +374,7 @@ def share(book: xw.Book | None = None) -> Path | None:
         )
         if answer not in ("yes", "no"):
             return None
-        # Imported here: the file writer needs openpyxl, which xlwings Lite does not have.
+        # Imported here: the file reader needs python-calamine, which xlwings Lite lacks.
         from xlcrm.book.share import default_output, make_shareable
 
         out = default_output(source)

@@ -17,34 +17,13 @@ import pandas as pd
 
 from xlcrm import schema
 from xlcrm.errors import Problem, column_letter
+from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
 from xlcrm.kpis import KPI_NAMES, kpi_columns
 from xlcrm.operations import ACTIVITY_COLUMNS
 from xlcrm.pipeline import ABC_SUMMARY_COLUMNS, TYPE_SUMMARY_COLUMNS
 from xlcrm.segments import VALIDATION_COLUMNS
 
 Row = list[Any]
-
-
-@dataclass(frozen=True)
-class Formula:
-    """A formula to write into a result sheet, with the value it evaluates to now.
-
-    The cached value is what a recipient without Python (or before recalculation) sees;
-    ``None``: no cached value. This type is the only way to write a formula: a ``str``
-    starting with ``=`` is written as text. The leading ``=`` of ``text`` is optional.
-    """
-
-    text: str
-    cached: Any = None
-
-
-def internal_link(sheet: str, cell: str, text: str | None = None) -> Formula:
-    """A clickable link to ``sheet!cell`` (a ``HYPERLINK`` formula with its cached text)."""
-    label = text if text is not None else f"{sheet}!{cell}"
-    target = "#'" + sheet.replace("'", "''") + "'!" + cell
-    quoted = target.replace('"', '""')
-    shown = label.replace('"', '""')
-    return Formula(f'HYPERLINK("{quoted}","{shown}")', label)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ ACTIVITY = "Activity"
 RESULT_SHEETS = (SCORES, SEGMENTS, DASHBOARD, PROBLEMS, ACTIVITY)
 
 HELP = "Help"
+# xlwings' configuration sheet (UDF Modules); Python-only, dropped from a shareable copy.
+XLWINGS_CONF = "xlwings.conf"
 
 # Customers: identity and contact columns, then the default indicator columns.
 CUSTOMER_ID = "CustomerID"

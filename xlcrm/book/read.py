@@ -45,8 +45,8 @@ import python_calamine
 
 from xlcrm.book.save import FileStamp
 
-# re-exported: rows to tables lives in xlcrm.book.sheets, shared with the open-workbook reader
-from xlcrm.book.sheets import SheetTable, as_text, table_from_rows  # noqa: F401
+# re-exported: rows to tables lives in xlcrm.book.tables, shared with the open-workbook reader
+from xlcrm.book.tables import SheetTable, as_text, table_from_rows  # noqa: F401
 from xlcrm.errors import InputError, column_index, column_letter
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

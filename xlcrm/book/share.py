@@ -66,7 +66,6 @@ from xlcrm.book.read import (
     rels_part,
 )
 from xlcrm.book.save import VerifyError, lock_files, safe_replace, verify_workbook
-from xlcrm.book.template import XLWINGS_CONF
 from xlcrm.book.write import (
     _TAG_ATTRS,
     CT_WORKSHEET,
@@ -109,7 +108,7 @@ COVER_SHEET = "About this copy"
 MASK_TEXT = "(masked)"
 #: Sheets that hold Python configuration, not data (xlwings reads the first; the second is
 #: its switched-off spelling).
-CONFIG_SHEETS = (XLWINGS_CONF, "_" + XLWINGS_CONF)
+CONFIG_SHEETS = (schema.XLWINGS_CONF, "_" + schema.XLWINGS_CONF)
 #: Sheet kinds that are macros themselves (Excel 4 macro sheets).
 MACRO_SHEET_KINDS = frozenset({"xlMacrosheet", "xlIntlMacrosheet"})
 CT_WORKBOOK_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"

@@ -73,7 +73,7 @@ SHEET_ORDER = (
 # VBA code names: stable ASCII identifiers, one per sheet (the VBA project has a document
 # module for each).
 CODE_NAMES = {name: f"Sheet{i + 1}" for i, name in enumerate(SHEET_ORDER)}
-XLWINGS_CONF = "xlwings.conf"
+XLWINGS_CONF = schema.XLWINGS_CONF
 CODE_NAMES[XLWINGS_CONF] = f"Sheet{len(SHEET_ORDER) + 1}"
 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")

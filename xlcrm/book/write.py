@@ -71,7 +71,7 @@ from xlcrm.book.read import (
     rels_part,
 )
 from xlcrm.errors import InputError, column_index, column_letter
-from xlcrm.report import Formula, internal_link  # noqa: F401 (re-exported)
+from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
 
 CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 REL_WORKSHEET = NS_R + "/worksheet"

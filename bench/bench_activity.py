@@ -6,11 +6,11 @@ The ledgers come from :func:`xlcrm.demo.make_ledger` (``orders_per_customer=2.8`
 retail-like 70 000 orders for 25 000 customers, the scale of issue 5). Each row of the table
 is one ledger; times are the best of ``--repeat`` wall-clock runs, in seconds:
 
-- ``orders``: :func:`xlcrm.activity.order_metrics` (windows, growth, interval, RFM);
+- ``orders``: :func:`xlcrm.operations.orders.order_metrics` (windows, growth, interval, RFM);
 - ``churn``: :func:`churn_risk` (with the reasons in words);
 - ``contacts``: :func:`contact_plan` (last/next contact, overdue, complaints);
-- ``survey``: :func:`xlcrm.survey.satisfaction` (indices and Cronbach's alpha);
-- ``kpis``: :func:`xlcrm.kpis.kpis` over 8 types and 3 classes;
+- ``survey``: :func:`xlcrm.operations.survey.satisfaction` (indices and Cronbach's alpha);
+- ``kpis``: :func:`xlcrm.operations.kpis.kpis` over 8 types and 3 classes;
 - ``total``: the five together, typed columns (as the demo and a clean sheet give them);
 - ``orders obj``: ``order_metrics`` on Transactions with every column of dtype ``object``
   (what the sheet reader returns when one cell of a column is text: dates as ``datetime``
@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 
 from xlcrm import pipeline
-from xlcrm.activity import churn_risk, contact_plan, order_metrics
 from xlcrm.demo import make_ledger
-from xlcrm.kpis import kpis
-from xlcrm.survey import satisfaction
+from xlcrm.operations.kpis import kpis
+from xlcrm.operations.orders import churn_risk, contact_plan, order_metrics
+from xlcrm.operations.survey import satisfaction
 
 
 def best_of(repeat: int, func: Callable[[], object]) -> float:

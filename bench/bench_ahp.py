@@ -9,12 +9,12 @@ under a millisecond for n <= 15.
 
 Columns:
 
-* ``parse``: :func:`xlcrm.ahp.parse_matrix` alone;
-* ``eigen`` / ``geometric``: :func:`xlcrm.ahp.ahp` with that method, parse included;
+* ``parse``: :func:`xlcrm.value.ahp.parse_matrix` alone;
+* ``eigen`` / ``geometric``: :func:`xlcrm.value.ahp.ahp` with that method, parse included;
 * ``text``: eigen, from the upper triangle typed as text (``"3"``, ``"1/5"``), lower blank;
 * ``harker``: eigen with a quarter of the upper-triangle judgments blank (completion
   by Harker's method included);
-* ``repair``: :func:`xlcrm.ahp.worst_judgments` (top 3) on an existing result.
+* ``repair``: :func:`xlcrm.value.ahp.worst_judgments` (top 3) on an existing result.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from xlcrm.ahp import SAATY_SCALE, ahp, format_judgment, parse_matrix, worst_judgments
+from xlcrm.value.ahp import SAATY_SCALE, ahp, format_judgment, parse_matrix, worst_judgments
 
 
 def judgments(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Time indicator scoring and aggregation (xlcrm.scoring.score_customers).
+"""Time indicator scoring and aggregation (xlcrm.value.scoring.score_customers).
 
 Run: ``python bench/bench_scoring.py [N ...]``. Prints one row per size: the time to
 score the 12 default indicators and combine them (best of 3), and the problems found.
@@ -15,8 +15,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from xlcrm.hierarchy import default_hierarchy
-from xlcrm.scoring import score_customers
+from xlcrm.value.hierarchy import default_hierarchy
+from xlcrm.value.scoring import score_customers
 
 
 def synthetic_customers(n: int, seed: int = 0) -> pd.DataFrame:

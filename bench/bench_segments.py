@@ -5,7 +5,7 @@ Run: ``python bench/bench_segments.py [--sizes 10000 100000 1048576] [--repeat 3
 Prints one row per customer count with the best of ``--repeat`` wall-clock times in
 seconds (validation and profiles: one run each).
 
-- ``high_low x3``: :func:`xlcrm.segments.high_low` by k-means on the three group scores;
+- ``high_low x3``: :func:`xlcrm.value.segments.high_low` by k-means on the three group scores;
 - ``seg_types``: :func:`segment_types` (the same three splits plus codes and types);
 - ``ABC``: :func:`abc_classes`; ``segment`` = seg_types + ABC, the part DESIGN.md §6
   budgets together with scoring (under 1 s for 100 000 customers, under 10 s for
@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from xlcrm.segments import (
+from xlcrm.value.segments import (
     abc_classes,
     high_low,
     kmeans_profiles,

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlcrm.activity import (
+from xlcrm.errors import InputError
+from xlcrm.operations.orders import (
     CHURN_LEVELS,
     DERIVED_COLUMNS,
     NO_ORDERS,
@@ -31,7 +32,6 @@ from xlcrm.activity import (
     rfm_segment,
     years_before,
 )
-from xlcrm.errors import InputError
 
 TODAY = dt.date(2026, 6, 30)  # last 12 months: 2025-07-01 .. 2026-06-30
 

@@ -1,4 +1,4 @@
-"""Tests for xlcrm.ahp: published examples, invariants, and every rejected input."""
+"""Tests for xlcrm.value.ahp: published examples, invariants, and every rejected input."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlcrm.ahp import (
+from xlcrm.errors import InputError
+from xlcrm.value.ahp import (
     RECIPROCAL_RTOL,
     RI_TABLES,
     SAATY_RI,
@@ -28,7 +29,6 @@ from xlcrm.ahp import (
     random_index,
     worst_judgments,
 )
-from xlcrm.errors import InputError
 
 PROPERTY = settings(max_examples=60, deadline=None)
 

@@ -182,7 +182,7 @@ def test_libreoffice_opens_the_resegmented_demo(demo_book, tmp_path):
 
 
 def test_activity_sheet_and_kpis(demo_book):
-    from xlcrm.operations import ACTIVITY_COLUMNS
+    from xlcrm.operations.step import ACTIVITY_COLUMNS
 
     activity = read_sheet(demo_book, schema.ACTIVITY, text_columns=("CustomerID",)).frame
     customers = read_sheet(demo_book, schema.CUSTOMERS, text_columns=("CustomerID",)).frame

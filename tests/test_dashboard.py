@@ -12,7 +12,7 @@ from xlcrm import report, schema
 from xlcrm.book.read import open_workbook
 from xlcrm.book.workbook_file import create_demo_workbook
 from xlcrm.demo import SURVEY_IMPORTANCE
-from xlcrm.kpis import KPI_NAMES, kpi_columns
+from xlcrm.operations.kpis import KPI_NAMES, kpi_columns
 from xlcrm.report import Block, blocks_to_rows
 
 STAMP = datetime(2026, 10, 31, 9, 0)

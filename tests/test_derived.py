@@ -1,4 +1,4 @@
-"""Indicators that read figures computed from Transactions and Survey (xlcrm.derived)."""
+"""Indicators that read figures computed from Transactions and Survey (xlcrm.operations.derived)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from xlcrm import pipeline, schema
-from xlcrm.activity import order_metrics
 from xlcrm.demo import make_ledger
-from xlcrm.derived import add_derived_columns, wanted_columns
 from xlcrm.ledger import Ledger
-from xlcrm.scoring import percentile_rank
-from xlcrm.survey import satisfaction
+from xlcrm.operations.derived import add_derived_columns, wanted_columns
+from xlcrm.operations.orders import order_metrics
+from xlcrm.operations.survey import satisfaction
+from xlcrm.value.scoring import percentile_rank
 
 STAMP = datetime(2026, 10, 31, 9, 0)
 COMPUTED = ("Revenue12m", "GrossProfit12m", "UnitProfit", "PurchaseGrowth", "Satisfaction")

@@ -25,9 +25,9 @@ import udfs
 from udfs import functions
 from xlcrm import report, schema
 from xlcrm.cli import build_parser
-from xlcrm.kpis import KPI_NAMES
-from xlcrm.operations import ACTIVITY_COLUMNS
-from xlcrm.segments import VALIDATION_COLUMNS
+from xlcrm.operations.kpis import KPI_NAMES
+from xlcrm.operations.step import ACTIVITY_COLUMNS
+from xlcrm.value.segments import VALIDATION_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "guide"

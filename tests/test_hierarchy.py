@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xlcrm import schema
-from xlcrm.ahp import ahp, hierarchy_weights
 from xlcrm.errors import InputError
-from xlcrm.hierarchy import (
+from xlcrm.value.ahp import ahp, hierarchy_weights
+from xlcrm.value.hierarchy import (
     TABLE_COLUMNS,
     Hierarchy,
     Indicator,
@@ -291,7 +291,7 @@ def test_rubric_text_round_trips(labels: dict[str, float]) -> None:
 
 @given(finite)
 def test_parse_number_reads_the_shortest_text_back(x: float) -> None:
-    from xlcrm.hierarchy import _fmt
+    from xlcrm.value.hierarchy import _fmt
 
     assert parse_number(_fmt(x)) == x
 

@@ -21,16 +21,16 @@ from python_calamine import CalamineWorkbook
 
 from tests.fixtures.books import raw_parts, read_parts, rich_workbook, sheet_part, write_parts
 from xlcrm.book.append import append_rows, import_transactions, table_parts
-from xlcrm.book.read import open_workbook
-from xlcrm.book.workbook_file import create_demo_workbook, resegment_file
-from xlcrm.cli import main
-from xlcrm.errors import InputError
-from xlcrm.imports import (
+from xlcrm.book.csv_import import (
     ImportOptions,
     map_columns,
     parse_export,
     sniff_delimiter,
 )
+from xlcrm.book.read import open_workbook
+from xlcrm.book.workbook_file import create_demo_workbook, resegment_file
+from xlcrm.cli import main
+from xlcrm.errors import InputError
 
 TX_COLUMNS = ["CustomerID", "Date", "Amount", "GrossProfit", "Quantity", "Product"]
 

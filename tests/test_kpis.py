@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xlcrm.activity import churn_risk, contact_plan, order_metrics
 from xlcrm.errors import InputError
-from xlcrm.kpis import KPI_DEFINITIONS, KPI_NAMES, KPI_UNITS, OVERALL, kpi_columns, kpis
-from xlcrm.survey import satisfaction
+from xlcrm.operations.kpis import KPI_DEFINITIONS, KPI_NAMES, KPI_UNITS, OVERALL, kpi_columns, kpis
+from xlcrm.operations.orders import churn_risk, contact_plan, order_metrics
+from xlcrm.operations.survey import satisfaction
 
 TODAY = dt.date(2026, 6, 30)
 IDS = ["A", "B", "C", "D", "E", "F"]

@@ -41,7 +41,7 @@ def test_demo_runs_from_the_unpacked_wheel(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import xlcrm, xlcrm.book.sources as s;"
+        "import xlcrm, xlcrm.book.paths as s;"
         "assert xlcrm.__file__.startswith(sys.argv[1]), xlcrm.__file__;"
         "assert str(s.WORKBOOK_DIR).startswith(sys.argv[1]), s.WORKBOOK_DIR;"
         "from xlcrm.cli import main;"

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.stats import rankdata
 
-from xlcrm.ahp import hierarchy_weights
 from xlcrm.errors import InputError
-from xlcrm.hierarchy import Hierarchy, Indicator, default_hierarchy, default_judgments
-from xlcrm.scoring import (
+from xlcrm.value.ahp import hierarchy_weights
+from xlcrm.value.hierarchy import Hierarchy, Indicator, default_hierarchy, default_judgments
+from xlcrm.value.scoring import (
     MISSING_POLICIES,
     apply_missing_policy,
     parse_numeric,

@@ -15,7 +15,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
 from xlcrm.errors import InputError
-from xlcrm.segments import (
+from xlcrm.value.segments import (
     KMEANS_BLOCKS,
     abc_classes,
     high_low,
@@ -25,7 +25,7 @@ from xlcrm.segments import (
     summarise_segments,
     validate_segments,
 )
-from xlcrm.strategies import type_code
+from xlcrm.value.strategies import type_code
 
 GROUPS = ("Qualification", "Potential", "Contribution")
 

@@ -13,9 +13,9 @@ from xlcrm.book.settings import (
     options_rows,
     settings_from_grids,
 )
-from xlcrm.hierarchy import default_hierarchy, default_judgments, hierarchy_to_table
 from xlcrm.pipeline import Options
-from xlcrm.strategies import DEFAULT_TYPES, strategies_to_table
+from xlcrm.value.hierarchy import default_hierarchy, default_judgments, hierarchy_to_table
+from xlcrm.value.strategies import DEFAULT_TYPES, strategies_to_table
 
 
 def judgments_grid(groups_upper=("1/2", "1/3", "1/2")):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlcrm.errors import InputError
-from xlcrm.strategies import (
+from xlcrm.value.strategies import (
     ABC_CLASSES,
     DEFAULT_TYPES,
     STRATEGY_COLUMNS,

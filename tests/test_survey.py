@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from xlcrm.errors import InputError
-from xlcrm.survey import (
+from xlcrm.operations.survey import (
     ALPHA_MINIMUM,
     IPA_QUADRANTS,
     cronbach_alpha,

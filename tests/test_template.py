@@ -11,7 +11,6 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from xlcrm import schema
-from xlcrm.ahp import ahp, parse_matrix
 from xlcrm.book.settings import find_matrix_blocks, settings_from_grids
 from xlcrm.book.template import (
     SHEET_ORDER,
@@ -20,7 +19,8 @@ from xlcrm.book.template import (
     judgment_layout,
     lower_formula,
 )
-from xlcrm.hierarchy import default_hierarchy, default_judgments
+from xlcrm.value.ahp import ahp, parse_matrix
+from xlcrm.value.hierarchy import default_hierarchy, default_judgments
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 import xlwings as xw
 
-from xlcrm import ahp as core_ahp
-from xlcrm.activity import churn_risk, id_text, order_metrics, rfm_scores, rfm_segment
 from xlcrm.errors import InputError
-from xlcrm.hierarchy import quick_indicator
-from xlcrm.scoring import score_values
-from xlcrm.segments import abc_classes, high_low, kmeans_profiles
-from xlcrm.strategies import DEFAULT_TYPES, CustomerType, strategies_from_table, type_number
-from xlcrm.survey import cronbach_alpha
+from xlcrm.operations.orders import churn_risk, id_text, order_metrics, rfm_scores, rfm_segment
+from xlcrm.operations.survey import cronbach_alpha
+from xlcrm.value import ahp as core_ahp
+from xlcrm.value.hierarchy import quick_indicator
+from xlcrm.value.scoring import score_values
+from xlcrm.value.segments import abc_classes, high_low, kmeans_profiles
+from xlcrm.value.strategies import DEFAULT_TYPES, CustomerType, strategies_from_table, type_number
 
 #: Excel's Insert Function dialog lists the functions under this category.
 CATEGORY = "xlcrm"

@@ -30,6 +30,7 @@ import xlwings as xw
 # Only sheet-agnostic modules at import time (no python-calamine, no openpyxl): these
 # actions also run in xlwings Lite, in the browser, where those cannot be installed.
 from xlcrm import schema
+from xlcrm.book.csv_import import ImportPlan, numbers_where_whole, plan_for_sheet, prepare_import
 from xlcrm.book.sheets import (
     LEDGER_TEXT_COLUMNS,
     SheetTable,
@@ -38,7 +39,6 @@ from xlcrm.book.sheets import (
     table_from_rows,
 )
 from xlcrm.errors import InputError, Problem
-from xlcrm.imports import ImportPlan, numbers_where_whole, plan_for_sheet, prepare_import
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Results
 from xlcrm.report import Formula, clean, frame_rows, problems_sheet, result_sheets
@@ -508,7 +508,7 @@ def import_orders(
 
     What ``xlcrm import-transactions`` does to the file, done on the open workbook (which
     the command cannot replace while Excel has it open): the same reading of the export
-    (:func:`xlcrm.imports.prepare_import`: headers, dates and amounts in common formats,
+    (:func:`xlcrm.book.csv_import.prepare_import`: headers, dates and amounts in common formats,
     duplicates skipped, every rejected row with its line), then one write of the new rows
     below the Transactions table, which grows with them. Unknown customers: the user is
     asked whether to add them to Customers (``add_missing_customers`` answers in advance).

@@ -250,7 +250,7 @@ def cmd_share(args: argparse.Namespace) -> int:
 
 def cmd_import_transactions(args: argparse.Namespace) -> int:
     from xlcrm.book.append import import_transactions
-    from xlcrm.imports import ImportOptions
+    from xlcrm.book.csv_import import ImportOptions
 
     path = Path(args.workbook)
     options = ImportOptions(

@@ -15,15 +15,16 @@ import numpy as np
 import pandas as pd
 
 from xlcrm import schema
-from xlcrm.activity import OrderMetrics, order_metrics
-from xlcrm.ahp import HierarchyWeights, hierarchy_weights
-from xlcrm.derived import add_derived_columns
 from xlcrm.errors import InputError, Problem, cell_address, column_letter
-from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments
 from xlcrm.ledger import Ledger
-from xlcrm.operations import Operations, customer_ids, operations
-from xlcrm.scoring import MISSING_POLICIES, ScoreResult, score_customers
-from xlcrm.segments import (
+from xlcrm.operations.derived import add_derived_columns
+from xlcrm.operations.orders import OrderMetrics, order_metrics
+from xlcrm.operations.step import Operations, customer_ids, operations
+from xlcrm.operations.survey import SurveyResult, satisfaction
+from xlcrm.value.ahp import HierarchyWeights, hierarchy_weights
+from xlcrm.value.hierarchy import Hierarchy, default_hierarchy, default_judgments
+from xlcrm.value.scoring import MISSING_POLICIES, ScoreResult, score_customers
+from xlcrm.value.segments import (
     ABCResult,
     ProfileResult,
     SegmentResult,
@@ -34,8 +35,7 @@ from xlcrm.segments import (
     summarise_segments,
     validate_segments,
 )
-from xlcrm.strategies import ABC_CLASSES, DEFAULT_TYPES, CustomerType
-from xlcrm.survey import SurveyResult, satisfaction
+from xlcrm.value.strategies import ABC_CLASSES, DEFAULT_TYPES, CustomerType
 
 Progress = Callable[[str, float], None]
 """Called with a step description and the fraction done (0..1)."""
@@ -73,7 +73,7 @@ class Options:
     Parameters
     ----------
     missing : {"median", "zero", "exclude"}
-        What a missing indicator value becomes (see :mod:`xlcrm.scoring`); always flagged.
+        What a missing indicator value becomes (see :mod:`xlcrm.value.scoring`); always flagged.
     high_low : {"kmeans", "median", "threshold"}
         How each first-level group score is split into High and Low.
     thresholds : mapping of str to float, optional

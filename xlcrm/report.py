@@ -18,10 +18,10 @@ import pandas as pd
 from xlcrm import schema
 from xlcrm.errors import Problem, column_letter
 from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
-from xlcrm.kpis import KPI_NAMES, kpi_columns
-from xlcrm.operations import ACTIVITY_COLUMNS
+from xlcrm.operations.kpis import KPI_NAMES, kpi_columns
+from xlcrm.operations.step import ACTIVITY_COLUMNS
 from xlcrm.pipeline import ABC_SUMMARY_COLUMNS, TYPE_SUMMARY_COLUMNS
-from xlcrm.segments import VALIDATION_COLUMNS
+from xlcrm.value.segments import VALIDATION_COLUMNS
 
 Row = list[Any]
 

@@ -47,7 +47,7 @@ CUSTOMER_IDENTITY_COLUMNS = (
 # Contact details masked in a shareable copy.
 CONTACT_COLUMNS = ("Contact", "Phone", "Email")
 
-# The ledger columns behind the 12 default indicators (see xlcrm.hierarchy).
+# The ledger columns behind the 12 default indicators (see xlcrm.value.hierarchy).
 DEFAULT_INDICATOR_COLUMNS = (
     "OperatingStatus",  # qualitative: Excellent / Good / Fair / Poor
     "Employees",  # company scale

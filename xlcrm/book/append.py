@@ -41,6 +41,13 @@ from xml.etree import ElementTree
 import pandas as pd
 
 from xlcrm import schema
+from xlcrm.book.csv_import import (
+    ImportOptions,
+    ImportPlan,
+    ParsedExport,
+    numbers_where_whole,
+    prepare_import,
+)
 from xlcrm.book.read import NS_MAIN, Package, Workbook, open_workbook
 from xlcrm.book.save import safe_replace
 from xlcrm.book.write import (
@@ -55,13 +62,6 @@ from xlcrm.book.write import (
     _write_zip,
 )
 from xlcrm.errors import InputError, column_index, column_letter
-from xlcrm.imports import (
-    ImportOptions,
-    ImportPlan,
-    ParsedExport,
-    numbers_where_whole,
-    prepare_import,
-)
 
 REL_TABLE_SUFFIX = "/table"
 _CHUNK_ROWS = 5000
@@ -882,7 +882,7 @@ def import_transactions(
     workbook : path-like
         The CRM workbook (``.xlsm``/``.xlsx``).
     export : path-like
-        The export (CSV; see :mod:`xlcrm.imports` for what it may look like).
+        The export (CSV; see :mod:`xlcrm.book.csv_import` for what it may look like).
     options : ImportOptions, optional
         Encoding, delimiter, date order or format, decimal separator.
     add_missing_customers : bool

@@ -14,12 +14,17 @@ from typing import Any
 import pandas as pd
 
 from xlcrm import schema
-from xlcrm.ahp import parse_matrix
 from xlcrm.errors import InputError, Problem, cell_address
-from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments, hierarchy_from_table
 from xlcrm.pipeline import ABC_BASES, HIGH_LOW_METHODS, Options, Settings
-from xlcrm.scoring import MISSING_POLICIES
-from xlcrm.strategies import DEFAULT_TYPES, strategies_from_table
+from xlcrm.value.ahp import parse_matrix
+from xlcrm.value.hierarchy import (
+    Hierarchy,
+    default_hierarchy,
+    default_judgments,
+    hierarchy_from_table,
+)
+from xlcrm.value.scoring import MISSING_POLICIES
+from xlcrm.value.strategies import DEFAULT_TYPES, strategies_from_table
 
 Grid = Sequence[Sequence[Any]]
 

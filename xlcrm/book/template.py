@@ -32,7 +32,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from xlcrm import report, schema
-from xlcrm.ahp import SAATY_SCALE, ahp, format_judgment, parse_matrix
+from xlcrm.book.paths import CUSTOMUI_PATH, TEMPLATE_PATH
 from xlcrm.book.read import sheet_parts
 from xlcrm.book.ribbon import inject_ribbon, make_xlsm, write_zip
 from xlcrm.book.settings import (
@@ -42,15 +42,20 @@ from xlcrm.book.settings import (
     OPTIONS_COL,
     options_rows,
 )
-from xlcrm.book.sources import CUSTOMUI_PATH, TEMPLATE_PATH
 from xlcrm.book.vba import template_vba_project
 from xlcrm.book.write import escape_text
-from xlcrm.hierarchy import Hierarchy, default_hierarchy, default_judgments, hierarchy_to_table
-from xlcrm.kpis import KPI_UNITS
 from xlcrm.ledger import Ledger
-from xlcrm.operations import ACTIVITY_COLUMNS
+from xlcrm.operations.kpis import KPI_UNITS
+from xlcrm.operations.step import ACTIVITY_COLUMNS
 from xlcrm.pipeline import Options
-from xlcrm.strategies import DEFAULT_TYPES, CustomerType, strategies_to_table
+from xlcrm.value.ahp import SAATY_SCALE, ahp, format_judgment, parse_matrix
+from xlcrm.value.hierarchy import (
+    Hierarchy,
+    default_hierarchy,
+    default_judgments,
+    hierarchy_to_table,
+)
+from xlcrm.value.strategies import DEFAULT_TYPES, CustomerType, strategies_to_table
 
 # Fixed so that builds are byte-for-byte reproducible.
 BUILD_TIME = datetime(2026, 1, 1)

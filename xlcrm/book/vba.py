@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Literal
 
 # Where the VBA sources of the workbook template live (``workbook/vba``); re-exported.
-from xlcrm.book.sources import VBA_SOURCE_DIR as VBA_SOURCE_DIR
+from xlcrm.book.paths import VBA_SOURCE_DIR as VBA_SOURCE_DIR
 
 ModuleKind = Literal["standard", "class", "document"]
 

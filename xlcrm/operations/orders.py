@@ -95,7 +95,7 @@ from pandas.api import types as ptypes
 
 from xlcrm import schema
 from xlcrm.errors import InputError, Problem, Severity, cell_address
-from xlcrm.scoring import parse_numeric, show_value
+from xlcrm.value.scoring import parse_numeric, show_value
 
 __all__ = [
     "CHURN_LEVELS",

@@ -51,7 +51,8 @@ import numpy as np
 import pandas as pd
 
 from xlcrm import schema
-from xlcrm.activity import (
+from xlcrm.errors import InputError, Problem
+from xlcrm.operations.orders import (
     _as_date,
     _Cells,
     _day_number,
@@ -60,8 +61,7 @@ from xlcrm.activity import (
     _to_datetime,
     customer_index,
 )
-from xlcrm.errors import InputError, Problem
-from xlcrm.scoring import parse_numeric, show_value
+from xlcrm.value.scoring import parse_numeric, show_value
 
 __all__ = [
     "ALPHA_MINIMUM",

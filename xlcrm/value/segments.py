@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from xlcrm.errors import InputError, Problem
-from xlcrm.strategies import (
+from xlcrm.value.strategies import (
     ABC_CLASSES,
     DEFAULT_TYPES,
     CustomerType,

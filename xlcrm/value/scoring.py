@@ -1,6 +1,6 @@
 """Indicator scores (0..100), group scores, value score, rank and percentile.
 
-Each indicator of a :class:`~xlcrm.hierarchy.Hierarchy` turns one ledger column into
+Each indicator of a :class:`~xlcrm.value.hierarchy.Hierarchy` turns one ledger column into
 scores from 0 (worst) to 100 (best):
 
 ``minmax``
@@ -61,7 +61,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from xlcrm.errors import InputError, Problem, Severity, cell_address, column_letter
-from xlcrm.hierarchy import (
+from xlcrm.value.hierarchy import (
     NUMBER_RE,
     THOUSANDS_RE,
     Hierarchy,
@@ -204,7 +204,7 @@ def _classify(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _parse_text(text: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Numbers from an array of strings: ``(values, blank, reason)``, vectorised.
 
-    Mirrors :func:`xlcrm.hierarchy.parse_number`; the common case (plain numbers) is
+    Mirrors :func:`xlcrm.value.hierarchy.parse_number`; the common case (plain numbers) is
     parsed in one pass and only the rest goes through the slower cleaning steps.
     """
     n = text.size

@@ -9,7 +9,7 @@ definition of each row are in :data:`KPI_UNITS` and :data:`KPI_DEFINITIONS`, for
 dashboard's labels and notes.
 
 All figures are as of ``today``; "last 12 months" and "the 12 months before" are the windows
-of :mod:`xlcrm.activity` (``today - 1 year < Date <= today`` and the year before that).
+of :mod:`xlcrm.operations.orders` (``today - 1 year < Date <= today`` and the year before that).
 
 Definitions
 -----------
@@ -60,7 +60,8 @@ import numpy as np
 import pandas as pd
 
 from xlcrm import schema
-from xlcrm.activity import (
+from xlcrm.errors import InputError
+from xlcrm.operations.orders import (
     ContactPlan,
     OrderMetrics,
     _align,
@@ -68,10 +69,9 @@ from xlcrm.activity import (
     customer_index,
     id_text,
 )
-from xlcrm.errors import InputError
-from xlcrm.scoring import parse_numeric
-from xlcrm.strategies import ABC_CLASSES
-from xlcrm.survey import SurveyResult
+from xlcrm.operations.survey import SurveyResult
+from xlcrm.value.scoring import parse_numeric
+from xlcrm.value.strategies import ABC_CLASSES
 
 __all__ = [
     "KPI_DEFINITIONS",
@@ -153,7 +153,8 @@ def _frame_on(frame: pd.DataFrame, index: pd.Index, what: str) -> pd.DataFrame:
 
 
 def _table_on(table: pd.DataFrame, index: pd.Index, what: str) -> pd.DataFrame:
-    """A result table of :mod:`xlcrm.activity` / :mod:`xlcrm.survey` on ``index``."""
+    """A result table of :mod:`~xlcrm.operations.orders` / :mod:`~xlcrm.operations.survey`
+    on ``index``."""
     src = table[~table.index.duplicated(keep="first")]
     absent = ~index.isin(src.index)
     if absent.any():
@@ -182,12 +183,13 @@ def kpis(
     customers_in_scope : array-like
         CustomerIDs the KPIs are about (e.g. every customer analysed).
     metrics : OrderMetrics
-        From :func:`xlcrm.activity.order_metrics`, covering every customer in scope.
+        From :func:`xlcrm.operations.orders.order_metrics`, covering every customer in scope.
     contact_plan : ContactPlan or None
-        From :func:`xlcrm.activity.contact_plan`; ``None`` leaves the complaint and contact
+        From :func:`xlcrm.operations.orders.contact_plan`; ``None`` leaves the complaint and contact
         rows blank.
     survey_result : SurveyResult or None
-        From :func:`xlcrm.survey.satisfaction`; ``None`` leaves the satisfaction rows blank.
+        From :func:`xlcrm.operations.survey.satisfaction`; ``None`` leaves the satisfaction
+        rows blank.
     segments : pandas.DataFrame, optional
         Columns ``Type`` (1..8) and ``ABC`` (A, B, C) per customer, indexed by CustomerID or
         with a CustomerID column (the Segments table will do). Without it the group columns
@@ -197,7 +199,7 @@ def kpis(
     today : datetime.date
         The day of the analysis; must be that of ``metrics`` and ``contact_plan``.
     churn : pandas.DataFrame, optional
-        From :func:`xlcrm.activity.churn_risk`, for the High churn risk row.
+        From :func:`xlcrm.operations.orders.churn_risk`, for the High churn risk row.
 
     Returns
     -------

@@ -1,7 +1,8 @@
 """The CRM operations step of a run: orders, contacts and surveys per customer, and KPIs.
 
-Joins :mod:`xlcrm.activity`, :mod:`xlcrm.survey` and :mod:`xlcrm.kpis` on the customers a
-run analyses, with each customer's visit interval taken from its segment's strategy.
+Joins :mod:`xlcrm.operations.orders`, :mod:`xlcrm.operations.survey` and
+:mod:`xlcrm.operations.kpis` on the customers a run analyses, with each customer's visit
+interval taken from its segment's strategy.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import numpy as np
 import pandas as pd
 
 from xlcrm import schema
-from xlcrm.activity import (
+from xlcrm.errors import InputError, Problem
+from xlcrm.ledger import Ledger
+from xlcrm.operations.kpis import kpis
+from xlcrm.operations.orders import (
     OrderMetrics,
     at_risk_list,
     churn_risk,
@@ -22,11 +26,8 @@ from xlcrm.activity import (
     order_metrics,
     overdue_list,
 )
-from xlcrm.errors import InputError, Problem
-from xlcrm.kpis import kpis
-from xlcrm.ledger import Ledger
-from xlcrm.strategies import CustomerType
-from xlcrm.survey import SurveyResult, importance_performance, satisfaction
+from xlcrm.operations.survey import SurveyResult, importance_performance, satisfaction
+from xlcrm.value.strategies import CustomerType
 
 ACTIVITY_COLUMNS = (
     "CustomerID", "Name", "FirstOrder", "LastOrder", "Orders", "Revenue12m", "RevenuePrev12m",
@@ -49,7 +50,7 @@ class Operations:
     importance weights."""
     overdue: pd.DataFrame | None = None
     """Customers whose next contact is due, most valuable first (see
-    :func:`xlcrm.activity.overdue_list`), with CustomerID and Name columns."""
+    :func:`xlcrm.operations.orders.overdue_list`), with CustomerID and Name columns."""
 
 
 def _named(frame: pd.DataFrame, names: pd.Series) -> pd.DataFrame:

@@ -4,18 +4,18 @@ An indicator of the hierarchy names the column it reads. When ``Customers`` has 
 column, or has it but every cell is blank, and the column is one xlcrm computes from the
 ledger, the computed figure is used:
 
-* from ``Transactions`` (see :mod:`xlcrm.activity`): every column of
-  :data:`xlcrm.activity.DERIVED_COLUMNS` (``Revenue12m``, ``GrossProfit12m``, ``UnitProfit``,
-  ``GrowthRate``, ``RecencyDays``, ...), and ``PurchaseGrowth`` (the default hierarchy's
-  name for the growth rate) as ``GrowthRate``;
-* from ``Survey`` (see :mod:`xlcrm.survey`): ``SatisfactionIndex`` (0..100),
+* from ``Transactions`` (see :mod:`xlcrm.operations.orders`): every column of
+  :data:`xlcrm.operations.orders.DERIVED_COLUMNS` (``Revenue12m``, ``GrossProfit12m``,
+  ``UnitProfit``, ``GrowthRate``, ``RecencyDays``, ...), and ``PurchaseGrowth`` (the default
+  hierarchy's name for the growth rate) as ``GrowthRate``;
+* from ``Survey`` (see :mod:`xlcrm.operations.survey`): ``SatisfactionIndex`` (0..100),
   ``SatisfactionScore`` (on the questionnaire's scale), and ``Satisfaction`` (the default
   hierarchy's name, on the 1..5 scale its min-max expects) as ``SatisfactionScore``.
 
 A column the user filled on ``Customers`` always wins: it is their record, and an analyst
 may keep figures there that the ledger does not hold (revenue from another system). A
 column is only computed when its source sheet has rows; otherwise the indicator is missing
-as before and reported by :func:`xlcrm.scoring.score_customers`.
+as before and reported by :func:`xlcrm.value.scoring.score_customers`.
 """
 
 from __future__ import annotations
@@ -27,21 +27,21 @@ from typing import Final
 import pandas as pd
 
 from xlcrm import schema
-from xlcrm.activity import DERIVED_COLUMNS, OrderMetrics
-from xlcrm.survey import SurveyResult
+from xlcrm.operations.orders import DERIVED_COLUMNS, OrderMetrics
+from xlcrm.operations.survey import SurveyResult
 
 ORDER_FIELDS: Final[Mapping[str, str]] = {
     **{name: name for name in DERIVED_COLUMNS},
     "PurchaseGrowth": "GrowthRate",
 }
-"""Indicator column -> column of :attr:`xlcrm.activity.OrderMetrics.table`."""
+"""Indicator column -> column of :attr:`xlcrm.operations.orders.OrderMetrics.table`."""
 
 SURVEY_FIELDS: Final[Mapping[str, str]] = {
     "SatisfactionIndex": "SatisfactionIndex",
     "SatisfactionScore": "SatisfactionScore",
     "Satisfaction": "SatisfactionScore",
 }
-"""Indicator column -> column of :attr:`xlcrm.survey.SurveyResult.table`."""
+"""Indicator column -> column of :attr:`xlcrm.operations.survey.SurveyResult.table`."""
 
 DERIVABLE: Final = (*ORDER_FIELDS, *SURVEY_FIELDS)
 """Every column name an indicator may read without it being on ``Customers``."""

@@ -218,7 +218,7 @@ class Indicator:
     kind : {"quantitative", "qualitative"}
         Numbers or labels. Qualitative indicators are scored by a rubric.
     method : {"minmax", "percentile", "bands", "rubric"}
-        How values become scores (see :mod:`xlcrm.scoring`).
+        How values become scores (see :mod:`xlcrm.value.scoring`).
     direction : {"benefit", "cost"}
         Whether higher values are better (benefit) or worse (cost). Applied by
         ``minmax`` and ``percentile``; for ``bands`` and ``rubric`` the points already

@@ -25,7 +25,7 @@ from xlcrm.book.read import (
     table_from_rows,
     table_range,
 )
-from xlcrm.book.save import FileStamp
+from xlcrm.book.stamp import FileStamp
 from xlcrm.errors import InputError
 
 

@@ -43,7 +43,7 @@ from xml.etree import ElementTree
 
 import python_calamine
 
-from xlcrm.book.save import FileStamp
+from xlcrm.book.stamp import FileStamp
 
 # re-exported: rows to tables lives in xlcrm.book.tables, shared with the open-workbook reader
 from xlcrm.book.tables import SheetTable, as_text, table_from_rows  # noqa: F401

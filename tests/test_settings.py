@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from xlcrm.book.settings import (
@@ -13,7 +14,9 @@ from xlcrm.book.settings import (
     options_rows,
     settings_from_grids,
 )
+from xlcrm.errors import InputError
 from xlcrm.pipeline import Options
+from xlcrm.value.ahp import parse_matrix
 from xlcrm.value.hierarchy import default_hierarchy, default_judgments, hierarchy_to_table
 from xlcrm.value.strategies import DEFAULT_TYPES, strategies_to_table
 
@@ -61,20 +64,51 @@ def test_judgments_follow_hierarchy_order():
     )
 
 
-def test_missing_block_falls_back_with_warning():
+def test_missing_block_is_an_error_naming_the_group():
     grid = judgments_grid()[:10]  # only the groups block
     matrices, problems = judgments_from_grid(grid, default_hierarchy())
     assert len(problems) == 3
-    assert all(p.severity == "warning" and p.sheet == "Judgments" for p in problems)
-    assert "Qualification" in problems[0].message
-    assert matrices["Qualification"] == [[1.0] * 4 for _ in range(4)]
+    assert all(p.severity == "error" and p.sheet == "Judgments" for p in problems)
+    assert "'Qualification'" in problems[0].message
+    assert "sync-judgments" in problems[0].fix
+    assert matrices["Qualification"] is None  # never an equal-weight stand-in
 
 
-def test_renamed_items_are_reported_with_block_cells():
+def test_renamed_items_are_an_error_naming_block_and_names():
     grid = judgments_grid()
     grid[3][1] = "Quality"
     _, problems = judgments_from_grid(grid, default_hierarchy())
-    assert problems[0].cell == "B5:D7" and "Quality" in problems[0].message
+    (p,) = problems
+    assert p.severity == "error" and p.cell == "A3"
+    assert "Judgments!A3" in p.message
+    assert "'Quality' is not on Indicators; 'Qualification' has no judgments" in p.message
+    assert '--rename "Quality=Qualification"' in p.fix
+    ind = table_grid(hierarchy_to_table(default_hierarchy()))
+    with pytest.raises(InputError) as info:
+        settings_from_grids(ind, grid, None)
+    assert info.value.problems[0].cell == "A3"
+
+
+def test_same_names_in_another_order_are_matched_by_name():
+    h = default_hierarchy()
+    grid = judgments_grid()
+    # The analyst moved Contribution above Potential on Indicators: judgments are unchanged.
+    table = hierarchy_to_table(h)
+    moved = pd.concat([table.iloc[:4], table.iloc[8:], table.iloc[4:8]], ignore_index=True)
+    settings = settings_from_grids(table_grid(moved), grid, None)
+    assert settings.hierarchy.groups == ("Qualification", "Contribution", "Potential")
+    m = np.array(parse_matrix(settings.judgments["groups"]))
+    # Qualification vs Potential was 1/2, Qualification vs Contribution 1/3.
+    np.testing.assert_allclose(m[0], [1, 1 / 3, 1 / 2])
+    np.testing.assert_allclose(m[1, 2], 2.0)  # Contribution vs Potential = 1 / (1/2)
+
+
+def test_blank_judgment_is_flagged_at_its_cell():
+    grid = judgments_grid(("1/2", None, "1/2"))
+    _, problems = judgments_from_grid(grid, default_hierarchy())
+    (p,) = problems
+    assert p.severity == "warning" and p.cell == "D5"
+    assert "Qualification vs Contribution" in p.message and "Harker" in p.message
 
 
 def test_options_block_round_trip_and_errors():

@@ -85,6 +85,11 @@ class MatrixBlock:
     values: list[list[Any]]
 
     @property
+    def title_cell(self) -> str:
+        """The cell holding the block's title (column A, two rows above the matrix)."""
+        return cell_address(self.top - 2, 0)
+
+    @property
     def ref(self) -> str:
         last = len(self.items) - 1
         start = cell_address(self.top, self.left)
@@ -119,14 +124,65 @@ def find_matrix_blocks(grid: Grid) -> dict[str, MatrixBlock]:
     return blocks
 
 
+SYNC_FIX = (
+    "Run `xlcrm sync-judgments BOOK` (or press CRM > Sync judgments) to rebuild the Judgments "
+    "sheet from the Indicators sheet: judgments whose two names still exist are kept"
+)
+
+
+def _sync_fix(old: Sequence[str], new: Sequence[str]) -> str:
+    """What to do about a block whose names differ; suggests ``--rename`` for a 1-to-1 swap."""
+    gone = [i for i in old if i.casefold() not in {n.casefold() for n in new}]
+    added = [i for i in new if i.casefold() not in {o.casefold() for o in old}]
+    hint = ""
+    if len(gone) == 1 and len(added) == 1:
+        hint = f' (a rename keeps its judgments too: --rename "{gone[0]}={added[0]}")'
+    return SYNC_FIX + hint + "."
+
+
+def _name_difference(old: Sequence[str], new: Sequence[str]) -> str:
+    """``"'Growth' is not on Indicators; 'Growth rate' has no judgments"`` for two name lists."""
+    new_folded = {n.casefold() for n in new}
+    old_folded = {o.casefold() for o in old}
+    gone = [repr(i) for i in old if i.casefold() not in new_folded]
+    added = [repr(i) for i in new if i.casefold() not in old_folded]
+    parts = []
+    if gone:
+        parts.append(f"{', '.join(gone)} {'is' if len(gone) == 1 else 'are'} not on Indicators")
+    if added:
+        parts.append(f"{', '.join(added)} {'has' if len(added) == 1 else 'have'} no judgments")
+    return "; ".join(parts) or "the names are repeated"
+
+
+def _in_order(block: MatrixBlock, items: Sequence[str]) -> list[list[Any]] | None:
+    """The block's judgments in the order of ``items`` (same names, any order), else None.
+
+    An analyst who moves rows on Indicators changes no judgment: the matrix is permuted
+    (a typed upper cell that lands below the diagonal keeps its value there, and
+    :func:`~xlcrm.value.ahp.parse_matrix` takes it as typed).
+    """
+    position = {name.casefold(): k for k, name in enumerate(block.items)}
+    if len(position) != len(block.items) or sorted(position) != sorted(
+        i.casefold() for i in items
+    ):
+        return None
+    order = [position[i.casefold()] for i in items]
+    return [[block.values[a][b] for b in order] for a in order]
+
+
 def judgments_from_grid(
     grid: Grid, hierarchy: Hierarchy, *, sheet: str = schema.JUDGMENTS
 ) -> tuple[dict[str, Any], list[Problem]]:
     """The judgment matrices for ``hierarchy`` from the Judgments sheet.
 
     Returns the matrices as typed (validated later by the AHP core) keyed ``"groups"`` and
-    by group name, and problems for blocks that are missing or do not match the hierarchy
-    (those fall back to equal importance, with a warning, so that a run can go on).
+    by group name, and problems. A level whose block is missing, or whose block compares
+    other names than the Indicators sheet lists, is an **error** naming the block's cell and
+    the names that differ: weighing it equally instead would give every customer a type
+    the analyst never chose, and a run would look consistent. ``xlcrm sync-judgments``
+    rebuilds the sheet and keeps every judgment whose two names still exist. The same names
+    in another order are matched by name. Blank judgments are warned about (estimated by
+    Harker's method).
     """
     blocks = find_matrix_blocks(grid)
     lowered = {k.casefold(): v for k, v in blocks.items()}
@@ -135,43 +191,74 @@ def judgments_from_grid(
     levels = [("groups", "Groups", tuple(hierarchy.groups))] + [
         (g, g, tuple(i.name for i in hierarchy.by_group[g])) for g in hierarchy.groups
     ]
+    titles = {title.casefold() for _, title, _ in levels}
+    orphans = [b for k, b in blocks.items() if k.casefold() not in titles]
     for key, title, items in levels:
         if len(items) == 1:
             out[key] = None
             continue
         block = lowered.get(title.casefold())
         if block is None:
+            spare = "".join(
+                f"; the block {b.level!r} at {sheet}!{b.title_cell} matches no group"
+                for b in orphans
+            )
             problems.append(
                 Problem(
-                    "warning",
-                    f"no comparison matrix titled {title!r}; its items are weighted equally",
-                    f"Add a block titled {title} in column A with the items {', '.join(items)} "
-                    "(or rebuild the sheet from the template).",
+                    "error",
+                    f"no judgments block titled {title!r} for "
+                    f"{'the groups' if key == 'groups' else 'the indicators of ' + title}"
+                    f" ({', '.join(items)}){spare}",
+                    _sync_fix(orphans[0].items if len(orphans) == 1 else (), items)
+                    if key != "groups" else SYNC_FIX + ".",
                     sheet,
                     None,
                 )
             )
-            out[key] = [[1.0] * len(items) for _ in items]
+            out[key] = None
             continue
-        if [i.casefold() for i in block.items] != [i.casefold() for i in items]:
+        values = _in_order(block, items)
+        if values is None:
             problems.append(
                 Problem(
-                    "warning",
-                    f"the {title} matrix compares {', '.join(block.items)} but the Indicators"
-                    f" sheet has {', '.join(items)}; its items are weighted equally",
-                    "Make the matrix headers match the Indicators sheet, in the same order.",
+                    "error",
+                    f"the {title} judgments block at {sheet}!{block.title_cell} compares "
+                    f"{', '.join(block.items)} but the Indicators sheet has {', '.join(items)}: "
+                    f"{_name_difference(block.items, items)}",
+                    _sync_fix(block.items, items),
                     sheet,
-                    block.ref,
+                    block.title_cell,
                 )
             )
-            out[key] = [[1.0] * len(items) for _ in items]
+            out[key] = None
             continue
         try:
-            parse_matrix(block.values)
+            parse_matrix(block.values)  # as laid out, so that problems land on their cells
         except InputError as exc:
             problems.extend(locate_matrix_problems(exc, block, sheet))
-        out[key] = block.values
+        else:
+            problems.extend(_blank_judgments(block, sheet))
+        out[key] = values
     return out, problems
+
+
+def _blank_judgments(block: MatrixBlock, sheet: str) -> list[Problem]:
+    """A warning for each pair left blank on both sides (Harker's method estimates it)."""
+    out = []
+    for i in range(len(block.items)):
+        for j in range(i + 1, len(block.items)):
+            if _blank(block.values[i][j]) and _blank(block.values[j][i]):
+                out.append(
+                    Problem(
+                        "warning",
+                        f"{block.level}: {block.items[i]} vs {block.items[j]} has no judgment; "
+                        "it is estimated from the others (Harker's method)",
+                        "Type your judgment on Saaty's scale (1/9 ... 9) in the yellow cell.",
+                        sheet,
+                        cell_address(block.top + i, block.left + j),
+                    )
+                )
+    return out
 
 
 _MATRIX_CELL = re.compile(r"cell \((\d+),(\d+)\)")

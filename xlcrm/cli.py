@@ -303,6 +303,32 @@ def _as_of_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def cmd_sync_judgments(args: argparse.Namespace) -> int:
+    from xlcrm.book.sync_judgments import parse_renames, sync_judgments_file
+
+    path = Path(args.workbook)
+    report = sync_judgments_file(path, renames=parse_renames(args.rename),
+                                 default=args.default, backups=args.backups,
+                                 dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps({"workbook": str(path), **report.to_json(),
+                          "problems": problems_json(report.problems)}, indent=2))
+        return 0
+    for line in report.plan.summary_lines():
+        console.print(line, highlight=False)
+    if not report.written:
+        console.print("Dry run: nothing written.")
+        return 0
+    console.print(f"Rebuilt the Judgments sheet of {path.name}"
+                  + (f" (backup: {report.backup})" if report.backup else "") + ".",
+                  highlight=False)
+    if report.problems:
+        console.print(f"{len(report.problems)} new pair(s) without a judgment: type them in "
+                      "the yellow cells (until then Harker's method estimates them), e.g. "
+                      f"{report.problems[0].where}.", highlight=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xlcrm",
@@ -371,6 +397,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _as_of_argument(p)
     p.set_defaults(func=cmd_import_transactions)
+
+    p = sub.add_parser(
+        "sync-judgments",
+        help="rebuild the Judgments sheet from the Indicators sheet, keeping every judgment "
+        "whose two names still exist",
+    )
+    p.add_argument("workbook")
+    p.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
+                   help="an indicator or group renamed on Indicators keeps its judgments "
+                   "(repeat for several)")
+    p.add_argument("--default", metavar="JUDGMENT",
+                   help="judgment for new pairs, e.g. 1 (default: left blank, estimated by "
+                   "Harker's method and flagged until typed)")
+    p.add_argument("--dry-run", action="store_true", help="report what would change; write "
+                   "nothing")
+    p.add_argument("--json", action="store_true", help="print what was done as JSON")
+    p.add_argument("--backups", type=int, default=3, help="timestamped backups to keep (3)")
+    p.set_defaults(func=cmd_sync_judgments)
 
     p = sub.add_parser("build-template", help="build workbook/CRM_Template.xlsm from its sources")
     p.add_argument("-o", "--output", help="where to write (default: the repository's template)")

@@ -44,6 +44,7 @@ from xlcrm.book.settings import (
 )
 from xlcrm.book.vba import template_vba_project
 from xlcrm.book.write import escape_text
+from xlcrm.errors import InputError
 from xlcrm.ledger import Ledger
 from xlcrm.operations.kpis import KPI_UNITS
 from xlcrm.operations.step import ACTIVITY_COLUMNS
@@ -387,9 +388,46 @@ def judgment_layout(hierarchy: Hierarchy) -> list[JudgmentBlock]:
     return blocks
 
 
+def typed_judgments(matrix: Any) -> list[list[Any]]:
+    """A matrix as the analyst types it: the upper triangle as text on Saaty's scale
+    (``"1/3"``), the rest blank (diagonal 1 and lower reciprocals are the sheet's own)."""
+    m = parse_matrix(matrix)
+    n = m.shape[0]
+    return [[format_judgment(float(m[i, j])) if i < j else None for j in range(n)]
+            for i in range(n)]
+
+
+def _judgment_cell(value: Any) -> float | None:
+    """A typed judgment as a number, ``None`` when blank or not a judgment."""
+    try:
+        m = parse_matrix([[1, value], [None, 1]])
+    except InputError:
+        return None
+    return None if np.isnan(m[0, 1]) else float(m[0, 1])
+
+
+def _block_result(typed: Sequence[Sequence[Any]], n: int) -> Any:
+    """AHP of a block as typed (blanks estimated by Harker's method), ``None`` when it
+    cannot be weighed yet (an item with no judgment at all, or a bad entry)."""
+    try:
+        return ahp([[typed[i][j] if i < j else (1 if i == j else None) for j in range(n)]
+                    for i in range(n)])
+    except InputError:
+        return None
+
+
 def _judgments_sheet(
-    ws: Worksheet, hierarchy: Hierarchy, judgments: Mapping[str, Any], cached: _Cached
+    ws: Worksheet,
+    hierarchy: Hierarchy,
+    typed: Mapping[str, Sequence[Sequence[Any]] | None],
+    cached: _Cached,
 ) -> None:
+    """The Judgments sheet: one block per level, for the template and for ``sync-judgments``.
+
+    ``typed`` holds each level's upper triangle as the analyst typed it (text such as
+    ``"1/3"``, a number, or ``None`` for a pair without a judgment yet), keyed ``"groups"``
+    and by group; each value is written as it is.
+    """
     ws["A1"] = (
         "Pairwise judgments (Saaty 1-9 scale): is the row item more important than the column "
         "item? 1 equal, 3 moderately, 5 strongly, 7 very strongly, 9 extremely; 1/3 ... 1/9 the "
@@ -410,8 +448,8 @@ def _judgments_sheet(
     sheet = schema.JUDGMENTS
     for block in judgment_layout(hierarchy):
         key = "groups" if block.level == "Groups" else block.level
-        matrix = parse_matrix(judgments[key]) if block.n > 1 else np.ones((1, 1))
-        result = ahp(matrix) if block.n > 1 else None
+        upper = typed.get(key) or [[None] * block.n for _ in range(block.n)]
+        result = _block_result(upper, block.n) if block.n > 1 else None
         title = ws.cell(
             row=block.title_row,
             column=1,
@@ -433,48 +471,85 @@ def _judgments_sheet(
                 if i == j:
                     cell.value = 1
                 elif i < j:
-                    cell.value = format_judgment(float(matrix[i, j]))
+                    _value_cell(ws, cell.row, cell.column, upper[i][j])
                     cell.number_format = LEDGER_TEXT_FORMAT
                     cell.fill = INPUT_FILL
                     saaty.add(cell.coordinate)
                 else:
-                    upper = ws.cell(row=block.first_row + j, column=block.first_col + i)
-                    cell.value = lower_formula(upper.coordinate)
+                    upper_cell = ws.cell(row=block.first_row + j, column=block.first_col + i)
+                    cell.value = lower_formula(upper_cell.coordinate)
                     cell.number_format = FRACTION_FORMAT
                     cell.fill = FORMULA_FILL
-                    cached.set(sheet, cell.coordinate, float(1.0 / matrix[j, i]))
-        if result is None:
-            continue
-        wcol = block.weight_col
-        _header(ws, block.first_row - 1, wcol, ["Weight"])
-        first_w = f"{get_column_letter(wcol)}{block.first_row}"
-        last_w = f"{get_column_letter(wcol)}{block.first_row + block.n - 1}"
-        ws[first_w] = ArrayFormula(f"{first_w}:{last_w}", f"=AHP_WEIGHTS({block.matrix_ref})")
-        cached.set(sheet, first_w, _stable(result.weights[0]))
-        for i in range(1, block.n):
-            ws.cell(row=block.first_row + i, column=wcol, value=_stable(result.weights[i]))
-        for i in range(block.n):
-            ws.cell(row=block.first_row + i, column=wcol).number_format = "0.000"
-        cr_label = ws.cell(row=block.cr_row, column=1, value="CR")
-        cr_label.font = BOLD
-        cr_cell = ws.cell(row=block.cr_row, column=2, value=f"=AHP_CR({block.matrix_ref})")
-        cr_cell.number_format = "0.000"
-        cached.set(sheet, cr_cell.coordinate, _stable(result.cr))
-        ws.conditional_formatting.add(cr_cell.coordinate, red)
-        ws.conditional_formatting.add(cr_cell.coordinate, green)
-        verdict = ws.cell(
-            row=block.cr_row,
-            column=3,
-            value=f'=IF({cr_cell.coordinate}<0.1,"consistent","inconsistent: revise")',
-        )
-        cached.set(
-            sheet, verdict.coordinate, "consistent" if result.consistent else "inconsistent: revise"
-        )
-        ws.conditional_formatting.add(
-            verdict.coordinate,
-            FormulaRule(formula=[f"{cr_cell.coordinate}>=0.1"], fill=BAD_FILL, font=BAD_FONT),
-        )
+                    x = _judgment_cell(upper[j][i])
+                    cached.set(sheet, cell.coordinate, "" if x is None else 1.0 / x)
+        if block.n > 1:
+            _weights_and_cr(ws, block, result, cached, (red, green))
     _widths(ws, {"A": 22, **{get_column_letter(c): 14 for c in range(2, 20)}})
+
+
+def _weights_and_cr(
+    ws: Worksheet, block: JudgmentBlock, result: Any, cached: _Cached, rules: tuple[Any, Any]
+) -> None:
+    """Weight column, CR cell and verdict of one block, cached from ``result`` (blank when
+    the block cannot be weighed yet); ``rules`` colour the CR red or green."""
+    sheet = schema.JUDGMENTS
+    red, green = rules
+    wcol = block.weight_col
+    _header(ws, block.first_row - 1, wcol, ["Weight"])
+    first_w = f"{get_column_letter(wcol)}{block.first_row}"
+    last_w = f"{get_column_letter(wcol)}{block.first_row + block.n - 1}"
+    ws[first_w] = ArrayFormula(f"{first_w}:{last_w}", f"=AHP_WEIGHTS({block.matrix_ref})")
+    cached.set(sheet, first_w, "" if result is None else _stable(result.weights[0]))
+    for i in range(1, block.n):
+        ws.cell(row=block.first_row + i, column=wcol,
+                value=None if result is None else _stable(result.weights[i]))
+    for i in range(block.n):
+        ws.cell(row=block.first_row + i, column=wcol).number_format = "0.000"
+    cr_label = ws.cell(row=block.cr_row, column=1, value="CR")
+    cr_label.font = BOLD
+    cr_cell = ws.cell(row=block.cr_row, column=2, value=f"=AHP_CR({block.matrix_ref})")
+    cr_cell.number_format = "0.000"
+    cached.set(sheet, cr_cell.coordinate, "" if result is None else _stable(result.cr))
+    ws.conditional_formatting.add(cr_cell.coordinate, red)
+    ws.conditional_formatting.add(cr_cell.coordinate, green)
+    verdict = ws.cell(
+        row=block.cr_row,
+        column=3,
+        value=f'=IF({cr_cell.coordinate}<0.1,"consistent","inconsistent: revise")',
+    )
+    cached.set(
+        sheet, verdict.coordinate,
+        "" if result is None else "consistent" if result.consistent else "inconsistent: revise",
+    )
+    ws.conditional_formatting.add(
+        verdict.coordinate,
+        FormulaRule(formula=[f"{cr_cell.coordinate}>=0.1"], fill=BAD_FILL, font=BAD_FONT),
+    )
+
+
+def judgments_sheet_parts(
+    hierarchy: Hierarchy, typed: Mapping[str, Sequence[Sequence[Any]] | None]
+) -> tuple[bytes, bytes]:
+    """The Judgments sheet alone, as the template lays it out: its worksheet XML (cached
+    values set) and the ``styles.xml`` its style indices refer to.
+
+    ``xlcrm sync-judgments`` takes both into a user's workbook
+    (:mod:`xlcrm.book.judgments`), so that one builder makes the sheet for the template
+    and for the sync.
+    """
+    cached = _Cached()
+    wb = Workbook()
+    ws = wb.active
+    ws.title = schema.JUDGMENTS
+    _judgments_sheet(ws, hierarchy, typed, cached)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    saved = buffer.getvalue()
+    parts = _read_parts(saved)
+    part = sheet_parts(saved)[schema.JUDGMENTS]
+    return set_cached_values(parts[part], cached.values.get(schema.JUDGMENTS, {})), parts[
+        "xl/styles.xml"
+    ]
 
 
 def _strategies_sheet(ws: Worksheet, types: Sequence[CustomerType]) -> None:
@@ -818,7 +893,12 @@ def build_workbook(
         [c for c in survey_columns if c not in schema.SURVEY_ID_COLUMNS],
         importance or {},
     )
-    _judgments_sheet(sheets[schema.JUDGMENTS], hierarchy, judgments, cached)
+    _judgments_sheet(
+        sheets[schema.JUDGMENTS],
+        hierarchy,
+        {k: typed_judgments(v) if v is not None else None for k, v in judgments.items()},
+        cached,
+    )
     _strategies_sheet(sheets[schema.STRATEGIES], types)
     score_columns = scores_header(hierarchy)
     _result_sheet(

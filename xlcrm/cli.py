@@ -315,7 +315,7 @@ def cmd_sync_judgments(args: argparse.Namespace) -> int:
                           "problems": problems_json(report.problems)}, indent=2))
         return 0
     for line in report.plan.summary_lines():
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)
     if not report.written:
         console.print("Dry run: nothing written.")
         return 0

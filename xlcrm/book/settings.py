@@ -16,7 +16,7 @@ import pandas as pd
 from xlcrm import schema
 from xlcrm.errors import InputError, Problem, cell_address
 from xlcrm.pipeline import ABC_BASES, HIGH_LOW_METHODS, Options, Settings
-from xlcrm.value.ahp import parse_matrix
+from xlcrm.value.ahp import complete_matrix, parse_matrix
 from xlcrm.value.hierarchy import (
     Hierarchy,
     default_hierarchy,
@@ -238,8 +238,33 @@ def judgments_from_grid(
             problems.extend(locate_matrix_problems(exc, block, sheet))
         else:
             problems.extend(_blank_judgments(block, sheet))
+            problems.extend(_unconnected(block, sheet))
         out[key] = values
     return out, problems
+
+
+def _unconnected(block: MatrixBlock, sheet: str) -> list[Problem]:
+    """An error when blank judgments leave items that nothing links (no weight possible),
+    naming the items and a cell that would link them (e.g. an indicator just added)."""
+    try:
+        complete_matrix(block.values)
+    except InputError as exc:
+        p = exc.problems[0]
+        names = re.sub(
+            r"\{([\d, ]+)\}",
+            lambda m: "{" + ", ".join(block.items[int(k) - 1] for k in m.group(1).split(",")) + "}",
+            p.message,
+        )
+        m = _MATRIX_CELL.search(p.fix)
+        cell = (cell_address(block.top + int(m.group(1)) - 1, block.left + int(m.group(2)) - 1)
+                if m else block.ref)
+        return [Problem(
+            "error", f"{block.level}: {names}",
+            f"Type at least one judgment linking them, e.g. in {sheet}!{cell}, or give every "
+            "new pair a default with `xlcrm sync-judgments BOOK --default 1`.",
+            sheet, cell,
+        )]
+    return []
 
 
 def _blank_judgments(block: MatrixBlock, sheet: str) -> list[Problem]:
@@ -463,11 +488,11 @@ def settings_from_grids(
     else:
         matrices, found = judgments_from_grid(judgments, hierarchy)
         problems.extend(found)
-        unusable = [p for p in found if p.severity == "error"]
-        if unusable:
+        if any(p.severity == "error" for p in found):
             # Weights are the foundation of every score: no run on judgments that cannot
-            # be used. `check` lists these; `resegment` stops with them.
-            raise InputError(unusable)
+            # be used. `check` lists these (errors first, with the sheet's warnings, such as
+            # the blank pairs a sync left); `resegment` stops with the first.
+            raise InputError(sorted(found, key=lambda p: p.severity != "error"))
     if strategies is None:
         types = DEFAULT_TYPES
     else:

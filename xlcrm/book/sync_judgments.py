@@ -274,7 +274,8 @@ def plan_sync(
         Written into every new pair; ``None`` leaves them blank.
     """
     renames = dict(renames or {})
-    if default is not None and _judgment(default) is None:
+    x = None if default is None else _judgment(default)
+    if default is not None and (x is None or not 1 / 9 - 1e-9 <= x <= 9 + 1e-9):
         raise InputError(f"--default {default!r} is not a judgment",
                          fix="Give a value on Saaty's scale: 1/9 ... 1 ... 9 (1: equal).")
     blocks = find_matrix_blocks(judgments) if judgments is not None else {}

@@ -89,7 +89,7 @@ def test_customui_is_a_crm_tab_with_five_buttons() -> None:
     assert [t.get("label") for t in tabs] == ["CRM"]
     buttons = tabs[0].findall(".//ui:button", NS)
     assert [b.get("label") for b in buttons] == [
-        "Resegment", "Check", "Import orders", "Make shareable copy", "Help"
+        "Resegment", "Check", "Sync judgments", "Import orders", "Make shareable copy", "Help"
     ]
     assert all(b.get("imageMso") and b.get("supertip") for b in buttons)
     ids = [e.get("id") for e in root.iter() if e.get("id")]
@@ -104,8 +104,8 @@ def test_customui_is_a_crm_tab_with_five_buttons() -> None:
 def test_every_callback_is_a_ribbon_sub_in_crmribbon() -> None:
     callbacks = ribbon_callbacks(CUSTOMUI.read_bytes())
     assert callbacks == [
-        "CRMRibbon.CRM_Resegment", "CRMRibbon.CRM_Check", "CRMRibbon.CRM_ImportOrders",
-        "CRMRibbon.CRM_Share", "CRMRibbon.CRM_Help",
+        "CRMRibbon.CRM_Resegment", "CRMRibbon.CRM_Check", "CRMRibbon.CRM_SyncJudgments",
+        "CRMRibbon.CRM_ImportOrders", "CRMRibbon.CRM_Share", "CRMRibbon.CRM_Help",
     ]
     subs = _subs(CRM_RIBBON.read_bytes().decode())
     for callback in callbacks:
@@ -133,6 +133,20 @@ def test_import_orders_asks_for_the_file_and_passes_its_path() -> None:
     call = 'RunPython "import udfs.ribbon; udfs.ribbon.import_orders(r""" & exportFile & """)"'
     assert call in body
     assert callable(udfs.ribbon.import_orders)
+
+
+def test_sync_judgments_asks_for_renames_and_passes_them() -> None:
+    import udfs.ribbon
+
+    body = _subs(CRM_RIBBON.read_bytes().decode())["CRM_SyncJudgments"][1]
+    assert "Application.InputBox(" in body
+    assert "If VarType(renames) = vbBoolean Then Exit Sub" in body  # Cancel
+    # Python receives sync_judgments(renames=r"Old=New; ..."), quotes and backslashes removed.
+    call = ('RunPython "import udfs.ribbon; udfs.ribbon.sync_judgments(renames=r""" & renames '
+            '& """)"')
+    assert call in body
+    assert 'Replace(Replace(renames, """", ""), "\\", "")' in body
+    assert callable(udfs.ribbon.sync_judgments)
 
 
 def test_help_needs_no_python() -> None:

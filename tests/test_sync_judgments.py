@@ -282,6 +282,13 @@ def test_fourth_group_gets_blocks_and_typed_values_stay(base, tmp_path, capsys):
         (k, blocks[k].top - 1) for k in blocks]
 
 
+def test_plan_of_a_sheet_in_step_is_unchanged():
+    assert plan_sync(default_hierarchy(), _template_judgments()).unchanged
+    moved = renamed(default_hierarchy(), "Satisfaction", "Service rating")
+    assert not plan_sync(moved, _template_judgments(),
+                         renames=parse_renames(["Satisfaction=Service rating"])).unchanged
+
+
 def test_swapped_items_keep_their_judgment_as_its_reciprocal():
     h = default_hierarchy()
     order = ("Potential", "Qualification", "Contribution")
@@ -410,3 +417,83 @@ def test_libreoffice_saved_workbook_syncs_and_opens(base, tmp_path, capsys):
     with zipfile.ZipFile(path) as z:
         sheet = z.read(sheet_parts(path.read_bytes())[schema.JUDGMENTS]).decode()
     assert sheet.count("<dataValidation ") == 1 and "Saaty scale" in sheet
+
+
+# --------------------------------------------------------------------------------------------
+# The ribbon: the same rebuild on the open workbook (xlwings' remote engine)
+
+
+def test_ribbon_rebuilds_the_open_sheet_as_the_command_does(base, tmp_path, monkeypatch):
+    from fixtures.remote import enable_remote_engine, payload_from, vba_client_actions, writes
+
+    import udfs.ribbon as ribbon
+
+    remote = enable_remote_engine(monkeypatch)
+    edited = edit_indicators(set_judgment(base, "D25", "1/4"),
+                             renamed(default_hierarchy(), "Purchase growth", "Purchase growth rate"))
+    path = tmp_path / "book.xlsm"
+    path.write_bytes(edited)
+    payload = payload_from(path)
+    book = remote(payload)
+    plan = ribbon.sync_judgments(book, renames="Purchase growth=Purchase growth rate")
+    assert plan is not None and plan.levels[2].kept == 6
+    actions = book.json()["actions"]
+    names = [s["name"] for s in payload["sheets"]]
+    known = vba_client_actions()
+    for a in actions:
+        assert a["func"] in known, a["func"]
+        assert a["sheet_position"] is None or names[a["sheet_position"]] == "Judgments", a
+    assert actions[-1]["func"] == "alert" and "Save the workbook" in actions[-1]["args"][0]
+    written = writes(actions, payload)["Judgments"]
+
+    # The command on the same file: every value cell equal, every formula where it has one.
+    assert sync(path, "--rename", "Purchase growth=Purchase growth rate") == 0
+    expected = judgments_grid(path)
+    layout = {b.level: b for b in judgment_layout(plan.hierarchy)}
+    for r, row in enumerate(written):
+        for c, value in enumerate(row):
+            want = expected[r][c] if r < len(expected) and c < len(expected[r]) else ""
+            if isinstance(value, str) and value.startswith("="):
+                assert value.startswith(("=IF(", "=INDEX(AHP_WEIGHTS(", "=AHP_CR(")), value
+                continue
+            assert (value if value is not None else "") == want, (r, c, value, want)
+    potential = layout["Potential"]
+    assert written[potential.first_row - 1][potential.weight_col - 1] == \
+        f"=INDEX(AHP_WEIGHTS({potential.matrix_ref}),1)"
+    assert written[24][3] == "1/4"  # D25 kept as typed
+
+    # Formats, drop-down and CR colours come from the old sheet's own cells of each kind:
+    # the upper-triangle prototype (old C5) is parked, then copied onto every new upper cell.
+    copies = [(a["start_row"], a["start_column"], a["row_count"], a["column_count"], a["args"])
+              for a in actions if a["func"] == "copyRange"]
+    park = next(args for r, c, _, _, args in copies if (r, c) == (4, 2))[1]
+    upper_targets = {args[1] for r, c, _, _, args in copies
+                     if f"{chr(65 + c)}{r + 1}" == park.replace("$", "")}
+    want = set()
+    for b in layout.values():
+        for i in range(b.n - 1):
+            first, last = b.first_col + i + 1, b.first_col + b.n - 1
+            a1 = f"${chr(64 + first)}${b.first_row + i}"
+            want.add(a1 if first == last else f"{a1}:${chr(64 + last)}${b.first_row + i}")
+    assert upper_targets == want
+    cleared = [a for a in actions if a["func"] == "rangeClear"]
+    assert len(cleared) == 2  # the old layout, then the parking row
+
+
+def test_ribbon_refuses_a_sheet_it_cannot_take_formats_from(tmp_path, monkeypatch):
+    from fixtures.remote import enable_remote_engine, payload_from
+
+    import udfs.ribbon as ribbon
+
+    remote = enable_remote_engine(monkeypatch)
+    path = tmp_path / "book.xlsm"
+    path.write_bytes(edit_indicators(build_workbook(), renamed(default_hierarchy(), "Satisfaction",
+                                                               "Service rating"), ledger=None))
+    payload = payload_from(path)
+    for sheet in payload["sheets"]:
+        if sheet["name"] == "Judgments":
+            sheet["values"] = [["typed over by hand"]]
+    book = remote(payload)
+    assert ribbon.sync_judgments(book) is None
+    (alert,) = book.json()["actions"]
+    assert alert["func"] == "alert" and "xlcrm sync-judgments" in alert["args"][0]

@@ -43,7 +43,7 @@ from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Results
 from xlcrm.report import Formula, clean, frame_rows, problems_sheet, result_sheets
 
-__all__ = ["check", "help", "import_orders", "resegment", "share"]
+__all__ = ["check", "help", "import_orders", "resegment", "share", "sync_judgments"]
 
 TITLE = "CRM"
 #: Problems listed in a message box; the rest are on the Problems sheet.
@@ -399,6 +399,108 @@ def share(book: xw.Book | None = None) -> Path | None:
         text += "\n\n" + "\n".join(f"• {w}" for w in report.warnings[:ALERT_PROBLEMS])
     _alert(book, text)
     return report.output
+
+
+def _runs(cells: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(row, first col, last col) runs of horizontally adjacent cells (0-based)."""
+    runs: list[tuple[int, int, int]] = []
+    for r, c in sorted(cells):
+        if runs and runs[-1][0] == r and runs[-1][2] == c - 1:
+            runs[-1] = (r, runs[-1][1], c)
+        else:
+            runs.append((r, c, c))
+    return runs
+
+
+def _rebuild_judgments(sheet: Any, old: Sequence[Sequence[Any]], plan: Any) -> None:
+    """Lay the open Judgments sheet out anew: formats, drop-downs and CR colours copied
+    from the old sheet's own cells of each kind, then the values and formulas in one write.
+
+    The prototypes are first copied to a parking row below both layouts (so that clearing
+    the old cells cannot take them), in the columns where the CR cell and its verdict sit
+    side by side as in a block (the verdict's colour rule refers to the cell on its left).
+    """
+    from xlcrm.book.sync_judgments import CELL_KINDS, cell_kinds, live_cells, prototype_cells
+
+    protos = prototype_cells(old)
+    if not protos:
+        raise InputError(
+            "the Judgments sheet has no block laid out as the template does, to take its "
+            "formats and drop-downs from",
+            fix="Close the workbook and run `xlcrm sync-judgments WORKBOOK`, which builds "
+            "the sheet from the template.",
+            sheet=schema.JUDGMENTS,
+        )
+    cells = live_cells(plan)
+    kinds = cell_kinds(plan.hierarchy)
+    rows = 1 + max(r for r, _ in cells)
+    cols = 1 + max(c for _, c in [*cells, *kinds])
+    park = max(rows, len(old)) + 5  # 0-based parking row
+    for kind, (r, c) in protos.items():
+        sheet.range((r + 1, c + 1)).copy(sheet.range((park + 1, CELL_KINDS.index(kind) + 1)))
+    old_cols = max((len(r) for r in old), default=1)
+    sheet.range((1, 1), (park, max(cols, old_cols))).clear()
+    by_kind: dict[str, list[tuple[int, int]]] = {}
+    for cell, kind in kinds.items():
+        by_kind.setdefault(kind, []).append(cell)
+    for kind, where in by_kind.items():
+        source = sheet.range((park + 1, CELL_KINDS.index(kind) + 1))
+        for r, c0, c1 in _runs(where):
+            source.copy(sheet.range((r + 1, c0 + 1), (r + 1, c1 + 1)))
+    grid = [[cells.get((r, c)) for c in range(cols)] for r in range(rows)]
+    sheet.range((1, 1)).value = grid
+    sheet.range((park + 1, 1), (park + 1, len(CELL_KINDS))).clear()
+
+
+def sync_judgments(book: xw.Book | None = None, renames: str = "") -> Any:
+    """Rebuild the open workbook's Judgments sheet from its Indicators sheet.
+
+    What ``xlcrm sync-judgments`` does to a file (:mod:`xlcrm.book.sync_judgments`): every
+    judgment whose two names are still in the same block is kept as typed, new pairs are
+    left blank; here on the open workbook, through xlwings. ``renames`` is what the analyst
+    typed in the button's input box: ``Old=New`` pairs separated by ``;``.
+
+    Returns
+    -------
+    SyncPlan or None
+        What was kept and what is new, ``None`` when nothing was written (the message box
+        says why).
+    """
+    from xlcrm.book.sync_judgments import hierarchy_from_grid, parse_renames, plan_sync
+
+    book = _book(book)
+    try:
+        names = {n.casefold(): n for n in _sheet_names(book)}
+        missing = [s for s in (schema.INDICATORS, schema.JUDGMENTS) if s.casefold() not in names]
+        if missing:
+            raise InputError(f"this workbook has no {' or '.join(missing)} sheet",
+                             fix="Copy the sheet from the xlcrm template.")
+        sheet = book.sheets[names[schema.JUDGMENTS.casefold()]]
+        hierarchy = hierarchy_from_grid(read_grid(book.sheets[names[schema.INDICATORS.casefold()]]))
+        old = read_grid(sheet)
+        pairs = [p for p in re.split(r"[;\n]", renames or "") if p.strip()]
+        plan = plan_sync(hierarchy, old, renames=parse_renames(pairs))
+        if plan.unchanged:
+            _alert(book, "The Judgments sheet already matches the Indicators sheet: nothing "
+                   "to do.")
+            return plan
+        _status(book, "Sync judgments: rebuilding the Judgments sheet")
+        _rebuild_judgments(sheet, old, plan)
+    except InputError as exc:
+        _alert(book, "The Judgments sheet was not changed.\n\n" + _problem_lines(exc.problems),
+               critical=True)
+        return None
+    except Exception as exc:  # noqa: BLE001 - no traceback may reach Excel
+        _unexpected(book, "Sync judgments", exc)
+        return None
+    finally:
+        _status(book, False)
+    lines = "\n".join(f"• {line}" for line in plan.summary_lines())
+    _alert(book, "Rebuilt the Judgments sheet from the Indicators sheet:\n" + lines
+           + ("\n\nType the new judgments in the yellow cells (blank ones are estimated "
+              "meanwhile), then Check. " if plan.blank_pairs else "\n\n")
+           + "Save the workbook (Ctrl+S) to keep the change.")
+    return plan
 
 
 # Text Excel would turn into a number, a date or a formula when written as a value.

@@ -15,6 +15,19 @@ Public Sub CRM_Check(control As IRibbonControl)
     RunPython "import udfs.ribbon; udfs.ribbon.check()"
 End Sub
 
+' Rebuild the Judgments sheet from the Indicators sheet (udfs/ribbon.py's sync_judgments):
+' renamed items are asked for here, so that their judgments are kept.
+Public Sub CRM_SyncJudgments(control As IRibbonControl)
+    Dim renames As Variant
+    renames = Application.InputBox( _
+        "Items you renamed on the Indicators sheet since the judgments were last in step, " & _
+        "as Old=New, separated by ; (leave blank if none):", "Sync judgments", "", Type:=2)
+    If VarType(renames) = vbBoolean Then Exit Sub ' Cancel
+    ' Quotes and backslashes would end the Python string: names never need them here.
+    renames = Replace(Replace(renames, """", ""), "\", "")
+    RunPython "import udfs.ribbon; udfs.ribbon.sync_judgments(renames=r""" & renames & """)"
+End Sub
+
 ' Append an ERP export (CSV) to the Transactions sheet of this workbook: the file is chosen
 ' here, the reading, checking and writing are udfs/ribbon.py's import_orders.
 Public Sub CRM_ImportOrders(control As IRibbonControl)

@@ -89,6 +89,7 @@ class LevelSync:
     reversed: int  # carried over as their reciprocal (the two items swapped places)
     new_pairs: tuple[tuple[str, str], ...]  # pairs without an old judgment
     dropped: tuple[str, ...]  # items of the old block no longer in this level
+    old_items: tuple[str, ...] = ()  # the old block's items as it had them
 
     @property
     def pairs(self) -> int:
@@ -118,8 +119,9 @@ class SyncPlan:
     @property
     def unchanged(self) -> bool:
         """True when every level already had exactly its items, in order, in its block."""
-        return all(lv.source == lv.level and lv.kept == lv.pairs and not lv.dropped
-                   for lv in self.levels)
+        return not self.orphan_blocks and all(
+            lv.source == lv.level and lv.old_items == lv.items and lv.kept == lv.pairs
+            for lv in self.levels)
 
     def summary_lines(self) -> list[str]:
         """The report in words, one line per level plus what to do next."""
@@ -248,7 +250,7 @@ def _sync_level(
         if (renames.get(name.casefold()) or name).casefold() not in present
     )
     return typed, LevelSync(level, tuple(items), block.level if block else None, kept, flipped,
-                            tuple(new_pairs), dropped)
+                            tuple(new_pairs), dropped, block.items if block else ())
 
 
 def plan_sync(
@@ -609,6 +611,104 @@ def rebuilt_sheet(old_xml: bytes, new_xml: bytes, styles: _StyleMerge, where: st
     body = b"".join(c.xml for c in children)
     # _split_sheet leaves an empty <sheetData/> in place of the cells; ours was inserted.
     return split.head + body + split.tail
+
+
+# --------------------------------------------------------------------------------------------
+# The open workbook (the ribbon): the same sheet as cells to write, and where its formats are
+
+_CELL_XML = re.compile(
+    r'<c r="([A-Z]+)(\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+_ARRAY = re.compile(r'<f\b[^>]*\bt="array"[^>]*\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"[^>]*>(.*?)</f>',
+                    re.S)
+
+
+def _unescape(text: str) -> str:
+    from html import unescape
+
+    return unescape(text)
+
+
+def live_cells(plan: SyncPlan) -> dict[tuple[int, int], Any]:
+    """(0-based row, col) -> what to enter on the open sheet: a value, or ``"=formula"``.
+
+    The cells of the sheet :func:`xlcrm.book.template.judgments_sheet_parts` builds, with
+    one difference: a block's Weight column holds ``=INDEX(AHP_WEIGHTS(matrix),i)`` per
+    cell instead of one array formula, since a cell value written through xlwings cannot
+    enter an array formula (and every Excel version shows INDEX the same).
+    """
+    from xlcrm.book.template import judgments_sheet_parts
+    from xlcrm.errors import column_index
+
+    xml = judgments_sheet_parts(plan.hierarchy, plan.typed)[0].decode("utf-8")
+    cells: dict[tuple[int, int], Any] = {}
+    for m in _CELL_XML.finditer(xml):
+        row, col, inner = int(m.group(2)) - 1, column_index(m.group(1)), m.group(3) or ""
+        array = _ARRAY.search(inner)
+        formula = re.search(r"<f\b[^>]*>(.*?)</f>", inner, re.S)
+        if array:
+            body = _unescape(array.group(5))
+            last = int(array.group(4)) - 1
+            for k, r in enumerate(range(row, last + 1), start=1):
+                cells[(r, col)] = f"=INDEX({body},{k})"
+        elif formula:
+            cells[(row, col)] = "=" + _unescape(formula.group(1))
+        elif (text := re.search(r"<t[^>]*>(.*?)</t>", inner, re.S)) is not None:
+            cells[(row, col)] = _unescape(text.group(1))
+        elif (value := re.search(r"<v>(.*?)</v>", inner, re.S)) is not None:
+            cells.setdefault((row, col), float(value.group(1)))
+    return cells
+
+
+#: The kinds of cell on the Judgments sheet, each formatted alike (a prototype is copied).
+CELL_KINDS = ("title", "cr", "verdict", "header", "item", "plain", "upper", "lower", "weight",
+              "label")
+
+
+def cell_kinds(hierarchy: Hierarchy) -> dict[tuple[int, int], str]:
+    """(0-based row, col) -> kind of every cell of the sheet laid out for ``hierarchy``."""
+    kinds: dict[tuple[int, int], str] = {(0, 0): "item"}
+    row = _FIRST_TITLE_ROW - 1
+    sizes = [("Groups", len(hierarchy.groups))] + [
+        (g, len(hierarchy.by_group[g])) for g in hierarchy.groups]
+    for _level, n in sizes:
+        top = row + 2
+        kinds[(row, 0)] = "title"
+        kinds[(row, 1)] = "plain"
+        for j in range(n):
+            kinds[(top - 1, 1 + j)] = "header"
+        for i in range(n):
+            kinds[(top + i, 0)] = "item"
+            for j in range(n):
+                kinds[(top + i, 1 + j)] = "plain" if i == j else "upper" if i < j else "lower"
+        if n > 1:
+            kinds[(top - 1, n + 2)] = "header"
+            for i in range(n):
+                kinds[(top + i, n + 2)] = "weight"
+            kinds[(top + n + 1, 0)] = "label"
+            kinds[(top + n + 1, 1)] = "cr"
+            kinds[(top + n + 1, 2)] = "verdict"
+        row += n + _BLOCK_GAP
+    return kinds
+
+
+def prototype_cells(grid: Grid) -> dict[str, tuple[int, int]]:
+    """Where each kind of cell sits on the old sheet, to copy its formats, drop-down and
+    conditional format from (the first block of two or more items laid out as the
+    template does); empty when there is none."""
+    for block in find_matrix_blocks(grid).values():
+        n = len(block.items)
+        top, left = block.top, block.left
+        cr_row = top + n + 1
+        row = list(grid[cr_row]) if cr_row < len(grid) else []
+        if n < 2 or not row or str(row[0]).strip() != "CR" or left != 1:
+            continue
+        return {
+            "title": (top - 2, 0), "cr": (cr_row, 1), "verdict": (cr_row, 2),
+            "header": (top - 1, left), "item": (top, 0), "plain": (top, left),
+            "upper": (top, left + 1), "lower": (top + 1, left), "weight": (top + 1, left + n + 1),
+            "label": (cr_row, 0),
+        }
+    return {}
 
 
 # --------------------------------------------------------------------------------------------

@@ -429,8 +429,10 @@ def test_ribbon_rebuilds_the_open_sheet_as_the_command_does(base, tmp_path, monk
     import udfs.ribbon as ribbon
 
     remote = enable_remote_engine(monkeypatch)
-    edited = edit_indicators(set_judgment(base, "D25", "1/4"),
-                             renamed(default_hierarchy(), "Purchase growth", "Purchase growth rate"))
+    edited = edit_indicators(
+        set_judgment(base, "D25", "1/4"),
+        renamed(default_hierarchy(), "Purchase growth", "Purchase growth rate"),
+    )
     path = tmp_path / "book.xlsm"
     path.write_bytes(edited)
     payload = payload_from(path)

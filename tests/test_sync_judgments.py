@@ -417,6 +417,10 @@ def test_libreoffice_saved_workbook_syncs_and_opens(base, tmp_path, capsys):
     with zipfile.ZipFile(path) as z:
         sheet = z.read(sheet_parts(path.read_bytes())[schema.JUDGMENTS]).decode()
     assert sheet.count("<dataValidation ") == 1 and "Saaty scale" in sheet
+    # Its formats are now in the workbook's styles: a second sync changes nothing.
+    first = path.read_bytes()
+    assert sync(path) == 0
+    assert read_parts(path) == read_parts(first)
 
 
 # --------------------------------------------------------------------------------------------

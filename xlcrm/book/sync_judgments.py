@@ -172,8 +172,9 @@ def _blank(value: Any) -> bool:
     )
 
 
-def _judgment(value: Any) -> float | None:
-    """A typed judgment as a number (``None``: blank or not a judgment)."""
+def judgment_value(value: Any) -> float | None:
+    """A typed judgment (``3``, ``"1/3"``, ``" 0.5 "``) as a number; ``None`` when blank or
+    not a judgment (the checks report those at their cells)."""
     if _blank(value):
         return None
     try:
@@ -195,9 +196,9 @@ def _old_value(block: MatrixBlock, p: int, q: int) -> tuple[Any, bool]:
     if not _blank(upper):
         if p < q:
             return upper, True
-        x = _judgment(upper)
+        x = judgment_value(upper)
         return (None, False) if x is None else (format_judgment(1.0 / x), False)
-    x = _judgment(lower)  # lower = "hi over lo"
+    x = judgment_value(lower)  # lower = "hi over lo"
     if x is None:
         return None, False
     return (format_judgment(x), False) if p > q else (format_judgment(1.0 / x), False)
@@ -276,7 +277,7 @@ def plan_sync(
         Written into every new pair; ``None`` leaves them blank.
     """
     renames = dict(renames or {})
-    x = None if default is None else _judgment(default)
+    x = None if default is None else judgment_value(default)
     if default is not None and (x is None or not 1 / 9 - 1e-9 <= x <= 9 + 1e-9):
         raise InputError(f"--default {default!r} is not a judgment",
                          fix="Give a value on Saaty's scale: 1/9 ... 1 ... 9 (1: equal).")

@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference, ScatterChart, Series
 from openpyxl.chart.shapes import GraphicalProperties
@@ -42,6 +41,7 @@ from xlcrm.book.settings import (
     OPTIONS_COL,
     options_rows,
 )
+from xlcrm.book.sync_judgments import judgment_value
 from xlcrm.book.vba import template_vba_project
 from xlcrm.book.write import escape_text
 from xlcrm.errors import InputError
@@ -397,15 +397,6 @@ def typed_judgments(matrix: Any) -> list[list[Any]]:
             for i in range(n)]
 
 
-def _judgment_cell(value: Any) -> float | None:
-    """A typed judgment as a number, ``None`` when blank or not a judgment."""
-    try:
-        m = parse_matrix([[1, value], [None, 1]])
-    except InputError:
-        return None
-    return None if np.isnan(m[0, 1]) else float(m[0, 1])
-
-
 def _block_result(typed: Sequence[Sequence[Any]], n: int) -> Any:
     """AHP of a block as typed (blanks estimated by Harker's method), ``None`` when it
     cannot be weighed yet (an item with no judgment at all, or a bad entry)."""
@@ -480,7 +471,7 @@ def _judgments_sheet(
                     cell.value = lower_formula(upper_cell.coordinate)
                     cell.number_format = FRACTION_FORMAT
                     cell.fill = FORMULA_FILL
-                    x = _judgment_cell(upper[j][i])
+                    x = judgment_value(upper[j][i])
                     cached.set(sheet, cell.coordinate, "" if x is None else 1.0 / x)
         if block.n > 1:
             _weights_and_cr(ws, block, result, cached, (red, green))

@@ -503,3 +503,20 @@ def test_ribbon_refuses_a_sheet_it_cannot_take_formats_from(tmp_path, monkeypatc
     assert ribbon.sync_judgments(book) is None
     (alert,) = book.json()["actions"]
     assert alert["func"] == "alert" and "xlcrm sync-judgments" in alert["args"][0]
+
+
+def test_ribbon_check_lists_the_stale_block_on_the_problems_sheet(base, tmp_path, monkeypatch):
+    from fixtures.remote import enable_remote_engine, payload_from, writes
+
+    import udfs.ribbon as ribbon
+
+    remote = enable_remote_engine(monkeypatch)
+    path = tmp_path / "book.xlsm"
+    path.write_bytes(edit_indicators(base, renamed(default_hierarchy(), "Satisfaction",
+                                                   "Service rating")))
+    payload = payload_from(path)
+    book = remote(payload)
+    problems = ribbon.check(book)
+    assert [(p.severity, p.sheet, p.cell) for p in problems] == [("error", "Judgments", "A22")]
+    rows = writes(book.json()["actions"], payload)["Problems"]
+    assert any("'Service rating' has no judgments" in str(v) for row in rows for v in row)

@@ -251,6 +251,11 @@ def test_removed_indicator_keeps_the_other_judgments(base, tmp_path, capsys):
     before.write_bytes(edit_indicators(base, fewer))
     path = tmp_path / "book.xlsm"
     shutil.copy(before, path)
+    assert sync(path, "--dry-run", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["written"] is False and path.read_bytes() == before.read_bytes()
+    potential = next(lv for lv in report["levels"] if lv["level"] == "Potential")
+    assert potential["dropped"] == ["Industry outlook"] and potential["kept"] == 3
     assert sync(path) == 0
     assert "no longer compared: Industry outlook" in capsys.readouterr().out
     values = parse_matrix(block_values(path)["Potential"])

@@ -525,3 +525,37 @@ def test_ribbon_check_lists_the_stale_block_on_the_problems_sheet(base, tmp_path
     assert [(p.severity, p.sheet, p.cell) for p in problems] == [("error", "Judgments", "A22")]
     rows = writes(book.json()["actions"], payload)["Problems"]
     assert any("'Service rating' has no judgments" in str(v) for row in rows for v in row)
+
+
+def test_a_calculation_chain_listing_judgments_is_dropped(base, tmp_path):
+    """As Excel saves a workbook: a calcChain naming the old formula cells of Judgments
+    (sheet 8) would make Excel repair the file; it goes, with its relationship and type."""
+    p = read_parts(edit_indicators(base, renamed(default_hierarchy(), "Satisfaction",
+                                                 "Service rating")))
+    p["xl/calcChain.xml"] = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        b'<calcChain xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<c r="B9" i="8"/><c r="C9"/></calcChain>')
+    rels = p["xl/_rels/workbook.xml.rels"]
+    p["xl/_rels/workbook.xml.rels"] = rels.replace(
+        b"</Relationships>",
+        b'<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'relationships/calcChain" Target="calcChain.xml"/></Relationships>')
+    p["[Content_Types].xml"] = p["[Content_Types].xml"].replace(
+        b"</Types>",
+        b'<Override PartName="/xl/calcChain.xml" ContentType="application/vnd.openxmlformats-'
+        b'officedocument.spreadsheetml.calcChain+xml"/></Types>')
+    before = tmp_path / "before.xlsm"
+    before.write_bytes(write_zip(p))
+    path = tmp_path / "book.xlsm"
+    shutil.copy(before, path)
+    assert sync(path, "--rename", "Satisfaction=Service rating") == 0
+    old, new = raw_parts(before), raw_parts(path)
+    assert set(old) - set(new) == {"xl/calcChain.xml"}
+    changed = {n for n in new if old[n] != new[n]}
+    assert changed == {sheet_parts(before.read_bytes())[schema.JUDGMENTS],
+                       "xl/_rels/workbook.xml.rels", "[Content_Types].xml"}
+    after = read_parts(path)
+    assert b"calcChain" not in after["xl/_rels/workbook.xml.rels"]
+    assert b"calcChain" not in after["[Content_Types].xml"]
+    assert_weights_agree(path)

@@ -397,7 +397,8 @@ def test_calc_chain_ribbon_and_table_formulas_go_everything_else_stays(tmp_path)
                  sheet_part(got, "Charts"), sheet_part(got, "Dashboard")):
         assert raw_out[name] == raw_src[name], name
     ct = got["[Content_Types].xml"].decode()
-    assert "vbaProject" not in ct and 'Extension="png"' in ct and 'Extension="vml"' in ct
+    assert "vbaProject" not in ct and '/xl/media/image1.png" ContentType="image/png"' in ct
+    assert re.search(r'PartName="/xl/drawings/\w+\.vml" ContentType="[^"]*vmlDrawing"', ct)
     for sheet in sheet_names(out)[1:]:
         assert rows(out, sheet) == rows(src, sheet), sheet
 

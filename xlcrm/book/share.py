@@ -1240,7 +1240,8 @@ def _copy_worksheet(b: _Build, e: SheetEntry) -> None:
     b.errors += res.errors
     if res.masked:
         b.outcome.masked_cells += res.masked
-        cols = ["every column" if t.every else c for t in targets for c in t.columns.values()]
+        cols = [c for t in targets for c in (["every column"] if t.every
+                                             else list(t.columns.values()))]
         b.outcome.masked[e.name] = tuple(dict.fromkeys(cols))
     new = res.xml
     span = res.span or (len(new), len(new))

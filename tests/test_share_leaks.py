@@ -97,9 +97,9 @@ def _rel(rid: str, kind: str, target: str, external: bool = False) -> str:
 
 def _add_rels(parts: dict[str, bytes], rels_name: str, items: list[str]) -> None:
     xml = parts.get(rels_name, (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="'
-        'http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>'
-    ).encode())
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="'
+        b'http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>'
+    ))
     parts[rels_name] = xml.replace(b"</Relationships>", "".join(items).encode()
                                    + b"</Relationships>")
 
@@ -128,11 +128,13 @@ def _openpyxl_book(path: Path) -> None:
     ws.auto_filter.add_filter_column(1, [PLANTED["autoFilter value"]])
     ws.oddHeader.center.text = PLANTED["print header"]
     ws.oddFooter.left.text = PLANTED["print footer"]
-    wb.defined_names["Boss"] = DefinedName("Boss", attr_text=f'"{PLANTED["defined-name constant"]}"')
+    boss = f'"{PLANTED["defined-name constant"]}"'
+    wb.defined_names["Boss"] = DefinedName("Boss", attr_text=boss)
     wb.defined_names["Revenue"] = DefinedName("Revenue", attr_text="Customers!$F$2:$F$5")
     wb.properties.description = PLANTED["core description"]
     wb.properties.keywords = PLANTED["core keywords"]
-    wb.custom_doc_props.append(StringProperty(name="Owner", value=PLANTED["custom document property"]))
+    owner = PLANTED["custom document property"]
+    wb.custom_doc_props.append(StringProperty(name="Owner", value=owner))
     visits = wb.create_sheet("Visits")
     visits.append(["CustomerID", "E-mail", "Mobile", "Contact person", "联系人", "电话", "邮箱",
                    "Note"])
@@ -156,7 +158,6 @@ def planted_workbook(path: Path) -> Path:
     _openpyxl_book(path)
     parts = read_parts(path)
     wb_rels = "xl/_rels/workbook.xml.rels"
-    sheet1 = "xl/worksheets/sheet1.xml"
     sheet1_rels = "xl/worksheets/_rels/sheet1.xml.rels"
 
     # Chart category cache: the categories as Excel caches them.
@@ -332,8 +333,8 @@ def test_doctype_and_entities_never_reach_the_copy(planted, tmp_path, where):
     parts = read_parts(planted)
     body = parts[where]
     decl = body[: body.index(b"?>") + 2] if body.startswith(b"<?xml") else b""
-    parts[where] = (decl + b'<!DOCTYPE x [<!ENTITY leak "' + secret(50).encode("ascii", "xmlcharrefreplace")
-                    + b'">]>' + body[len(decl):])
+    value = secret(50).encode("ascii", "xmlcharrefreplace")
+    parts[where] = decl + b'<!DOCTYPE x [<!ENTITY leak "' + value + b'">]>' + body[len(decl):]
     src = write_parts(tmp_path / "dtd.xlsx", parts)
     out = tmp_path / "dtd-copy.xlsx"
     try:

@@ -119,6 +119,7 @@ NEVER = "never"
 #: How many cells a refusal lists by address.
 LISTED_CELLS = 10
 _COVER_TITLE = "Shareable copy of "
+_MASK_XML = MASK_TEXT.encode()  # no character to escape
 
 _STAMP_RE = re.compile(r"Computed (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) by xlcrm")
 _CHECKED_RE = re.compile(r"^Checked (\d{4}-\d{2}-\d{2} \d{2}:\d{2})$")
@@ -141,7 +142,6 @@ _INTERNAL_LINK = re.compile(
     rb'(?:"|&quot;)', re.I,
 )
 _HAS_V = re.compile(rb"<(?:\w+:)?v[\s/>]")
-_HAS_IS = re.compile(rb"<(?:\w+:)?is[\s/>]")
 _V_TEXT = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 # Attributes may be quoted either way in XML ('...' is rare, but legal).
 _REF_ATTR = re.compile(rb"""\br=["']([A-Z]{1,3})(\d+)["']""")
@@ -370,8 +370,6 @@ class _SheetResult:
     missing: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     masked: int = 0
-    masked_strings: set[int] = field(default_factory=set)
-    """Shared-string indices the masked cells showed."""
     links: list[tuple[str, str]] = field(default_factory=list)
     """Cell -> place in the workbook, of the internal ``HYPERLINK`` formulas replaced."""
     span: tuple[int, int] | None = None
@@ -383,20 +381,34 @@ def _sheet_data_span(xml: bytes) -> tuple[int, int] | None:
     sd = _SHEET_DATA.search(xml)
     if sd is None:
         return None
-    close = _SHEET_DATA_END.search(xml, sd.start())
-    if close is not None:
-        return sd.start(), close.end()
+    # The end tag is near the end of the part: found from there, not by scanning the cells.
+    close = xml.rfind(b"sheetData>")
+    lt = xml.rfind(b"<", 0, close)
+    if close > sd.start() and xml[lt + 1 : lt + 2] == b"/":
+        return sd.start(), close + len(b"sheetData>")
+    found = _SHEET_DATA_END.search(xml, sd.start())
+    if found is not None:
+        return sd.start(), found.end()
     return sd.start(), xml.index(b">", sd.start()) + 1  # <sheetData/>
 
 
-def _formula_hits(data: bytes) -> list[int]:
-    """Where ``<f>`` elements start in cell data (``<x:f>`` too).
+_MAIN_PREFIXED = re.compile(
+    rb'xmlns:[\w.-]+=["\']http://schemas\.openxmlformats\.org/spreadsheetml/2006/main["\']')
+
+
+def _prefixed(head: bytes) -> bool:
+    """Whether a sheet part binds a prefix to the main namespace (``<x:f>`` possible)."""
+    return _MAIN_PREFIXED.search(head) is not None
+
+
+def _formula_hits(data: bytes, prefixed: bool = True) -> list[int]:
+    """Where ``<f>`` elements start in cell data (``<x:f>`` too, when ``prefixed``).
 
     A plain search for the few bytes is much faster than a regular expression over tens of
     megabytes; each hit is then checked (``<family`` of rich text is not a formula).
     """
     hits = []
-    for token in (b"<f", b":f"):
+    for token in (b"<f", b":f") if prefixed else (b"<f",):
         i = data.find(token)
         while i >= 0:
             nxt = data[i + 2 : i + 3]
@@ -424,21 +436,16 @@ class _Cells:
         """The masked cell, or ``None`` when the cell is not to be masked."""
         if not any(t.covers(row, col) for t in self.targets):
             return None
-        if body is None or not (_HAS_V.search(body) or _HAS_IS.search(body)):
-            return None  # blank (perhaps styled): nothing to hide
+        # Blank (perhaps styled) cells have nothing to hide. A plain search is enough here:
+        # a "<v"/"<is" or prefixed ":v"/":is" in a cell body can only start its value.
+        if not body or not any(tok in body for tok in (b"<v", b"<is", b":v", b":is")):
+            return None
         style = _STYLE_ATTR.search(attrs)
-        p = prefix.decode()
         self.res.masked += 1
-        kind = _TYPE_ATTR.search(attrs)
-        if kind and kind.group(1) == b"s":
-            v = _V_TEXT.search(body)
-            if v and v.group(1).strip().isdigit():
-                self.res.masked_strings.add(int(v.group(1)))
-        return (
-            f'<{p}c r="{column_letter(col)}{row}"'
-            f'{style.group().decode() if style else ""} t="inlineStr">'
-            f"<{p}is><{p}t>{escape_text(MASK_TEXT)}</{p}t></{p}is></{p}c>"
-        ).encode()
+        return (b"<" + prefix + b'c r="' + f"{column_letter(col)}{row}".encode() + b'"'
+                + (style.group() if style else b"") + b' t="inlineStr"><' + prefix + b"is><"
+                + prefix + b"t>" + _MASK_XML + b"</" + prefix + b"t></" + prefix + b"is></"
+                + prefix + b"c>")
 
     def valued(self, prefix: bytes, attrs: bytes, body: bytes, ref: str) -> bytes | None:
         """The formula cell as its saved value, ``None`` when it has no formula or no value."""
@@ -543,13 +550,19 @@ def _as_inline(prefix: bytes, attrs: bytes, body: bytes) -> bytes:
             + b"</" + p + b"t></" + p + b"is></" + p + b"c>")
 
 
-_TYPE_TOKENS = (b't="str"', b"t='str'", b" vm=", b" cm=")
+_STR_TOKENS = (b't="str"', b"t='str'")
+_METADATA_TOKENS = (b" vm=", b" cm=")
 
 
-def _fix_cells(data: bytes) -> bytes:
+def _fix_cells(data: bytes, tokens: Sequence[bytes]) -> bytes:
     """Cells without formula: ``t="str"`` as inline strings, no metadata references
-    (``cm``/``vm`` point into the metadata part, which the copy does not keep)."""
-    hits = sorted(i for tok in _TYPE_TOKENS for i in _find_all(data, tok))
+    (``cm``/``vm`` point into the metadata part, which the copy does not keep).
+
+    ``tokens`` say what to look for: a sheet the copy rewrites anyway is searched for all
+    of them; an untouched one only for metadata references when the workbook has a
+    metadata part (Excel writes ``t="str"`` only with a formula).
+    """
+    hits = sorted(i for tok in tokens for i in _find_all(data, tok))
     if not hits:
         return data
     out = []
@@ -582,19 +595,22 @@ def _find_all(data: bytes, token: bytes) -> list[int]:
     return out
 
 
-def _clean_cells(xml: bytes, sheet: str, targets: Sequence[_MaskTarget]) -> _SheetResult:
+def _clean_cells(xml: bytes, sheet: str, targets: Sequence[_MaskTarget],
+                 metadata: bool = False) -> _SheetResult:
     """The sheet part with formulas replaced by their values, contact cells masked and every
-    cell typed as a value (see :func:`_fix_cells`)."""
+    cell typed as a value (see :func:`_fix_cells`; ``metadata``: the workbook has a
+    metadata part, which cells may refer to)."""
     res = _SheetResult(xml)
     span = _sheet_data_span(xml)
     if span is None:
         return res
     start, end = span
     res.span = span
+    prefixed = _prefixed(xml[:start])
     data = xml[start:end]
-    hits = _formula_hits(data)
+    hits = _formula_hits(data, prefixed)
     if not hits and not targets:
-        fixed = _fix_cells(data)
+        fixed = _fix_cells(data, _METADATA_TOKENS if metadata else ())
         if fixed is not data:
             res.xml = xml[:start] + fixed + xml[end:]
             res.span = (start, start + len(fixed))
@@ -605,10 +621,10 @@ def _clean_cells(xml: bytes, sheet: str, targets: Sequence[_MaskTarget]) -> _She
     else:
         if targets:
             data = cells.mask_fast(data)
-            hits = _formula_hits(data)
+            hits = _formula_hits(data, prefixed)
         if hits:
             data = cells.formulas_fast(data, hits)
-    data = _fix_cells(data)
+    data = _fix_cells(data, _STR_TOKENS + _METADATA_TOKENS)
     res.xml = xml[:start] + data + xml[end:]
     res.span = (start, start + len(data))
     return res
@@ -1214,6 +1230,7 @@ class _Build:
     missing: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)  # what was taken out, for the cover
+    metadata: bool = False  # the source has a metadata part (cells may refer to it)
 
     def kept_ids(self, part: str) -> set[str]:
         return {r.id for r in self.plan.rels.get(part, [])}
@@ -1234,7 +1251,7 @@ def _copy_worksheet(b: _Build, e: SheetEntry) -> None:
     assert e.part is not None
     xml = b.read(e.part)
     targets = b.targets.get(e.name, [])
-    res = _clean_cells(xml, e.name, targets)
+    res = _clean_cells(xml, e.name, targets, b.metadata)
     b.outcome.formulas += res.formulas
     b.missing += res.missing
     b.errors += res.errors
@@ -1364,6 +1381,7 @@ def shareable_bytes(
     sst_part = next(iter(plan.of_kind("sharedStrings")), None)
     targets = _mask_targets(z, pkg, kept, sst_part) if mask_contacts else {}
     b = _Build(z, pkg, book.path.name, mask_contacts, plan, targets, outcome)
+    b.metadata = any(parts.rel_kind(r) == "metadata" for r in pkg.rels(wb_part))
 
     worksheets = [e for e in kept if e.kind == "worksheet"]
     for i, e in enumerate(worksheets):
@@ -1473,7 +1491,8 @@ def _cell_formula(xml: bytes) -> bool:
     """Whether a sheet part has a cell formula (in ``<sheetData>``; sparklines and
     conditional formats after it have ``<xm:f>`` of their own, which are not cell formulas)."""
     span = _sheet_data_span(xml)
-    return span is not None and bool(_formula_hits(xml[span[0]:span[1]]))
+    return span is not None and bool(
+        _formula_hits(xml[span[0]:span[1]], _prefixed(xml[: span[0]])))
 
 
 def check_copy(

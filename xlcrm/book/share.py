@@ -1,46 +1,51 @@
-"""A copy of a workbook to email: values only, no macros, contact details optionally masked.
+"""A copy of a workbook to email: values only, no macros, nothing hidden, contacts optionally
+masked.
 
 A recipient without Python, in any spreadsheet program, must see every number the
-workbook shows. The copy is made from the source file's zip parts (never re-saved through
-a spreadsheet library, which would lose charts and formatting):
+workbook shows, and nothing the sender did not see. The copy is made from the source
+file's zip parts (never re-saved through a spreadsheet library, which would lose charts and
+formatting), by an allow-list (:mod:`xlcrm.book.share_parts`): only the parts, relationships
+and elements a values-only workbook needs are copied, so external and DDE links, pivot
+caches, customXml, connections, macros, custom and personal document properties, data
+validation, threaded comments and whatever else a file may carry stay behind. The cover
+sheet lists what was taken out.
 
 - every cell formula is replaced by the value Excel saved with it (``<f>`` removed, ``<v>``
-  and the cell's type kept; dynamic-array ``cm`` attributes go too; calculated-column
-  formulas of Excel Tables go, so that the table does not flag every cell as differing from
-  its column formula). A formula cell without a saved value cannot be shown right: the
-  copy is refused, naming the cells. A ``HYPERLINK`` to a place in the workbook (the
-  Problems sheet's links to bad cells) becomes a cell hyperlink, so it stays clickable;
-- the VBA project (and its signature), the customUI ribbon parts, attached toolbars and the
-  calculation chain are dropped with their relationships and content types; the workbook
-  part gets the macro-free content type, so the copy is a plain ``.xlsx``;
-- the ``xlwings.conf`` sheet (Python configuration, also as ``_xlwings.conf``) and Excel 4
-  macro sheets are dropped: their ``<sheet>``, relationship, part and content type, and
-  the defined names local to them or referring to them. Sheet-local names
-  (``localSheetId`` is a position in the tab order) are renumbered;
+  kept with the cell's type; a text result, ``t="str"``, which is only valid with a
+  formula, becomes an inline string; dynamic-array ``cm`` and value-metadata ``vm``
+  attributes go with the metadata part; calculated-column formulas of Excel Tables go,
+  so that the table does not flag every cell as differing from its column formula). A
+  formula cell without a saved value cannot be shown right: the copy is refused, naming
+  the cells. A ``HYPERLINK`` to a place in the workbook (the Problems sheet's links to bad
+  cells) becomes a cell hyperlink, so it stays clickable;
+- the ``xlwings.conf`` sheet (Python configuration, also as ``_xlwings.conf``), Excel 4
+  macro sheets and dialog sheets are dropped, with the defined names local to them or
+  referring to them. Sheet-local names (``localSheetId`` is a position in the tab order)
+  are renumbered; the workbook part gets the macro-free content type (a plain ``.xlsx``);
 - a cover sheet comes first and is the active tab: what the copy is, the source file,
   when its results were computed (the run stamp of the Dashboard), when the copy was made,
-  whether contacts are masked, and the sheets it holds;
-- with ``mask_contacts``, every non-blank cell below the header of the contact columns
-  (:data:`xlcrm.schema.CONTACT_COLUMNS`: Contact, Phone, Email) becomes the inline text
-  ``(masked)``: on Customers (header row of its Excel Table, else row 1), in every Excel
-  Table of the workbook with such a column (its data rows) and on every other worksheet
-  whose row 1 has such a header. Hyperlinks on masked cells are removed with their
-  relationships. The strings the masked cells showed are replaced by the mask in the
-  shared-strings part too (unzipping the copy must not reveal them), except a string an
-  unmasked cell also shows; entries keep their positions.
-  The author and last editor in ``docProps/core.xml`` and the company and manager in
-  ``docProps/app.xml`` are blanked. Not looked at: cell notes and threaded comments (and
-  their authors), text boxes, and free text elsewhere that may name a person.
+  whether contacts are masked, what was taken out, and the sheets it holds;
+- with ``mask_contacts``, every non-blank cell below the header of a contact column
+  (:data:`CONTACT_HEADERS`: Contact, Phone, Email and their synonyms) becomes the inline
+  text ``(masked)``: on Customers (header row of its Excel Table, else row 1), in every
+  Excel Table of the workbook with such a column (its data rows) and on every other
+  worksheet whose row 1 has such a header; on a sheet named ``Contacts`` every cell below
+  the header. Hyperlinks on masked cells and ``mailto:`` links are removed. Every entry of
+  the shared-strings part that no cell of the copy shows is emptied (unzipping the copy
+  must not reveal the masked values); entries keep their positions. Notes, text boxes,
+  print headers and footers, autoFilter criteria, chart caches and picture descriptions
+  go too (:mod:`xlcrm.book.share_parts`).
 
 The copy goes to ``<stem> (shareable YYYY-MM-DD).xlsx`` beside the source unless another
 ``.xlsx`` is named; an existing file there is replaced only when it is itself a shareable
 copy (its first sheet is the cover).
 
-Every other part keeps its exact compressed bytes. The copy is written to a temporary
-file, checked (well-formed parts, an independent reader sees the sheets, no formula and
-no macro part left, every part has a content type) and then moved into place atomically
-(:func:`xlcrm.book.save.safe_replace`); the source is only read, also while Excel has it
-open.
+Every part kept unchanged keeps its exact compressed bytes. The copy is written to a
+temporary file, checked (:func:`check_copy`: parts written afresh read back and parsed,
+parts copied byte for byte checked by their zip entry only, an independent reader sees the
+sheets, no formula, macro or part without content type) and then moved into place
+atomically (:func:`xlcrm.book.save.safe_replace`); the source is only read, also while
+Excel has it open.
 """
 
 from __future__ import annotations
@@ -191,7 +196,7 @@ class ShareReport:
     masked_cells : int
         Cells whose content was replaced by ``(masked)``.
     links_removed : int
-        Hyperlinks removed from masked cells.
+        Hyperlinks removed: on masked cells, `mailto:` links when masking, links to files.
     removed : tuple of str
         What was taken out (macros, ribbon, configuration sheet, calculation chain).
     warnings : tuple of str

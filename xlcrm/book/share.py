@@ -154,7 +154,6 @@ _ROW_NUM = re.compile(rb"""\br=["'](\d+)["']""")
 _STYLE_ATTR = re.compile(rb"""\ss=["']\d+["']""")
 _TYPE_ATTR = re.compile(rb"""\bt=["']([^"']*)["']""")
 _CM_ATTR = re.compile(rb'\s(?:cm|vm)="[^"]*"')
-_TAB_SELECTED = re.compile(rb'(<(?:\w+:)?sheetView\b[^>]*?)\s+tabSelected="[^"]*"')
 _SHEET_DATA = re.compile(rb"<(?:\w+:)?sheetData\b")
 _SHEET_DATA_END = re.compile(rb"</(?:\w+:)?sheetData>")
 _PREFIX = re.compile(rb"\w+")
@@ -493,25 +492,13 @@ class _Cells:
         return pattern.sub(sub, data)
 
     def formulas_fast(self, data: bytes, hits: Sequence[int]) -> bytes:
-        out = []
-        pos = 0
-        for hit in hits:
-            if hit < pos:
-                continue
-            # <f> is the first child of <c>: the tag just before it is the cell's start tag.
-            start = data.rfind(b"<", 0, hit)
-            m = _CELL_RE.match(data, start)
-            if m is None or m.end() <= hit:
-                continue
+        def rewrite(m: re.Match[bytes]) -> bytes | None:
             ref = _REF_ATTR.search(m.group(2))
             assert ref is not None  # the fast path is only taken when every cell has one
-            new = self.valued(m.group(1), m.group(2), m.group(3) or b"",
-                              (ref.group(1) + ref.group(2)).decode())
-            if new is not None:
-                out += [data[pos:start], new]
-                pos = m.end()
-        out.append(data[pos:])
-        return b"".join(out)
+            return self.valued(m.group(1), m.group(2), m.group(3) or b"",
+                               (ref.group(1) + ref.group(2)).decode())
+
+        return _rewrite_cells_at(data, hits, rewrite)
 
     # -- general path: rows and cells without addresses count on from the previous one
     def by_rows(self, data: bytes) -> bytes:
@@ -570,23 +557,38 @@ def _fix_cells(data: bytes, tokens: Sequence[bytes]) -> bytes:
     hits = sorted(i for tok in tokens for i in _find_all(data, tok))
     if not hits:
         return data
+
+    def rewrite(m: re.Match[bytes]) -> bytes | None:
+        if _HAS_F.search(m.group(3) or b""):
+            return None
+        attrs = _CM_ATTR.sub(b"", m.group(2))
+        kind = _TYPE_ATTR.search(attrs)
+        if kind and kind.group(1) == b"str":
+            return _as_inline(m.group(1), attrs, m.group(3) or b"")
+        return m.group()[: m.start(2) - m.start()] + attrs + m.group()[m.end(2) - m.start():]
+
+    return _rewrite_cells_at(data, hits, rewrite)
+
+
+def _rewrite_cells_at(
+    data: bytes, hits: Sequence[int], rewrite: Callable[[re.Match[bytes]], bytes | None]
+) -> bytes:
+    """``data`` with each cell holding a hit (sorted positions in its start tag or its first
+    child) replaced by ``rewrite(match)``; ``None`` keeps the cell."""
     out = []
     pos = 0
     for hit in hits:
         if hit < pos:
             continue
+        # The tag just before the hit is the cell's start tag (<f> is a cell's first child).
         start = data.rfind(b"<", 0, hit)
         m = _CELL_RE.match(data, start)
-        if m is None or m.end() <= hit or _HAS_F.search(m.group(3) or b""):
+        if m is None or m.end() <= hit:
             continue
-        attrs = _CM_ATTR.sub(b"", m.group(2))
-        kind = _TYPE_ATTR.search(attrs)
-        if kind and kind.group(1) == b"str":
-            new = _as_inline(m.group(1), attrs, m.group(3) or b"")
-        else:
-            new = m.group()[: m.start(2) - m.start()] + attrs + m.group()[m.end(2) - m.start():]
-        out += [data[pos:start], new]
-        pos = m.end()
+        new = rewrite(m)
+        if new is not None:
+            out += [data[pos:start], new]
+            pos = m.end()
     out.append(data[pos:])
     return b"".join(out)
 
@@ -1065,17 +1067,27 @@ def _workbook_xml(wb_xml: bytes, edit: _WorkbookEdit) -> bytes:
             lambda m: _set_attr(_set_attr(m.group(), b"activeTab", b"0"), b"firstSheet", b"0"),
             el)
 
+    empty: set[str] = set()
+
+    def dropped_if_set(el: bytes) -> bytes:
+        # An element without attributes or content (<workbookProtection/>) held nothing:
+        # the cover does not claim it was taken out.
+        if not re.search(rb"\s[\w:.-]+=|>\s*<", el):
+            empty.add(el[1:].split(None, 1)[0].split(b"/")[0].split(b">")[0].decode())
+        return b""
+
     decide: dict[str, object] = {
         "fileVersion": True, "calcPr": True, "bookViews": views, "sheets": edit.sheets,
         "definedNames": edit.names,
         "workbookPr": lambda el: _keep_attrs(el, parts.WORKBOOK_PR_KEEP),
     }
     start = parts.root_content_start(wb_xml, b"workbook")
-    content, dropped, end = parts.keep_children(wb_xml, start, decide)
+    content, dropped, end = parts.keep_children(wb_xml, start, decide, dropped_if_set)
     if b"sheets" not in content:
         raise InputError("the workbook part has no list of sheets",
                          fix="Open the workbook in Excel and save it again.")
-    edit.elements_dropped = [d for d in dropped if d != "definedNames"]
+    edit.elements_dropped = [d for d in dropped if d != "definedNames"
+                             and not any(e.rsplit(":", 1)[-1] == d for e in empty)]
     return wb_xml[:start] + content + wb_xml[end:]
 
 
@@ -1484,12 +1496,6 @@ def _members(b: _Build, data: bytes, new: Mapping[str, bytes | list[bytes]]) -> 
             members.append(_raw_member(data, infos[name]))
             b.outcome.verbatim.add(name)
     return members
-
-
-def _head_end(xml: bytes) -> int:
-    """Where a sheet part's cell data starts (its end for a sheet without cells)."""
-    sd = _SHEET_DATA.search(xml)
-    return sd.start() if sd else len(xml)
 
 
 def _cell_formula(xml: bytes) -> bool:

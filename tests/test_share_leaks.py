@@ -169,6 +169,13 @@ def planted_workbook(path: Path) -> Path:
         f"<cat><strRef><f>'Customers'!$C$2:$C$5</f>{cache}</strRef></cat>".encode(),
         parts[chart], flags=re.S)
     assert n == 1
+    # A series read from the external workbook, with the values Excel cached.
+    parts[chart], n = re.subn(
+        rb"<val>.*?</val>",
+        b"<val><numRef><f>[1]Sheet1!$A$1:$A$2</f><numCache><formatCode>General</formatCode>"
+        b'<ptCount val="2"/><pt idx="0"><v>7</v></pt><pt idx="1"><v>9</v></pt></numCache>'
+        b"</numRef></val>", parts[chart], flags=re.S)
+    assert n == 1
     assert PLANTED["chart category cache"].encode() not in parts[chart]  # escaped
     # Text box in the drawing beside the chart.
     drawing = next(n for n in parts if n.startswith("xl/drawings/drawing"))
@@ -324,6 +331,11 @@ def test_unmasked_copy_keeps_no_hidden_data(planted, tmp_path):
     body = b"".join(read_parts(out).values())
     assert b"ddeLink" not in body and b"/c calc" not in body and b"Secret%20Plans" not in body
     assert b"Analyst" not in body  # the note's author
+    # The chart's series from the other workbook shows the values it showed, as literals.
+    chart = next(x for n, x in read_parts(out).items() if n.startswith("xl/charts/chart"))
+    assert b"[1]" not in chart
+    assert re.search(rb'<val><numLit><formatCode>General</formatCode><ptCount val="2"/>'
+                     rb'<pt idx="0"><v>7</v></pt>', chart)
 
 
 @pytest.mark.parametrize("where", ["xl/styles.xml", "customXml/item1.xml"])

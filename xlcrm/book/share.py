@@ -197,7 +197,7 @@ class ShareReport:
     links_removed : int
         Hyperlinks removed: on masked cells, `mailto:` links when masking, links to files.
     removed : tuple of str
-        What was taken out (macros, ribbon, configuration sheet, calculation chain).
+        Everything the copy left out, one entry per kind, as the cover lists it.
     warnings : tuple of str
         Things the recipient will see that may surprise (formula cells saved with an error).
     source_open : bool
@@ -1094,6 +1094,7 @@ def _workbook_xml(wb_xml: bytes, edit: _WorkbookEdit) -> bytes:
 #: What the cover says for workbook and sheet elements a copy does not keep.
 ELEMENTS_DROPPED: Mapping[str, str] = {
     "dataValidations": "data validation (input rules and their lists)",
+    "hyperlinks": "links to files or mail addresses",
     "headerFooter": "print headers and footers",
     "legacyDrawing": "notes (cell comments)",
     "legacyDrawingHF": "pictures in print headers",
@@ -1328,6 +1329,8 @@ def _copy_part(b: _Build, part: str, kind: str) -> None:
             b.note(ELEMENTS_DROPPED.get(d, f"sheet settings ({d})"))
     elif kind in ("drawing", "chartUserShapes"):
         new, n = parts.clean_drawing(raw, b.kept_ids(part), b.mask)
+        if re.search(rb"""\smacro=(?:"[^"]+"|'[^']+')""", raw):
+            b.note("macros assigned to shapes (the shapes stay)")
         if n:
             b.note("text boxes and shapes" if b.mask else
                    "drawing objects other than charts, pictures and shapes")
@@ -1455,7 +1458,7 @@ def _assemble(b: _Build, book: Workbook, wb_part: str, entries: Sequence[SheetEn
     for e in dropped:
         b.note(f"the sheet {e.name} (Python configuration)" if e.name.casefold() in
                {c.casefold() for c in CONFIG_SHEETS} else f"the sheet {e.name} ({e.kind})")
-    outcome.removed = parts.dropped_summary(plan, pkg) + b.gone
+    outcome.removed = list(dict.fromkeys(parts.dropped_summary(plan, pkg, b.mask) + b.gone))
 
     stamp = made.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     new: dict[str, bytes | list[bytes]] = {

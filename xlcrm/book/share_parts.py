@@ -85,6 +85,7 @@ DROPPED_KINDS: Mapping[str, str] = {
     "thumbnail": "the thumbnail picture",
     "connections": "data connections",
     "queryTable": "query table definitions",
+    "person": "threaded comments' authors",
     "persons": "threaded comments' authors",
     "threadedComment": "threaded comments (their text stays in the notes Excel keeps)",
     "printerSettings": "printer settings",
@@ -233,12 +234,14 @@ def prune(plan: Plan, xml_of: Mapping[str, bytes]) -> None:
             plan.rels.pop(name, None)
 
 
-def dropped_summary(plan: Plan, pkg: Package) -> list[str]:
+def dropped_summary(plan: Plan, pkg: Package, mask: bool) -> list[str]:
     """What the cover says was taken out, one entry per kind, in a stable order."""
     out: list[str] = []
     for _, rel in plan.dropped:
         k = rel_kind(rel)
         what = DROPPED_KINDS.get(k, f"other parts ({k})")
+        if k == "threadedComment" and mask:
+            what = "threaded comments"  # the notes beside them go too
         if k == "externalLink":
             name = pkg.find(rel.target)
             if name is not None and b"ddeLink" in pkg.zip.read(name):

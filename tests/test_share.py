@@ -37,7 +37,13 @@ from openpyxl.worksheet.table import Table
 import udfs.ribbon as ribbon
 from xlcrm import __version__, schema
 from xlcrm.book.read import open_workbook, resolve_target, sheet_parts
-from xlcrm.book.share import COVER_SHEET, MASK_TEXT, default_output, make_shareable
+from xlcrm.book.share import (
+    COVER_SHEET,
+    MASK_TEXT,
+    contact_columns,
+    default_output,
+    make_shareable,
+)
 from xlcrm.book.template import TEMPLATE_PATH, XLWINGS_CONF
 from xlcrm.book.workbook_file import create_demo_workbook
 from xlcrm.cli import main
@@ -311,6 +317,16 @@ def test_masking_finds_contact_columns_on_other_sheets_and_tables(tmp_path):
     assert calls_rows[3][2:] == ["Acme", MASK_TEXT]
     assert calls_rows[5][3] == "not part of the table"
     assert report.masked_cells == 3
+
+
+def test_contact_headers_are_recognised_by_synonym_not_by_accident():
+    """Headers match after case, spaces, hyphens, dots and a trailing number are ignored;
+    a header that merely contains a contact word is not one ("Emailed"), and "Cell" is a
+    cell address in a workbook (the Problems sheet), not a mobile phone."""
+    headers = {0: "E-mail 2", 1: "Cell", 2: "Tel.", 3: "联系人", 4: "Emailed", 5: "Phone number",
+               6: " CONTACT PERSON ", 7: "Revenue12m", 8: "微信"}
+    assert contact_columns(headers) == {0: "E-mail 2", 2: "Tel.", 3: "联系人",
+                                         5: "Phone number", 6: "CONTACT PERSON", 8: "微信"}
 
 
 def test_defined_names_follow_their_sheets(demo, tmp_path):

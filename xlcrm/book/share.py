@@ -871,7 +871,7 @@ def _header_key(text: str) -> str:
 _CONTACT_KEYS = {_header_key(h): h for h in CONTACT_HEADERS}
 
 
-def _contact_columns(headers: Mapping[int, str]) -> dict[int, str]:
+def contact_columns(headers: Mapping[int, str]) -> dict[int, str]:
     """Column -> header of the columns whose header is a contact header (see above)."""
     return {col: h.strip() for col, h in headers.items()
             if isinstance(h, str) and h.strip() and _header_key(h) in _CONTACT_KEYS}
@@ -939,7 +939,7 @@ def _mask_targets(
         header_at_a1 = False
         for table in _sheet_tables(z, pkg, entry.part):
             header_at_a1 |= table.header_row == 1 and table.first_col == 0
-            cols = _contact_columns(
+            cols = contact_columns(
                 {table.first_col + i: c for i, c in enumerate(table.columns)})
             if cols:
                 # On Customers every row below the header is a customer's, also rows typed
@@ -950,7 +950,7 @@ def _mask_targets(
         if header_at_a1:
             continue  # row 1 is that table's header, already looked at
         row1 = _sheet_first_row(z, entry.part)
-        cols = _contact_columns({c: _header_text(raw, sst) for c, raw in row1.items()})
+        cols = contact_columns({c: _header_text(raw, sst) for c, raw in row1.items()})
         if cols:
             targets.setdefault(entry.name, []).append(_MaskTarget(cols, 2))
     return targets
@@ -1317,7 +1317,7 @@ def _copy_worksheet(b: _Build, e: SheetEntry) -> None:
 
 def _copy_part(b: _Build, part: str, kind: str) -> None:
     """A kept part other than a worksheet: rewritten when its kind needs it."""
-    if kind == "officeDocument" or kind == "sharedStrings":
+    if kind == "officeDocument" or (kind == "sharedStrings" and b.mask):
         return  # written afresh / after the sheets
     raw = b.read(part)
     new = raw

@@ -1474,7 +1474,11 @@ def _assemble(b: _Build, book: Workbook, wb_part: str, entries: Sequence[SheetEn
     for part, items in rels.items():
         if items:
             new[rels_part(part)] = parts.relationships_xml(part, items)
-    ct = b.read(pkg.find("[Content_Types].xml") or "[Content_Types].xml")
+    ct_name = pkg.find("[Content_Types].xml")
+    if ct_name is None:
+        raise InputError(f"{b.label} lacks its content types part",
+                         fix="Open it in Excel and save it again.")
+    ct = b.read(ct_name)
     new["[Content_Types].xml"] = parts.content_types(
         ct, [p for p in plan.kinds if p != wb_part],
         {wb_part: CT_WORKBOOK_XLSX, cover_part: CT_WORKSHEET,

@@ -1,46 +1,51 @@
-"""A copy of a workbook to email: values only, no macros, contact details optionally masked.
+"""A copy of a workbook to email: values only, no macros, nothing hidden, contacts optionally
+masked.
 
 A recipient without Python, in any spreadsheet program, must see every number the
-workbook shows. The copy is made from the source file's zip parts (never re-saved through
-a spreadsheet library, which would lose charts and formatting):
+workbook shows, and nothing the sender did not see. The copy is made from the source
+file's zip parts (never re-saved through a spreadsheet library, which would lose charts and
+formatting), by an allow-list (:mod:`xlcrm.book.share_parts`): only the parts, relationships
+and elements a values-only workbook needs are copied, so external and DDE links, pivot
+caches, customXml, connections, macros, custom and personal document properties, data
+validation, threaded comments and whatever else a file may carry stay behind. The cover
+sheet lists what was taken out.
 
 - every cell formula is replaced by the value Excel saved with it (``<f>`` removed, ``<v>``
-  and the cell's type kept; dynamic-array ``cm`` attributes go too; calculated-column
-  formulas of Excel Tables go, so that the table does not flag every cell as differing from
-  its column formula). A formula cell without a saved value cannot be shown right: the
-  copy is refused, naming the cells. A ``HYPERLINK`` to a place in the workbook (the
-  Problems sheet's links to bad cells) becomes a cell hyperlink, so it stays clickable;
-- the VBA project (and its signature), the customUI ribbon parts, attached toolbars and the
-  calculation chain are dropped with their relationships and content types; the workbook
-  part gets the macro-free content type, so the copy is a plain ``.xlsx``;
-- the ``xlwings.conf`` sheet (Python configuration, also as ``_xlwings.conf``) and Excel 4
-  macro sheets are dropped: their ``<sheet>``, relationship, part and content type, and
-  the defined names local to them or referring to them. Sheet-local names
-  (``localSheetId`` is a position in the tab order) are renumbered;
+  kept with the cell's type; a text result, ``t="str"``, which is only valid with a
+  formula, becomes an inline string; dynamic-array ``cm`` and value-metadata ``vm``
+  attributes go with the metadata part; calculated-column formulas of Excel Tables go,
+  so that the table does not flag every cell as differing from its column formula). A
+  formula cell without a saved value cannot be shown right: the copy is refused, naming
+  the cells. A ``HYPERLINK`` to a place in the workbook (the Problems sheet's links to bad
+  cells) becomes a cell hyperlink, so it stays clickable;
+- the ``xlwings.conf`` sheet (Python configuration, also as ``_xlwings.conf``), Excel 4
+  macro sheets and dialog sheets are dropped, with the defined names local to them or
+  referring to them. Sheet-local names (``localSheetId`` is a position in the tab order)
+  are renumbered; the workbook part gets the macro-free content type (a plain ``.xlsx``);
 - a cover sheet comes first and is the active tab: what the copy is, the source file,
   when its results were computed (the run stamp of the Dashboard), when the copy was made,
-  whether contacts are masked, and the sheets it holds;
-- with ``mask_contacts``, every non-blank cell below the header of the contact columns
-  (:data:`xlcrm.schema.CONTACT_COLUMNS`: Contact, Phone, Email) becomes the inline text
-  ``(masked)``: on Customers (header row of its Excel Table, else row 1), in every Excel
-  Table of the workbook with such a column (its data rows) and on every other worksheet
-  whose row 1 has such a header. Hyperlinks on masked cells are removed with their
-  relationships. The strings the masked cells showed are replaced by the mask in the
-  shared-strings part too (unzipping the copy must not reveal them), except a string an
-  unmasked cell also shows; entries keep their positions.
-  The author and last editor in ``docProps/core.xml`` and the company and manager in
-  ``docProps/app.xml`` are blanked. Not looked at: cell notes and threaded comments (and
-  their authors), text boxes, and free text elsewhere that may name a person.
+  whether contacts are masked, what was taken out, and the sheets it holds;
+- with ``mask_contacts``, every non-blank cell below the header of a contact column
+  (:data:`CONTACT_HEADERS`: Contact, Phone, Email and their synonyms) becomes the inline
+  text ``(masked)``: on Customers (header row of its Excel Table, else row 1), in every
+  Excel Table of the workbook with such a column (its data rows) and on every other
+  worksheet whose row 1 has such a header; on a sheet named ``Contacts`` every cell below
+  the header. Hyperlinks on masked cells and ``mailto:`` links are removed. Every entry of
+  the shared-strings part that no cell of the copy shows is emptied (unzipping the copy
+  must not reveal the masked values); entries keep their positions. Notes, text boxes,
+  print headers and footers, autoFilter criteria, chart caches and picture descriptions
+  go too (:mod:`xlcrm.book.share_parts`).
 
 The copy goes to ``<stem> (shareable YYYY-MM-DD).xlsx`` beside the source unless another
 ``.xlsx`` is named; an existing file there is replaced only when it is itself a shareable
 copy (its first sheet is the cover).
 
-Every other part keeps its exact compressed bytes. The copy is written to a temporary
-file, checked (well-formed parts, an independent reader sees the sheets, no formula and
-no macro part left, every part has a content type) and then moved into place atomically
-(:func:`xlcrm.book.save.safe_replace`); the source is only read, also while Excel has it
-open.
+Every part kept unchanged keeps its exact compressed bytes. The copy is written to a
+temporary file, checked (:func:`check_copy`: parts written afresh read back and parsed,
+parts copied byte for byte checked by their zip entry only, an independent reader sees the
+sheets, no formula, macro or part without content type) and then moved into place
+atomically (:func:`xlcrm.book.save.safe_replace`); the source is only read, also while
+Excel has it open.
 """
 
 from __future__ import annotations
@@ -50,22 +55,26 @@ import io
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from xml.parsers import expat
 
 from xlcrm import __version__, schema
+from xlcrm.book import share_parts as parts
 from xlcrm.book.read import (
     NS_R,
     Package,
+    Relationship,
     SheetEntry,
     Workbook,
     open_workbook,
     rels_part,
+    resolve_target,
 )
-from xlcrm.book.save import VerifyError, lock_files, safe_replace, verify_workbook
+from xlcrm.book.save import VerifyError, lock_files, safe_replace
 from xlcrm.book.write import (
     _TAG_ATTRS,
     CT_WORKSHEET,
@@ -76,12 +85,9 @@ from xlcrm.book.write import (
     SheetData,
     _CellWriter,
     _cols_xml,
-    _insert_before_close,
     _Member,
-    _namespace_prefix,
     _new_member,
     _raw_member,
-    _remove_elements,
     _set_child,
     _sheet_chunks,
     _split_sheet,
@@ -118,6 +124,7 @@ NEVER = "never"
 #: How many cells a refusal lists by address.
 LISTED_CELLS = 10
 _COVER_TITLE = "Shareable copy of "
+_MASK_XML = MASK_TEXT.encode()  # no character to escape
 
 _STAMP_RE = re.compile(r"Computed (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) by xlcrm")
 _CHECKED_RE = re.compile(r"^Checked (\d{4}-\d{2}-\d{2} \d{2}:\d{2})$")
@@ -140,7 +147,6 @@ _INTERNAL_LINK = re.compile(
     rb'(?:"|&quot;)', re.I,
 )
 _HAS_V = re.compile(rb"<(?:\w+:)?v[\s/>]")
-_HAS_IS = re.compile(rb"<(?:\w+:)?is[\s/>]")
 _V_TEXT = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 # Attributes may be quoted either way in XML ('...' is rare, but legal).
 _REF_ATTR = re.compile(rb"""\br=["']([A-Z]{1,3})(\d+)["']""")
@@ -148,8 +154,6 @@ _ROW_NUM = re.compile(rb"""\br=["'](\d+)["']""")
 _STYLE_ATTR = re.compile(rb"""\ss=["']\d+["']""")
 _TYPE_ATTR = re.compile(rb"""\bt=["']([^"']*)["']""")
 _CM_ATTR = re.compile(rb'\s(?:cm|vm)="[^"]*"')
-_CM_ONLY = re.compile(rb'\scm="[^"]*"')
-_TAB_SELECTED = re.compile(rb'(<(?:\w+:)?sheetView\b[^>]*?)\s+tabSelected="[^"]*"')
 _SHEET_DATA = re.compile(rb"<(?:\w+:)?sheetData\b")
 _SHEET_DATA_END = re.compile(rb"</(?:\w+:)?sheetData>")
 _PREFIX = re.compile(rb"\w+")
@@ -191,9 +195,9 @@ class ShareReport:
     masked_cells : int
         Cells whose content was replaced by ``(masked)``.
     links_removed : int
-        Hyperlinks removed from masked cells.
+        Hyperlinks removed: on masked cells, `mailto:` links when masking, links to files.
     removed : tuple of str
-        What was taken out (macros, ribbon, configuration sheet, calculation chain).
+        Everything the copy left out, one entry per kind, as the cover lists it.
     warnings : tuple of str
         Things the recipient will see that may surprise (formula cells saved with an error).
     source_open : bool
@@ -247,6 +251,8 @@ class _Outcome:
     links_removed: int = 0
     removed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    verbatim: set[str] = field(default_factory=set)
+    """Members copied byte for byte (their compressed bytes)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,10 +357,14 @@ class _MaskTarget:
     columns: dict[int, str]  # column -> header
     first_row: int
     last_row: int | None = None  # None: to the end of the sheet
+    every: bool = False  # every column (a Contacts sheet)
 
     def covers(self, row: int, col: int) -> bool:
-        return col in self.columns and row >= self.first_row and (
+        return (self.every or col in self.columns) and row >= self.first_row and (
             self.last_row is None or row <= self.last_row)
+
+    def covers_cols(self, c1: int, c2: int) -> bool:
+        return self.every or any(c1 <= c <= c2 for c in self.columns)
 
 
 @dataclass
@@ -364,10 +374,10 @@ class _SheetResult:
     missing: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     masked: int = 0
-    masked_strings: set[int] = field(default_factory=set)
-    """Shared-string indices the masked cells showed."""
     links: list[tuple[str, str]] = field(default_factory=list)
     """Cell -> place in the workbook, of the internal ``HYPERLINK`` formulas replaced."""
+    span: tuple[int, int] | None = None
+    """Where ``<sheetData>`` is in ``xml``."""
 
 
 def _sheet_data_span(xml: bytes) -> tuple[int, int] | None:
@@ -375,20 +385,34 @@ def _sheet_data_span(xml: bytes) -> tuple[int, int] | None:
     sd = _SHEET_DATA.search(xml)
     if sd is None:
         return None
-    close = _SHEET_DATA_END.search(xml, sd.start())
-    if close is not None:
-        return sd.start(), close.end()
+    # The end tag is near the end of the part: found from there, not by scanning the cells.
+    close = xml.rfind(b"sheetData>")
+    lt = xml.rfind(b"<", 0, close)
+    if close > sd.start() and xml[lt + 1 : lt + 2] == b"/":
+        return sd.start(), close + len(b"sheetData>")
+    found = _SHEET_DATA_END.search(xml, sd.start())
+    if found is not None:
+        return sd.start(), found.end()
     return sd.start(), xml.index(b">", sd.start()) + 1  # <sheetData/>
 
 
-def _formula_hits(data: bytes) -> list[int]:
-    """Where ``<f>`` elements start in cell data (``<x:f>`` too).
+_MAIN_PREFIXED = re.compile(
+    rb'xmlns:[\w.-]+=["\']http://schemas\.openxmlformats\.org/spreadsheetml/2006/main["\']')
+
+
+def _prefixed(head: bytes) -> bool:
+    """Whether a sheet part binds a prefix to the main namespace (``<x:f>`` possible)."""
+    return _MAIN_PREFIXED.search(head) is not None
+
+
+def _formula_hits(data: bytes, prefixed: bool = True) -> list[int]:
+    """Where ``<f>`` elements start in cell data (``<x:f>`` too, when ``prefixed``).
 
     A plain search for the few bytes is much faster than a regular expression over tens of
     megabytes; each hit is then checked (``<family`` of rich text is not a formula).
     """
     hits = []
-    for token in (b"<f", b":f"):
+    for token in (b"<f", b":f") if prefixed else (b"<f",):
         i = data.find(token)
         while i >= 0:
             nxt = data[i + 2 : i + 3]
@@ -416,21 +440,16 @@ class _Cells:
         """The masked cell, or ``None`` when the cell is not to be masked."""
         if not any(t.covers(row, col) for t in self.targets):
             return None
-        if body is None or not (_HAS_V.search(body) or _HAS_IS.search(body)):
-            return None  # blank (perhaps styled): nothing to hide
+        # Blank (perhaps styled) cells have nothing to hide. A plain search is enough here:
+        # a "<v"/"<is" or prefixed ":v"/":is" in a cell body can only start its value.
+        if not body or not any(tok in body for tok in (b"<v", b"<is", b":v", b":is")):
+            return None
         style = _STYLE_ATTR.search(attrs)
-        p = prefix.decode()
         self.res.masked += 1
-        kind = _TYPE_ATTR.search(attrs)
-        if kind and kind.group(1) == b"s":
-            v = _V_TEXT.search(body)
-            if v and v.group(1).strip().isdigit():
-                self.res.masked_strings.add(int(v.group(1)))
-        return (
-            f'<{p}c r="{column_letter(col)}{row}"'
-            f'{style.group().decode() if style else ""} t="inlineStr">'
-            f"<{p}is><{p}t>{escape_text(MASK_TEXT)}</{p}t></{p}is></{p}c>"
-        ).encode()
+        return (b"<" + prefix + b'c r="' + f"{column_letter(col)}{row}".encode() + b'"'
+                + (style.group() if style else b"") + b' t="inlineStr"><' + prefix + b"is><"
+                + prefix + b"t>" + _MASK_XML + b"</" + prefix + b"t></" + prefix + b"is></"
+                + prefix + b"c>")
 
     def valued(self, prefix: bytes, attrs: bytes, body: bytes, ref: str) -> bytes | None:
         """The formula cell as its saved value, ``None`` when it has no formula or no value."""
@@ -451,14 +470,17 @@ class _Cells:
             target = html.unescape(link.group(1).decode()).replace('""', '"')
             res.links.append((ref, target))
         body = _F_ELEMENT_RE.sub(b"", body)
-        attrs = _CM_ONLY.sub(b"", attrs)
+        attrs = _CM_ATTR.sub(b"", attrs)
+        if t and t.group(1) == b"str":
+            return _as_inline(prefix, attrs, body)
         return b"<" + prefix + b"c" + attrs + b">" + body + b"</" + prefix + b"c>"
 
     # -- fast path: every cell has its address (as Excel and most writers save them)
     def mask_fast(self, data: bytes) -> bytes:
         letters = sorted({column_letter(c) for t in self.targets for c in t.columns})
+        cols = "[A-Z]{1,3}" if any(t.every for t in self.targets) else "|".join(letters)
         pattern = re.compile(
-            rb"<((?:\w+:)?)c\b(?=[^>]*?\br=[\"'](" + "|".join(letters).encode() + rb")(\d+)[\"'])("
+            rb"<((?:\w+:)?)c\b(?=[^>]*?\br=[\"'](" + cols.encode() + rb")(\d+)[\"'])("
             + _ATTRS_NO_SLASH + rb")(?:/>|>(.*?)</\1c>)", re.S,
         )
 
@@ -470,25 +492,13 @@ class _Cells:
         return pattern.sub(sub, data)
 
     def formulas_fast(self, data: bytes, hits: Sequence[int]) -> bytes:
-        out = []
-        pos = 0
-        for hit in hits:
-            if hit < pos:
-                continue
-            # <f> is the first child of <c>: the tag just before it is the cell's start tag.
-            start = data.rfind(b"<", 0, hit)
-            m = _CELL_RE.match(data, start)
-            if m is None or m.end() <= hit:
-                continue
+        def rewrite(m: re.Match[bytes]) -> bytes | None:
             ref = _REF_ATTR.search(m.group(2))
             assert ref is not None  # the fast path is only taken when every cell has one
-            new = self.valued(m.group(1), m.group(2), m.group(3) or b"",
-                              (ref.group(1) + ref.group(2)).decode())
-            if new is not None:
-                out += [data[pos:start], new]
-                pos = m.end()
-        out.append(data[pos:])
-        return b"".join(out)
+            return self.valued(m.group(1), m.group(2), m.group(3) or b"",
+                               (ref.group(1) + ref.group(2)).decode())
+
+        return _rewrite_cells_at(data, hits, rewrite)
 
     # -- general path: rows and cells without addresses count on from the previous one
     def by_rows(self, data: bytes) -> bytes:
@@ -520,16 +530,97 @@ class _Cells:
         return _ROW_RE.sub(row_sub, data)
 
 
-def _clean_cells(xml: bytes, sheet: str, targets: Sequence[_MaskTarget]) -> _SheetResult:
-    """The sheet part with formulas replaced by their values and contact cells masked."""
+def _as_inline(prefix: bytes, attrs: bytes, body: bytes) -> bytes:
+    """A text cell without formula as an inline string (``t="str"`` is for formula results
+    only: Excel repairs a ``t="str"`` cell that has no formula)."""
+    v = _V_TEXT.search(body)
+    text = v.group(1) if v else b""
+    attrs = _TYPE_ATTR.sub(b't="inlineStr"', attrs, count=1)
+    space = b' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else b""
+    p = prefix
+    return (b"<" + p + b"c" + attrs + b"><" + p + b"is><" + p + b"t" + space + b">" + text
+            + b"</" + p + b"t></" + p + b"is></" + p + b"c>")
+
+
+_STR_TOKENS = (b't="str"', b"t='str'")
+_METADATA_TOKENS = (b" vm=", b" cm=")
+
+
+def _fix_cells(data: bytes, tokens: Sequence[bytes]) -> bytes:
+    """Cells without formula: ``t="str"`` as inline strings, no metadata references
+    (``cm``/``vm`` point into the metadata part, which the copy does not keep).
+
+    ``tokens`` say what to look for: a sheet the copy rewrites anyway is searched for all
+    of them; an untouched one only for metadata references when the workbook has a
+    metadata part (Excel writes ``t="str"`` only with a formula).
+    """
+    hits = sorted(i for tok in tokens for i in _find_all(data, tok))
+    if not hits:
+        return data
+
+    def rewrite(m: re.Match[bytes]) -> bytes | None:
+        if _HAS_F.search(m.group(3) or b""):
+            return None
+        attrs = _CM_ATTR.sub(b"", m.group(2))
+        kind = _TYPE_ATTR.search(attrs)
+        if kind and kind.group(1) == b"str":
+            return _as_inline(m.group(1), attrs, m.group(3) or b"")
+        return m.group()[: m.start(2) - m.start()] + attrs + m.group()[m.end(2) - m.start():]
+
+    return _rewrite_cells_at(data, hits, rewrite)
+
+
+def _rewrite_cells_at(
+    data: bytes, hits: Sequence[int], rewrite: Callable[[re.Match[bytes]], bytes | None]
+) -> bytes:
+    """``data`` with each cell holding a hit (sorted positions in its start tag or its first
+    child) replaced by ``rewrite(match)``; ``None`` keeps the cell."""
+    out = []
+    pos = 0
+    for hit in hits:
+        if hit < pos:
+            continue
+        # The tag just before the hit is the cell's start tag (<f> is a cell's first child).
+        start = data.rfind(b"<", 0, hit)
+        m = _CELL_RE.match(data, start)
+        if m is None or m.end() <= hit:
+            continue
+        new = rewrite(m)
+        if new is not None:
+            out += [data[pos:start], new]
+            pos = m.end()
+    out.append(data[pos:])
+    return b"".join(out)
+
+
+def _find_all(data: bytes, token: bytes) -> list[int]:
+    out = []
+    i = data.find(token)
+    while i >= 0:
+        out.append(i)
+        i = data.find(token, i + 1)
+    return out
+
+
+def _clean_cells(xml: bytes, sheet: str, targets: Sequence[_MaskTarget],
+                 metadata: bool = False) -> _SheetResult:
+    """The sheet part with formulas replaced by their values, contact cells masked and every
+    cell typed as a value (see :func:`_fix_cells`; ``metadata``: the workbook has a
+    metadata part, which cells may refer to)."""
     res = _SheetResult(xml)
     span = _sheet_data_span(xml)
     if span is None:
         return res
     start, end = span
+    res.span = span
+    prefixed = _prefixed(xml[:start])
     data = xml[start:end]
-    hits = _formula_hits(data)
+    hits = _formula_hits(data, prefixed)
     if not hits and not targets:
+        fixed = _fix_cells(data, _METADATA_TOKENS if metadata else ())
+        if fixed is not data:
+            res.xml = xml[:start] + fixed + xml[end:]
+            res.span = (start, start + len(fixed))
         return res
     cells = _Cells(sheet, targets, res)
     if _CELL_WITHOUT_REF.search(data) or _ROW_WITHOUT_REF.search(data):
@@ -537,10 +628,12 @@ def _clean_cells(xml: bytes, sheet: str, targets: Sequence[_MaskTarget]) -> _She
     else:
         if targets:
             data = cells.mask_fast(data)
-            hits = _formula_hits(data)
+            hits = _formula_hits(data, prefixed)
         if hits:
             data = cells.formulas_fast(data, hits)
+    data = _fix_cells(data, _STR_TOKENS + _METADATA_TOKENS)
     res.xml = xml[:start] + data + xml[end:]
+    res.span = (start, start + len(data))
     return res
 
 
@@ -574,41 +667,43 @@ _SHARED_CELL = re.compile(
 _SI = re.compile(rb"<((?:\w+:)?)si\b[^>]*?(?:/>|>.*?</\1si>)", re.S)
 
 
-def _scrub_shared_strings(xml: bytes, masked: set[int], still_used: set[int]) -> bytes:
-    """The shared-strings part with the masked cells' strings replaced by the mask.
+def _blank_strings(xml: bytes, used: set[int]) -> tuple[bytes, int]:
+    """The shared-strings part with every entry no cell shows made empty; how many were.
 
-    The cells now show the mask as inline text, but their old strings would still be in the
-    file for anyone who unzips it. A string another (unmasked) cell also shows is kept.
-    Entries keep their positions, so every other cell's index stays right.
+    The masked cells now show the mask as inline text, but their old strings would still
+    be in the file for anyone who unzips it (and so would any string no cell uses). A
+    string an unmasked cell also shows is kept. Entries keep their positions, so every
+    other cell's index stays right.
     """
-    drop = masked - still_used
-    if not drop:
-        return xml
     k = -1
+    blanked = 0
 
     def entry(m: re.Match[bytes]) -> bytes:
-        nonlocal k
+        nonlocal k, blanked
         k += 1
-        if k not in drop:
+        if k in used:
             return m.group()
         p = m.group(1)
-        return b"<" + p + b"si><" + p + b"t>" + escape_text(MASK_TEXT).encode() + b"</" + p \
-            + b"t></" + p + b"si>"
+        empty = b"<" + p + b"si><" + p + b"t></" + p + b"t></" + p + b"si>"
+        blanked += m.group() != empty
+        return empty
 
-    return _SI.sub(entry, xml)
+    new = _SI.sub(entry, xml)
+    return (new, blanked) if blanked else (xml, 0)
 
 
-def _add_internal_links(xml: bytes, links: Sequence[tuple[str, str]]) -> bytes:
+def _add_internal_links(tail: bytes, prefix: bytes, links: Sequence[tuple[str, str]]) -> bytes:
     """Give each ``(cell, place)`` a cell hyperlink to ``place`` in the workbook.
 
-    A ``HYPERLINK`` formula is a link only while it is a formula; a cell hyperlink (no
-    relationship needed for a place inside the workbook) keeps the copy's cell clickable in
-    any spreadsheet program. Cells that already have a hyperlink keep theirs.
+    ``tail`` is the sheet part after ``</sheetData>``, ``prefix`` the namespace prefix of
+    its elements. A ``HYPERLINK`` formula is a link only while it is a formula; a cell
+    hyperlink (no relationship needed for a place inside the workbook) keeps the copy's
+    cell clickable in any spreadsheet program. Cells that already have a hyperlink keep
+    theirs.
     """
-    m = re.search(rb"<(\w+:)?worksheet\b", xml)
-    p = (m.group(1) or b"") if m else b""
+    p = prefix
     block = re.search(rb"<" + re.escape(p) + rb"hyperlinks\b[^>]*>.*?</" + re.escape(p)
-                      + rb"hyperlinks>", xml, re.S)
+                      + rb"hyperlinks>", tail, re.S)
     taken = set(re.findall(rb'\bref="([^"]*)"', block.group())) if block else set()
     items = b"".join(
         b"<" + p + b'hyperlink ref="' + ref.encode() + b'" location="'
@@ -616,16 +711,15 @@ def _add_internal_links(xml: bytes, links: Sequence[tuple[str, str]]) -> bytes:
         for ref, place in links if ref.encode() not in taken
     )
     if not items:
-        return xml
+        return tail
     if block:
         close = block.end() - len(b"</" + p + b"hyperlinks>")
-        return xml[:close] + items + xml[close:]
+        return tail[:close] + items + tail[close:]
     later = WORKSHEET_ORDER[WORKSHEET_ORDER.index("hyperlinks") + 1:]
-    span = _sheet_data_span(xml)
     after = re.compile(rb"<" + re.escape(p) + rb"(?:" + b"|".join(n.encode() for n in later)
-                       + rb")\b").search(xml, span[1] if span else 0)
-    pos = after.start() if after else xml.rindex(b"</" + p + b"worksheet>")
-    return xml[:pos] + b"<" + p + b"hyperlinks>" + items + b"</" + p + b"hyperlinks>" + xml[pos:]
+                       + rb")\b").search(tail)
+    pos = after.start() if after else tail.rindex(b"</" + p + b"worksheet>")
+    return tail[:pos] + b"<" + p + b"hyperlinks>" + items + b"</" + p + b"hyperlinks>" + tail[pos:]
 
 
 def _drop_masked_links(
@@ -647,7 +741,7 @@ def _drop_masked_links(
             return m.group()
         r1, c1, r2, c2 = box
         hit = any(
-            any(c1 <= c <= c2 for c in t.columns)
+            t.covers_cols(c1, c2)
             and r2 >= t.first_row and (t.last_row is None or r1 <= t.last_row)
             for t in targets
         )
@@ -750,10 +844,37 @@ def _header_text(raw: bytes, sst: _SharedStrings) -> str:
     return ""
 
 
-def _contact_columns(headers: Mapping[int, str]) -> dict[int, str]:
-    wanted = {c.casefold(): c for c in schema.CONTACT_COLUMNS}
-    return {col: wanted[h.strip().casefold()] for col, h in headers.items()
-            if isinstance(h, str) and h.strip().casefold() in wanted}
+#: Column headers that hold a way to reach a person, compared after :func:`_header_key`
+#: (case, spaces, hyphens, dots and a trailing number ignored: "E-mail 2" is "email").
+#: One table to extend: the ledger's own columns first, then the spellings found in
+#: exports and in colleagues' sheets. Not "Cell" alone: in a workbook that is a cell
+#: address (the Problems sheet has such a column).
+CONTACT_HEADERS: tuple[str, ...] = (
+    *schema.CONTACT_COLUMNS,
+    "E-mail", "Mail", "E-mail address", "Email address", "Mail address",
+    "Phone number", "Telephone", "Tel", "Tel.", "Mobile", "Mobile phone", "Mobile number",
+    "Cell phone", "Cellphone", "Handy", "Telefon", "Fax", "WhatsApp", "WeChat",
+    "Skype", "LinkedIn", "Contact person", "Contact name", "Contact email",
+    "Contact phone", "Ansprechpartner", "Address", "Street", "Postal address",
+    "联系人", "联系电话", "电话", "手机", "手机号", "手机号码", "邮箱", "电子邮件",
+    "电子邮箱", "微信", "传真", "地址", "联系地址", "座机",
+)
+#: A sheet of people (a contact per row): every cell below its header is masked.
+CONTACTS_SHEET = "Contacts"
+
+
+def _header_key(text: str) -> str:
+    key = re.sub(r"[\s\-_.:/#()（）：]+", "", text.casefold())
+    return re.sub(r"\d+$", "", key)
+
+
+_CONTACT_KEYS = {_header_key(h): h for h in CONTACT_HEADERS}
+
+
+def contact_columns(headers: Mapping[int, str]) -> dict[int, str]:
+    """Column -> header of the columns whose header is a contact header (see above)."""
+    return {col: h.strip() for col, h in headers.items()
+            if isinstance(h, str) and h.strip() and _header_key(h) in _CONTACT_KEYS}
 
 
 @dataclass(frozen=True)
@@ -809,10 +930,16 @@ def _mask_targets(
         if entry.kind != "worksheet" or entry.part is None:
             continue
         customers = entry.name.casefold() == schema.CUSTOMERS.casefold()
+        if entry.name.casefold() == CONTACTS_SHEET.casefold():
+            # A sheet of people: everything below its header row names or reaches one.
+            tables = _sheet_tables(z, pkg, entry.part)
+            first = min((t.first_data_row for t in tables), default=2)
+            targets[entry.name] = [_MaskTarget({}, first, None, every=True)]
+            continue
         header_at_a1 = False
         for table in _sheet_tables(z, pkg, entry.part):
             header_at_a1 |= table.header_row == 1 and table.first_col == 0
-            cols = _contact_columns(
+            cols = contact_columns(
                 {table.first_col + i: c for i, c in enumerate(table.columns)})
             if cols:
                 # On Customers every row below the header is a customer's, also rows typed
@@ -823,39 +950,14 @@ def _mask_targets(
         if header_at_a1:
             continue  # row 1 is that table's header, already looked at
         row1 = _sheet_first_row(z, entry.part)
-        cols = _contact_columns({c: _header_text(raw, sst) for c, raw in row1.items()})
+        cols = contact_columns({c: _header_text(raw, sst) for c, raw in row1.items()})
         if cols:
             targets.setdefault(entry.name, []).append(_MaskTarget(cols, 2))
     return targets
 
 
 # --------------------------------------------------------------------------------------------
-# Package bookkeeping
-
-
-def _reachable(pkg: Package, skip: Mapping[str, set[str]]) -> set[str]:
-    """Zip names reachable from the package's relationships, not following ``skip`` ids.
-
-    ``skip`` maps a source part (``""`` for the package) to relationship ids to ignore.
-    """
-    seen: set[str] = set()
-    todo = [""]
-    while todo:
-        part = todo.pop()
-        for rel in pkg.rels(part):
-            if rel.external or rel.id in skip.get(part, ()):
-                continue
-            name = pkg.find(rel.target)
-            if name is not None and name not in seen:
-                seen.add(name)
-                todo.append(name)
-    return seen
-
-
-def _drop_rel_ids(rels_xml: bytes, ids: Iterable[str]) -> bytes:
-    for rid in ids:
-        rels_xml = _remove_elements(rels_xml, rb"Relationship", rb"Id", rid)
-    return rels_xml
+# The workbook part
 
 
 def _set_attr(tag: bytes, name: bytes, value: bytes) -> bytes:
@@ -867,6 +969,15 @@ def _set_attr(tag: bytes, name: bytes, value: bytes) -> bytes:
     return tag[:end] + b" " + name + b'="' + value + b'"' + tag[end:]
 
 
+def _keep_attrs(el: bytes, names: Iterable[str]) -> bytes:
+    """An empty element with only the attributes ``names`` (local names)."""
+    m = re.match(rb"<([\w.:-]+)", el)
+    assert m is not None
+    pairs = re.findall(rb"""\s((?:[\w.-]+:)?([\w.-]+)=(?:"[^"]*"|'[^']*'))""", el[: el.find(b">")])
+    kept = b"".join(b" " + full for full, local in pairs if local.decode() in names)
+    return b"<" + m.group(1) + kept + b"/>"
+
+
 def _name_refers_to(text: str, sheets: Iterable[str]) -> bool:
     for sheet in sheets:
         quoted = re.escape(sheet.replace("'", "''"))
@@ -875,111 +986,142 @@ def _name_refers_to(text: str, sheets: Iterable[str]) -> bool:
     return False
 
 
-def _edit_workbook_xml(
-    wb_xml: bytes,
-    entries: Sequence[SheetEntry],
-    dropped: Sequence[SheetEntry],
-    cover: tuple[str, int, str],
-) -> bytes:
-    """The workbook part: dropped sheets out, the cover first and active, names renumbered."""
-    r_prefix = _namespace_prefix(wb_xml, NS_R)
-    dropped_ids = {e.rid for e in dropped}
-    dropped_names = [e.name for e in dropped]
+_REF_SHEET = r"(?:'(?:[^']|'')+'|[\w.]+)"
+_REF_CELL = r"\$?[A-Za-z]{1,3}\$?\d+"
+_REF_AREA = (rf"(?:{_REF_CELL}(?::{_REF_CELL})?|\$?[A-Za-z]{{1,3}}:\$?[A-Za-z]{{1,3}}"
+             r"|\$?\d+:\$?\d+|#REF!)")
+_REF_ONE = (rf"(?:(?:{_REF_SHEET}(?::{_REF_SHEET})?!)?{_REF_AREA}"
+            r"|[A-Za-z_\\][\w.\\]*\[(?:[^\[\]]|\[[^\[\]]*\])*\])")
+#: A defined name that is only a reference (cells, ranges, a table's columns): print areas,
+#: print titles, filter ranges, names used by conditional formats. Constants, formulas and
+#: references to other workbooks (``[1]Sheet!A1``) do not match.
+_REFERENCE = re.compile(rf"\s*{_REF_ONE}(?:\s*,\s*{_REF_ONE})*\s*")
 
-    def sheet(m: re.Match[bytes]) -> bytes:
-        rid = re.search(rb'\b\w+:id="([^"]*)"', m.group(2))
-        return b"" if rid and rid.group(1).decode() in dropped_ids else m.group()
 
-    wb_xml = re.sub(
-        rb"<((?:\w+:)?)sheet\b(" + _ATTRS_NO_SLASH + rb")(?:/>|>.*?</\1sheet>)", sheet, wb_xml,
-        flags=re.S,
-    )
-    name, sheet_id, rid = cover
-    sheets_tag = re.search(rb"<((?:\w+:)?)sheets\b" + _A + rb">", wb_xml)
-    if sheets_tag is None:
-        raise InputError("the workbook part has no list of sheets",
-                         fix="Open the workbook in Excel and save it again.")
-    sp = sheets_tag.group(1).decode()
-    rattr = f'{r_prefix}:id="{rid}"' if r_prefix else f'xmlns:r="{NS_R}" r:id="{rid}"'
-    new_sheet = f'<{sp}sheet name="{escape_attr(name)}" sheetId="{sheet_id}" {rattr}/>'.encode()
-    if sheets_tag.group().endswith(b"/>"):
-        wb_xml = (wb_xml[: sheets_tag.start()] + f"<{sp}sheets>".encode() + new_sheet
-                  + f"</{sp}sheets>".encode() + wb_xml[sheets_tag.end():])
-    else:
-        wb_xml = wb_xml[: sheets_tag.end()] + new_sheet + wb_xml[sheets_tag.end():]
+@dataclass
+class _WorkbookEdit:
+    """What :func:`_workbook_xml` needs and finds."""
 
-    # The cover is the first and active tab.
-    wb_xml = re.sub(
-        rb"<(?:\w+:)?workbookView\b" + _ATTRS_NO_SLASH + rb"/?>",
-        lambda m: _set_attr(_set_attr(m.group(), b"activeTab", b"0"), b"firstSheet", b"0"),
-        wb_xml,
-    )
+    entries: Sequence[SheetEntry]
+    dropped: Sequence[SheetEntry]
+    cover: tuple[str, int, str]  # name, sheetId, relationship id
+    names_dropped: int = 0
+    elements_dropped: list[str] = field(default_factory=list)
 
-    # localSheetId is the sheet's position in the tab order: renumber it for the new order.
-    position: dict[int, int | None] = {}
-    new_pos = 1
-    for old, e in enumerate(entries):
-        if e.rid in dropped_ids:
-            position[old] = None
-        else:
-            position[old] = new_pos
-            new_pos += 1
+    def sheets(self, el: bytes) -> bytes:
+        dropped_ids = {e.rid for e in self.dropped}
 
-    def name_el(m: re.Match[bytes]) -> bytes:
-        attrs, text = m.group(2), html.unescape((m.group(3) or b"").decode("utf-8"))
-        if re.search(rb'\b(?:vbProcedure|xlm)="(?:1|true)"', attrs):
-            return b""  # a name for a macro, which the copy does not have
-        local = re.search(rb'\blocalSheetId="(\d+)"', attrs)
-        if local is not None:
-            new = position.get(int(local.group(1)))
-            if new is None:
+        def sheet(m: re.Match[bytes]) -> bytes:
+            rid = re.search(rb'\b\w+:id="([^"]*)"', m.group(2))
+            return b"" if rid and rid.group(1).decode() in dropped_ids else m.group()
+
+        el = re.sub(rb"<((?:\w+:)?)sheet\b(" + _ATTRS_NO_SLASH + rb")(?:/>|>.*?</\1sheet>)",
+                    sheet, el, flags=re.S)
+        tag = re.match(rb"<((?:\w+:)?)sheets\b" + _A + rb">", el)
+        assert tag is not None
+        sp = tag.group(1).decode()
+        name, sheet_id, rid = self.cover
+        new = (f'<{sp}sheet name="{escape_attr(name)}" sheetId="{sheet_id}" '
+               f'xmlns:r="{NS_R}" r:id="{rid}"/>').encode()
+        if tag.group().endswith(b"/>"):
+            return f"<{sp}sheets>".encode() + new + f"</{sp}sheets>".encode()
+        return el[: tag.end()] + new + el[tag.end():]
+
+    def names(self, el: bytes) -> bytes:
+        # localSheetId is the sheet's position in the tab order: renumber it for the new
+        # order (the cover first, dropped sheets gone).
+        dropped_ids = {e.rid for e in self.dropped}
+        position: dict[int, int | None] = {}
+        new_pos = 1
+        for old, e in enumerate(self.entries):
+            position[old] = None if e.rid in dropped_ids else new_pos
+            new_pos += e.rid not in dropped_ids
+        gone = [e.name for e in self.dropped]
+
+        def name_el(m: re.Match[bytes]) -> bytes:
+            attrs, text = m.group(2), html.unescape((m.group(3) or b"").decode("utf-8"))
+            keep = (not re.search(rb'\b(?:vbProcedure|xlm|function)="(?:1|true)"', attrs)
+                    and _REFERENCE.fullmatch(text) is not None
+                    and not _name_refers_to(text, gone))
+            local = re.search(rb'\blocalSheetId="(\d+)"', attrs)
+            new = position.get(int(local.group(1))) if local else 0
+            if not keep or new is None:
+                self.names_dropped += 1
                 return b""
+            if local is None:
+                return m.group()
             tag, at = m.group(), m.start(2) - m.start()  # where the attributes start
             return tag[: at + local.start(1)] + str(new).encode() + tag[at + local.end(1):]
-        if dropped_names and _name_refers_to(text, dropped_names):
-            return b""
-        return m.group()
 
-    wb_xml = re.sub(
-        rb"<((?:\w+:)?)definedName\b(" + _ATTRS_NO_SLASH + rb")(?:/>|>(.*?)</\1definedName>)",
-        name_el, wb_xml, flags=re.S,
-    )
-    # A <definedNames> left empty is not allowed.
-    return re.sub(rb"<((?:\w+:)?)definedNames\b[^>]*>\s*</\1definedNames>|"
-                  rb"<(?:\w+:)?definedNames\s*/>", b"", wb_xml)
+        el = re.sub(rb"<((?:\w+:)?)definedName\b(" + _ATTRS_NO_SLASH
+                    + rb")(?:/>|>(.*?)</\1definedName>)", name_el, el, flags=re.S)
+        return b"" if not re.search(rb"<(?:\w+:)?definedName\b", el) else el
 
 
-def _edit_content_types(
-    ct_xml: bytes, wb_part: str, dropped_parts: Iterable[str], cover_part: str
-) -> bytes:
-    for part in dropped_parts:
-        ct_xml = _remove_elements(ct_xml, rb"Override", rb"PartName", "/" + part)
-    ct_xml = _remove_elements(ct_xml, rb"Default", rb"ContentType", CT_VBA_PROJECT)
-    wb_override = re.compile(
-        rb"<(?:\w+:)?Override\b" + _ATTRS_NO_SLASH + rb"/?>", re.S
-    )
-    found = False
+def _workbook_xml(wb_xml: bytes, edit: _WorkbookEdit) -> bytes:
+    """The workbook part, allow-listed (:data:`share_parts.WORKBOOK_KEEP`): the dropped
+    sheets out, the cover first and active, only reference names, renumbered."""
+    def views(el: bytes) -> bytes:
+        return re.sub(
+            rb"<(?:\w+:)?workbookView\b" + _ATTRS_NO_SLASH + rb"/?>",
+            lambda m: _set_attr(_set_attr(m.group(), b"activeTab", b"0"), b"firstSheet", b"0"),
+            el)
 
-    def override(m: re.Match[bytes]) -> bytes:
-        nonlocal found
-        pn = re.search(rb'\bPartName="([^"]*)"', m.group())
-        if pn and pn.group(1).decode().lstrip("/").lower() == wb_part.lower():
-            found = True
-            return _set_attr(m.group(), b"ContentType", CT_WORKBOOK_XLSX.encode())
-        return m.group()
+    empty: set[str] = set()
 
-    ct_xml = wb_override.sub(override, ct_xml)
-    new = f'<Override PartName="/{escape_attr(cover_part)}" ContentType="{CT_WORKSHEET}"/>'
-    if not found:
-        new += f'<Override PartName="/{escape_attr(wb_part)}" ContentType="{CT_WORKBOOK_XLSX}"/>'
-    return _insert_before_close(ct_xml, rb"</(?:\w+:)?Types>", new.encode(), "content types")
+    def dropped_if_set(el: bytes) -> bytes:
+        # An element without attributes or content (<workbookProtection/>) held nothing:
+        # the cover does not claim it was taken out.
+        if not re.search(rb"\s[\w:.-]+=|>\s*<", el):
+            empty.add(el[1:].split(None, 1)[0].split(b"/")[0].split(b">")[0].decode())
+        return b""
+
+    decide: dict[str, object] = {
+        "fileVersion": True, "calcPr": True, "bookViews": views, "sheets": edit.sheets,
+        "definedNames": edit.names,
+        "workbookPr": lambda el: _keep_attrs(el, parts.WORKBOOK_PR_KEEP),
+    }
+    start = parts.root_content_start(wb_xml, b"workbook")
+    content, dropped, end = parts.keep_children(wb_xml, start, decide, dropped_if_set)
+    if b"sheets" not in content:
+        raise InputError("the workbook part has no list of sheets",
+                         fix="Open the workbook in Excel and save it again.")
+    edit.elements_dropped = [d for d in dropped if d != "definedNames"
+                             and not any(e.rsplit(":", 1)[-1] == d for e in empty)]
+    return wb_xml[:start] + content + wb_xml[end:]
 
 
-def _blank_elements(xml: bytes, names: Iterable[bytes]) -> bytes:
-    for name in names:
-        xml = re.sub(rb"(<(\w+:)?" + name + rb"\b[^>/]*>).*?(</(?:\w+:)?" + name + rb">)",
-                     rb"\1\3", xml, flags=re.S)
-    return xml
+#: What the cover says for workbook and sheet elements a copy does not keep.
+ELEMENTS_DROPPED: Mapping[str, str] = {
+    "dataValidations": "data validation (input rules and their lists)",
+    "hyperlinks": "links to files or mail addresses",
+    "headerFooter": "print headers and footers",
+    "legacyDrawing": "notes (cell comments)",
+    "legacyDrawingHF": "pictures in print headers",
+    "customSheetViews": "custom views",
+    "customWorkbookViews": "custom views",
+    "scenarios": "scenarios",
+    "protectedRanges": "protected ranges (with the users allowed to edit them)",
+    "oleObjects": "embedded objects",
+    "controls": "form and ActiveX controls",
+    "AlternateContent": "form controls, or the folder the workbook was saved in",
+    "picture": "sheet background pictures",
+    "customProperties": "custom sheet properties",
+    "smartTags": "smart tags",
+    "webPublishItems": "web publishing settings",
+    "webPublishing": "web publishing settings",
+    "webPublishObjects": "web publishing settings",
+    "extLst": "Excel extensions (slicers, input rules, ...)",
+    "cellWatches": "cell watches",
+    "dataConsolidate": "data consolidation (references to other workbooks)",
+    "fileSharing": "file-sharing settings (with a user name)",
+    "workbookProtection": "the workbook's protection",
+    "externalReferences": "links to other workbooks and their cached values",
+    "pivotCaches": "pivot caches (the data behind pivot tables)",
+    "fileRecoveryPr": "file recovery settings",
+    "revisionPtr": "revision ids",
+    "functionGroups": "macro function groups",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1012,11 +1154,12 @@ def _cover_rows(
         where = "; ".join(f"{s} ({', '.join(c)})" for s, c in outcome.masked.items())
         contacts = f"masked: {outcome.masked_cells} cells shown as {MASK_TEXT} on {where}"
     elif mask_contacts:
-        contacts = "masked: the workbook has no Contact, Phone or Email column"
+        contacts = ("masked: the workbook has no contact column (Contact, Phone, Email or "
+                    "another name for them) and no Contacts sheet")
     else:
-        contacts = ("not masked: this copy shows the Contact, Phone and Email of your "
-                    "customers")
-    removed = ", ".join(outcome.removed) if outcome.removed else "nothing"
+        contacts = ("not masked: this copy shows the contact details of your customers "
+                    "(names, phone numbers, mail addresses, notes)")
+    removed = list(outcome.removed) or ["nothing"]
     rows: list[list[Any]] = [
         [f"{_COVER_TITLE}{source_name}"],
         [],
@@ -1028,7 +1171,7 @@ def _cover_rows(
         ["Copy made", f"{made:%Y-%m-%d %H:%M}"],
         ["Contact details", contacts],
         ["Formulas replaced by values", f"{outcome.formulas:,} cells"],
-        ["Taken out", removed],
+        *([("Taken out" if i == 0 else ""), what] for i, what in enumerate(removed)),
         ["Recalculation", "Nothing recalculates here; edits change no score. The analyst "
                           "updates the original workbook with xlcrm and sends a new copy."],
         [],
@@ -1082,6 +1225,150 @@ def _refuse_missing(missing: Sequence[str]) -> InputError:
     )
 
 
+def _sheet_is_dropped(e: SheetEntry) -> bool:
+    """Configuration, macro and dialog sheets (and sheets without a part) are not copied."""
+    config = {c.casefold() for c in CONFIG_SHEETS}
+    return (e.name.casefold() in config or e.kind not in ("worksheet", "chartsheet")
+            or e.part is None)
+
+
+@dataclass
+class _Build:
+    """The copy being built: the source, what is kept, what changed."""
+
+    z: zipfile.ZipFile
+    pkg: Package
+    label: str
+    mask: bool
+    plan: parts.Plan
+    targets: dict[str, list[_MaskTarget]]
+    outcome: _Outcome
+    edits: dict[str, list[bytes | memoryview]] = field(default_factory=dict)
+    filtered: dict[str, bytes] = field(default_factory=dict)  # for parts.prune
+    missing: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # what was taken out, for the cover
+    metadata: bool = False  # the source has a metadata part (cells may refer to it)
+
+    def kept_ids(self, part: str) -> set[str]:
+        return {r.id for r in self.plan.rels.get(part, [])}
+
+    def note(self, what: str) -> None:
+        if what not in self.gone:
+            self.gone.append(what)
+
+    def read(self, part: str) -> bytes:
+        xml = self.z.read(part)
+        if part.lower().endswith((".xml", ".vml", ".rels")):
+            parts.refuse_dtd(part, xml, self.label)
+        return xml
+
+
+def _copy_worksheet(b: _Build, e: SheetEntry) -> None:
+    """Cells as values (contacts masked), elements allow-listed, internal links kept."""
+    assert e.part is not None
+    xml = b.read(e.part)
+    targets = b.targets.get(e.name, [])
+    res = _clean_cells(xml, e.name, targets, b.metadata)
+    b.outcome.formulas += res.formulas
+    b.missing += res.missing
+    b.errors += res.errors
+    if res.masked:
+        b.outcome.masked_cells += res.masked
+        cols = [c for t in targets for c in (["every column"] if t.every
+                                             else list(t.columns.values()))]
+        b.outcome.masked[e.name] = tuple(dict.fromkeys(cols))
+    new = res.xml
+    span = res.span or (len(new), len(new))
+    head, tail = bytes(new[: span[0]]), bytes(new[span[1]:])
+    kept_ids = b.kept_ids(e.part)
+
+    def links(el: bytes) -> bytes:
+        def one(m: re.Match[bytes]) -> bytes:
+            rid = parts.RID_REF.search(m.group())
+            if rid is None or rid.group(1).decode() in kept_ids:
+                return m.group()
+            b.outcome.links_removed += 1  # to a file, or mailto: when masking
+            return b""
+
+        el = re.sub(rb"<((?:\w+:)?)hyperlink\b" + _ATTRS_NO_SLASH
+                    + rb"(?:/>|>.*?</\1hyperlink>)", one, el, flags=re.S)
+        if b.mask:
+            el, _, n = _drop_masked_links(el, targets)
+            b.outcome.links_removed += n
+            el = parts.remove_attrs(el, [b"tooltip", b"display"])
+        return el if re.search(rb"<(?:\w+:)?hyperlink\b", el) else b""
+
+    notes = not b.mask and any(parts.rel_kind(r) == "comments" for r in b.plan.rels[e.part])
+    rules = parts.SheetRules(b.mask, kept_ids, notes, links)
+    had_filters = b.mask and b"filterColumn" in tail
+    new_head, new_tail, dropped = parts.filter_sheet(head, tail, rules)
+    if had_filters:
+        b.note("autoFilter criteria")
+    for d in dropped:
+        b.note(ELEMENTS_DROPPED.get(d, f"sheet settings ({d})"))
+    prefix = re.search(rb"<(\w+:)?worksheet\b", new_head)
+    new_tail = _add_internal_links(new_tail, (prefix.group(1) or b"") if prefix else b"",
+                                   res.links)
+    b.filtered[e.part] = new_head + new_tail
+    if res.xml is not xml or new_head != head or new_tail != tail:
+        b.edits[e.part] = [new_head, memoryview(new)[span[0]:span[1]], new_tail]
+
+
+def _copy_part(b: _Build, part: str, kind: str) -> None:
+    """A kept part other than a worksheet: rewritten when its kind needs it."""
+    if kind == "officeDocument" or (kind == "sharedStrings" and b.mask):
+        return  # written afresh / after the sheets
+    raw = b.read(part)
+    new = raw
+    if kind == "chartsheet":
+        rules = parts.SheetRules(b.mask, b.kept_ids(part), False)
+        head, _, dropped = parts.filter_sheet(raw, b"", rules, chart=True)
+        new = head
+        for d in dropped:
+            b.note(ELEMENTS_DROPPED.get(d, f"sheet settings ({d})"))
+    elif kind in ("drawing", "chartUserShapes"):
+        new, n = parts.clean_drawing(raw, b.kept_ids(part), b.mask)
+        if re.search(rb"""\smacro=(?:"[^"]+"|'[^']+')""", raw):
+            b.note("macros assigned to shapes (the shapes stay)")
+        if n:
+            b.note("text boxes and shapes" if b.mask else
+                   "drawing objects other than charts, pictures and shapes")
+    elif kind == "chart":
+        new = parts.clean_chart(raw, b.mask, escape_text(MASK_TEXT).encode())
+        if b.mask and re.search(rb"<(?:\w+:)?(?:str|num|multiLvlStr)Cache\b", raw):
+            b.note("chart caches (charts redraw from the copy's cells)")
+        if b"externalData" in raw:
+            b.note("data workbooks embedded in charts")
+    elif kind == "table":
+        new = parts.clean_table(raw, b.mask)
+    elif kind == "comments":
+        new = parts.clean_comments(raw)
+        if new != raw:
+            b.note("the names of the notes' authors")
+    elif kind == "vmlDrawing":
+        new = parts.clean_vml(raw)
+    if kind in ("chartsheet", "drawing", "chartUserShapes", "chart"):
+        b.filtered[part] = new
+    if new != raw:
+        b.edits[part] = [new]
+
+
+def _scrub_unused_strings(b: _Build, sst_part: str, sheet_parts: Sequence[str]) -> None:
+    """With masking, every shared string no kept cell shows is blanked (positions kept):
+    the masked values, and anything else a reader of the unzipped file could find."""
+    used: set[int] = set()
+    for part in sheet_parts:
+        chunks = b.edits.get(part) or [b.z.read(part)]
+        for chunk in chunks:
+            used.update(int(v) for v in _SHARED_CELL.findall(chunk))
+    xml = b.read(sst_part)
+    new, blanked = _blank_strings(xml, used)
+    if blanked:
+        b.edits[sst_part] = [new]
+        b.note(f"{blanked} text(s) of the shared-strings list that no cell of the copy shows")
+
+
 def shareable_bytes(
     book: Workbook,
     *,
@@ -1094,224 +1381,215 @@ def shareable_bytes(
     Returns
     -------
     (members, outcome)
-        Members to write with :func:`xlcrm.book.write._write_zip`, and what was done.
+        Members to write with :func:`xlcrm.book.write._write_zip`, and what was done;
+        ``outcome.verbatim`` names the members copied byte for byte.
 
     Raises
     ------
     InputError
-        When the workbook is not an ``.xlsx``/``.xlsm`` zip, or a formula cell has no saved
-        value (naming the first cells).
+        When the workbook is not an ``.xlsx``/``.xlsm`` zip, a formula cell has no saved
+        value (naming the first cells), or a part the copy keeps has a DOCTYPE or no
+        content type.
     """
-    data = book.data
-    label = book.path.name
     made = made or datetime.now()
-    z, pkg, wb_part = open_package(data, label, "make a copy of it")
+    z, pkg, wb_part = open_package(book.data, book.path.name, "make a copy of it")
     entries = pkg.sheets()
-    config = {c.casefold() for c in CONFIG_SHEETS}
-    dropped = [e for e in entries if e.name.casefold() in config or e.kind in MACRO_SHEET_KINDS]
+    dropped = [e for e in entries if _sheet_is_dropped(e)]
     kept = [e for e in entries if e not in dropped]
     outcome = _Outcome(sheets=[], cover="", computed=run_stamp(book))
-
-    # Relationships that lead to macros, the ribbon, the calculation chain, dropped sheets.
-    wb_rels = pkg.rels(wb_part)
-    skip: dict[str, set[str]] = {"": set(), wb_part: {e.rid for e in dropped}}
-    for rel in pkg.rels(""):
-        if "/ui/" in rel.type:
-            skip[""].add(rel.id)
-    for rel in wb_rels:
-        if rel.type.endswith(("/vbaProject", "/calcChain", "/attachedToolbars")):
-            skip[wb_part].add(rel.id)
-    before = _reachable(pkg, {})
-    after = _reachable(pkg, skip)
-    dropped_parts = set(before - after)
-    # A VBA project nothing refers to is still a macro in the file.
-    dropped_parts |= {n for n in z.namelist()
-                      if n.rsplit("/", 1)[-1].lower().startswith("vbaproject")}
-    for part in list(dropped_parts):
-        rp = pkg.find(rels_part(part))
-        if rp is not None:
-            dropped_parts.add(rp)
-    kinds = {
-        "vbaProject": "macros (VBA project)",
-        "/ui/": "the custom ribbon",
-        "calcChain": "the calculation chain",
-        "attachedToolbars": "macro toolbars",
-    }
-    rel_types = [r.type for r in pkg.rels("") if r.id in skip[""]] + [
-        r.type for r in wb_rels if r.id in skip[wb_part] and r.id not in {e.rid for e in dropped}]
-    for key, what in kinds.items():
-        if any(key in t for t in rel_types) and what not in outcome.removed:
-            outcome.removed.append(what)
-    for e in dropped:
-        what = (f"the sheet {e.name} (Python configuration)" if e.kind not in MACRO_SHEET_KINDS
-                else f"the macro sheet {e.name}")
-        outcome.removed.append(what)
-
-    sst_rel = next((r for r in wb_rels if r.type.endswith("/sharedStrings")), None)
-    sst_part = pkg.find(sst_rel.target) if sst_rel else None
+    plan = parts.plan_parts(pkg, {e.rid for e in kept}, mask_contacts)
+    sst_part = next(iter(plan.of_kind("sharedStrings")), None)
     targets = _mask_targets(z, pkg, kept, sst_part) if mask_contacts else {}
+    b = _Build(z, pkg, book.path.name, mask_contacts, plan, targets, outcome)
+    b.metadata = any(parts.rel_kind(r) == "metadata" for r in pkg.rels(wb_part))
 
-    edits: dict[str, bytes] = {}
-    missing: list[str] = []
-    errors: list[tuple[str, str]] = []
-    masked_strings: set[int] = set()
-    worksheets = [e for e in kept if e.part is not None]
+    worksheets = [e for e in kept if e.kind == "worksheet"]
     for i, e in enumerate(worksheets):
         if progress:
             progress(f"Sheet {e.name}", 0.1 + 0.6 * i / max(len(worksheets), 1))
-        assert e.part is not None
-        xml = z.read(e.part)
-        new = _TAB_SELECTED.sub(rb"\1", xml[: _head_end(xml)]) + xml[_head_end(xml):]
-        if e.kind == "worksheet":
-            res = _clean_cells(new, e.name, targets.get(e.name, []))
-            new = res.xml
-            outcome.formulas += res.formulas
-            missing += res.missing
-            errors += res.errors
-            if res.masked:
-                masked_strings |= res.masked_strings
-                outcome.masked_cells += res.masked
-                cols = [c for t in targets[e.name] for c in t.columns.values()]
-                outcome.masked[e.name] = tuple(dict.fromkeys(cols))
-                new, rids, n = _drop_masked_links(new, targets[e.name])
-                outcome.links_removed += n
-                rp = pkg.find(rels_part(e.part))
-                if rids and rp is not None:
-                    edits[rp] = _drop_rel_ids(z.read(rp), rids)
-            new = _add_internal_links(new, res.links)
-            for rel in pkg.rels(e.part):
-                table = pkg.find(rel.target) if rel.type.endswith("/table") else None
-                if table is not None:
-                    txml = z.read(table)
-                    cleaned = _CALC_COLUMN.sub(b"", txml)
-                    if cleaned != txml:
-                        edits[table] = cleaned
-        if new != xml:
-            edits[e.part] = new
-    if missing:
-        raise _refuse_missing(missing)
-    if masked_strings and sst_part is not None:
-        still_used: set[int] = set()
-        for e in worksheets:
-            assert e.part is not None
-            final = edits.get(e.part) or z.read(e.part)
-            still_used.update(int(v) for v in _SHARED_CELL.findall(final))
-        edits[sst_part] = _scrub_shared_strings(z.read(sst_part), masked_strings, still_used)
-    for ref, err in errors:
+        _copy_worksheet(b, e)
+    if b.missing:
+        raise _refuse_missing(b.missing)
+    for part, kind in list(plan.kinds.items()):
+        if kind != "worksheet":
+            _copy_part(b, part, kind)
+    parts.prune(plan, b.filtered)
+    if mask_contacts and sst_part is not None:
+        _scrub_unused_strings(b, sst_part, [e.part for e in worksheets if e.part])
+    for ref, err in b.errors:
         outcome.warnings.append(
             f"{ref} shows {err}: its formula could not be calculated when the workbook was "
             "last saved (an xlcrm worksheet function without the xlwings add-in shows #NAME?)"
         )
-
-    # The cover sheet: a new part, first in the tab order.
     if progress:
         progress("Writing the cover sheet", 0.75)
+    members = _assemble(b, book, wb_part, entries, dropped, kept, made)
+    return members, outcome
+
+
+def _assemble(b: _Build, book: Workbook, wb_part: str, entries: Sequence[SheetEntry],
+              dropped: Sequence[SheetEntry], kept: Sequence[SheetEntry], made: datetime
+              ) -> list[_Member]:
+    """The members of the copy: kept parts (raw when unchanged), the cover, the workbook,
+    the relationships, content types and document properties written afresh."""
+    plan, outcome, pkg = b.plan, b.outcome, b.pkg
     cover = _cover_name([e.name for e in kept])
     outcome.cover = cover
     outcome.sheets = [cover, *(e.name for e in kept)]
-    taken = {n.lower() for n in pkg.names}
     folder = wb_part.rsplit("/", 1)[0] + "/" if "/" in wb_part else ""
+    taken = {n.lower() for n in pkg.names}
     n = 1
     while f"{folder}worksheets/sheet{n}.xml".lower() in taken:
         n += 1
     cover_part = f"{folder}worksheets/sheet{n}.xml"
-    rids = {r.id for r in wb_rels}
-    k = len(rids) + 1
-    while f"rId{k}" in rids:
+    ids = {r.id for r in pkg.rels(wb_part)}
+    k = len(ids) + 1
+    while f"rId{k}" in ids:
         k += 1
-    cover_rid = f"rId{k}"
+    cover_rel = Relationship(f"rId{k}", REL_WORKSHEET, cover_part)
     sheet_id = max((e.sheet_id for e in entries), default=0) + 1
+    edit = _WorkbookEdit(entries, dropped, (cover, sheet_id, cover_rel.id))
+    wb_xml = _workbook_xml(b.read(wb_part), edit)
+    for d in edit.elements_dropped:
+        b.note(ELEMENTS_DROPPED.get(d, f"workbook settings ({d})"))
+    if edit.names_dropped:
+        b.note(f"{edit.names_dropped} defined name(s) holding a constant, a formula or a "
+               "reference to what the copy does not hold")
+    for e in dropped:
+        b.note(f"the sheet {e.name} (Python configuration)" if e.name.casefold() in
+               {c.casefold() for c in CONFIG_SHEETS} else f"the sheet {e.name} ({e.kind})")
+    outcome.removed = list(dict.fromkeys(parts.dropped_summary(plan, pkg, b.mask) + b.gone))
 
-    wb_rels_name = pkg.find(rels_part(wb_part))
-    if wb_rels_name is None:
-        raise InputError(f"{label} lacks its workbook relationships part",
-                         fix="Save it again from Excel.")
-    rels_xml = _drop_rel_ids(z.read(wb_rels_name), skip[wb_part])
-    rels_xml = _insert_before_close(
-        rels_xml, rb"</(?:\w+:)?Relationships>",
-        f'<Relationship Id="{cover_rid}" Type="{REL_WORKSHEET}" '
-        f'Target="{escape_attr(cover_part[len(folder):])}"/>'.encode(), "relationships")
-    edits[wb_rels_name] = rels_xml
-    pkg_rels = pkg.find(rels_part(""))
-    if pkg_rels is not None and skip[""]:
-        edits[pkg_rels] = _drop_rel_ids(z.read(pkg_rels), skip[""])
-    edits[wb_part] = _edit_workbook_xml(pkg.read(wb_part), entries, dropped,
-                                        (cover, sheet_id, cover_rid))
+    stamp = made.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    new: dict[str, bytes | list[bytes]] = {
+        wb_part: wb_xml,
+        "docProps/core.xml": parts.core_xml(stamp),
+        "docProps/app.xml": parts.app_xml(),
+        cover_part: _cover_part(_cover_rows(b.label, outcome, made, kept, b.mask), cover),
+    }
+    rels = dict(plan.rels)
+    rels[wb_part] = [*rels.get(wb_part, []), cover_rel]
+    rels[""] = [*rels.get("", []), Relationship("rIdCore", parts.REL_CORE, "docProps/core.xml"),
+                Relationship("rIdApp", parts.REL_APP, "docProps/app.xml")]
+    for part, items in rels.items():
+        if items:
+            new[rels_part(part)] = parts.relationships_xml(part, items)
     ct_name = pkg.find("[Content_Types].xml")
     if ct_name is None:
-        raise InputError(f"{label} lacks its content types part", fix="Save it again from Excel.")
-    edits[ct_name] = _edit_content_types(z.read(ct_name), wb_part, sorted(dropped_parts),
-                                         cover_part)
-    if mask_contacts:
-        for part, names in (("docProps/core.xml", (b"creator", b"lastModifiedBy")),
-                            ("docProps/app.xml", (b"Company", b"Manager"))):
-            found = pkg.find(part)
-            if found is not None:
-                blanked = _blank_elements(z.read(found), names)
-                if blanked != z.read(found):
-                    edits[found] = blanked
-
-    rows = _cover_rows(label, outcome, made, kept, mask_contacts)
-    chunks = _cover_part(rows, cover)
-    members: list[_Member] = []
-    wb_like = None
-    for info in z.infolist():
-        name = info.filename
-        if name in dropped_parts:
-            continue
-        raw = _raw_member(data, info)
-        if name == wb_part:
-            wb_like = raw
-        members.append(_new_member(name, [edits[name]], raw) if name in edits else raw)
-    members.append(_new_member(cover_part, chunks, wb_like))
-    return members, outcome
+        raise InputError(f"{b.label} lacks its content types part",
+                         fix="Open it in Excel and save it again.")
+    ct = b.read(ct_name)
+    new["[Content_Types].xml"] = parts.content_types(
+        ct, [p for p in plan.kinds if p != wb_part],
+        {wb_part: CT_WORKBOOK_XLSX, cover_part: CT_WORKSHEET,
+         "docProps/core.xml": parts.CT_CORE, "docProps/app.xml": parts.CT_APP})
+    return _members(b, book.data, new)
 
 
-def _head_end(xml: bytes) -> int:
-    """Where a sheet part's cell data starts (its end for a sheet without cells)."""
-    sd = _SHEET_DATA.search(xml)
-    return sd.start() if sd else len(xml)
+def _members(b: _Build, data: bytes, new: Mapping[str, bytes | list[bytes]]) -> list[_Member]:
+    infos = {i.filename: i for i in b.z.infolist()}
+    like = _raw_member(data, next(iter(infos.values())))
+    order = ["[Content_Types].xml", "_rels/.rels"] + [n for n in infos if n in b.plan.kinds
+                                                      or n in new]
+    order += [n for n in new if n not in order]
+    members = []
+    for name in dict.fromkeys(order):
+        if name in new:
+            body = new[name]
+            members.append(_new_member(name, body if isinstance(body, list) else [body], like))
+        elif name in b.edits:
+            members.append(_new_member(name, b.edits[name], like))
+        elif name in infos and name in b.plan.kinds:
+            members.append(_raw_member(data, infos[name]))
+            b.outcome.verbatim.add(name)
+    return members
 
 
 def _cell_formula(xml: bytes) -> bool:
     """Whether a sheet part has a cell formula (in ``<sheetData>``; sparklines and
     conditional formats after it have ``<xm:f>`` of their own, which are not cell formulas)."""
     span = _sheet_data_span(xml)
-    return span is not None and bool(_formula_hits(xml[span[0]:span[1]]))
+    return span is not None and bool(
+        _formula_hits(xml[span[0]:span[1]], _prefixed(xml[: span[0]])))
 
 
-def check_copy(path: str | os.PathLike[str], expect_sheets: Sequence[str]) -> None:
-    """Raise :class:`VerifyError` unless ``path`` is a complete, macro-free, formula-free copy.
+def check_copy(
+    path: str | os.PathLike[str],
+    expect_sheets: Sequence[str],
+    members: Sequence[_Member],
+    verbatim: Collection[str],
+) -> None:
+    """Raise :class:`VerifyError` unless ``path`` holds exactly ``members``, as a complete,
+    macro-free, formula-free workbook.
 
-    Besides :func:`xlcrm.book.save.verify_workbook` (parts decompress and are well formed,
-    an independent reader sees exactly the expected sheets): no VBA or customUI part, no
-    ``<f>`` in a worksheet, the macro-free workbook content type, and a content type for
-    every part.
+    A part copied byte for byte (``verbatim``) is checked by its zip entry only: the same
+    checksum and sizes as in the source, whose part was inflated and checked when the copy
+    read it, so it is not parsed again. Every part written afresh is read back (inflated,
+    checksum) and parsed. Then: the macro-free workbook content type, a content type for
+    every part, every relationship leads to a part of the copy, no formula in a worksheet
+    written afresh, and an independent reader (calamine) sees exactly ``expect_sheets``.
     """
-    names = verify_workbook(path, expect_sheets=expect_sheets)
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            wanted = [m.name.decode("utf-8" if m.flags & 0x800 else "cp437") for m in members]
+            if [i.filename for i in infos] != wanted:
+                raise VerifyError("the copy's zip directory does not list the parts written")
+            parsed: dict[str, bytes] = {}
+            for info, m in zip(infos, members, strict=True):
+                if (info.CRC, info.compress_size, info.file_size) != (m.crc, m.csize, m.usize):
+                    raise VerifyError(f"part {info.filename} of the copy was not written as built")
+                if info.filename in verbatim:
+                    continue
+                body = z.read(info)
+                if info.filename.lower().endswith((".xml", ".rels", ".vml")):
+                    try:
+                        expat.ParserCreate().Parse(body, True)
+                    except expat.ExpatError as exc:
+                        raise VerifyError(f"part {info.filename} of the copy is not "
+                                          f"well-formed XML: {exc}") from exc
+                parsed[info.filename] = body
+            _check_structure(parsed, wanted)
+    except zipfile.BadZipFile as exc:
+        raise VerifyError(f"the copy is not a valid zip file: {exc}") from exc
+    import python_calamine
+
+    try:
+        with python_calamine.CalamineWorkbook.from_path(os.fspath(path)) as wb:
+            names = list(wb.sheet_names)
+    except Exception as exc:  # calamine raises its own error types for any malformed input
+        raise VerifyError(f"an independent reader cannot open the copy: {exc}") from exc
     if names != list(expect_sheets):
         raise VerifyError(f"the copy's sheets are {names}, expected {list(expect_sheets)}")
-    with zipfile.ZipFile(path) as z:
-        pkg = Package(z)
-        ct = z.read(pkg.find("[Content_Types].xml") or "[Content_Types].xml").decode("utf-8")
-        defaults = {m.group(1).lower() for m in re.finditer(
-            r'<(?:\w+:)?Default\b[^>]*?\bExtension="([^"]*)"', ct)}
-        overrides = {m.group(1).lstrip("/").lower(): m.group(2) for m in re.finditer(
-            r'<(?:\w+:)?Override\b[^>]*?\bPartName="([^"]*)"[^>]*?\bContentType="([^"]*)"', ct)}
-        wb_part = pkg.workbook_part()
-        if overrides.get(wb_part.lower()) != CT_WORKBOOK_XLSX:
-            raise VerifyError("the copy's workbook part does not have the .xlsx content type")
-        for name in z.namelist():
-            low = name.lower()
-            if name.endswith("/") or low == "[content_types].xml":
-                continue
-            if low.rsplit("/", 1)[-1].startswith("vbaproject") or low.startswith("customui"):
-                raise VerifyError(f"the copy still holds the macro part {name}")
-            if low not in overrides and low.rsplit(".", 1)[-1] not in defaults:
-                raise VerifyError(f"part {name} of the copy has no content type")
-        for e in pkg.sheets():
-            if e.part is not None and e.kind == "worksheet" and _cell_formula(z.read(e.part)):
-                raise VerifyError(f"sheet {e.name} of the copy still holds a formula")
+
+
+def _check_structure(parsed: Mapping[str, bytes], names: Sequence[str]) -> None:
+    """Content types, relationships and worksheets of the parts written afresh."""
+    ct = parsed.get("[Content_Types].xml", b"").decode("utf-8")
+    defaults = {m.group(1).lower() for m in re.finditer(
+        r'<(?:\w+:)?Default\b[^>]*?\bExtension="([^"]*)"', ct)}
+    overrides = {m.group(1).lstrip("/").lower(): m.group(2) for m in re.finditer(
+        r'<(?:\w+:)?Override\b[^>]*?\bPartName="([^"]*)"[^>]*?\bContentType="([^"]*)"', ct)}
+    if CT_WORKBOOK_XLSX not in overrides.values():
+        raise VerifyError("the copy's workbook part does not have the .xlsx content type")
+    lower = {n.lower() for n in names}
+    for name in names:
+        low = name.lower()
+        if low.rsplit("/", 1)[-1].startswith("vbaproject") or low.startswith("customui"):
+            raise VerifyError(f"the copy still holds the macro part {name}")
+        if low != "[content_types].xml" and low not in overrides \
+                and low.rsplit(".", 1)[-1] not in defaults:
+            raise VerifyError(f"part {name} of the copy has no content type")
+    for name, body in parsed.items():
+        if name.endswith(".rels"):
+            source = name.replace("_rels/", "").removesuffix(".rels")
+            for target, mode in re.findall(
+                    rb'Target="([^"]*)"(?:[^>]*TargetMode="(\w+)")?', body):
+                if mode != b"External" and resolve_target(
+                        source, html.unescape(target.decode())).lower() not in lower:
+                    raise VerifyError(f"{name} of the copy refers to a missing part")
+        elif overrides.get(name.lower()) == CT_WORKSHEET and _cell_formula(body):
+            raise VerifyError(f"part {name} of the copy still holds a formula")
 
 
 def make_shareable(
@@ -1370,7 +1648,7 @@ def make_shareable(
             _write_zip(f, members, comment)  # type: ignore[arg-type]
         if progress:
             progress("Checking the copy", 0.9)
-        check_copy(target, outcome.sheets)
+        check_copy(target, outcome.sheets, members, outcome.verbatim)
 
     if progress:
         progress("Writing the copy", 0.8)

@@ -88,7 +88,8 @@ class Options:
     ri_table : {"saaty", "alonso-lamata"}
         Random-index table for the consistency ratio.
     random_state : int
-        Seed for k-means, so that a run is reproducible.
+        Seed of the k-means profiles, so that a run is reproducible (the High/Low
+        split is exact and needs none).
     importance : tuple of (str, float)
         Survey question -> importance, for the importance-performance table (none when
         empty).
@@ -394,7 +395,6 @@ def run(
         groups=tuple(groups),
         method=options.high_low,
         thresholds=options.thresholds,
-        random_state=options.random_state,
     )
     problems.extend(segments.problems)
     value = scores.value.reset_index(drop=True)

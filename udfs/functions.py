@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -40,22 +42,86 @@ F = TypeVar("F", bound=Callable[..., Any])
 Grid = list[list[Any]]
 
 
-def excel_errors(prefix: str) -> Callable[[F], F]:
-    """Turn any exception into one line of text ``#PREFIX: ...`` instead of a traceback."""
+#: The longest message a cell shows; Excel's limit is 32 767, a reader's much lower.
+LONGEST_MESSAGE = 300
+#: How much of a cell's text a message repeats.
+EXCERPT = 40
+
+
+def one_line(text: str, limit: int = LONGEST_MESSAGE) -> str:
+    """``text`` as one line of at most ``limit`` characters.
+
+    Line breaks (and every other whitespace) become single spaces, since a cell shows one
+    line; a word longer than :data:`EXCERPT` characters (echoed text) is cut short, then the
+    whole message if it is still too long.
+    """
+    words = [w if len(w) <= EXCERPT else w[: EXCERPT - 10] + "…" for w in str(text).split()]
+    line = " ".join(words)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def excerpt(value: Any) -> str:
+    """A cell's content as a message repeats it: quoted text or a number, short, one line."""
+    shown = repr(value) if isinstance(value, str) else str(value)
+    return one_line(shown, EXCERPT)
+
+
+OVERFLOW = ("a number is too large to compute with (overflow). Use smaller units, for "
+            "example thousands instead of units.")
+
+
+def excel_errors(prefix: str, *, check_cells: bool = True) -> Callable[[F], F]:
+    """Make a worksheet function safe for a cell.
+
+    Any exception becomes one line of text ``#PREFIX: ...`` instead of a traceback; an
+    overflow in numpy is named as such instead of giving infinities. With
+    ``check_cells`` every cell of the result is checked too: text becomes one short line,
+    a number that is infinite or NaN becomes a ``#PREFIX`` message (Excel shows neither).
+    Functions whose cells are known to be clean (High/Low words, type numbers) skip the
+    check, which visits every cell.
+    """
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                return func(*args, **kwargs)
+                with np.errstate(over="raise"):
+                    result = func(*args, **kwargs)
             except InputError as exc:
-                return f"#{prefix}: {exc}"
+                return one_line(f"#{prefix}: {exc}")
+            except (FloatingPointError, OverflowError):
+                return f"#{prefix}: {OVERFLOW}"
             except Exception as exc:  # a cell must show a message, never a traceback
-                return f"#{prefix}: unexpected {type(exc).__name__}: {exc}"
+                return one_line(f"#{prefix}: unexpected {type(exc).__name__}: {exc}")
+            if isinstance(result, list) and not check_cells:
+                return result
+            return _cells_excel_shows(result, prefix)
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _cell_excel_shows(value: Any, prefix: str) -> Any:
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, bool | dt.date) or value is None:
+        return value
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        if np.isfinite(value):
+            return float(value)
+        return f"#{prefix}: not a finite number (a figure overflowed or is undefined)"
+    return one_line(str(value))
+
+
+def _cells_excel_shows(result: Any, prefix: str) -> Any:
+    """Every cell of a result as :func:`excel_errors` promises it."""
+    if isinstance(result, list):
+        return [[_cell_excel_shows(v, prefix) for v in row] if isinstance(row, list)
+                else [_cell_excel_shows(row, prefix)] for row in result]
+    return _cell_excel_shows(result, prefix)
 
 
 def as_grid(value: Any) -> Grid:
@@ -92,6 +158,20 @@ def _word(value: Any, default: str, *, what: str) -> str:
         raise InputError(f"{what} is {value!r}, not a word",
                          fix=f'Type it in quotes, e.g. "{default}", or leave it out.')
     return value.strip().lower()
+
+
+def _whole_number(value: Any, default: int, *, what: str) -> int:
+    """A count typed in a cell (3, or "3" as text), at least 1; blank is ``default``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number.is_integer() and number >= 1):
+        raise InputError(f"{what} is {excerpt(value)}, not a whole number of 1 or more",
+                         fix=f"Give {what} like {default}, or leave it out for {default}.")
+    return int(number)
 
 
 def _blank_row(row: Sequence[Any]) -> bool:
@@ -189,7 +269,7 @@ def AHP_REPAIR(matrix: Any, names: Any = None, top: Any = None) -> Grid:
             )
         labels = [str(v) for v in given]
     rows: Grid = [["Row", "Column", "Typed", "Suggested", "Ratio"]]
-    for j in core_ahp.worst_judgments(result, top=int(top or 3)):
+    for j in core_ahp.worst_judgments(result, top=_whole_number(top, 3, what="top")):
         rows.append(
             [
                 labels[j.row],
@@ -337,26 +417,63 @@ def CRM_VALUE(scores: Any, weights: Any) -> Grid:
     return column(out)
 
 
+def _flat_cells(values: Any, *, what: str) -> list[Any]:
+    """A single row or column of cells as a flat list, without a Python loop per cell."""
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    if not isinstance(values, list | tuple):
+        return [values]
+    if not values or not isinstance(values[0], list | tuple):
+        return list(values)
+    if len(values) > 1 and len(values[0]) > 1:
+        raise InputError(f"{what} must be one row or one column, got {len(values)}×"
+                         f"{len(values[0])} cells", fix="Select a single column of cells.")
+    return list(itertools.chain.from_iterable(values))
+
+
+_NUMERIC_KINDS = {"floating", "integer", "mixed-integer-float", "empty"}
+
+
+def _to_numbers(cells: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Cells as floats (blank -> NaN) and where a cell is not a finite number.
+
+    Numbers typed as text count ("30"), but not the texts "inf" or "nan", TRUE/FALSE or
+    dates: a cell must hold a finite number. A range of numbers and blanks, the usual
+    case, converts in one numpy call.
+    """
+    if pd.api.types.infer_dtype(cells, skipna=True) in _NUMERIC_KINDS:
+        out = np.array(cells, dtype=float)  # None -> NaN
+        return out, np.isinf(out)
+    # Text or other kinds among the cells: the uncommon case, cell by cell.
+    series = pd.Series(cells, dtype=object)
+    blank = series.isna().to_numpy() | np.array(
+        [isinstance(v, str) and not v.strip() for v in cells], dtype=bool)
+    out = np.array(pd.to_numeric(series.where(~blank), errors="coerce"), dtype=float)
+    not_number = np.array([isinstance(v, bool | dt.date) for v in cells], dtype=bool)
+    out[not_number] = np.nan
+    bad = ~blank & (not_number | ~np.isfinite(out))
+    out[blank] = np.nan
+    return out, bad
+
+
 def _numbers(values: Any, *, what: str) -> np.ndarray:
-    vals = as_vector(values, what=what)
-    out = np.empty(len(vals))
-    for i, v in enumerate(vals):
-        try:
-            out[i] = np.nan if v is None or (isinstance(v, str) and not v.strip()) else float(v)
-        except (TypeError, ValueError) as exc:
-            raise InputError(
-                f"{what} row {i + 1} is {v!r}, not a number", fix="Give a column of numbers."
-            ) from exc
+    """One row or column of numbers (blank -> NaN); a cell that is no number is an error."""
+    cells = _flat_cells(values, what=what)
+    out, bad = _to_numbers(cells)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{what} row {i + 1} is {excerpt(cells[i])}, not a number",
+                         fix="Give a column of numbers.")
     return out
 
 
 @xw.func(category=CATEGORY)
 @xw.arg("scores", ndim=2, doc="one column of group scores (0-100), e.g. Qualification")
 @xw.arg("method", doc='"kmeans" (default: two natural clusters), "median", or a number: the cut')
-@excel_errors("HIGHLOW")
+@excel_errors("HIGHLOW", check_cells=False)
 def CRM_HIGHLOW(scores: Any, method: Any = None) -> Grid:
-    """High or Low for each customer on one dimension, by splitting the scores into two
-    natural clusters (k-means), at the median, or at a cut you give.
+    """High or Low for each customer on one dimension: by the best split into two natural
+    clusters (the default, exact k-means), at the median, or at a cut you give.
     """
     s = _numbers(scores, what="scores")
     cut = _cut(method)
@@ -364,8 +481,9 @@ def CRM_HIGHLOW(scores: Any, method: Any = None) -> Grid:
         result = high_low(s, method="threshold", threshold=cut)
     else:
         result = high_low(s, method=_word(method, "kmeans", what="method"))
-    labels = ["High" if h else "Low" for h in result.high]
-    return column([None if np.isnan(v) else lab for v, lab in zip(s, labels, strict=True)])
+    labels = np.where(result.high, "High", "Low").astype(object)
+    labels[np.isnan(s)] = None  # a blank row is no customer (a whole column selected)
+    return labels.reshape(-1, 1).tolist()
 
 
 def _cut(method: Any) -> float | None:
@@ -483,7 +601,7 @@ def CRM_STRATEGY(types: Any, strategies: Any = None) -> Grid:
 @xw.func(category=CATEGORY)
 @xw.arg("values", ndim=2, doc="one column of customer values (value score or revenue)")
 @xw.arg("cutoffs", ndim=1, doc="optional: the cumulative shares closing A and B (0.8, 0.95)")
-@excel_errors("ABC")
+@excel_errors("ABC", check_cells=False)
 def CRM_ABC(values: Any, cutoffs: Any = None) -> Grid:
     """ABC (Pareto 80/20) class per customer: A strategic customers make up the first 80 % of
     total value, B key customers the next 15 %, C general customers the rest.
@@ -507,7 +625,7 @@ def CRM_ABC(values: Any, cutoffs: Any = None) -> Grid:
 @xw.func(category=CATEGORY)
 @xw.arg("data", ndim=2, doc="one row per customer, one column per variable (numbers)")
 @xw.arg("k", doc="optional: number of clusters; chosen by silhouette (2-8) when blank")
-@excel_errors("KMEANS")
+@excel_errors("KMEANS", check_cells=False)
 def CRM_KMEANS(data: Any, k: Any = None) -> Grid:
     """Cluster customers into groups of similar profile (k-means on standardised columns);
     returns the cluster number (1 = the cluster with the highest average) per row.

@@ -325,3 +325,94 @@ def test_lite_date_wrappers_never_raise():
     assert flat(lite.CRM_NEXT_CONTACT([[3e6]], 30))[0].startswith("#NEXT: row 1 is 3000000.0")
     assert lite.CRM_CHURN_RISK([["A"]], [["CustomerID", "Date", "Amount"], ["A", 46000, 5]],
                                1e12).startswith("#CHURN: as_of is")
+
+
+# --- hardened messages and friendlier input (issues 11 and 16) ---------------------------
+
+
+def test_overflow_is_named_not_a_wrong_number():
+    for out in (udfs.CRM_SCORE([[1e308], [-1e308], [0]], "minmax"),
+                udfs.CRM_ABC([[1e308], [1.7e308], [1]]),
+                udfs.CRM_ALPHA([[1e308, 1], [1, 1e308], [2, 2]])):
+        assert isinstance(out, str) and "overflow" in out and "\n" not in out, out
+    # Large but computable figures still give their answer.
+    assert flat(udfs.CRM_ABC([[1e300], [1e300], [1]])) == ["A", "A", "C"]
+
+
+def test_the_text_inf_is_not_a_number():
+    out = udfs.CRM_HIGHLOW([[1], ["inf"], [2]])
+    assert out == "#HIGHLOW: scores row 2 is 'inf', not a number. Give a column of numbers."
+    assert udfs.CRM_ABC([[1], [" nan "]]).startswith("#ABC: values row 2 is ' nan '")
+    assert udfs.CRM_RFM([[1]], [[True]], [[1]]).startswith("#RFM: orders row 1 is True")
+
+
+def test_messages_echo_a_short_excerpt_on_one_line():
+    long_text = "Müller GmbH\nHauptstraße 1\n" * 500
+    for out in (udfs.CRM_HIGHLOW([[long_text], [1]]),
+                udfs.AHP_WEIGHTS([[1, long_text], [None, 1]]),
+                udfs.AHP_CR([[long_text] * 20 for _ in range(20)]),
+                flat(udfs.CRM_TYPENAME([[long_text]]))[0]):
+        assert out.startswith("#") and len(out.splitlines()) == 1 and len(out) <= 300, out
+        assert "Müller" in out  # the excerpt still says which cell
+
+
+def test_iso_text_dates_are_dates():
+    import datetime as dt
+
+    out = flat(udfs.CRM_NEXT_CONTACT([["2026-03-01"], [" 2026-03-01 "], ["01/03/2026"]], 30))
+    assert out[:2] == [dt.datetime(2026, 3, 31)] * 2
+    assert out[2] == "#NEXT: row 3 is '01/03/2026', not a date"
+    grid = [["CustomerID", "Date", "Amount"], *_orders("A", (2025, 11, 24), 30, 12)]
+    assert udfs.CRM_CHURN_RISK([["A"]], grid, "2026-10-31") == udfs.CRM_CHURN_RISK(
+        [["A"]], grid, dt.datetime(2026, 10, 31))
+
+
+def test_fractional_visit_interval_is_refused():
+    import datetime as dt
+
+    out = flat(udfs.CRM_NEXT_CONTACT([[dt.datetime(2026, 1, 1)]] * 2, [[10.5], [10]]))
+    assert out == ["#NEXT: row 1 has an interval of 10.5 days; give whole days",
+                   dt.datetime(2026, 1, 11)]
+
+
+def test_repair_top_zero_is_an_error_not_three():
+    matrix = [[1, 9, "1/9"], [None, 1, 9], [None, None, 1]]
+    for bad in (0, -1, 1.5, "two", True):
+        out = udfs.AHP_REPAIR(matrix, None, bad)
+        assert isinstance(out, str) and out.startswith("#AHP: top is "), (bad, out)
+    assert len(udfs.AHP_REPAIR(matrix, None, "1")) == 2
+    assert len(udfs.AHP_REPAIR(matrix)) == 4  # blank: the three worst
+
+
+def test_off_scale_judgment_is_flagged_in_the_consistency_table():
+    table = dict(udfs.AHP_CONSISTENCY([[1, 20, 2], [None, 1, "1/10"], [None, None, 1]]))
+    assert table["Scale"] == "off the 1-9 scale: (1,2) is 20 and 1 more; use 1 to 9, or 1/2 to 1/9"
+    assert dict(udfs.AHP_CONSISTENCY(CONSISTENT))["Scale"] == "every judgment on the 1-9 scale"
+    assert isinstance(udfs.AHP_CR([[1, 20], [None, 1]]), float)  # CR stays a number
+
+
+def test_highlow_whole_column_is_the_exact_split():
+    from xlcrm.value.segments import high_low
+
+    rng = np.random.default_rng(4)
+    scores = np.round(rng.uniform(0, 100, 5000), 1)
+    grid = [[v] for v in scores.tolist()] + [[None]] * 3
+    out = flat(udfs.CRM_HIGHLOW(grid))
+    expected = np.where(high_low(scores).high, "High", "Low").tolist()
+    assert out == expected + [None] * 3
+    assert flat(udfs.CRM_HIGHLOW([["30"], [" 70 "], [""], [80.0]])) == [
+        "Low", "High", None, "High"]
+
+
+@pytest.mark.parametrize("module", ["udfs", "xlcrm.value.ahp"])
+def test_a_cold_worksheet_function_does_not_load_the_heavy_libraries(module):
+    """The first worksheet function after Excel opens imports udfs: it must not wait for
+    scikit-learn or scipy's statistics (1 s and more), which only profiles and tests use."""
+    import subprocess
+    import sys
+
+    heavy = ("sklearn", "scipy.stats", "scipy.optimize")
+    code = f"import sys, {module}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert loaded == []

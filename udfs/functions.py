@@ -233,7 +233,8 @@ def AHP_CR(matrix: Any, ri_table: Any = None) -> Any:
 @excel_errors("AHP")
 def AHP_CONSISTENCY(matrix: Any, ri_table: Any = None) -> Grid:
     """Consistency of a comparison matrix as a two-column table: lambda max, CI, RI, CR,
-    the verdict and the random-index table used.
+    the verdict, the random-index table used, and whether every judgment is on Saaty's
+    1-9 scale (a judgment of 20 is flagged here).
     """
     r = core_ahp.ahp(as_grid(matrix), ri_table=_word(ri_table, "saaty", what="ri_table"))
     return [
@@ -243,7 +244,28 @@ def AHP_CONSISTENCY(matrix: Any, ri_table: Any = None) -> Grid:
         ["CR", float(r.cr)],
         ["Verdict", "consistent" if r.consistent else "inconsistent: revise judgments"],
         ["RI table", r.ri_table_name],
+        ["Scale", _scale_check(r)],
     ]
+
+
+def _scale_check(result: core_ahp.AHPResult) -> str:
+    """Whether the typed judgments stay within Saaty's 1/9..9, in words for the Scale row.
+
+    A judgment off the scale (20: "twenty times as important") still gives weights and a
+    CR, but CR's random indices were computed for judgments on the 1-9 scale, so the
+    verdict means less: AHP_CONSISTENCY says so rather than AHP_CR, which stays a number
+    that formulas compare with 0.10.
+    """
+    a = result.matrix
+    estimated = set(result.estimated)
+    off = [(i, j) for i in range(result.n) for j in range(i + 1, result.n)
+           if (i, j) not in estimated and not 1 / 9 - 1e-9 <= a[i, j] <= 9 + 1e-9]
+    if not off:
+        return "every judgment on the 1-9 scale"
+    i, j = off[0]
+    more = f" and {len(off) - 1} more" if len(off) > 1 else ""
+    return (f"off the 1-9 scale: ({i + 1},{j + 1}) is {core_ahp.format_judgment(a[i, j])}"
+            f"{more}; use 1 to 9, or 1/2 to 1/9")
 
 
 @xw.func(category=CATEGORY)
@@ -691,6 +713,19 @@ def _table(rows: Any, *, what: str) -> pd.DataFrame:
     return pd.DataFrame(body, columns=header)
 
 
+def _iso_date(value: Any) -> dt.datetime | None:
+    """Text typed as an ISO date ("2026-03-01", or with a time) as the date; else None.
+
+    Only the ISO form: "03/01/2026" means March or January depending on who typed it.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
 def _as_day(value: Any, *, what: str) -> dt.date:
     if value is None or value == "":
         return dt.date.today()
@@ -698,8 +733,10 @@ def _as_day(value: Any, *, what: str) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    raise InputError(f"{what} is {value!r}, not a date", fix="Give a date, or leave it blank "
-                     "for today.")
+    if (typed := _iso_date(value)) is not None:
+        return typed.date()
+    raise InputError(f"{what} is {excerpt(value)}, not a date",
+                     fix='Give a date (or text like "2026-03-01"), or leave it blank for today.')
 
 
 @xw.func(category=CATEGORY)
@@ -735,8 +772,9 @@ def CRM_CHURN_RISK(customer_ids: Any, transactions: Any, as_of: Any = None) -> G
 @xw.arg("interval_days", ndim=2, doc="days between planned contacts (from the Strategies sheet)")
 @excel_errors("NEXT")
 def CRM_NEXT_CONTACT(last_contact: Any, interval_days: Any) -> Grid:
-    """Date the next contact is due: the last contact plus the customer's visit interval.
-    A customer never contacted (blank date) is due now: the result is blank; plan a visit.
+    """Date the next contact is due: the last contact plus the customer's visit interval
+    in whole days. A date may also be typed as text like 2026-03-01. A customer never
+    contacted (blank date) is due now: the result is blank; plan a visit.
     """
     dates = as_vector(last_contact, what="last_contact")
     intervals = _numbers(interval_days, what="interval_days")
@@ -747,14 +785,18 @@ def CRM_NEXT_CONTACT(last_contact: Any, interval_days: Any) -> Grid:
                          fix="Give one interval, or one per date.")
     out: list[Any] = []
     for i, (d, days) in enumerate(zip(dates, intervals, strict=True)):
+        d = _iso_date(d) or d
         if d is None or (isinstance(d, str) and not d.strip()):
             out.append(None)
         elif not isinstance(d, (dt.date, dt.datetime)):
-            out.append(f"#NEXT: row {i + 1} is {d!r}, not a date")
+            out.append(f"#NEXT: row {i + 1} is {excerpt(d)}, not a date")
         elif np.isnan(days) or not 0 < days <= 36_500:
             out.append(f"#NEXT: row {i + 1} has no interval of 1 to 36500 days")
+        elif not float(days).is_integer():
+            # A visit is planned on a day: 10.5 days would silently mean noon.
+            out.append(f"#NEXT: row {i + 1} has an interval of {days:g} days; give whole days")
         else:
-            out.append(d + dt.timedelta(days=float(days)))
+            out.append(d + dt.timedelta(days=int(days)))
     return column(out)
 
 

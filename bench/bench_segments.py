@@ -5,7 +5,10 @@ Run: ``python bench/bench_segments.py [--sizes 10000 100000 1048576] [--repeat 3
 Prints one row per customer count with the best of ``--repeat`` wall-clock times in
 seconds (validation and profiles: one run each).
 
-- ``high_low x3``: :func:`xlcrm.value.segments.high_low` by k-means on the three group scores;
+- ``high_low x3``: :func:`xlcrm.value.segments.high_low` (the exact 2-means split) on the
+  three group scores; ``sklearn x1``: scikit-learn's ``KMeans(n_clusters=2, n_init=10)``
+  on one of them (the anchor: the heuristic the exact split replaces; one run, it is slow)
+  and ``ratio`` = sklearn x1 / (high_low x3 / 3);
 - ``seg_types``: :func:`segment_types` (the same three splits plus codes and types);
 - ``ABC``: :func:`abc_classes`; ``segment`` = seg_types + ABC, the part DESIGN.md §6
   budgets together with scoring (under 1 s for 100 000 customers, under 10 s for
@@ -64,6 +67,14 @@ def synthetic(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, pd.DataF
     return group_scores, value, indicators
 
 
+def sklearn_two_means(scores: pd.Series) -> np.ndarray:
+    """scikit-learn's 2-means on one dimension, as xlcrm ran it before the exact split."""
+    from sklearn.cluster import KMeans
+
+    return KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(
+        scores.to_numpy().reshape(-1, 1))
+
+
 def best_of(repeat: int, func: Callable[[], object]) -> float:
     times = []
     for _ in range(repeat):
@@ -81,7 +92,8 @@ def main() -> None:
 
     print(f"python {platform.python_version()}, {platform.machine()}, best of {args.repeat}")
     header = (
-        f"{'customers':>10} {'high_low x3':>11} {'seg_types':>9} {'ABC':>7} {'segment':>8}"
+        f"{'customers':>10} {'high_low x3':>11} {'sklearn x1':>10} {'ratio':>6}"
+        f" {'seg_types':>9} {'ABC':>7} {'segment':>8}"
         f" {'validate':>9} {'summary':>8} {'pareto':>7} {'profiles':>9} {'k':>3}"
         f" {'after scoring':>13}"
     )
@@ -92,6 +104,7 @@ def main() -> None:
         segment_types(group_scores.head(1000))  # first-call imports and set-up
 
         t_highlow = best_of(args.repeat, lambda gs=group_scores: [high_low(gs[g]) for g in GROUPS])
+        t_sklearn = best_of(1, lambda gs=group_scores: sklearn_two_means(gs[GROUPS[0]]))
         t_types = best_of(args.repeat, lambda gs=group_scores: segment_types(gs))
         result = segment_types(group_scores)
         t_abc = best_of(args.repeat, lambda v=value: abc_classes(v))
@@ -109,7 +122,8 @@ def main() -> None:
         segment = t_types + t_abc
         after = segment + t_validate + t_summary + t_pareto + t_profiles
         print(
-            f"{n:>10} {t_highlow:>11.3f} {t_types:>9.3f} {t_abc:>7.3f} {segment:>8.3f}"
+            f"{n:>10} {t_highlow:>11.3f} {t_sklearn:>10.3f} {t_sklearn / (t_highlow / 3):>6.0f}"
+            f" {t_types:>9.3f} {t_abc:>7.3f} {segment:>8.3f}"
             f" {t_validate:>9.3f} {t_summary:>8.3f} {t_pareto:>7.3f} {t_profiles:>9.3f}"
             f" {k:>3} {after:>13.3f}"
         )

@@ -344,6 +344,8 @@ def test_the_text_inf_is_not_a_number():
     assert out == "#HIGHLOW: scores row 2 is 'inf', not a number. Give a column of numbers."
     assert udfs.CRM_ABC([[1], [" nan "]]).startswith("#ABC: values row 2 is ' nan '")
     assert udfs.CRM_RFM([[1]], [[True]], [[1]]).startswith("#RFM: orders row 1 is True")
+    assert flat(udfs.CRM_VALUE([[50, "inf"], [50, 50]], [[0.5], [0.5]])) == [
+        "#VALUE: row 1, column 2 is 'inf', not a number", 50.0]
 
 
 def test_messages_echo_a_short_excerpt_on_one_line():

@@ -155,7 +155,7 @@ def _word(value: Any, default: str, *, what: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         return default
     if not isinstance(value, str):
-        raise InputError(f"{what} is {value!r}, not a word",
+        raise InputError(f"{what} is {excerpt(value)}, not a word",
                          fix=f'Type it in quotes, e.g. "{default}", or leave it out.')
     return value.strip().lower()
 
@@ -409,33 +409,31 @@ def CRM_VALUE(scores: Any, weights: Any) -> Grid:
             f"scores have {width} columns but there are {len(w)} weights",
             fix="Give one weight per score column.",
         )
-    try:
-        wv = np.array([float(x) for x in w])
-    except (TypeError, ValueError) as exc:
+    wv = _numbers(w, what="weights")
+    if np.isnan(wv).any() or np.any(wv < 0) or not np.isclose(wv.sum(), 1.0, atol=1e-6):
         raise InputError(
-            "a weight is not a number", fix="Use the numbers from AHP_WEIGHTS."
-        ) from exc
-    if np.any(wv < 0) or not np.isclose(wv.sum(), 1.0, atol=1e-6):
-        raise InputError(
-            f"weights must be non-negative and add up to 1 (they add up to {wv.sum():.6g})",
+            f"weights must be non-negative and add up to 1 (they add up to {np.nansum(wv):.6g})",
             fix="Use global weights from AHP_WEIGHTS.",
         )
-    out: list[Any] = []
-    for r, row in enumerate(grid):
-        if _blank_row(row):
-            out.append(None)  # no customer on this row (a whole column selected)
-            continue
-        try:
-            s = np.array([np.nan if v is None or v == "" else float(v) for v in row])
-        except (TypeError, ValueError):
-            out.append(f"#VALUE: row {r + 1} has a score that is not a number")
-            continue
-        if np.isnan(s).any():
-            out.append(
-                f"#VALUE: row {r + 1}, column {int(np.flatnonzero(np.isnan(s))[0]) + 1} is blank"
-            )
-            continue
-        out.append(float(s @ wv))
+    rows = len(grid)
+    if any(len(row) != width for row in grid):
+        raise InputError("the scores range is not rectangular", fix="Select a block of cells.")
+    cells = list(itertools.chain.from_iterable(grid))
+    values, bad = _to_numbers(cells)
+    values, bad = values.reshape(rows, width), bad.reshape(rows, width)
+    blank = np.isnan(values) & ~bad
+    with np.errstate(invalid="ignore"):
+        totals = np.where(bad | blank, 0.0, values) @ wv
+    out: list[Any] = totals.tolist()
+    for r in np.flatnonzero(bad.any(axis=1) | blank.any(axis=1)):
+        if blank[r].all():
+            out[r] = None  # no customer on this row (a whole column selected)
+        elif bad[r].any():
+            c = int(np.flatnonzero(bad[r])[0])
+            out[r] = (f"#VALUE: row {r + 1}, column {c + 1} is {excerpt(grid[r][c])}, "
+                      "not a number")
+        else:
+            out[r] = f"#VALUE: row {r + 1}, column {int(np.flatnonzero(blank[r])[0]) + 1} is blank"
     return column(out)
 
 
@@ -536,7 +534,8 @@ def _high_flags(values: Any, what: str) -> list[bool | None]:
             out.append(None)
         else:
             raise InputError(
-                f"{what} row {i + 1} is {v!r}", fix="Give High or Low (as CRM_HIGHLOW returns)."
+                f"{what} row {i + 1} is {excerpt(v)}",
+                fix="Give High or Low (as CRM_HIGHLOW returns).",
             )
     return out
 
@@ -592,7 +591,7 @@ def _type_lookup(types: Any, strategies: Any, field: str, prefix: str) -> Grid:
         except (TypeError, ValueError):
             number = -1
         if number not in by_number or float(v) != number:
-            out.append(f"#{prefix}: row {i + 1} is {v!r}; a type is a whole number 1-8")
+            out.append(f"#{prefix}: row {i + 1} is {excerpt(v)}; a type is a whole number 1-8")
             continue
         out.append(getattr(by_number[number], field))
     return column(out)
@@ -666,7 +665,7 @@ def CRM_KMEANS(data: Any, k: Any = None) -> Grid:
         except (TypeError, ValueError):
             clusters = float("nan")
         if not (clusters.is_integer() and 2 <= clusters <= len(frame) - 1):
-            raise InputError(f"k is {k!r}, not a whole number of clusters from 2 to "
+            raise InputError(f"k is {excerpt(k)}, not a whole number of clusters from 2 to "
                              f"{len(frame) - 1}", fix="Give k like 3, or leave it blank.")
     result = kmeans_profiles(frame.astype(float), k=None if clusters is None else int(clusters))
     return column([None if lab < 0 else int(lab) + 1 for lab in result.labels])

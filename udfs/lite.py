@@ -129,7 +129,7 @@ def _lite(original: Callable[..., Any], convert: Callable[..., tuple[Any, ...]])
         try:
             converted = convert(*args)
         except Exception as exc:  # noqa: BLE001 - a cell shows a message, never a traceback
-            return f"#DATE: {type(exc).__name__}: {exc}"
+            return functions.one_line(f"#DATE: {type(exc).__name__}: {exc}")
         return original(*converted)
 
     return wrapper

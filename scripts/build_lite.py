@@ -231,6 +231,18 @@ def _module_level_imports(tree: ast.Module, name: str, is_package: bool) -> list
     return found
 
 
+def _function_level_packages(tree: ast.Module) -> set[str]:
+    """Third-party top-level packages imported anywhere in a module, functions included."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return {m for m in found if m not in PACKAGES and m not in sys.stdlib_module_names
+            and m != "__future__"}
+
+
 def bundle_sources() -> tuple[dict[str, str], set[str]]:
     """The sources to bundle (path relative to the repository -> text) and the third-party
     top-level modules they import.
@@ -257,6 +269,9 @@ def bundle_sources() -> tuple[dict[str, str], set[str]]:
             text = path.read_text(encoding="utf-8")
             sources[path.relative_to(ROOT).as_posix()] = text
             tree = ast.parse(text, filename=str(path))
+            # Imports inside functions (scikit-learn, scipy.stats: kept out of start-up)
+            # are not bundled, but Lite must still install their packages.
+            third_party.update(_function_level_packages(tree))
             for imported in _module_level_imports(tree, prefix, path.name == "__init__.py"):
                 top = imported.split(".")[0]
                 if top in PACKAGES:

@@ -97,7 +97,7 @@ def arity(func) -> tuple[int, int]:
     return sum(p.default is p.empty for p in params), len(params)
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(sorted(FUNCTIONS)), st.data())
 def test_every_function_returns_only_cells_excel_can_show(name, data):
     func = FUNCTIONS[name]

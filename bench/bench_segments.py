@@ -8,7 +8,8 @@ seconds (validation and profiles: one run each).
 - ``high_low x3``: :func:`xlcrm.value.segments.high_low` (the exact 2-means split) on the
   three group scores; ``sklearn x1``: scikit-learn's ``KMeans(n_clusters=2, n_init=10)``
   on one of them (the anchor: the heuristic the exact split replaces; one run, it is slow)
-  and ``ratio`` = sklearn x1 / (high_low x3 / 3);
+  and ``ratio`` = sklearn x1 / (high_low x3 / 3); ``CRM_HIGHLOW``: the worksheet function
+  on the same column handed over as xlwings does (a 2-D list), conversion included;
 - ``seg_types``: :func:`segment_types` (the same three splits plus codes and types);
 - ``ABC``: :func:`abc_classes`; ``segment`` = seg_types + ABC, the part DESIGN.md §6
   budgets together with scoring (under 1 s for 100 000 customers, under 10 s for
@@ -30,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from udfs import CRM_HIGHLOW
 from xlcrm.value.segments import (
     abc_classes,
     high_low,
@@ -93,6 +95,7 @@ def main() -> None:
     print(f"python {platform.python_version()}, {platform.machine()}, best of {args.repeat}")
     header = (
         f"{'customers':>10} {'high_low x3':>11} {'sklearn x1':>10} {'ratio':>6}"
+        f" {'CRM_HIGHLOW':>11}"
         f" {'seg_types':>9} {'ABC':>7} {'segment':>8}"
         f" {'validate':>9} {'summary':>8} {'pareto':>7} {'profiles':>9} {'k':>3}"
         f" {'after scoring':>13}"
@@ -105,6 +108,8 @@ def main() -> None:
 
         t_highlow = best_of(args.repeat, lambda gs=group_scores: [high_low(gs[g]) for g in GROUPS])
         t_sklearn = best_of(1, lambda gs=group_scores: sklearn_two_means(gs[GROUPS[0]]))
+        grid = [[v] for v in group_scores[GROUPS[0]].tolist()]
+        t_udf = best_of(args.repeat, lambda g=grid: CRM_HIGHLOW(g))
         t_types = best_of(args.repeat, lambda gs=group_scores: segment_types(gs))
         result = segment_types(group_scores)
         t_abc = best_of(args.repeat, lambda v=value: abc_classes(v))
@@ -123,6 +128,7 @@ def main() -> None:
         after = segment + t_validate + t_summary + t_pareto + t_profiles
         print(
             f"{n:>10} {t_highlow:>11.3f} {t_sklearn:>10.3f} {t_sklearn / (t_highlow / 3):>6.0f}"
+            f" {t_udf:>11.3f}"
             f" {t_types:>9.3f} {t_abc:>7.3f} {segment:>8.3f}"
             f" {t_validate:>9.3f} {t_summary:>8.3f} {t_pareto:>7.3f} {t_profiles:>9.3f}"
             f" {k:>3} {after:>13.3f}"

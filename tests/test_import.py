@@ -86,16 +86,17 @@ def mixed_csv(path: Path, existing: pd.Series) -> Path:
 
 EXPECTED = pd.DataFrame(
     {
-        "CustomerID": ["C0001", "C0002", "C0003", "C0004", "C0005", "C0006", "C0010"],
+        "CustomerID": ["C0001", "C0002", "C0003", "C0004", "C0005", "C0006", "C0001", "C0010"],
         "Date": pd.to_datetime([
             "2026-03-02", "2026-03-03", "2026-03-25 14:30", "2026-03-04", "2026-03-05",
-            "2026-03-05", "2026-03-08",
+            "2026-03-05", "2026-03-02", "2026-03-08",
         ], format="ISO8601"),
-        "Amount": [1234.5, 2000.0, -300.0, -450.0, 1000.0, 99.5, 1000.0],
-        "GrossProfit": [200.0, np.nan, -50.0, np.nan, np.nan, np.nan, np.nan],
-        "Quantity": [3.0, 1.0, 2.0, np.nan, np.nan, np.nan, np.nan],
+        "Amount": [1234.5, 2000.0, -300.0, -450.0, 1000.0, 99.5, 1234.5, 1000.0],
+        "GrossProfit": [200.0, np.nan, -50.0, np.nan, np.nan, np.nan, 200.0, np.nan],
+        "Quantity": [3.0, 1.0, 2.0, np.nan, np.nan, np.nan, 3.0, np.nan],
         "Product": ["Hydraulic pump", "=SUM(A1)", "Credit note", "Bolts, M12",
-                    "Multi\nline product", "Serial date", "Trimmed ID"],
+                    "Multi\nline product", "Serial date", "Hydraulic pump", "Trimmed ID"],
+        "DocumentNo": [None] * 8,
     }
 )
 
@@ -126,7 +127,8 @@ def test_mixed_formats_import_with_known_answers(book: Path, tmp_path: Path) -> 
 
     result = import_transactions(book, csv, backups=1)
 
-    assert result.written and result.imported == 7
+    # Line 13 repeats line 2: two identical lines are two orders, both imported.
+    assert result.written and result.imported == 8
     assert result.parsed.records == 14
     rejected = {(r.line, r.column) for r in result.plan.rejected}
     assert rejected == {(9, "Invoice Date"), (10, "Net Amount"), (11, "Customer No"),
@@ -137,18 +139,17 @@ def test_mixed_formats_import_with_known_answers(book: Path, tmp_path: Path) -> 
     assert "blank" in reasons[11]
     assert "unknown customer 'C9999'" in reasons[12] and "--add-missing-customers" in reasons[12]
     assert "8 fields, the header has 7" in reasons[15]
-    assert result.plan.duplicates_in_file == [13]
-    assert result.plan.duplicates_existing == [14]
+    assert result.plan.already_present == [14]
     assert result.parsed.unmapped == ("Sales Rep",)
     assert any("day first" in n and "line 4" in n for n in result.parsed.notes)
 
     after = transactions(book)
     n_old = len(before)
-    assert len(after) == n_old + 7
+    assert len(after) == n_old + 8
     pd.testing.assert_frame_equal(after.iloc[:n_old], before)
     new = after.iloc[n_old:].reset_index(drop=True)
     last_old_row = int(before.index[-1])
-    assert list(after.index[n_old:]) == list(range(last_old_row + 1, last_old_row + 8))
+    assert list(after.index[n_old:]) == list(range(last_old_row + 1, last_old_row + 9))
     assert pd.api.types.is_datetime64_any_dtype(new["Date"])
     assert (new["Date"] - EXPECTED["Date"]).abs().max() < pd.Timedelta(seconds=1)
     pd.testing.assert_frame_equal(new.drop(columns="Date"), EXPECTED.drop(columns="Date"),
@@ -159,12 +160,12 @@ def test_mixed_formats_import_with_known_answers(book: Path, tmp_path: Path) -> 
     parts = read_parts(book)
     tx_part = sheet_part(parts, "Transactions")
     unchanged_except(original, book, {tx_part, table_parts(book.read_bytes())["tblTransactions"]})
-    last = last_old_row + 7
-    assert table_ref(book, "tblTransactions") == f"A1:F{last}"
+    last = last_old_row + 8
+    assert table_ref(book, "tblTransactions") == f"A1:G{last}"
     xml = parts[tx_part].decode()
-    assert f'<dimension ref="A1:F{last}"' in xml
+    assert f'<dimension ref="A1:G{last}"' in xml
     table_xml = parts[table_parts(book.read_bytes())["tblTransactions"]].decode()
-    assert f'<autoFilter ref="A1:F{last}"' in table_xml
+    assert f'<autoFilter ref="A1:G{last}"' in table_xml
     # New rows are styled like the last old row: text-format IDs, date-format dates.
     old_row = re.search(rf'<row r="{last_old_row}".*?</row>', xml).group()
     new_row = re.search(rf'<row r="{last}".*?</row>', xml).group()
@@ -186,17 +187,15 @@ def test_reimport_skips_every_row_and_writes_nothing(book: Path, tmp_path: Path)
     first = import_transactions(book, csv, backups=0)
     snapshot = book.read_bytes()
     second = import_transactions(book, csv, backups=0)
-    assert first.imported == 7
+    assert first.imported == 8
     assert second.imported == 0 and not second.written
-    # The 7 imported, line 13 (a repeat of one of them) and line 14 (an old order).
-    assert second.plan.duplicates_existing == [2, 3, 4, 5, 6, 8, 13, 14, 17]
-    assert second.plan.duplicates_in_file == []
+    # The 8 imported (line 13 repeats line 2: the sheet now holds both) and line 14 (an old
+    # order).
+    assert second.plan.already_present == [2, 3, 4, 5, 6, 8, 13, 14, 17]
     assert book.read_bytes() == snapshot
     assert "Nothing to import" in second.summary_lines()[0]
-
-    third = import_transactions(book, csv, backups=0, allow_duplicates=True)
-    assert third.imported == 9 and third.plan.duplicates == 0
-    assert len(transactions(book)) == 601 + 7 + 9
+    assert "Already in Transactions: 9 lines" in "\n".join(second.summary_lines())
+    assert len(transactions(book)) == 601 + 8
 
 
 def test_add_missing_customers_adds_exactly_the_missing_ids(book: Path, tmp_path: Path) -> None:
@@ -346,9 +345,9 @@ def test_dry_run_writes_nothing(book: Path, tmp_path: Path) -> None:
     csv = mixed_csv(tmp_path / "orders.csv", first_existing_row(book))
     snapshot = book.read_bytes()
     result = import_transactions(book, csv, dry_run=True)
-    assert result.imported == 7 and not result.written
+    assert result.imported == 8 and not result.written
     assert book.read_bytes() == snapshot
-    assert result.summary_lines()[0].startswith("Dry run: would import 7 of 14 rows")
+    assert result.summary_lines()[0].startswith("Dry run: would import 8 of 14 rows")
 
 
 # --------------------------------------------------------------------------------------------
@@ -545,20 +544,21 @@ def test_cli_json_dry_run_and_exit_codes(book: Path, tmp_path: Path, capsys) -> 
     snapshot = book.read_bytes()
     assert main(["import-transactions", str(book), str(csv), "--dry-run", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["dry_run"] and not out["written"] and out["imported"] == 7
+    assert out["dry_run"] and not out["written"] and out["imported"] == 8
     assert book.read_bytes() == snapshot
 
     assert main(["import-transactions", str(book), str(csv), "--json", "--resegment",
                  "--backups", "0"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["written"] and out["imported"] == 7 and out["rows"] == [603, 609]
-    assert out["table_ref"] == "A1:F609"
-    assert out["rejected_rows"] == 5 and out["duplicates_existing"] == 1
+    assert out["written"] and out["imported"] == 8 and out["rows"] == [603, 610]
+    assert out["table_ref"] == "A1:G610"
+    assert out["rejected_rows"] == 5 and out["already_present"] == 1
+    assert out["already_present_lines"] == [14]
     assert out["resegment"]["customers"] == 60
 
     assert main(["import-transactions", str(book), str(csv), "--quiet"]) == 0
     text = capsys.readouterr().out
-    assert "Nothing to import" in text and "Skipped 9 duplicate rows" in text
+    assert "Nothing to import" in text and "Already in Transactions: 9 lines" in text
 
     bad = tmp_path / "us.csv"
     bad.write_text("CustomerID,Date,Amount\nC0001,05/03/2026,1\n")
@@ -585,17 +585,17 @@ def test_libreoffice_opens_the_result_and_sees_the_rows(book: Path, tmp_path: Pa
     rows = CalamineWorkbook.from_path(str(converted)).get_sheet_by_name(
         "Transactions").to_python()
     assert len(rows) == len(expected) + 1
-    tail = rows[-len(EXPECTED) - 1:]  # C9999 was added as a customer, so 8 new rows
+    tail = rows[-len(EXPECTED) - 1:]  # C9999 was added as a customer, so 9 new rows
     assert [r[0] for r in tail] == ["C0001", "C0002", "C0003", "C0004", "C0005", "C0006",
-                                    "C9999", "C0010"]
+                                    "C9999", "C0001", "C0010"]
     assert [r[2] for r in tail] == [1234.5, 2000.0, -300.0, -450.0, 1000.0, 99.5, 100.0,
-                                    1000.0]
+                                    1234.5, 1000.0]
     assert tail[1][5] == "=SUM(A1)"
     assert pd.Timestamp(tail[0][1]) == pd.Timestamp("2026-03-02")
     assert pd.Timestamp(tail[2][1]) == pd.Timestamp("2026-03-25 14:30")
     with zipfile.ZipFile(converted) as z:
         tables = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/tables/")]
-    assert any(f'ref="A1:F{len(expected) + 1}"' in t for t in tables)
+    assert any(f'ref="A1:G{len(expected) + 1}"' in t for t in tables)
 
 
 # --------------------------------------------------------------------------------------------

@@ -204,7 +204,7 @@ def test_import_orders_appends_below_the_table_and_grows_it(demo, remote, tmp_pa
     assert [r[2] for r in values] == [1234.5, 99.0]
     assert values[1][5] == "'00123"  # stays text in Excel, not the number 123
     (resize,) = [a for a in actions if a["func"] == "resizeTable"]
-    assert resize["args"] == [0, f"$A$1:$F${last + 2}"]
+    assert resize["args"] == [0, f"$A$1:$G${last + 2}"]
     assert {a["func"] for a in actions} <= vba_client_actions()
     summary = actions[-1]["args"][0]
     assert summary.startswith(f"Imported 2 of 5 rows from orders.csv into Transactions (rows "

@@ -611,8 +611,9 @@ def import_orders(
     What ``xlcrm import-transactions`` does to the file, done on the open workbook (which
     the command cannot replace while Excel has it open): the same reading of the export
     (:func:`xlcrm.book.csv_import.prepare_import`: headers, dates and amounts in common formats,
-    duplicates skipped, every rejected row with its line), then one write of the new rows
-    below the Transactions table, which grows with them. Unknown customers: the user is
+    lines already in Transactions skipped, copies counted, every rejected row with its
+    line), then one write of the new rows below the Transactions table, which grows with
+    them. Unknown customers: the user is
     asked whether to add them to Customers (``add_missing_customers`` answers in advance).
     Nothing else changes; the results stay as they are until Resegment.
 
@@ -713,15 +714,15 @@ def import_orders(
 def _import_summary(parsed: Any, plan: ImportPlan) -> str:
     lines = []
     if plan.duplicates:
-        lines.append(f"Skipped {plan.duplicates:,} row(s) already in {schema.TRANSACTIONS} or "
-                     "repeated in the file.")
+        lines.append(f"Skipped {plan.duplicates:,} line(s) already in {schema.TRANSACTIONS} "
+                     "(identical lines in the file are separate orders and are all kept).")
     if len(plan.new_customers):
         lines.append(f"Added {len(plan.new_customers)} customer(s) to {schema.CUSTOMERS}: fill "
                      "in their indicators.")
     bad = plan.rejected_lines
     if bad:
         lines.append(f"Rejected {len(bad)} row(s), not imported (correct them in the file and "
-                     "import it again; rows already imported are skipped):")
+                     "import it again; lines already imported are recognised and skipped):")
         lines.extend(f"• {r}" for r in plan.rejected[:ALERT_PROBLEMS])
         if len(plan.rejected) > ALERT_PROBLEMS:
             lines.append(f"… and {len(plan.rejected) - ALERT_PROBLEMS} more.")

@@ -260,8 +260,7 @@ def cmd_import_transactions(args: argparse.Namespace) -> int:
     with progress_bar(not (args.quiet or args.json)) as progress:
         result = import_transactions(
             path, Path(args.file), options=options,
-            add_missing_customers=args.add_missing_customers,
-            allow_duplicates=args.allow_duplicates, dry_run=args.dry_run,
+            add_missing_customers=args.add_missing_customers, dry_run=args.dry_run,
             backups=args.backups, progress=progress,
         )
         results = None
@@ -377,8 +376,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the export, a CSV file")
     p.add_argument("--add-missing-customers", action="store_true",
                    help="add unknown CustomerIDs to Customers instead of rejecting their rows")
-    p.add_argument("--allow-duplicates", action="store_true",
-                   help="import rows equal to ones already in Transactions or earlier in the file")
     p.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     p.add_argument("--encoding", help="text encoding of the file, e.g. gb18030 or cp1252 "
                    "(default: UTF-8)")

@@ -1248,6 +1248,9 @@ def _transactions_frame(ident: _Identity, tx: dict[str, np.ndarray]) -> pd.DataF
             "GrossProfit": tx["gp"] / 100,
             "Quantity": tx["quantity"],
             "Product": _text(_PRODUCT_NAMES[tx["product"]]),
+            # One invoice per order line, numbered in date order as an ERP numbers them.
+            schema.DOCUMENT_NO: _text(np.array(
+                [f"INV-{n:07d}" for n in range(1, tx["cust"].size + 1)], dtype=object)),
         },
         copy=False,
     )

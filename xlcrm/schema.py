@@ -63,7 +63,12 @@ DEFAULT_INDICATOR_COLUMNS = (
     "DaysToPay",  # average days to pay; lower is better
 )
 
-TRANSACTION_COLUMNS = ("CustomerID", "Date", "Amount", "GrossProfit", "Quantity", "Product")
+# DocumentNo: the invoice, order or delivery-note number of the line (several lines may share
+# one); an import uses it to tell a line already in the sheet from a new one.
+DOCUMENT_NO = "DocumentNo"
+TRANSACTION_COLUMNS = (
+    "CustomerID", "Date", "Amount", "GrossProfit", "Quantity", "Product", DOCUMENT_NO,
+)
 INTERACTION_COLUMNS = ("CustomerID", "Date", "Kind", "Outcome", "ResolvedDate")
 SURVEY_ID_COLUMNS = ("CustomerID", "Date")  # then one column per question (Q1, Q2, ...)
 # The template's questionnaire (Likert 1..5); an analyst may ask other questions.

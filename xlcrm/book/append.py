@@ -709,7 +709,7 @@ class ImportResult:
     parsed : ParsedExport
         The export as read (mapping, notes, rejected rows).
     plan : ImportPlan
-        The rows appended, duplicates skipped, customers added.
+        The rows appended, lines already present skipped, customers added.
     written : bool
         Whether the workbook was replaced (``False`` in a dry run or when nothing was new).
     dry_run : bool
@@ -726,7 +726,6 @@ class ImportResult:
     plan: ImportPlan
     written: bool
     dry_run: bool
-    allow_duplicates: bool
     add_missing_customers: bool
     append: AppendReport | None = None
     backup: Path | None = None
@@ -764,11 +763,8 @@ class ImportResult:
             "table_ref": tx.table_ref if tx else None,
             "extended": [*(tx.extended if tx else ()), *(cu.extended if cu else ())],
             "calculated_left_blank": list(tx.calculated_left_blank) if tx else [],
-            "duplicates_checked": not self.allow_duplicates,
-            "duplicates_existing": len(self.plan.duplicates_existing),
-            "duplicates_in_file": len(self.plan.duplicates_in_file),
-            "duplicate_lines": sorted(self.plan.duplicates_existing
-                                      + self.plan.duplicates_in_file),
+            "already_present": len(self.plan.already_present),
+            "already_present_lines": list(self.plan.already_present),
             "rejected_rows": len(self.plan.rejected_lines),
             "rejected": [
                 {"line": r.line, "column": r.column, "value": r.value, "reason": r.reason}
@@ -806,25 +802,18 @@ class ImportResult:
             out.append("Ignored columns (no such column in Transactions): "
                        + ", ".join(repr(h) for h in p.unmapped) + ".")
         out.extend(f"Note: {note}." for note in p.notes)
-        if self.allow_duplicates:
-            out.append("Duplicates were not checked (--allow-duplicates).")
-        elif plan.duplicates:
-            parts = []
-            if plan.duplicates_existing:
-                parts.append(f"{len(plan.duplicates_existing)} already in Transactions")
-            if plan.duplicates_in_file:
-                parts.append(f"{len(plan.duplicates_in_file)} repeated within the file")
-            lines = sorted(plan.duplicates_existing + plan.duplicates_in_file)
-            out.append(f"Skipped {_n(plan.duplicates, 'duplicate row')} ({', '.join(parts)}; "
-                       f"{'line' if len(lines) == 1 else 'lines'} {_lines(lines)}); "
-                       "--allow-duplicates imports them anyway.")
+        present = plan.already_present
+        if present:
+            out.append(f"Already in {schema.TRANSACTIONS}: {_n(len(present), 'line')} of the "
+                       f"file ({'line' if len(present) == 1 else 'lines'} {_lines(present)}), "
+                       "not imported again.")
         else:
-            out.append("No duplicates: no row equals one already in Transactions.")
+            out.append(f"None of the lines was in {schema.TRANSACTIONS} already.")
         bad = plan.rejected_lines
         if bad:
             out.append(f"Rejected {_n(len(bad), 'row')} (not imported; correct them in the file "
-                       "and import it again: the rows already imported are then skipped as "
-                       "duplicates):")
+                       "and import it again: the lines already imported are then recognised "
+                       "and skipped):")
             out.extend(f"  {r}" for r in plan.rejected[:limit])
             if len(plan.rejected) > limit:
                 out.append(f"  ... and {len(plan.rejected) - limit} more (--json lists all).")
@@ -870,7 +859,6 @@ def import_transactions(
     *,
     options: ImportOptions | None = None,
     add_missing_customers: bool = False,
-    allow_duplicates: bool = False,
     dry_run: bool = False,
     backups: int = 3,
     progress: Callable[[str, float], None] | None = None,
@@ -888,8 +876,6 @@ def import_transactions(
     add_missing_customers : bool
         Add unknown CustomerIDs to Customers (with the export's customer name, if any)
         instead of rejecting their rows.
-    allow_duplicates : bool
-        Import rows equal to existing ones (or to earlier rows of the export).
     dry_run : bool
         Read and check everything, write nothing.
     backups : int
@@ -933,10 +919,8 @@ def import_transactions(
     report("Checking the rows", 0.3)
     parsed, plan = prepare_import(
         data, export.name, tx.frame, customers.frame[schema.CUSTOMER_ID].tolist(),
-        options=options, add_missing_customers=add_missing_customers,
-        allow_duplicates=allow_duplicates)
+        options=options, add_missing_customers=add_missing_customers)
     result = ImportResult(workbook, export, parsed, plan, written=False, dry_run=dry_run,
-                          allow_duplicates=allow_duplicates,
                           add_missing_customers=add_missing_customers)
     if dry_run or not len(plan.rows):
         report("Done", 1.0)

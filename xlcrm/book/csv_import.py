@@ -68,47 +68,157 @@ STANDARD_KINDS: dict[str, Kind] = {
     "GrossProfit": "number",
     "Quantity": "number",
     "Product": "text",
+    schema.DOCUMENT_NO: "text",  # INV-1, 90001234 or 0012: as written
 }
 # The customer's name in an export: used only to name customers added with
 # --add-missing-customers (it is not a Transactions column).
 NAME = schema.CUSTOMER_NAME
 
-# Usual ERP headers, normalised by _norm (lower case; no spaces, underscores, hyphens, dots).
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "CustomerID": (
-        "customerid", "customerno", "customernumber", "customernr", "customercode", "custid",
-        "custno", "custnumber", "custcode", "account", "accountno", "accountnumber",
-        "accountid", "accountcode", "clientid", "clientno", "clientnumber", "clientcode",
-        "debtor", "debtorno", "debtornumber", "soldto", "soldtoparty", "kunnr", "kundennummer",
-        "kundennr", "客户编号", "客户代码", "客户编码", "客户号", "客户id", "客户代号",
-    ),
-    "Date": (
-        "date", "orderdate", "invoicedate", "postingdate", "documentdate", "transactiondate",
-        "billingdate", "salesdate", "deliverydate", "shipdate", "datum", "日期", "订单日期",
-        "单据日期", "开票日期", "销售日期", "过账日期", "发货日期", "交易日期",
-    ),
-    "Amount": (
-        "amount", "netamount", "netsales", "revenue", "value", "netvalue", "sales",
-        "salesamount", "invoiceamount", "linetotal", "nettotal", "turnover", "umsatz",
-        "金额", "销售额", "销售金额", "净额", "不含税金额", "订单金额", "收入",
-    ),
-    "GrossProfit": (
-        "grossprofit", "margin", "grossmargin", "profit", "contributionmargin", "毛利",
-        "毛利额", "毛利润",
-    ),
-    "Quantity": ("quantity", "qty", "units", "pieces", "pcs", "menge", "数量", "销量"),
-    # In order of preference: an SAP export has Item (the line number 10, 20, ...) before
-    # Material, so the bare "item" comes last.
-    "Product": (
-        "product", "productname", "material", "materialdescription", "sku", "itemname",
-        "productcode", "itemcode", "article", "description", "artikel", "产品", "产品名称",
-        "物料", "物料名称", "商品", "商品名称", "品名", "物料编码", "产品编号", "itemno", "item",
-    ),
-    NAME: (
-        "name", "customername", "clientname", "accountname", "companyname", "company",
-        "客户名称", "客户名", "客户", "公司名称", "单位名称",
-    ),
-}
+# Usual ERP headers, one row per column and language: (sheet column, language, headers as
+# exports write them). Compared after _norm (case, accents, spaces and . _ - / ° ' ignored),
+# so "Kunden-Nr." and "kundennr" are one entry. Earlier rows and entries are preferred when
+# two headers of one export name the same column. To support another language or ERP, add
+# a row.
+HEADER_SYNONYMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("CustomerID", "en", (
+        "Customer ID", "Customer No", "Customer Number", "Customer Nr", "Customer Code",
+        "Cust ID", "Cust No", "Cust Number", "Cust Code", "Account", "Account No",
+        "Account Number", "Account ID", "Account Code", "Client ID", "Client No",
+        "Client Number", "Client Code", "Debtor", "Debtor No", "Debtor Number", "Sold-to",
+        "Sold-to Party", "KUNNR")),
+    ("CustomerID", "de", (
+        "Kundennummer", "Kunden-Nr.", "Kunden-ID", "Kundenkonto", "Debitor", "Debitorennummer",
+        "Debitoren-Nr.", "Auftraggeber", "Kunde")),
+    ("CustomerID", "fr", (
+        "Numéro client", "Numéro de client", "N° client", "No client", "Code client",
+        "Référence client", "Réf. client", "Identifiant client", "ID client", "Compte client",
+        "Client")),
+    ("CustomerID", "es", (
+        "Número de cliente", "Número cliente", "Nº cliente", "Código cliente",
+        "Código de cliente", "Cód. cliente", "Cliente")),
+    ("CustomerID", "it", (
+        "Codice cliente", "Cod. cliente", "Numero cliente", "N. cliente")),
+    ("CustomerID", "pt", (
+        "Código do cliente", "Número do cliente", "ID do cliente")),
+    ("CustomerID", "zh", ("客户编号", "客户代码", "客户编码", "客户号", "客户ID", "客户代号")),
+
+    ("Date", "en", (
+        "Date", "Order Date", "Invoice Date", "Posting Date", "Document Date",
+        "Transaction Date", "Billing Date", "Sales Date", "Delivery Date", "Ship Date")),
+    ("Date", "de", (
+        "Datum", "Rechnungsdatum", "Belegdatum", "Buchungsdatum", "Fakturadatum",
+        "Auftragsdatum", "Bestelldatum", "Lieferdatum")),
+    ("Date", "fr", (
+        "Date facture", "Date de facture", "Date de facturation", "Date pièce",
+        "Date de pièce", "Date commande", "Date de commande", "Date comptable",
+        "Date de livraison")),
+    ("Date", "es", (
+        "Fecha", "Fecha factura", "Fecha de factura", "Fecha de emisión", "Fecha documento",
+        "Fecha pedido", "Fecha de pedido", "Fecha contable")),
+    ("Date", "it", (
+        "Data", "Data fattura", "Data documento", "Data ordine", "Data registrazione",
+        "Data consegna")),
+    ("Date", "pt", (
+        "Data da fatura", "Data fatura", "Data de emissão", "Data do documento",
+        "Data do pedido", "Data de faturação", "Data de faturamento")),
+    ("Date", "zh", (
+        "日期", "订单日期", "单据日期", "开票日期", "销售日期", "过账日期", "发货日期",
+        "交易日期")),
+
+    ("Amount", "en", (
+        "Amount", "Net Amount", "Net Sales", "Revenue", "Value", "Net Value", "Sales",
+        "Sales Amount", "Invoice Amount", "Line Total", "Net Total", "Turnover")),
+    ("Amount", "de", (
+        "Betrag", "Nettobetrag", "Umsatz", "Nettoumsatz", "Nettowert", "Rechnungsbetrag",
+        "Netto", "Wert")),
+    ("Amount", "fr", (
+        "Montant", "Montant HT", "Montant net", "Montant hors taxes", "Total HT",
+        "Chiffre d'affaires", "CA HT")),
+    ("Amount", "es", (
+        "Importe", "Importe neto", "Importe sin IVA", "Base imponible", "Total neto",
+        "Valor neto", "Ventas")),
+    ("Amount", "it", (
+        "Importo", "Importo netto", "Imponibile", "Totale imponibile", "Valore netto",
+        "Fatturato")),
+    ("Amount", "pt", (
+        "Valor", "Valor líquido", "Valor sem IVA", "Montante", "Total líquido")),
+    ("Amount", "zh", ("金额", "销售额", "销售金额", "净额", "不含税金额", "订单金额", "收入")),
+
+    ("GrossProfit", "en", (
+        "Gross Profit", "Margin", "Gross Margin", "Profit", "Contribution Margin")),
+    ("GrossProfit", "de", ("Rohertrag", "Deckungsbeitrag", "Bruttogewinn", "Marge")),
+    ("GrossProfit", "fr", ("Marge brute", "Bénéfice brut")),
+    ("GrossProfit", "es", ("Margen", "Margen bruto", "Beneficio bruto")),
+    ("GrossProfit", "it", ("Margine", "Margine lordo", "Utile lordo")),
+    ("GrossProfit", "pt", ("Margem", "Margem bruta", "Lucro bruto")),
+    ("GrossProfit", "zh", ("毛利", "毛利额", "毛利润")),
+
+    ("Quantity", "en", ("Quantity", "Qty", "Units", "Pieces", "Pcs")),
+    ("Quantity", "de", ("Menge", "Anzahl", "Stück", "Stk")),
+    ("Quantity", "fr", ("Quantité", "Qté")),
+    ("Quantity", "es", ("Cantidad", "Cant.", "Unidades")),
+    ("Quantity", "it", ("Quantità", "Qtà", "Pezzi")),
+    ("Quantity", "pt", ("Quantidade", "Qtd", "Qtde")),
+    ("Quantity", "zh", ("数量", "销量")),
+
+    ("Product", "en", (
+        "Product", "Product Name", "Material", "Material Description", "SKU", "Item Name",
+        "Product Code", "Item Code", "Article", "Description")),
+    ("Product", "de", (
+        "Artikel", "Artikelnummer", "Artikel-Nr.", "Artikelbezeichnung", "Materialnummer",
+        "Produkt", "Bezeichnung")),
+    ("Product", "fr", ("Produit", "Réf. article", "Désignation", "Libellé", "Référence")),
+    ("Product", "es", ("Producto", "Artículo", "Descripción", "Referencia")),
+    ("Product", "it", ("Prodotto", "Articolo", "Codice articolo", "Descrizione")),
+    ("Product", "pt", ("Produto", "Artigo", "Descrição", "Referência")),
+    ("Product", "zh", (
+        "产品", "产品名称", "物料", "物料名称", "商品", "商品名称", "品名", "物料编码",
+        "产品编号")),
+    # Last: an SAP export has Item (the line number 10, 20, ...) before Material.
+    ("Product", "en", ("Item No", "Item")),
+
+    # The document a line belongs to (several lines may share one): the invoice first, since
+    # an export of invoice lines may carry the order number too.
+    ("DocumentNo", "en", (
+        "Document No", "Invoice No", "Invoice Number", "Invoice ID", "Invoice",
+        "Billing Document", "Document Number", "Doc No", "Order No", "Order Number",
+        "Order ID", "Sales Order", "Receipt No", "Voucher No")),
+    ("DocumentNo", "de", (
+        "Rechnungsnummer", "Rechnungs-Nr.", "Belegnummer", "Beleg-Nr.", "Beleg",
+        "Fakturanummer", "Faktura", "Auftragsnummer", "Auftrags-Nr.", "Lieferscheinnummer")),
+    ("DocumentNo", "fr", (
+        "Numéro de facture", "N° facture", "No facture", "Facture", "Numéro de pièce",
+        "N° pièce", "Pièce", "Numéro de commande", "N° commande")),
+    ("DocumentNo", "es", (
+        "Número de factura", "Nº factura", "Factura", "Número de documento", "Documento",
+        "Número de pedido", "Nº pedido", "Pedido")),
+    ("DocumentNo", "it", (
+        "Numero fattura", "N. fattura", "Fattura", "Numero documento", "Numero ordine",
+        "Protocollo")),
+    ("DocumentNo", "pt", (
+        "Número da fatura", "Nº fatura", "Fatura", "Número do documento", "Número do pedido",
+        "Nota fiscal")),
+    ("DocumentNo", "zh", (
+        "单号", "单据号", "单据编号", "发票号", "发票号码", "订单号", "订单编号", "凭证号")),
+
+    (NAME, "en", (
+        "Name", "Customer Name", "Client Name", "Account Name", "Company Name", "Company")),
+    (NAME, "de", ("Kundenname", "Name 1", "Firma", "Firmenname")),
+    (NAME, "fr", ("Nom", "Nom client", "Nom du client", "Raison sociale", "Société")),
+    (NAME, "es", ("Nombre", "Nombre cliente", "Nombre del cliente", "Razón social", "Empresa")),
+    (NAME, "it", ("Nome", "Nome cliente", "Ragione sociale", "Denominazione", "Azienda")),
+    (NAME, "pt", ("Nome do cliente", "Razão social")),
+    (NAME, "zh", ("客户名称", "客户名", "客户", "公司名称", "单位名称")),
+)
+
+
+def _synonyms() -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for column, _language, headers in HEADER_SYNONYMS:
+        names = out.setdefault(column, [])
+        names.extend(n for h in headers if (n := _norm(h)) not in names)
+    return {c: tuple(names) for c, names in out.items()}
+
 
 MAX_TEXT = 32_767  # characters a cell holds
 HEADER_SEARCH = 20  # records looked at for the header row
@@ -382,11 +492,22 @@ def read_records(text: str, delimiter: str) -> Iterable[tuple[int, list[str]]]:
 
 
 def _norm(header: str) -> str:
-    """A header as compared: NFKC (full-width to ASCII), lower case, no separators, no
-    trailing unit in brackets (``Amount (EUR)``, ``金额（元）``)."""
-    text = unicodedata.normalize("NFKC", header)
+    """A header as compared: NFKC (full-width to ASCII), lower case, no accents, no
+    separators, no trailing unit in brackets (``Amount (EUR)``, ``金额（元）``).
+
+    Accents go because exports from the same ERP write ``Numéro`` or ``Numero`` depending on
+    the code page; ``N°``, ``Nº`` and ``N.`` all become ``n``.
+    """
+    text = unicodedata.normalize("NFKC", header.replace("°", "").replace("º", ""))
     text = re.sub(r"\s*[(\[][^()\[\]]*[)\]]\s*$", "", text) or text
-    return re.sub(r"[\s_\-./()#:]+", "", text).casefold()
+    text = "".join(c for c in unicodedata.normalize("NFKD", text)
+                   if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", re.sub(r"[\s_\-./()#:'’]+", "", text)).casefold()
+
+
+# Export header -> sheet column names, normalised, in order of preference (built from
+# HEADER_SYNONYMS).
+SYNONYMS: dict[str, tuple[str, ...]] = _synonyms()
 
 
 @dataclass
@@ -888,6 +1009,7 @@ def parse_export(
     notes = list(cmap.notes)
     if k:
         notes.append(f"lines before {header_line} skipped (the header is on line {header_line})")
+    notes.extend(_unstored_documents(headers, sheet_columns))
     missing = [c for c in REQUIRED if c not in cmap.targets.values()]
     if missing:
         found = ", ".join(repr(h) for h in headers if h) or "none"
@@ -1020,6 +1142,24 @@ def parse_export(
     )
 
 
+def _unstored_documents(headers: Sequence[str], sheet_columns: Sequence[str]) -> list[str]:
+    """A note when the export has document numbers and the sheet no column for them.
+
+    Such a workbook (made before the template had DocumentNo) still imports: the numbers
+    are left out and lines are matched on their other columns, copies counted, which is
+    exact for repeated exports; the note says how to keep the numbers.
+    """
+    if schema.DOCUMENT_NO in sheet_columns:
+        return []
+    found = [h for h in headers if _norm(h) in SYNONYMS[schema.DOCUMENT_NO]]
+    if not found:
+        return []
+    return [f"{found[0]!r} holds document numbers, but {schema.TRANSACTIONS} has no "
+            f"{schema.DOCUMENT_NO} column: they are not stored, and lines are matched on "
+            f"their other columns (to keep them, type the header {schema.DOCUMENT_NO} in the "
+            f"first empty column right of the {schema.TRANSACTIONS} table)"]
+
+
 def _delimiter_name(d: str) -> str:
     return {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a bar"}.get(d, repr(d))
 
@@ -1041,20 +1181,20 @@ class ImportPlan:
         ``Name``); empty unless customers are added.
     rejected : list of Rejected
         The export's rejected rows (parse errors and unknown customers), by line.
-    duplicates_existing, duplicates_in_file : list of int
-        Lines skipped because the same order is already in Transactions, or came earlier in
-        the export.
+    already_present : list of int
+        Lines skipped because Transactions already holds them (see :func:`plan_import` for
+        how lines are matched).
     """
 
     rows: pd.DataFrame
     new_customers: pd.DataFrame
     rejected: list[Rejected]
-    duplicates_existing: list[int]
-    duplicates_in_file: list[int]
+    already_present: list[int]
 
     @property
     def duplicates(self) -> int:
-        return len(self.duplicates_existing) + len(self.duplicates_in_file)
+        """How many lines of the export Transactions already holds (none is imported twice)."""
+        return len(self.already_present)
 
     @property
     def rejected_lines(self) -> list[int]:
@@ -1112,6 +1252,55 @@ def _text_key(v: Any) -> Any:
     return text.strip() or None
 
 
+def _key_frame(frame: pd.DataFrame, columns: Sequence[str],
+               kinds: Mapping[str, Kind]) -> pd.DataFrame:
+    """The values of ``columns`` as compared to find a line already in the sheet."""
+    return pd.DataFrame({c: pd.Series(_key_column(frame[c], kinds.get(c, "text")), dtype=object)
+                         for c in columns})
+
+
+def _present(new: pd.DataFrame, old: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``new`` ``old`` already holds, counting copies (a multiset match).
+
+    The k-th copy of a line in ``new`` (in file order) is present when ``old`` holds at
+    least k copies of it: two identical lines are two orders, and a repeated export adds
+    only the copies the sheet does not have yet.
+    """
+    out = np.zeros(len(new), dtype=bool)
+    if not len(new) or not len(old) or not len(new.columns):
+        return out
+    both = pd.concat([old, new], ignore_index=True)
+    group = both.groupby(list(both.columns), dropna=False, sort=False).ngroup().to_numpy()
+    held = np.bincount(group[: len(old)], minlength=int(group.max()) + 1)
+    new_group = group[len(old):]
+    copy = pd.Series(new_group).groupby(new_group).cumcount().to_numpy()
+    return copy < held[new_group]
+
+
+def _already_present(rows: pd.DataFrame, existing: pd.DataFrame,
+                     kinds: Mapping[str, Kind]) -> np.ndarray:
+    """Rows of the export that Transactions already holds (see :func:`plan_import`)."""
+    cols = list(rows.columns)
+    if not len(rows) or not len(existing) or not all(c in existing.columns for c in cols):
+        return np.zeros(len(rows), dtype=bool)
+    new = _key_frame(rows, cols, kinds)
+    old = _key_frame(existing, cols, kinds)
+    doc = schema.DOCUMENT_NO
+    if doc not in cols:
+        return _present(new, old)
+    # Lines with a document number against the sheet's lines with one; what is left against
+    # the sheet's lines without one (imported before the export carried the numbers), on
+    # the other columns.
+    new_doc = new[doc].notna().to_numpy()
+    old_doc = old[doc].notna().to_numpy()
+    present = np.zeros(len(rows), dtype=bool)
+    present[new_doc] = _present(new[new_doc], old[old_doc])
+    rest = ~present
+    others = [c for c in cols if c != doc]
+    present[rest] = _present(new.loc[rest, others], old.loc[~old_doc, others])
+    return present
+
+
 def plan_import(
     parsed: ParsedExport,
     existing: pd.DataFrame,
@@ -1119,9 +1308,8 @@ def plan_import(
     *,
     kinds: Mapping[str, Kind] | None = None,
     add_missing_customers: bool = False,
-    allow_duplicates: bool = False,
 ) -> ImportPlan:
-    """Decide which parsed rows to append.
+    """Decide which parsed rows to append: every line Transactions does not hold yet.
 
     Parameters
     ----------
@@ -1135,16 +1323,57 @@ def plan_import(
         Types of non-standard columns (as given to :func:`parse_export`).
     add_missing_customers : bool
         Add an unknown CustomerID to Customers instead of rejecting its rows.
-    allow_duplicates : bool
-        Import rows equal to an existing row or to an earlier row of the export.
 
     Returns
     -------
     ImportPlan
-        Duplicates are compared on the columns the export fills: a row is skipped when every
-        one of them equals an existing Transactions row (or an earlier row of the export).
+
+    Notes
+    -----
+    A line is compared on the columns the export fills (text trimmed, numbers to 6
+    decimals, dates to the second), **counting copies**: a file with two identical lines
+    adds two lines the first time and none the second, and an export that repeats an
+    earlier one with one more identical line adds exactly that one. Two identical lines in
+    an export are two orders (the same customer may buy the same thing twice a day); only
+    the sheet can say whether a line was imported before, not the file.
+
+    With a document number (``DocumentNo``: invoice, order or delivery note), the number is
+    part of the line, not the line itself: an invoice has several lines, and two lines of
+    one invoice may even be identical (two cartons of the same article). So the lines of a
+    document are matched, copies counted, against the sheet's lines of the same document; a
+    document already in the sheet gets only the lines it lacks (a line corrected in the
+    file after it was rejected). Lines the sheet holds *without* a document number (typed,
+    or imported from an export without one) are matched on the other columns, so adding the
+    number to the export later does not import them again.
     """
     kinds = {**STANDARD_KINDS, **(kinds or {})}
+    rows, rejected, new_ids = _known_customer_rows(parsed, known_customers,
+                                                   add_missing_customers)
+    present = _already_present(rows, existing, kinds)
+    already = [int(line) for line in rows.index[present]]
+    rows = rows[~present]
+
+    new_customers = pd.DataFrame({CUSTOMER_ID: pd.Series([], dtype=object)})
+    if new_ids:
+        still = set(rows[CUSTOMER_ID])  # customers whose every row was present need no row
+        new_ids = [v for v in new_ids if v in still]
+        data: dict[str, list[Any]] = {CUSTOMER_ID: new_ids}
+        if parsed.names is not None:
+            names = parsed.names.loc[rows.index]
+            first: dict[str, str] = {}
+            for cid, name in zip(rows[CUSTOMER_ID].tolist(), names.tolist(), strict=True):
+                if name and cid not in first:
+                    first[cid] = name
+            data[NAME] = [first.get(v) for v in new_ids]
+        new_customers = pd.DataFrame(data, dtype=object)
+    return ImportPlan(rows, new_customers, rejected, already)
+
+
+def _known_customer_rows(parsed: ParsedExport, known_customers: Iterable[Any],
+                         add_missing_customers: bool,
+                         ) -> tuple[pd.DataFrame, list[Rejected], list[str]]:
+    """The parsed rows of known customers (or of new ones, when they may be added), IDs
+    trimmed; the rejected rows with those of unknown customers added; the IDs to add."""
     rows = parsed.rows
     rejected = list(parsed.rejected)
     known = {k for v in known_customers if (k := _text_key(v)) is not None}
@@ -1172,51 +1401,13 @@ def plan_import(
                    ": add it to Customers or use --add-missing-customers"),
             ))
         rejected.sort(key=lambda r: r.line)
-        unknown = refused
         keep = np.ones(len(rows), dtype=bool)
-        keep[unknown] = False
+        keep[refused] = False
         rows = rows[keep]
         ids = [v for v, k in zip(ids, keep.tolist(), strict=True) if k]
     rows = rows.copy()
     rows[CUSTOMER_ID] = pd.Series(ids, index=rows.index, dtype=object)
-
-    dup_existing: list[int] = []
-    dup_file: list[int] = []
-    if not allow_duplicates and len(rows):
-        cols = list(rows.columns)
-        new_keys = list(zip(*(_key_column(rows[c], kinds.get(c, "text")) for c in cols),
-                            strict=True))
-        old_keys: set[tuple[Any, ...]] = set()
-        if len(existing) and all(c in existing.columns for c in cols):
-            old_keys = set(zip(*(_key_column(existing[c], kinds.get(c, "text")) for c in cols),
-                               strict=True))
-        seen: set[tuple[Any, ...]] = set()
-        keep_rows = np.ones(len(rows), dtype=bool)
-        for i, key in enumerate(new_keys):
-            if key in old_keys:
-                dup_existing.append(int(rows.index[i]))
-                keep_rows[i] = False
-            elif key in seen:
-                dup_file.append(int(rows.index[i]))
-                keep_rows[i] = False
-            else:
-                seen.add(key)
-        rows = rows[keep_rows]
-
-    new_customers = pd.DataFrame({CUSTOMER_ID: pd.Series([], dtype=object)})
-    if new_ids:
-        still = set(rows[CUSTOMER_ID])  # customers whose every row was a duplicate need no row
-        new_ids = [v for v in new_ids if v in still]
-        data: dict[str, list[Any]] = {CUSTOMER_ID: new_ids}
-        if parsed.names is not None:
-            names = parsed.names.loc[rows.index]
-            first: dict[str, str] = {}
-            for cid, name in zip(rows[CUSTOMER_ID].tolist(), names.tolist(), strict=True):
-                if name and cid not in first:
-                    first[cid] = name
-            data[NAME] = [first.get(v) for v in new_ids]
-        new_customers = pd.DataFrame(data, dtype=object)
-    return ImportPlan(rows, new_customers, rejected, dup_existing, dup_file)
+    return rows, rejected, new_ids
 
 
 def _near_key(customer_id: str) -> str:
@@ -1250,7 +1441,6 @@ def prepare_import(
     *,
     options: ImportOptions | None = None,
     add_missing_customers: bool = False,
-    allow_duplicates: bool = False,
 ) -> tuple[ParsedExport, ImportPlan]:
     """Read the export ``data`` against the Transactions table and plan what to append.
 
@@ -1267,15 +1457,14 @@ def prepare_import(
         The Transactions sheet as read (header row as columns, CustomerID as text).
     customer_ids : iterable
         The CustomerIDs on Customers.
-    options, add_missing_customers, allow_duplicates
+    options, add_missing_customers
         See :func:`parse_export` and :func:`plan_import`.
     """
     columns = list(transactions.columns)
     parsed = parse_export(data, columns, source=source,
                           kinds=sheet_kinds(transactions, columns), options=options)
     return parsed, plan_for_sheet(parsed, transactions, customer_ids,
-                                  add_missing_customers=add_missing_customers,
-                                  allow_duplicates=allow_duplicates)
+                                  add_missing_customers=add_missing_customers)
 
 
 def plan_for_sheet(
@@ -1284,7 +1473,6 @@ def plan_for_sheet(
     customer_ids: Iterable[Any],
     *,
     add_missing_customers: bool = False,
-    allow_duplicates: bool = False,
 ) -> ImportPlan:
     """:func:`plan_import` with the column kinds of the Transactions table as read.
 
@@ -1293,8 +1481,7 @@ def plan_for_sheet(
     """
     return plan_import(parsed, transactions, customer_ids,
                        kinds=sheet_kinds(transactions, list(transactions.columns)),
-                       add_missing_customers=add_missing_customers,
-                       allow_duplicates=allow_duplicates)
+                       add_missing_customers=add_missing_customers)
 
 
 _WHOLE_ID = re.compile(r"[1-9]\d{0,14}")

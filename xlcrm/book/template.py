@@ -837,7 +837,7 @@ def build_workbook(
         schema.TRANSACTIONS: (
             "tblTransactions",
             list(schema.TRANSACTION_COLUMNS),
-            [schema.CUSTOMER_ID],
+            [schema.CUSTOMER_ID, schema.DOCUMENT_NO],
             ["Date"],
         ),
         schema.INTERACTIONS: (

@@ -255,7 +255,7 @@ def test_empty_template_table_fills_its_blank_first_row(tmp_path: Path) -> None:
     csv.write_text("CustomerID,Date,Amount\nA1,2026-01-05,100\nA2,2026-01-06,\"1,200.50\"\n")
     result = import_transactions(book, csv, add_missing_customers=True, backups=0)
     assert result.imported == 2
-    assert table_ref(book, "tblTransactions") == "A1:F3"
+    assert table_ref(book, "tblTransactions") == "A1:G3"
     assert table_ref(book, "tblCustomers") == "A1:T3"
     tx = transactions(book)
     assert tx.index.tolist() == [2, 3]
@@ -788,3 +788,229 @@ def test_an_empty_table_whose_row_holds_only_a_calculated_formula(tmp_path):
     assert len(rows_) == 2 and rows_[1][0] == "C1" and rows_[1][2] == 10.0
     assert str(rows_[1][1])[:10] == "2026-03-02"
     assert formula in read_parts(book)[sheet]  # the row keeps its formula
+
+
+# --------------------------------------------------------------------------------------------
+# Real exports: invoice lines, genuine identical lines, customers with no history
+
+PRODUCTS = [("Bucket teeth", 12.5), ("Hydraulic pump", 1234.56), ("Filter set", 99.0),
+            ("Seal kit", 240.0)]
+AS_OF = datetime(2026, 10, 31).date()
+
+
+def erp_lines(ids: list[str], seed: int, invoices: int = 150) -> pd.DataFrame:
+    """Invoice lines as an ERP exports them: 1-4 lines per invoice; every 7th invoice has
+    two identical lines (two cartons of one article), every 11th repeats the previous
+    invoice's customer, day and lines under a new number (the same order placed twice)."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple] = []
+    previous: list[tuple] = []
+    for k in range(invoices):
+        doc = f"RE-{2025_0000 + k}"
+        if k % 11 == 10 and previous:
+            lines = previous
+        else:
+            cust = ids[int(rng.integers(len(ids)))]
+            day = pd.Timestamp("2024-11-01") + pd.Timedelta(days=int(rng.integers(0, 730)))
+            lines = []
+            for _ in range(int(rng.integers(1, 5))):
+                name, price = PRODUCTS[int(rng.integers(len(PRODUCTS)))]
+                qty = int(rng.integers(1, 4))
+                lines.append((cust, day, round(qty * price, 2), qty, name))
+            if k % 7 == 0:
+                lines.append(lines[0])
+        rows.extend((doc, *line) for line in lines)
+        previous = lines
+    return pd.DataFrame(rows, columns=["DocumentNo", "CustomerID", "Date", "Amount",
+                                       "Quantity", "Product"])
+
+
+def german_csv(path: Path, lines: pd.DataFrame, *, documents: bool = True) -> Path:
+    """The lines as a German ERP writes them: ``;``, ``31.01.2026``, ``1.234,56``."""
+    out = pd.DataFrame({
+        "Belegnummer": lines["DocumentNo"],
+        "Kundennummer": lines["CustomerID"],
+        "Rechnungsdatum": lines["Date"].dt.strftime("%d.%m.%Y"),
+        "Nettobetrag": [f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+                        for v in lines["Amount"]],
+        "Menge": lines["Quantity"],
+        "Artikel": lines["Product"],
+    })
+    if not documents:
+        out = out.drop(columns="Belegnummer")
+    out.to_csv(path, sep=";", index=False, encoding="utf-8")
+    return path
+
+
+def ledger_book(path: Path, customers: int = 40) -> tuple[Path, list[str]]:
+    """The template with customers and no order history at all."""
+    from xlcrm.book.template import build_workbook
+    from xlcrm.demo import make_ledger
+
+    ledger = make_ledger(customers, seed=5, history=False, dirty=False)
+    path.write_bytes(build_workbook(ledger))
+    return path, ledger.customers["CustomerID"].astype(str).tolist()
+
+
+def metrics(frame: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    from xlcrm.operations.orders import order_metrics
+
+    table = order_metrics(frame, ids, today=AS_OF).table
+    return table[["Orders", "FirstOrder", "LastOrder", "RevenueTotal", "Revenue12m"]]
+
+
+def test_every_invoice_line_arrives_and_a_reimport_adds_nothing(tmp_path: Path) -> None:
+    book, ids = ledger_book(tmp_path / "book.xlsm")
+    source = erp_lines(ids[:30], seed=1)  # the last 10 customers have no history
+    # What breaks the naive rule "one line per invoice number": invoices with several lines,
+    # some of them identical, and identical lines on two invoices.
+    assert source["DocumentNo"].nunique() < len(source)
+    assert source.duplicated().sum() >= 10
+    assert source.drop(columns="DocumentNo").duplicated().sum() > source.duplicated().sum()
+    csv = german_csv(tmp_path / "rechnungen.csv", source)
+
+    first = import_transactions(book, csv, backups=0)
+    assert first.parsed.mapping["Belegnummer"] == "DocumentNo"
+    assert first.imported == len(source) and not first.plan.rejected
+    assert first.plan.already_present == []
+    tx = transactions(book)
+    assert len(tx) == len(source)
+    assert tx["DocumentNo"].tolist() == source["DocumentNo"].tolist()
+    pd.testing.assert_frame_equal(metrics(tx, ids), metrics(source, ids))
+    assert (metrics(tx, ids).loc[ids[30:], "Orders"] == 0).all()
+
+    snapshot = book.read_bytes()
+    again = import_transactions(book, csv, backups=0)
+    assert again.imported == 0 and not again.written and book.read_bytes() == snapshot
+    assert len(again.plan.already_present) == len(source)
+    assert again.to_json()["already_present"] == len(source)
+
+
+def test_a_repeated_export_with_one_more_identical_line_adds_exactly_one(
+        tmp_path: Path) -> None:
+    book, ids = ledger_book(tmp_path / "book.xlsm", customers=5)
+    line = "C0001,2026-03-02,99.00,Filter set\n"
+    csv = tmp_path / "orders.csv"
+    csv.write_text("Customer No,Date,Amount,Product\n" + line * 2 + "C0002,2026-03-02,5,Nut\n")
+    assert import_transactions(book, csv, backups=0).imported == 3
+    assert import_transactions(book, csv, backups=0).imported == 0
+    csv.write_text("Customer No,Date,Amount,Product\n" + line * 3 + "C0002,2026-03-02,5,Nut\n")
+    third = import_transactions(book, csv, backups=0)
+    assert third.imported == 1 and third.plan.already_present == [2, 3, 5]
+    assert third.plan.rows.index.tolist() == [4]  # the third copy is the new one
+    tx = transactions(book)
+    assert (tx["CustomerID"] == "C0001").sum() == 3
+
+    # The same within an invoice: re-exported with one more carton, it gains one line.
+    invoice = "INV-7,C0003,2026-03-04,240.00,Seal kit\n"
+    csv.write_text("Invoice No,Customer No,Date,Amount,Product\n" + invoice * 2)
+    assert import_transactions(book, csv, backups=0).imported == 2
+    csv.write_text("Invoice No,Customer No,Date,Amount,Product\n" + invoice * 3
+                   + "INV-8,C0003,2026-03-04,240.00,Seal kit\n")
+    fourth = import_transactions(book, csv, backups=0)
+    # INV-8 is another invoice with the same content: a new order, not a copy of INV-7.
+    assert fourth.imported == 2 and fourth.plan.already_present == [2, 3]
+    assert transactions(book)["DocumentNo"].tolist()[-4:] == ["INV-7", "INV-7", "INV-7",
+                                                              "INV-8"]
+
+
+def test_lines_imported_before_the_export_had_invoice_numbers_are_recognised(
+        tmp_path: Path) -> None:
+    book, ids = ledger_book(tmp_path / "book.xlsm", customers=12)
+    source = erp_lines(ids, seed=2, invoices=40)
+    first = import_transactions(book, german_csv(tmp_path / "a.csv", source, documents=False),
+                                backups=0)
+    assert first.imported == len(source)
+    again = import_transactions(book, german_csv(tmp_path / "b.csv", source), backups=0)
+    assert again.imported == 0 and len(again.plan.already_present) == len(source)
+    # One more month, now with numbers: only the new lines come in, with their numbers.
+    more = erp_lines(ids, seed=3, invoices=10).assign(
+        DocumentNo=lambda f: f["DocumentNo"].str.replace("RE-", "RE-X"))
+    both = pd.concat([source, more], ignore_index=True)
+    third = import_transactions(book, german_csv(tmp_path / "c.csv", both), backups=0)
+    assert third.imported == len(more)
+    tx = transactions(book)
+    pd.testing.assert_frame_equal(metrics(tx, ids), metrics(both, ids))
+
+
+def old_workbook(path: Path, ids: list[str]) -> Path:
+    """A workbook made before Transactions had DocumentNo (its table ends at Product)."""
+    from openpyxl.worksheet.table import Table
+
+    wb = openpyxl.Workbook()
+    customers = wb.active
+    customers.title = "Customers"
+    customers.append(["CustomerID", "Name"])
+    for cid in ids:
+        customers.append([cid, f"Customer {cid}"])
+    tx = wb.create_sheet("Transactions")
+    tx.append(TX_COLUMNS)
+    tx.append([ids[0], datetime(2024, 1, 5), 100.0, None, 1, "Old order"])
+    tx.add_table(Table(displayName="tblTransactions", ref="A1:F2"))
+    wb.save(path)
+    return path
+
+
+def test_a_workbook_without_a_document_column_still_imports_every_line(
+        tmp_path: Path) -> None:
+    ids = [f"K{i:03d}" for i in range(1, 16)]
+    book = old_workbook(tmp_path / "old.xlsx", ids)
+    source = erp_lines(ids[:12], seed=4, invoices=60)
+    csv = german_csv(tmp_path / "export.csv", source)
+    first = import_transactions(book, csv, backups=0)
+    assert first.imported == len(source)
+    assert "Belegnummer" in first.parsed.unmapped
+    assert any("no DocumentNo column" in n and "Belegnummer" in n for n in first.parsed.notes)
+    assert table_ref(book, "tblTransactions") == f"A1:F{len(source) + 2}"
+    tx = transactions(book)
+    assert list(tx.columns) == TX_COLUMNS
+    old = pd.DataFrame({"CustomerID": [ids[0]], "Date": [pd.Timestamp("2024-01-05")],
+                        "Amount": [100.0]})
+    expected = pd.concat([old, source], ignore_index=True)
+    pd.testing.assert_frame_equal(metrics(tx, ids), metrics(expected, ids))
+    again = import_transactions(book, csv, backups=0)
+    assert again.imported == 0 and len(again.plan.already_present) == len(source)
+
+
+# --------------------------------------------------------------------------------------------
+# European ERP exports: headers, dates and decimals of each language
+
+EUROPEAN = {
+    "de": ("Belegnummer;Kundennummer;Kundenname;Rechnungsdatum;Nettobetrag;Menge;Artikel\n"
+           "RE-1001;C0001;Müller GmbH;31.01.2026;1.234,56;2;Hydraulikpumpe\n"
+           "RE-1002;C0002;Schmidt AG;03.02.2026;-99,50;1;Gutschrift\n"),
+    "fr": ("N° facture;Code client;Raison sociale;Date facture;Montant HT;Quantité;Désignation\n"
+           "FA-1001;C0001;Dupont SA;31/01/2026;1\u202f234,56 €;2;Pompe hydraulique\n"
+           "FA-1002;C0002;Martin SARL;03/02/2026;-99,50 €;1;Avoir\n"),
+    "es": ("Nº factura;Cliente;Razón social;Fecha;Importe;Cantidad;Artículo\n"
+           "F-1001;C0001;García SL;31/01/2026;1.234,56;2;Bomba hidráulica\n"
+           "F-1002;C0002;López SA;03/02/2026;-99,50;1;Abono\n"),
+    "it": ("Numero fattura;Codice cliente;Ragione sociale;Data fattura;Importo;Quantità;"
+           "Descrizione\n"
+           "FT-1001;C0001;Rossi Srl;31/01/2026;1.234,56;2;Pompa idraulica\n"
+           "FT-1002;C0002;Bianchi SpA;03/02/2026;-99,50;1;Nota di credito\n"),
+    "pt": ("Número da fatura;Código do cliente;Nome do cliente;Data de emissão;Valor;"
+           "Quantidade;Produto\n"
+           "FT 1001;C0001;Silva Lda;31-01-2026;1.234,56;2;Bomba hidráulica\n"
+           "FT 1002;C0002;Costa SA;03-02-2026;-99,50;1;Nota de crédito\n"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(EUROPEAN))
+def test_a_european_export_is_read_with_its_dates_and_decimals(language: str) -> None:
+    text = EUROPEAN[language]
+    data = text.encode("cp1252" if language != "fr" else "utf-8")
+    options = ImportOptions(encoding="cp1252") if language != "fr" else None
+    parsed = parse_export(data, [*TX_COLUMNS, "DocumentNo"], source=f"{language}.csv",
+                          options=options)
+    assert not parsed.rejected
+    assert sorted(parsed.mapping.values()) == sorted(
+        ["DocumentNo", "CustomerID", "Date", "Amount", "Quantity", "Product"])
+    assert parsed.name_column == text.split(";")[2]
+    rows = parsed.rows
+    assert rows["CustomerID"].tolist() == ["C0001", "C0002"]
+    assert rows["Date"].tolist() == [pd.Timestamp("2026-01-31"), pd.Timestamp("2026-02-03")]
+    assert rows["Amount"].tolist() == [1234.56, -99.5]
+    assert rows["Quantity"].tolist() == [2.0, 1.0]
+    assert rows["DocumentNo"].str.endswith("1001").tolist() == [True, False]
+    assert parsed.names.tolist()[0] == text.splitlines()[1].split(";")[2]

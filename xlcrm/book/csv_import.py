@@ -487,6 +487,26 @@ def read_records(text: str, delimiter: str) -> Iterable[tuple[int, list[str]]]:
             yield start, record
 
 
+def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """:func:`read_records` in one strict pass, the usual case; when a quote is out of
+    place, its two careful passes (which name the line of a quote that never closes)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        skipinitialspace=True, strict=True)
+    if '"' not in text:  # no quoted field, so no record spans lines: record k is on line k
+        return [(line, record) for line, record in enumerate(reader, start=1)
+                if record and "".join(record).strip()]
+    out = []
+    start = 1
+    try:
+        for record in reader:
+            if record and "".join(record).strip():
+                out.append((start, record))
+            start = reader.line_num + 1
+    except csv.Error:
+        return list(read_records(text, delimiter))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Headers
 
@@ -683,34 +703,62 @@ def _strptime(fmt: str) -> Callable[[str], datetime | str]:
 
 @dataclass
 class _Column:
-    """One export column being typed: its header, its raw values, the rows' lines."""
+    """One export column being typed, as its distinct values (each parsed once).
+
+    Attributes
+    ----------
+    header : str
+        The export's header.
+    values : list of str
+        The distinct values, trimmed, in the order they first appear.
+    codes : numpy.ndarray
+        Per row, the position of its value in ``values``.
+    counts : numpy.ndarray
+        Rows per value.
+    first_line : list of int
+        The line where each value first appears.
+    """
 
     header: str
     values: list[str]
-    lines: list[int]
+    codes: np.ndarray
+    counts: np.ndarray
+    first_line: list[int]
+
+    @classmethod
+    def of(cls, header: str, cells: Sequence[str], lines: np.ndarray) -> _Column:
+        codes, raw = pd.factorize(np.asarray(cells, dtype=object), sort=False)
+        # Trimmed after factorizing: " 5" and "5" are one value, trimmed once.
+        again, values = pd.factorize(np.array([v.strip() for v in raw], dtype=object),
+                                     sort=False)
+        codes = again[codes] if len(codes) else codes
+        first = np.zeros(len(values), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]
+        return cls(header, list(values), codes, np.bincount(codes, minlength=len(values)),
+                   lines[first].tolist() if len(values) else [])
+
+    def rows(self, per_value: np.ndarray) -> np.ndarray:
+        """A per-value array spread to the rows."""
+        return per_value[self.codes]
 
 
 def _date_column(col: _Column, options: ImportOptions, source: str,
-                 notes: list[str]) -> tuple[list[Any], dict[int, str]]:
-    """Dates of a column (``None`` for blank) and the reason per bad row position."""
-    distinct = dict.fromkeys(col.values)
-    distinct.pop("", None)
+                 notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct value: its date (``NaT`` when blank or bad) and why it is bad (or None)."""
     if options.date_format:
         parse = _strptime(options.date_format)
-        parsed: dict[str, Any] = {v: parse(v) for v in distinct}
+        parsed: list[Any] = [parse(v) if v else None for v in col.values]
     else:
-        parsed = {v: _parse_date(v) for v in distinct}
-        pairs = {v: p for v, p in parsed.items() if isinstance(p, tuple)}
+        parsed = [_parse_date(v) if v else None for v in col.values]
+        pairs = {k: p for k, p in enumerate(parsed) if isinstance(p, tuple)}
         if pairs:
             dayfirst = _day_order(col, pairs, options, source, notes)
-            first_line = {}
-            for v, line in zip(col.values, col.lines, strict=True):
-                first_line.setdefault(v, line)
             evidence = next(
-                (f"line {first_line[v]}: {v}" for v, (a, b, _y, _t) in pairs.items()
-                 if (a > 12 if dayfirst else b > 12)), None)
+                (f"line {col.first_line[k]}: {col.values[k]}"
+                 for k, (a, b, _y, _t) in pairs.items() if (a > 12 if dayfirst else b > 12)),
+                None)
             order = "day-first" if dayfirst else "month-first"
-            for v, (a, b, y, tm) in pairs.items():
+            for k, (a, b, y, tm) in pairs.items():
                 d, mo = (a, b) if dayfirst else (b, a)
                 got = _make_date(y, mo, d, tm)
                 if isinstance(got, str) and mo > 12:
@@ -719,38 +767,25 @@ def _date_column(col: _Column, options: ImportOptions, source: str,
                            if options.dayfirst is not None else
                            f"does not fit the {order} dates of this file"
                            + (f" ({evidence})" if evidence else ""))
-                parsed[v] = got
-    out: list[Any] = []
-    bad: dict[int, str] = {}
-    for i, v in enumerate(col.values):
-        if v == "":
-            out.append(None)
-            continue
-        p = parsed[v]
-        if isinstance(p, str):
-            bad[i] = p
-            out.append(None)
-        else:
-            out.append(p)
-    return out, bad
+                parsed[k] = got
+    dates = np.array([p if isinstance(p, datetime) else None for p in parsed],
+                     dtype="datetime64[us]")
+    reasons = np.array([p if isinstance(p, str) else None for p in parsed], dtype=object)
+    return dates, reasons
 
 
-def _day_order(col: _Column, pairs: Mapping[str, _DayMonth], options: ImportOptions,
+def _day_order(col: _Column, pairs: Mapping[int, _DayMonth], options: ImportOptions,
                source: str, notes: list[str]) -> bool:
     """Whether ``05/03/2026`` means 5 March in this column (see the module doc)."""
     if options.dayfirst is not None:
         return options.dayfirst
-    counts = Counter(v for v in col.values if v in pairs)
-    day_rows = sum(n for v, n in counts.items() if pairs[v][0] > 12)
-    month_rows = sum(n for v, n in counts.items() if pairs[v][1] > 12)
-    line_of: dict[str, int] = {}
-    for v, line in zip(col.values, col.lines, strict=True):
-        line_of.setdefault(v, line)
+    day_rows = sum(int(col.counts[k]) for k, p in pairs.items() if p[0] > 12)
+    month_rows = sum(int(col.counts[k]) for k, p in pairs.items() if p[1] > 12)
 
     def example(first: bool) -> str:
-        v = min((v for v in pairs if (pairs[v][0] if first else pairs[v][1]) > 12),
-                key=line_of.__getitem__)
-        return f"line {line_of[v]}: {v}"
+        # Values are in the order they first appear: the first one is on the earliest line.
+        k = min(k for k, p in pairs.items() if (p[0] if first else p[1]) > 12)
+        return f"line {col.first_line[k]}: {col.values[k]}"
 
     if day_rows or month_rows:
         dayfirst = day_rows >= month_rows
@@ -762,11 +797,11 @@ def _day_order(col: _Column, pairs: Mapping[str, _DayMonth], options: ImportOpti
         return dayfirst
     if all(a == b for a, b, _y, _t in pairs.values()):
         return True  # every value reads the same both ways
-    v = min((v for v, p in pairs.items() if p[0] != p[1]), key=line_of.__getitem__)
-    a, b, y, _t = pairs[v]
+    k = min(k for k, p in pairs.items() if p[0] != p[1])
+    a, b, y, _t = pairs[k]
     raise InputError(
         f"the dates in column {col.header!r} of {source} can be read day first or month "
-        f"first, and every one fits both (line {line_of[v]}: {v!r} is "
+        f"first, and every one fits both (line {col.first_line[k]}: {col.values[k]!r} is "
         f"{a} {_month_name(b)} {y} or {b} {_month_name(a)} {y})",
         fix="Run again with --dayfirst (05/03/2026 = 5 March) or --monthfirst "
         "(05/03/2026 = 3 May), or give the format, e.g. --date-format %d/%m/%Y.",
@@ -880,50 +915,95 @@ def _classify(t: str, negative: bool) -> _Number | str:
     return _Number(negative, t, sep)
 
 
-def _decimal_votes(col: _Column, parsed: Mapping[str, Any]) -> Counter[str]:
-    counts = Counter(col.values)
-    votes: Counter[str] = Counter()
-    for v, p in parsed.items():
-        if isinstance(p, _Number) and p.decimal is not None:
-            votes[p.decimal] += counts[v]
-    return votes
+# The usual ways an export writes a number, told apart by one regular expression per value
+# (group name: the decimal separator such a value proves; p: a point or none). Anything
+# else is read one value at a time by _parse_number, which knows every format of the
+# module doc.
+_FAST_NUMBER = re.compile(
+    r"(?P<p>-?\d*\.?\d+)"  # 1234, 1234.5, .5
+    r"|(?P<c>-?\d*,\d+)"  # 1234,5
+    r"|(?P<gp>-?\d{1,3}(?:,\d{3})+\.\d+|-?\d{1,3}(?:,\d{3}){2,})"  # 1,234.5 1,234,567
+    r"|(?P<gc>-?\d{1,3}(?:\.\d{3})+,\d+|-?\d{1,3}(?:\.\d{3}){2,})"  # 1.234,5 1.234.567
+)
+# 1,234 or 1.234: a thousands separator or a decimal one (as _classify decides).
+_AMBIGUOUS = re.compile(r"-?(?:[1-9]\d{0,2}|0\d{1,2})([.,])\d{3}")
+_PROVES = {"c": ",", "gp": ".", "gc": ","}
+_SEP_NAME = {".": "point", ",": "comma"}
 
 
-def _number_column(col: _Column, parsed: Mapping[str, _Number | str], decimal: str,
-                   ) -> tuple[list[float | None], dict[int, str]]:
-    line_of: dict[str, int] = {}
-    if any(isinstance(p, _Number) and p.decimal not in (None, decimal)
-           for p in parsed.values()):  # only needed to name an example of a conflict
-        for v, line in zip(col.values, col.lines, strict=True):
-            line_of.setdefault(v, line)
-    values: dict[str, float | str] = {}
-    for v, p in parsed.items():
-        if isinstance(p, str):
-            values[v] = p
-            continue
-        got = p.value(decimal)
-        if got == "conflict":
-            example = min((u for u, q in parsed.items()
-                           if isinstance(q, _Number) and q.decimal == decimal),
-                          key=line_of.__getitem__, default=None)
-            sep_name = {".": "point", ",": "comma"}
-            got = (f"has a decimal {sep_name[p.decimal or '.']}, but this column uses a "
-                   f"decimal {sep_name[decimal]}"
-                   + (f" (line {line_of[example]}: {example})" if example else ""))
-        values[v] = got
-    out: list[float | None] = []
-    bad: dict[int, str] = {}
-    for i, v in enumerate(col.values):
-        if v == "":
-            out.append(None)
-            continue
-        got = values[v]
-        if isinstance(got, str):
-            bad[i] = got
-            out.append(None)
-        else:
-            out.append(got)
-    return out, bad
+@dataclass
+class _NumberColumn:
+    """A number column's distinct values classified: what each proves about the decimal
+    separator, and the values that need :func:`_parse_number`."""
+
+    col: _Column
+    blank: np.ndarray
+    decimal: np.ndarray  # per value: ".", "," or None (does not tell)
+    slow: dict[int, _Number | str]  # values read one by one
+
+    @classmethod
+    def of(cls, col: _Column) -> _NumberColumn:
+        # A lone dash is how many reports print "nothing" in a number column.
+        blank = np.array([v == "" or v in _DASHES for v in col.values], dtype=bool)
+        decimal = np.full(len(col.values), None, dtype=object)
+        slow: dict[int, _Number | str] = {}
+        match = _FAST_NUMBER.fullmatch
+        for k, v in enumerate(col.values):
+            m = match(v)
+            if m is None:
+                if not blank[k]:
+                    slow[k] = p = _parse_number(v)
+                    if isinstance(p, _Number):
+                        decimal[k] = p.decimal
+                continue
+            kind = m.lastgroup
+            if kind in _PROVES:
+                decimal[k] = _PROVES[kind]
+            elif "." in v:
+                decimal[k] = "."
+            if kind in ("p", "c") and 5 <= len(v) <= 8 and _AMBIGUOUS.fullmatch(v):
+                decimal[k] = None  # 1,234: says nothing about the decimal separator
+        return cls(col, blank, decimal, slow)
+
+    def votes(self) -> Counter[str]:
+        """Rows that prove each decimal separator."""
+        return Counter({d: int(self.col.counts[self.decimal == d].sum()) for d in ".,"
+                        if (self.decimal == d).any()})
+
+    def typed(self, decimal: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per distinct value: the number (NaN when blank or bad) and why it is bad."""
+        thousands = "," if decimal == "." else "."
+        n = len(self.col.values)
+        values = np.full(n, np.nan)
+        reasons = np.full(n, None, dtype=object)
+        fast = ~self.blank
+        fast[list(self.slow)] = False
+        ok = fast & ((self.decimal == None) | (self.decimal == decimal))  # noqa: E711
+        texts = [self.col.values[k] for k in np.flatnonzero(ok)]
+        if decimal == "," or any("," in t for t in texts):
+            texts = [t.replace(thousands, "").replace(decimal, ".") for t in texts]
+        values[ok] = pd.to_numeric(np.array(texts, dtype=object), errors="coerce")
+        reasons[ok & ~np.isfinite(values)] = "not a number"
+        for k in np.flatnonzero(fast & ~ok):
+            reasons[k] = self._conflict(self.decimal[k], decimal)
+        for k, p in self.slow.items():
+            got = p if isinstance(p, str) else p.value(decimal)
+            if got == "conflict":
+                got = self._conflict(p.decimal, decimal)  # type: ignore[union-attr]
+            if isinstance(got, str):
+                reasons[k] = got
+            else:
+                values[k] = got
+        return values, reasons
+
+    def _conflict(self, found: str | None, decimal: str) -> str:
+        """Why a value with the other decimal separator is refused, with an example."""
+        proving = np.flatnonzero(self.decimal == decimal)
+        # Values are in the order they first appear: the first is on the earliest line.
+        example = (f" (line {self.col.first_line[proving[0]]}: {self.col.values[proving[0]]})"
+                   if len(proving) else "")
+        return (f"has a decimal {_SEP_NAME[found or '.']}, but this column uses a decimal "
+                f"{_SEP_NAME[decimal]}" + example)
 
 
 # --------------------------------------------------------------------------------------------
@@ -995,7 +1075,7 @@ def parse_export(
     if len(delimiter) != 1:
         raise InputError(f"the delimiter must be one character, not {delimiter!r}",
                          fix="Use e.g. --delimiter ';' (or tab).")
-    records = list(read_records(text, delimiter))
+    records = _records(text, delimiter)
     if not records:
         raise InputError(f"{source} is empty", fix="Export the orders again.")
     k = _find_header(records, sheet_columns)
@@ -1021,110 +1101,40 @@ def parse_export(
             "too) and run again.",
         )
     body = records[k + 1:]
-    width = len(raw_headers)
-    rejected: list[Rejected] = []
-    good: list[tuple[int, list[str]]] = []
-    for line, fields in body:
-        if len(fields) > width and not "".join(fields[width:]).strip():
-            fields = fields[:width]  # trailing delimiters with nothing after them
-        elif len(fields) < width:
-            # Some exports leave out trailing empty fields; the missing ones are blank.
-            fields = [*fields, *[""] * (width - len(fields))]
-        if len(fields) != width:
-            # Not cut: a longer record has its values in the wrong columns.
-            rejected.append(Rejected(
-                line, None, "",
-                f"has {len(fields)} fields, the header has {width} (a value containing "
-                f"{_delimiter_name(delimiter)} without quotes around it?)",
-            ))
-            continue
-        good.append((line, fields))
-    lines = [line for line, _ in good]
-    bad_rows: dict[int, list[Rejected]] = {}
-
-    def reject(pos: int, header: str, value: str, reason: str) -> None:
-        bad_rows.setdefault(pos, []).append(Rejected(lines[pos], header, value, reason))
-
-    columns: dict[str, list[Any]] = {}
-    number_cols: list[tuple[str, int, _Column, dict[str, _Number | str]]] = []
-    for i, target in sorted(cmap.targets.items(), key=lambda t: sheet_columns.index(t[1])):
-        col = _Column(headers[i], [f[i].strip() for _, f in good], lines)
-        kind = kinds.get(target, "text")
-        if kind == "date":
-            values, bad = _date_column(col, options, source, notes)
-        elif kind == "number":
-            # A lone dash is how many reports print "nothing" in a number column.
-            col.values = ["" if v in _DASHES else v for v in col.values]
-            distinct = dict.fromkeys(col.values)
-            distinct.pop("", None)
-            parsed = {v: _parse_number(v) for v in distinct}
-            number_cols.append((target, i, col, parsed))
-            continue  # typed below, once every column has voted on the decimal separator
-        else:
-            values = [v or None for v in col.values]
-            bad = {p: f"longer than a cell holds ({MAX_TEXT} characters)"
-                   for p, v in enumerate(col.values) if len(v) > MAX_TEXT}
-        for p, reason in bad.items():
-            reject(p, col.header, col.values[p], reason)
-        columns[target] = values
-
-    file_votes: Counter[str] = Counter()
-    col_votes = {}
-    for target, _i, col, parsed in number_cols:
-        col_votes[target] = _decimal_votes(col, parsed)
-        file_votes += col_votes[target]
-    comma_columns: list[str] = []
-    for target, _i, col, parsed in number_cols:
-        votes = col_votes[target]
-        if options.decimal:
-            decimal = options.decimal
-        elif votes:
-            decimal = "," if votes[","] > votes["."] else "."
-        elif file_votes:
-            decimal = "," if file_votes[","] > file_votes["."] else "."
-        else:
-            decimal = "," if delimiter == ";" else "."
-        if decimal == "," and not options.decimal:
-            comma_columns.append(col.header)
-        values, bad = _number_column(col, parsed, decimal)
-        for p, reason in bad.items():
-            reject(p, col.header, col.values[p], reason)
-        columns[target] = values
-
-    if comma_columns:
-        notes.append(f"{', '.join(comma_columns)}: read with a decimal comma "
-                     "(1.234,50 = 1234.5)")
-
-    # Required cells must be filled.
+    good, rejected = _fit_width(body, len(raw_headers), delimiter)
+    at, records_ok = zip(*good, strict=True) if good else ((), ())
+    lines = np.array(at, dtype=np.int64)
+    cells = list(zip(*records_ok, strict=True)) if good else [()] * len(raw_headers)
+    order = sorted(cmap.targets.items(), key=lambda t: sheet_columns.index(t[1]))
+    typed = _typed_columns([(t, _Column.of(headers[i], cells[i], lines)) for i, t in order],
+                           kinds, options, source, delimiter, notes)
+    bad = np.zeros(len(good), dtype=bool)
+    found: list[Rejected] = []
+    for col, per_value in typed.reasons:
+        reasons = col.rows(per_value)
+        at = np.flatnonzero(reasons != None)  # noqa: E711
+        found.extend(Rejected(int(lines[p]), col.header, col.values[col.codes[p]],
+                              reasons[p]) for p in at)
+        bad[at] = True
+    # Required cells must be filled (once per row: a row already refused says no more).
     for target in REQUIRED:
-        header = next(headers[i] for i, t in cmap.targets.items() if t == target)
-        for p, v in enumerate(columns[target]):
-            if v is None and p not in bad_rows:
-                reject(p, header, "", f"blank (every order needs its {target})")
-
-    keep = [p for p in range(len(good)) if p not in bad_rows]
-    for p in sorted(bad_rows):
-        rejected.extend(bad_rows[p])
+        col = typed.columns[target]
+        at = np.flatnonzero(col.rows(typed.blank[target]) & ~bad)
+        found.extend(Rejected(int(lines[p]), col.header, "",
+                              f"blank (every order needs its {target})") for p in at)
+        bad[at] = True
+    rejected.extend(found)
     rejected.sort(key=lambda r: r.line)
-    index = pd.Index([lines[p] for p in keep], name="line")
-    frame_data: dict[str, Any] = {}
-    for target in sheet_columns:
-        if target not in columns:
-            continue
-        vals = [columns[target][p] for p in keep]
-        kind = kinds.get(target, "text")
-        if kind == "date":
-            frame_data[target] = pd.Series(vals, index=index, dtype="datetime64[us]")
-        elif kind == "number":
-            frame_data[target] = pd.Series(
-                [math.nan if v is None else v for v in vals], index=index, dtype=np.float64)
-        else:
-            frame_data[target] = pd.Series(vals, index=index, dtype=object)
-    rows = pd.DataFrame(frame_data, index=index)
+
+    keep = ~bad
+    index = pd.Index(lines[keep], name="line")
+    rows = pd.DataFrame({t: _series(typed.columns[t].rows(typed.values[t])[keep], index)
+                         for t in sheet_columns if t in typed.columns}, index=index)
     names = None
     if cmap.name_index is not None:
-        names = pd.Series([good[p][1][cmap.name_index].strip() or None for p in keep],
-                          index=index, dtype=object)
+        name_col = _Column.of(headers[cmap.name_index], cells[cmap.name_index], lines)
+        names = _series(name_col.rows(np.array([v or None for v in name_col.values],
+                                               dtype=object))[keep], index)
     mapping = {headers[i]: t for i, t in sorted(cmap.targets.items())}
     return ParsedExport(
         source=source,
@@ -1140,6 +1150,102 @@ def parse_export(
         header_line=header_line,
         notes=notes,
     )
+
+
+def _series(values: np.ndarray, index: pd.Index) -> pd.Series:
+    """A column of the parsed rows, of the array's own type (text stays ``object`` with
+    ``None`` for blank, not pandas' string type with NaN)."""
+    return pd.Series(values, index=index, dtype=values.dtype)
+
+
+def _fit_width(body: Sequence[tuple[int, list[str]]], width: int, delimiter: str,
+               ) -> tuple[list[tuple[int, list[str]]], list[Rejected]]:
+    """Records with as many fields as the header, and those that cannot be made so."""
+    widths = np.fromiter(map(len, (fields for _, fields in body)), dtype=np.int64,
+                         count=len(body))
+    if (widths == width).all():
+        return list(body), []
+    good: list[tuple[int, list[str]]] = []
+    rejected: list[Rejected] = []
+    for line, fields in body:
+        if len(fields) == width:
+            good.append((line, fields))
+            continue
+        if len(fields) > width and not "".join(fields[width:]).strip():
+            fields = fields[:width]  # trailing delimiters with nothing after them
+        elif len(fields) < width:
+            # Some exports leave out trailing empty fields; the missing ones are blank.
+            fields = [*fields, *[""] * (width - len(fields))]
+        if len(fields) != width:
+            # Not cut: a longer record has its values in the wrong columns.
+            rejected.append(Rejected(
+                line, None, "",
+                f"has {len(fields)} fields, the header has {width} (a value containing "
+                f"{_delimiter_name(delimiter)} without quotes around it?)",
+            ))
+            continue
+        good.append((line, fields))
+    return good, rejected
+
+
+@dataclass
+class _Typed:
+    """The mapped columns typed: per sheet column its distinct values' typed values (dates
+    ``datetime64``, numbers ``float64``, text ``object`` with ``None`` for blank), which
+    are blank, and per column (in the order checked) why values are bad."""
+
+    columns: dict[str, _Column] = field(default_factory=dict)
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    blank: dict[str, np.ndarray] = field(default_factory=dict)
+    reasons: list[tuple[_Column, np.ndarray]] = field(default_factory=list)
+
+
+def _typed_columns(columns: Sequence[tuple[str, _Column]], kinds: Mapping[str, Kind],
+                   options: ImportOptions, source: str, delimiter: str,
+                   notes: list[str]) -> _Typed:
+    """Each column typed by its kind; number columns after all of them have voted on the
+    decimal separator (see the module doc)."""
+    out = _Typed()
+    numbers: list[tuple[str, _NumberColumn]] = []
+    for target, col in columns:
+        out.columns[target] = col
+        kind = kinds.get(target, "text")
+        if kind == "number":
+            numbers.append((target, _NumberColumn.of(col)))
+            continue
+        if kind == "date":
+            values, reasons = _date_column(col, options, source, notes)
+        else:
+            values = np.array([v or None for v in col.values], dtype=object)
+            reasons = np.array([f"longer than a cell holds ({MAX_TEXT} characters)"
+                                if len(v) > MAX_TEXT else None for v in col.values],
+                               dtype=object)
+        out.values[target] = values
+        out.blank[target] = np.array([v == "" for v in col.values], dtype=bool)
+        out.reasons.append((col, reasons))
+    votes = {target: num.votes() for target, num in numbers}
+    file_votes: Counter[str] = sum(votes.values(), Counter())
+    comma_columns: list[str] = []
+    for target, num in numbers:
+        decimal = options.decimal or _decide_decimal(votes[target], file_votes, delimiter)
+        if decimal == "," and not options.decimal:
+            comma_columns.append(num.col.header)
+        out.values[target], reasons = num.typed(decimal)
+        out.blank[target] = num.blank
+        out.reasons.append((num.col, reasons))
+    if comma_columns:
+        notes.append(f"{', '.join(comma_columns)}: read with a decimal comma "
+                     "(1.234,50 = 1234.5)")
+    return out
+
+
+def _decide_decimal(votes: Counter[str], file_votes: Counter[str], delimiter: str) -> str:
+    """The column's own values, else the file's other number columns, else the delimiter."""
+    if votes:
+        return "," if votes[","] > votes["."] else "."
+    if file_votes:
+        return "," if file_votes[","] > file_votes["."] else "."
+    return "," if delimiter == ";" else "."
 
 
 def _unstored_documents(headers: Sequence[str], sheet_columns: Sequence[str]) -> list[str]:

@@ -49,6 +49,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -487,24 +488,31 @@ def read_records(text: str, delimiter: str) -> Iterable[tuple[int, list[str]]]:
             yield start, record
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # as the csv module ends a line
+
+
 def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    """:func:`read_records` in one strict pass, the usual case; when a quote is out of
-    place, its two careful passes (which name the line of a quote that never closes)."""
+    """:func:`read_records`, fast in the usual case (no record spans lines: one strict pass
+    read by the csv module, or none at all when nothing is quoted); else its two careful
+    passes (which name the line of a quote that never closes)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
                         skipinitialspace=True, strict=True)
-    if '"' not in text:  # no quoted field, so no record spans lines: record k is on line k
-        return [(line, record) for line, record in enumerate(reader, start=1)
-                if record and "".join(record).strip()]
-    out = []
-    start = 1
+    if '"' not in text:
+        # No quoted field, so no record spans lines and a field is what lies between two
+        # delimiters: record k is line k split (what the csv module does, without its
+        # per-field work; spaces it would skip after a delimiter are trimmed later anyway).
+        return [(line, record.split(delimiter))
+                for line, record in enumerate(_LINE_BREAK.split(text), start=1)
+                if record.strip() and record.replace(delimiter, "").strip()]
     try:
-        for record in reader:
-            if record and "".join(record).strip():
-                out.append((start, record))
-            start = reader.line_num + 1
+        records = list(reader)
     except csv.Error:
         return list(read_records(text, delimiter))
-    return out
+    if reader.line_num == len(records):  # every record on one line: record k on line k
+        return [(line, record) for line, record in enumerate(records, start=1)
+                if record and (record[0].strip() or "".join(record).strip())]
+    # A quoted field spans lines: read again, noting where each record starts.
+    return list(read_records(text, delimiter))
 
 
 # --------------------------------------------------------------------------------------------
@@ -727,11 +735,12 @@ class _Column:
 
     @classmethod
     def of(cls, header: str, cells: Sequence[str], lines: np.ndarray) -> _Column:
-        codes, raw = pd.factorize(np.asarray(cells, dtype=object), sort=False)
-        # Trimmed after factorizing: " 5" and "5" are one value, trimmed once.
-        again, values = pd.factorize(np.array([v.strip() for v in raw], dtype=object),
-                                     sort=False)
-        codes = again[codes] if len(codes) else codes
+        """``cells``: the column's values, one per row (on ``lines``)."""
+        codes, raw = pd.factorize(np.array(cells, dtype=object), sort=False)
+        values = np.array([v.strip() for v in raw], dtype=object)
+        if len(values) and (values != raw).any():  # " 5" and "5" are one value
+            again, values = pd.factorize(values, sort=False)
+            codes = again[codes]
         first = np.zeros(len(values), dtype=np.int64)
         first[codes[::-1]] = np.arange(len(codes))[::-1]
         return cls(header, list(values), codes, np.bincount(codes, minlength=len(values)),
@@ -944,7 +953,7 @@ class _NumberColumn:
     @classmethod
     def of(cls, col: _Column) -> _NumberColumn:
         # A lone dash is how many reports print "nothing" in a number column.
-        blank = np.array([v == "" or v in _DASHES for v in col.values], dtype=bool)
+        blank = pd.Series(col.values, dtype=object).isin(["", *_DASHES]).to_numpy()
         decimal = np.full(len(col.values), None, dtype=object)
         slow: dict[int, _Number | str] = {}
         match = _FAST_NUMBER.fullmatch
@@ -1102,11 +1111,14 @@ def parse_export(
         )
     body = records[k + 1:]
     good, rejected = _fit_width(body, len(raw_headers), delimiter)
-    at, records_ok = zip(*good, strict=True) if good else ((), ())
-    lines = np.array(at, dtype=np.int64)
-    cells = list(zip(*records_ok, strict=True)) if good else [()] * len(raw_headers)
+    lines = np.array([line for line, _ in good], dtype=np.int64)
+    fields = [f for _, f in good]
+
+    def cells(i: int) -> list[str]:
+        return list(map(itemgetter(i), fields))
+
     order = sorted(cmap.targets.items(), key=lambda t: sheet_columns.index(t[1]))
-    typed = _typed_columns([(t, _Column.of(headers[i], cells[i], lines)) for i, t in order],
+    typed = _typed_columns([(t, _Column.of(headers[i], cells(i), lines)) for i, t in order],
                            kinds, options, source, delimiter, notes)
     bad = np.zeros(len(good), dtype=bool)
     found: list[Rejected] = []
@@ -1132,7 +1144,7 @@ def parse_export(
                          for t in sheet_columns if t in typed.columns}, index=index)
     names = None
     if cmap.name_index is not None:
-        name_col = _Column.of(headers[cmap.name_index], cells[cmap.name_index], lines)
+        name_col = _Column.of(headers[cmap.name_index], cells(cmap.name_index), lines)
         names = _series(name_col.rows(np.array([v or None for v in name_col.values],
                                                dtype=object))[keep], index)
     mapping = {headers[i]: t for i, t in sorted(cmap.targets.items())}

@@ -933,39 +933,21 @@ def test_lines_imported_before_the_export_had_invoice_numbers_are_recognised(
     pd.testing.assert_frame_equal(metrics(tx, ids), metrics(both, ids))
 
 
-def old_workbook(path: Path, ids: list[str]) -> Path:
-    """A workbook made before Transactions had DocumentNo (its table ends at Product)."""
-    from openpyxl.worksheet.table import Table
-
-    wb = openpyxl.Workbook()
-    customers = wb.active
-    customers.title = "Customers"
-    customers.append(["CustomerID", "Name"])
-    for cid in ids:
-        customers.append([cid, f"Customer {cid}"])
-    tx = wb.create_sheet("Transactions")
-    tx.append(TX_COLUMNS)
-    tx.append([ids[0], datetime(2024, 1, 5), 100.0, None, 1, "Old order"])
-    tx.add_table(Table(displayName="tblTransactions", ref="A1:F2"))
-    wb.save(path)
-    return path
-
-
 def test_a_workbook_without_a_document_column_still_imports_every_line(
         tmp_path: Path) -> None:
     ids = [f"K{i:03d}" for i in range(1, 16)]
-    book = old_workbook(tmp_path / "old.xlsx", ids)
+    book = _small_book(tmp_path / "old.xlsx", ids)  # Transactions: CustomerID, Date, Amount
     source = erp_lines(ids[:12], seed=4, invoices=60)
     csv = german_csv(tmp_path / "export.csv", source)
     first = import_transactions(book, csv, backups=0)
     assert first.imported == len(source)
     assert "Belegnummer" in first.parsed.unmapped
     assert any("no DocumentNo column" in n and "Belegnummer" in n for n in first.parsed.notes)
-    assert table_ref(book, "tblTransactions") == f"A1:F{len(source) + 2}"
+    assert table_ref(book, "tblTransactions") == f"A1:C{len(source) + 2}"
     tx = transactions(book)
-    assert list(tx.columns) == TX_COLUMNS
-    old = pd.DataFrame({"CustomerID": [ids[0]], "Date": [pd.Timestamp("2024-01-05")],
-                        "Amount": [100.0]})
+    assert list(tx.columns) == ["CustomerID", "Date", "Amount"]
+    old = pd.DataFrame({"CustomerID": [ids[0]], "Date": [pd.Timestamp("2025-01-01")],
+                        "Amount": [5.0]})
     expected = pd.concat([old, source], ignore_index=True)
     pd.testing.assert_frame_equal(metrics(tx, ids), metrics(expected, ids))
     again = import_transactions(book, csv, backups=0)

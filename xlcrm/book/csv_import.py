@@ -11,11 +11,15 @@ What an export may look like
   ``cp1252`` for Western Windows ones).
 - **Delimiter**: sniffed among ``,`` ``;`` tab and ``|``; fields may be quoted (``"..."``,
   a quote inside doubled) and span lines.
-- **Headers**: matched to the sheet's columns ignoring case, spaces, underscores, hyphens
-  and dots, with the usual ERP names (``Cust No``, ``Invoice Date``, ``Net Amount``, ``Qty``,
-  ``SKU``, ``客户编号``, ``订单日期``, ``金额`` ...; see :data:`SYNONYMS`). Title lines above
-  the header are skipped (the header is the first of the first 20 records that names every
-  required column).
+- **Headers**: matched to the sheet's columns ignoring case, accents, spaces, underscores,
+  hyphens, dots and ``°``, with the usual ERP names in English, German, French, Spanish,
+  Italian, Portuguese and Chinese (``Cust No``, ``Invoice Date``, ``Net Amount``;
+  ``Kundennummer``, ``Rechnungsdatum``, ``Nettobetrag``; ``Numéro client``, ``Date facture``,
+  ``Montant HT``; ``Cliente``, ``Fecha``, ``Importe``; ``客户编号``, ``订单日期``, ``金额`` ...;
+  see :data:`HEADER_SYNONYMS`, one row per column and language). An invoice, order or
+  document number (``Invoice No``, ``Belegnummer``, ``N° facture``, ``单号``, ``发票号`` ...)
+  fills ``DocumentNo``. Title lines above the header are skipped (the header is the first
+  of the first 20 records that names every required column).
 - **Dates**: ``2026-03-05``, ``2026/03/05``, ``05.03.2026`` (day first), ``05/03/2026`` or
   ``03/05/2026`` (day or month first, decided per column from the values: a first number
   above 12 means day first, a second one above 12 month first; when every value reads both
@@ -30,6 +34,14 @@ What an export may look like
   rather than read a thousand times too large or small. ``1,234`` alone could be either: it
   follows the column, else the other numeric columns of the file, else the delimiter (``;``
   files are read with a decimal comma), else a decimal point.
+
+How it is read
+--------------
+Column by column, not value by value: each distinct value of a column is parsed once
+(dates and customer IDs repeat), the usual number formats are told apart by one regular
+expression and converted by pandas, and the rows are assembled with numpy; only unusual
+values (currency signs, brackets, ``5-``) go through the full parser. Lines already in
+the sheet are found by :func:`plan_import` (copies counted; see there).
 
 Row numbers
 -----------

@@ -14,6 +14,8 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -996,3 +998,32 @@ def test_a_european_export_is_read_with_its_dates_and_decimals(language: str) ->
     assert rows["Quantity"].tolist() == [2.0, 1.0]
     assert rows["DocumentNo"].str.endswith("1001").tolist() == [True, False]
     assert parsed.names.tolist()[0] == text.splitlines()[1].split(";")[2]
+
+
+# --------------------------------------------------------------------------------------------
+# The vectorised number reading agrees with the value-by-value parser it replaces
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789.,- ", min_size=1, max_size=9), min_size=1,
+                max_size=30))
+def test_fast_number_reading_equals_the_value_by_value_parser(texts: list[str]) -> None:
+    from xlcrm.book.csv_import import _Column, _Number, _NumberColumn, _parse_number
+
+    cells = [t.strip() for t in texts]
+    col = _Column.of("Amount", cells, np.arange(2, len(cells) + 2))
+    numbers = _NumberColumn.of(col)
+    for decimal in ".,":
+        values, reasons = numbers.typed(decimal)
+        for k, v in enumerate(col.values):
+            if v == "" or v in "-":
+                assert reasons[k] is None and np.isnan(values[k])
+                continue
+            p = _parse_number(v)
+            expected = p if isinstance(p, str) else p.value(decimal)
+            if isinstance(p, _Number):
+                assert numbers.decimal[k] == p.decimal, v
+            if isinstance(expected, str):
+                assert reasons[k] is not None, (v, decimal)
+            else:
+                assert reasons[k] is None and values[k] == expected, (v, decimal)

@@ -21,13 +21,14 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from xlcrm import schema
 from xlcrm.book.append import append_rows
 from xlcrm.book.read import open_workbook
-from xlcrm.book.save import safe_replace
+from xlcrm.book.save import safe_replace, verify_workbook
 from xlcrm.book.sheets import analyse, inputs_from_sheets
 from xlcrm.book.write import write_result_sheets
 from xlcrm.errors import InputError
@@ -53,6 +54,8 @@ class DemoWorkbook:
         Rows written per ledger sheet.
     backup : Path or None
         Where the file that was replaced (``force``) is kept.
+    planted : tuple of PlantedProblem
+        The deliberate mistakes in its Customers sheet (:data:`xlcrm.demo.PLANTED_PROBLEMS`).
     """
 
     path: Path
@@ -60,6 +63,7 @@ class DemoWorkbook:
     history_note: str
     rows: dict[str, int]
     backup: Path | None
+    planted: tuple[Any, ...] = ()
 
 
 def check_output(path: Path, *, what: str = "the workbook", overwrite: bool = False) -> Path:
@@ -181,13 +185,16 @@ def make_demo_workbook(
             write_result_sheets(template, with_results, result_sheets(results, source=out.name),
                                 owned=schema.RESULT_SHEETS)
             append_rows(with_results.read_bytes(), target, frames)
+        # Checked whole, as a new file: what it replaces need not have been a workbook.
+        verify_workbook(target)
 
-    saved = safe_replace(out, write, backups=backups if force else 0)
+    saved = safe_replace(out, write, backups=backups if force else 0, verify=False)
     assert results is not None
     if progress:
         progress("Done", 1.0)
     return DemoWorkbook(
         path=out, results=results, history_note=fit.note, rows=rows, backup=saved.backup,
+        planted=ledger.planted_problems,
     )
 
 

@@ -205,3 +205,17 @@ def test_demo_ends_with_what_is_planted_and_what_to_try(tmp_path, capsys):
     assert main(["check", str(out), "--json"]) == 1
     assert f'"cell": "{ref}"' in capsys.readouterr().out and sheet == schema.CUSTOMERS
 
+
+
+def test_next_steps_name_the_command_as_it_can_be_typed_again(monkeypatch, tmp_path):
+    """After `bash scripts/demo.sh` the command is .venv/bin/xlcrm, not on the PATH."""
+    from xlcrm.cli import command_name, demo_next_steps
+
+    monkeypatch.setattr("sys.argv", [".venv/bin/xlcrm", "demo", "out/demo.xlsm"])
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert command_name() == ".venv/bin/xlcrm"
+    steps = demo_next_steps(Path("out/demo.xlsm"), make_ledger(30).planted_problems,
+                            command_name())
+    assert ".venv/bin/xlcrm check out/demo.xlsm" in steps[-2]
+    monkeypatch.setattr("sys.argv", ["/some/where/cli.py", "demo"])
+    assert command_name() == "xlcrm"

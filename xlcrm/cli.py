@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -175,7 +177,18 @@ def cmd_build_template(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_next_steps(path: Path, planted: Sequence[Any]) -> list[str]:
+def command_name() -> str:
+    """``xlcrm`` as the user can type it again: ``.venv/bin/xlcrm`` when not on the PATH."""
+    typed = sys.argv[0] if sys.argv else ""
+    if Path(typed).stem != "xlcrm" or os.sep not in typed:
+        return "xlcrm"
+    on_path = shutil.which("xlcrm")
+    if on_path and os.path.realpath(on_path) == os.path.realpath(typed):
+        return "xlcrm"
+    return typed
+
+
+def demo_next_steps(path: Path, planted: Sequence[Any], command: str = "xlcrm") -> list[str]:
     """What the demo says last: its mistakes are planted, and three things to try next."""
     errors = [p for p in planted if p.reported and p.kind != "blank"]
     blanks = [p for p in planted if p.kind == "blank"]
@@ -189,9 +202,9 @@ def demo_next_steps(path: Path, planted: Sequence[Any]) -> list[str]:
         "Next:",
         f"  1. Open {path.name} in Excel: the Dashboard first, then Problems (each row links "
         "to its cell).",
-        f"  2. {fix}in Excel, save, close, and run: xlcrm check {quoted}",
+        f"  2. {fix}in Excel, save, close, and run: {command} check {quoted}",
         "  3. Change a judgment on the Judgments sheet (e.g. Contribution against Potential), "
-        f"save, close, and run: xlcrm resegment {quoted}",
+        f"save, close, and run: {command} resegment {quoted}",
     ]
 
 
@@ -219,7 +232,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_summary(results)
     print_problems(results.problems, limit=10)
     console.print()
-    for line in demo_next_steps(out, demo.planted):
+    for line in demo_next_steps(out, demo.planted, command_name()):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     return 0
 

@@ -198,19 +198,9 @@ def make_demo_workbook(
     )
 
 
-def create_demo_workbook(
-    out: Path,
-    *,
-    customers: int = 300,
-    seed: int = 7,
-    today: date | None = None,
-    progress: Progress | None = None,
-    stamp: datetime | None = None,
-    force: bool = False,
-) -> Results:
-    """:func:`make_demo_workbook`, returning only the analysis (what most callers want)."""
-    return make_demo_workbook(out, customers=customers, seed=seed, today=today,
-                              progress=progress, stamp=stamp, force=force).results
+def create_demo_workbook(out: Path, **options: Any) -> Results:
+    """:func:`make_demo_workbook` (same arguments), returning only the analysis."""
+    return make_demo_workbook(out, **options).results
 
 
 def _refuse_rows(rows: dict[str, int], limit: int) -> None:

@@ -94,7 +94,9 @@ BAD_FONT = Font(name="Calibri", color="9C0006", bold=True)
 GOOD_FILL = PatternFill("solid", fgColor="C6EFCE")
 WRAP = Alignment(wrap_text=True, vertical="top")
 
-NOTE_FONT = Font(name="Calibri", italic=True, color="7F7F7F")
+# Unnamed: openpyxl writes a font's name before its other children, which the Open XML
+# validator flags (the named fonts above already carry that finding).
+NOTE_FONT = Font(italic=True, color="7F7F7F")
 ADDIN_NOTE = (
     "Weights and CR recalculate only with the xlcrm add-in (#NAME? without it: see Help). "
     "To email, send the shareable copy (CRM > Make shareable copy)."

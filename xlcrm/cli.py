@@ -228,7 +228,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if demo.backup is not None:
         console.print(f"The file it replaced is kept as {demo.backup}.", highlight=False)
     if demo.history_note:
-        console.print(f"[yellow]note[/] {demo.history_note}", highlight=False)
+        console.print(f"[yellow]note[/] {demo.history_note}", highlight=False, soft_wrap=True)
     print_summary(results)
     print_problems(results.problems, limit=10)
     console.print()

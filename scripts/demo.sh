@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p out
-.venv/bin/xlcrm demo out/demo.xlsm "$@"
+# --force: out/demo.xlsm is this script's own output (the previous one is kept in
+# out/.xlcrm-backups).
+.venv/bin/xlcrm demo out/demo.xlsm --force "$@"

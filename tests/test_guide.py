@@ -331,3 +331,73 @@ def test_the_render_script_draws_every_picture(tmp_path):
         # One PDF of one page per picture: the page count and the sheet are checked by the
         # script; a second look here would only repeat it.
         assert (tmp_path / "work" / (Path(picture.name).stem + ".pdf")).is_file()
+
+
+# ------------------------------------------------------- examples and exit codes
+
+
+def test_every_subcommand_help_ends_with_one_example_that_the_guide_gives(capsys):
+    """`xlcrm --help` and `xlcrm X --help` show one example per command, each of which the
+    guide's section on that command gives too (and whose options exist, see above)."""
+    from xlcrm.cli import EXAMPLES, main
+
+    commands = _pages()["commands.md"]
+    assert set(EXAMPLES) == set(_subparsers())
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = capsys.readouterr().out
+    for sub, example in EXAMPLES.items():
+        assert example.split()[1] == sub
+        assert f"  {example}\n" in top, sub
+        with pytest.raises(SystemExit):
+            main([sub, "--help"])
+        text = capsys.readouterr().out
+        assert text.count("example:") == 1 and f"  {example}\n" in text, sub
+        section = commands.split(f"## xlcrm {sub}\n", 1)[1].split("\n## ", 1)[0]
+        assert f"`{example}`" in section, f"commands.md, xlcrm {sub}, lacks `{example}`"
+
+
+def _stated_codes() -> dict[str, int]:
+    """What the guide says `check` returns, from the exit-code table and the analyst page."""
+    commands = _pages()["commands.md"]
+    table = commands.split("## Exit codes\n", 1)[1]
+    rows = re.findall(r"^\| (\d) \| [^|]* \| ([^|]*) \|$", table, flags=re.M)
+    by_phrase = {"no errors": "clean", "errors found": "errors", "cannot be read": "unreadable"}
+    stated = {}
+    for code, text in rows:
+        for phrase, case in by_phrase.items():
+            if text.startswith(phrase) or (phrase == "cannot be read" and phrase in text):
+                stated[case] = int(code)
+    analyst = " ".join(_pages()["analyst.md"].split())
+    m = re.search(r"exit code (\d) means no errors, (\d) errors found, (\d) a file it could "
+                  r"not read", analyst)
+    assert m, "analyst.md no longer states check's exit codes where this test looks"
+    assert (int(m[1]), int(m[2]), int(m[3])) == (stated["clean"], stated["errors"],
+                                                  stated["unreadable"]), "pages disagree"
+    return stated
+
+
+def test_the_exit_codes_the_guide_states_for_check_are_the_commands(tmp_path, capsys):
+    from xlcrm.book.demo_file import make_demo_workbook
+    from xlcrm.cli import main
+
+    stated = _stated_codes()
+    assert set(stated) == {"clean", "errors", "unreadable"}
+    unreadable = tmp_path / "notes.xlsm"
+    unreadable.write_text("not a workbook", encoding="utf-8")
+    assert main(["check", str(unreadable)]) == stated["unreadable"]
+    assert main(["check", str(tmp_path / "missing.xlsm")]) == stated["unreadable"]
+    demo = tmp_path / "demo.xlsm"
+    make_demo_workbook(demo, customers=40)
+    assert main(["check", str(demo)]) == stated["errors"]  # the planted mistakes
+    clean = tmp_path / "clean.xlsm"
+    from xlcrm import schema
+    from xlcrm.book.append import append_rows
+    from xlcrm.book.template import build_workbook
+    from xlcrm.demo import make_ledger
+
+    ledger = make_ledger(40, dirty=False, type_computed=False)
+    append_rows(build_workbook(), clean, {schema.CUSTOMERS: ledger.customers,
+                                          schema.TRANSACTIONS: ledger.transactions})
+    assert main(["check", str(clean), "--as-of", "2026-10-31"]) == stated["clean"]
+    capsys.readouterr()

@@ -57,3 +57,21 @@ def test_rows_left_out_for_their_id_do_not_move_the_scores():
     (bad,) = [p for p in dirty.problems if "ZZZ" in p.message]
     credit_col = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[list(customers.columns).index("CreditRating")]
     assert bad.cell == f"{credit_col}12"
+
+
+def test_segment_warnings_name_customers_not_positions():
+    """Customers added without figures (as `import-transactions --add-missing-customers` adds
+    them, at the end of the table) are named by ID: "positions 301, 302" told the user
+    nothing (#16)."""
+    import pandas as pd
+
+    from xlcrm.ledger import Ledger
+
+    ledger = make_ledger(300, seed=7, dirty=False)
+    added = pd.DataFrame({"CustomerID": ["N-17", "N-18"]})
+    customers = pd.concat([ledger.customers, added], ignore_index=True)
+    results = pipeline.run(Ledger(customers, ledger.transactions, ledger.interactions,
+                                  ledger.survey))
+    (abc,) = [p for p in results.problems if "no valid value" in p.message]
+    assert "(customers N-17, N-18)" in abc.message
+    assert not any("positions" in p.message for p in results.problems)

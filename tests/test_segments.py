@@ -287,7 +287,7 @@ def test_invalid_scores_get_no_type() -> None:
     assert result.high["Potential"].isna().sum() == 1
     assert result.labels().iloc[2].tolist() == ["High", "", "High"]
     assert len(result.problems) == 1
-    assert "positions 3" in result.problems[0].message
+    assert "position 3" in result.problems[0].message
 
 
 @pytest.mark.parametrize("g", [1, 2, 4])
@@ -381,7 +381,7 @@ def test_abc_invalid_negative_and_zero_values() -> None:
     np.testing.assert_allclose(result.share[[1, 2, 3, 4]], [0.8, 0.0, 0.0, 0.2])
     messages = " | ".join(p.message for p in result.problems)
     assert "2 customer(s) have no valid value (positions 1, 6)" in messages
-    assert "1 customer(s) have a negative value (positions 3)" in messages
+    assert "1 customer(s) have a negative value (position 3)" in messages
 
 
 def test_abc_without_positive_value() -> None:

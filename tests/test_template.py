@@ -181,3 +181,27 @@ def test_libreoffice_recalculates_native_formulas_like_python(built, tmp_path):
             for j in range(i):
                 assert grid[r0 + i][c0 + j] == pytest.approx(expected[i, j], rel=1e-12), (
                     b.level, i, j)
+
+
+def test_help_and_judgments_say_what_the_weight_and_cr_cells_need(built):
+    """A workbook emailed as it is shows #NAME? in the weight and CR cells once a recipient
+    without the add-in edits a judgment (#16): the workbook itself says why and what to do."""
+    book = CalamineWorkbook.from_filelike(io.BytesIO(built))
+    help_rows = {r[0]: r[1] for r in book.get_sheet_by_name(schema.HELP).to_python()
+                 if len(r) > 1 and r[0]}
+    # Text, not an error value: openpyxl would write "#NAME?" as an error cell.
+    assert "#NAME?" in help_rows and "add-in" in help_rows["#NAME?"]
+    assert "Ctrl+Z" in help_rows["#NAME?"]
+    assert "AHP_WEIGHTS" in help_rows["Add-in"] and "AHP_CR" in help_rows["Add-in"]
+    assert "shareable copy" in help_rows["Emailing"] and "xlcrm share" in help_rows["Emailing"]
+    grid = book.get_sheet_by_name(schema.JUDGMENTS).to_python()
+    for block in judgment_layout(default_hierarchy()):
+        header = grid[block.first_row - 2]
+        assert header[block.weight_col - 1] == "Weight"
+        assert "add-in" in header[block.weight_col], block.level
+        cr_row = grid[block.cr_row - 1]
+        assert cr_row[0] == "CR"
+        note = next(v for v in cr_row[3:] if v)
+        assert "add-in" in note and "#NAME?" in note and "shareable copy" in note
+    # The notes do not disturb the sheet's reading.
+    assert set(find_matrix_blocks(grid)) == {"Groups", *default_hierarchy().groups}

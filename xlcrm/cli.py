@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -165,24 +167,73 @@ def results_json(results: Any, path: Path) -> dict[str, Any]:
 
 
 def cmd_build_template(args: argparse.Namespace) -> int:
+    from xlcrm.book.demo_file import check_output
     from xlcrm.book.template import TEMPLATE_PATH, write_template
 
-    path = write_template(Path(args.output) if args.output else TEMPLATE_PATH)
+    out = check_output(Path(args.output), what="the template", overwrite=True) \
+        if args.output else TEMPLATE_PATH
+    path = write_template(out)
     console.print(f"Wrote {path}")
     return 0
 
 
+def command_name() -> str:
+    """``xlcrm`` as the user can type it again: ``.venv/bin/xlcrm`` when not on the PATH."""
+    typed = sys.argv[0] if sys.argv else ""
+    if Path(typed).stem != "xlcrm" or os.sep not in typed:
+        return "xlcrm"
+    on_path = shutil.which("xlcrm")
+    if on_path and os.path.realpath(on_path) == os.path.realpath(typed):
+        return "xlcrm"
+    return typed
+
+
+def demo_next_steps(path: Path, planted: Sequence[Any], command: str = "xlcrm") -> list[str]:
+    """What the demo says last: its mistakes are planted, and three things to try next."""
+    errors = [p for p in planted if p.reported and p.kind != "blank"]
+    blanks = [p for p in planted if p.kind == "blank"]
+    example = next((p for p in errors if p.kind == "text-in-number"), None)
+    quoted = f'"{path}"' if " " in str(path) else str(path)
+    fix = (f"Correct {example.sheet}!{example.cell} ({example.value!r}, a typo for a number) "
+           if example else "Correct a cell the Problems sheet names ")
+    return [
+        f"The demo ledger contains {len(errors)} deliberate input errors (and {len(blanks)} "
+        "blank cells) so that you can see the Problems sheet: open it.",
+        "Next:",
+        f"  1. Open {path.name} in Excel: the Dashboard first, then Problems (each row links "
+        "to its cell).",
+        f"  2. {fix}in Excel, save, close, and run: {command} check {quoted}",
+        "  3. Change a judgment on the Judgments sheet (e.g. Contribution against Potential), "
+        f"save, close, and run: {command} resegment {quoted}",
+    ]
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from xlcrm.book.workbook_file import create_demo_workbook
+    from xlcrm import schema
+    from xlcrm.book.demo_file import make_demo_workbook
 
     out = Path(args.output)
     with progress_bar(not args.quiet) as progress:
-        results = create_demo_workbook(
-            out, customers=args.customers, seed=args.seed, today=date.today(), progress=progress
+        demo = make_demo_workbook(
+            out, customers=args.customers, seed=args.seed, today=date.today(),
+            progress=progress, force=args.force,
         )
-    console.print(f"Wrote {out}: {results.customers} synthetic customers, resegmented.")
+    results = demo.results
+    rows = demo.rows
+    console.print(
+        f"Wrote {out}: {results.customers:,} synthetic customers with "
+        f"{rows[schema.TRANSACTIONS]:,} orders, {rows[schema.INTERACTIONS]:,} contacts and "
+        f"{rows[schema.SURVEY]:,} survey answers, resegmented.", highlight=False,
+        soft_wrap=True)
+    if demo.backup is not None:
+        console.print(f"The file it replaced is kept as {demo.backup}.", highlight=False)
+    if demo.history_note:
+        console.print(f"[yellow]note[/] {demo.history_note}", highlight=False, soft_wrap=True)
     print_summary(results)
     print_problems(results.problems, limit=10)
+    console.print()
+    for line in demo_next_steps(out, demo.planted, command_name()):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     return 0
 
 
@@ -328,22 +379,51 @@ def cmd_sync_judgments(args: argparse.Namespace) -> int:
     return 0
 
 
+#: One example per subcommand, shown by ``xlcrm --help`` and ``xlcrm SUBCOMMAND --help``;
+#: each is also in the guide's section of its subcommand (tests/test_guide.py checks both).
+EXAMPLES: dict[str, str] = {
+    "demo": "xlcrm demo CRM_Demo.xlsm --customers 1000",
+    "resegment": "xlcrm resegment CRM.xlsm",
+    "check": "xlcrm check CRM.xlsm",
+    "share": "xlcrm share CRM.xlsm --mask-contacts",
+    "import-transactions": "xlcrm import-transactions CRM.xlsm orders.csv --dry-run",
+    "sync-judgments": "xlcrm sync-judgments CRM.xlsm --dry-run",
+    "build-template": "xlcrm build-template -o My_Template.xlsm",
+}
+GUIDE = "docs/guide/commands.md (in the xlcrm folder)"
+
+
+def _add_command(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` ends with its example."""
+    return sub.add_parser(
+        name, help=help, description=help[:1].upper() + help[1:] + ".",
+        epilog=f"example:\n  {EXAMPLES[name]}\n\nmore: {GUIDE}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    examples = "\n".join(f"  {EXAMPLES[name]}" for name in EXAMPLES)
     parser = argparse.ArgumentParser(
         prog="xlcrm",
         description="Customer-value analysis (AHP, scoring, segmentation) on an Excel ledger.",
+        epilog=f"examples, one per command:\n{examples}\n\n"
+        f"`xlcrm COMMAND --help` explains one command.\nUser guide: {GUIDE}.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"xlcrm {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="write a demo workbook with a synthetic ledger, resegmented")
-    p.add_argument("output", help="workbook to write, e.g. demo.xlsm")
+    p = _add_command(sub, "demo", "write a demo workbook with a synthetic ledger, resegmented")
+    p.add_argument("output", help="workbook to write, a new .xlsm file, e.g. demo.xlsm")
     p.add_argument("--customers", type=int, default=300, help="number of customers (300)")
     p.add_argument("--seed", type=int, default=7, help="random seed (7)")
+    p.add_argument("--force", action="store_true",
+                   help="replace OUTPUT if it exists (a backup of it goes to .xlcrm-backups)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("resegment", help="score and segment a workbook; write the result sheets")
+    p = _add_command(sub, "resegment", "score and segment a workbook; write the result sheets")
     p.add_argument("workbook")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--backups", type=int, default=3, help="timestamped backups to keep (3)")
@@ -351,14 +431,14 @@ def build_parser() -> argparse.ArgumentParser:
     _as_of_argument(p)
     p.set_defaults(func=cmd_resegment)
 
-    p = sub.add_parser("check", help="validate a workbook; exit 1 when it has errors")
+    p = _add_command(sub, "check", "validate a workbook; exit 1 when it has errors")
     p.add_argument("workbook")
     p.add_argument("--json", action="store_true", help="print the problems as JSON")
     _as_of_argument(p)
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser(
-        "share", help="write a copy to email: values only, no macros, contacts maskable"
+    p = _add_command(
+        sub, "share", "write a copy to email: values only, no macros, contacts maskable"
     )
     p.add_argument("workbook")
     p.add_argument("-o", "--output", help="the copy, ending in .xlsx (default: "
@@ -369,8 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_share)
 
-    p = sub.add_parser(
-        "import-transactions", help="append an ERP export (CSV) to the Transactions sheet"
+    p = _add_command(
+        sub, "import-transactions", "append an ERP export (CSV) to the Transactions sheet"
     )
     p.add_argument("workbook")
     p.add_argument("file", help="the export, a CSV file")
@@ -395,9 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     _as_of_argument(p)
     p.set_defaults(func=cmd_import_transactions)
 
-    p = sub.add_parser(
-        "sync-judgments",
-        help="rebuild the Judgments sheet from the Indicators sheet, keeping every judgment "
+    p = _add_command(
+        sub, "sync-judgments",
+        "rebuild the Judgments sheet from the Indicators sheet, keeping every judgment "
         "whose two names still exist",
     )
     p.add_argument("workbook")
@@ -413,8 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backups", type=int, default=3, help="timestamped backups to keep (3)")
     p.set_defaults(func=cmd_sync_judgments)
 
-    p = sub.add_parser("build-template", help="build workbook/CRM_Template.xlsm from its sources")
-    p.add_argument("-o", "--output", help="where to write (default: the repository's template)")
+    p = _add_command(sub, "build-template", "build workbook/CRM_Template.xlsm from its sources")
+    p.add_argument("-o", "--output", help="where to write, an .xlsm file (default: the "
+                   "repository's template)")
     p.set_defaults(func=cmd_build_template)
     return parser
 

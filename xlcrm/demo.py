@@ -81,13 +81,16 @@ from scipy.special import ndtri
 from xlcrm import schema
 from xlcrm.errors import InputError, cell_address
 from xlcrm.ledger import Ledger
+from xlcrm.operations.derived import DERIVABLE
 
 __all__ = [
+    "COMPUTED_COLUMNS",
     "CREDIT_RATING_LABELS",
     "CUSTOMER_COLUMNS",
     "DEFAULT_MONTHS",
     "DEFAULT_ORDERS_PER_CUSTOMER",
     "DEFAULT_TODAY",
+    "EXCEL_DATA_ROWS",
     "GROWTH_CAP",
     "INDUSTRY_OUTLOOK_LABELS",
     "INTERACTION_KINDS",
@@ -97,7 +100,9 @@ __all__ = [
     "SURVEY_IMPORTANCE",
     "SURVEY_QUESTIONS",
     "DemoLedger",
+    "HistoryFit",
     "PlantedProblem",
+    "fit_history",
     "growth_rate",
     "make_customers",
     "make_ledger",
@@ -120,6 +125,12 @@ SURVEY_IMPORTANCE: Final = {"Q1": 5.0, "Q2": 4.5, "Q3": 4.0, "Q4": 4.0, "Q5": 3.
 """The demo analyst's importance of each question (Q6, the overall verdict, is an outcome,
 not an attribute, and is left out of the importance-performance table)."""
 CUSTOMER_COLUMNS: Final = schema.CUSTOMER_IDENTITY_COLUMNS + schema.DEFAULT_INDICATOR_COLUMNS
+COMPUTED_COLUMNS: Final = tuple(c for c in CUSTOMER_COLUMNS if c in DERIVABLE)
+"""The ``Customers`` columns xlcrm computes from ``Transactions`` and ``Survey``
+(``PurchaseGrowth``, ``Satisfaction``, ``Revenue12m``, ``GrossProfit12m``, ``UnitProfit``):
+left blank with ``type_computed=False``, as in the demo workbook."""
+EXCEL_DATA_ROWS: Final = 1_048_576 - 1
+"""Rows a ledger sheet holds below its header row (Excel's limit is 1,048,576 rows)."""
 SURVEY_COLUMNS: Final = schema.SURVEY_ID_COLUMNS + tuple(SURVEY_QUESTIONS)
 
 
@@ -454,6 +465,7 @@ def make_ledger(
     history: bool = True,
     months: int = DEFAULT_MONTHS,
     orders_per_customer: float = DEFAULT_ORDERS_PER_CUSTOMER,
+    type_computed: bool = True,
 ) -> DemoLedger:
     """A realistic synthetic ledger: customers, orders, contacts and survey answers.
 
@@ -477,7 +489,12 @@ def make_ledger(
         Mean number of orders per customer over the whole history, at least 1 (every
         customer has at least one order). The default 10 gives about 3 000 orders for 300
         customers; 2.8 gives a retail-like 70 000 orders for 25 000 customers. Contact
-        frequencies scale with it.
+        frequencies scale with it (:func:`fit_history` finds the rate that fits a sheet).
+    type_computed : bool
+        Type the ``Customers`` columns xlcrm computes from the history
+        (:data:`COMPUTED_COLUMNS`; default). ``False`` leaves them blank, as the demo
+        workbook does: a real ledger keeps each order once, on ``Transactions``, and an
+        import of new orders then moves the scores.
 
     Returns
     -------
@@ -527,6 +544,9 @@ def make_ledger(
             _interactions_frame(ident, inter),
             _survey_frame(ident, responded, survey_day, answers),
         )
+    if not type_computed:
+        for column in COMPUTED_COLUMNS:
+            customers[column] = np.nan
     planted: tuple[PlantedProblem, ...] = ()
     if dirty:
         planted = _plant(customers, seed)
@@ -577,6 +597,116 @@ def make_customers(
     if dirty:
         _plant(customers, seed)
     return customers
+
+
+@dataclass(frozen=True)
+class HistoryFit:
+    """The order rate at which a synthetic history fits on its sheets.
+
+    Attributes
+    ----------
+    customers : int
+        Number of customers.
+    requested : float
+        Orders per customer asked for.
+    orders_per_customer : float
+        Orders per customer to generate: ``requested``, or less when a history sheet would
+        pass ``max_rows`` (contact frequencies scale with it, see :func:`make_ledger`).
+    expected_rows : dict of str to int
+        Expected rows of ``Transactions`` and ``Interactions`` at the *requested* rate.
+    max_rows : int
+        Rows a sheet may hold below its header.
+    """
+
+    customers: int
+    requested: float
+    orders_per_customer: float
+    expected_rows: dict[str, int]
+    max_rows: int
+
+    @property
+    def scaled(self) -> bool:
+        """True when the history was scaled down to fit."""
+        return self.orders_per_customer < self.requested
+
+    @property
+    def note(self) -> str:
+        """One sentence for the user when the history was scaled down, else ``""``."""
+        if not self.scaled:
+            return ""
+        sheet, rows = max(self.expected_rows.items(), key=lambda kv: kv[1])
+        return (
+            f"History scaled down to fit Excel's {self.max_rows + 1:,} rows per sheet: "
+            f"{self.customers:,} customers at {self.requested:g} orders each would need about "
+            f"{rows:,} rows on {sheet}, so they have {self.orders_per_customer:.2f} orders "
+            "each on average (and proportionally fewer contacts)."
+        )
+
+
+#: Share of a sheet the expected rows may fill: the counts are Poisson sums, whose standard
+#: deviation at a million rows is about a thousand, so 1 % keeps ten of them in reserve.
+_FILL: Final = 0.99
+
+
+def fit_history(
+    n_customers: int,
+    *,
+    seed: int = 7,
+    today: dt.date | None = None,
+    months: int = DEFAULT_MONTHS,
+    orders_per_customer: float = DEFAULT_ORDERS_PER_CUSTOMER,
+    max_rows: int = EXCEL_DATA_ROWS,
+) -> HistoryFit:
+    """The order rate at which :func:`make_ledger`'s history fits ``max_rows`` per sheet.
+
+    Cheap (the latent model only, no history), so that a ledger too large for a workbook is
+    refused or scaled *before* any work. The expected row counts are exact expectations of
+    the generator (orders: ``n_customers * orders_per_customer``; contacts: the sum of each
+    customer's Poisson rates over its active span), and the rate chosen leaves 1 % of the
+    sheet in reserve against chance. At the lowest rate (one order per customer) every
+    customer count up to ``max_rows`` fits, since contacts are then far fewer than orders.
+
+    Parameters
+    ----------
+    n_customers, seed, today, months, orders_per_customer
+        As for :func:`make_ledger`.
+    max_rows : int
+        Rows a sheet may hold below its header row (default: Excel's limit).
+
+    Returns
+    -------
+    HistoryFit
+
+    Raises
+    ------
+    InputError
+        When the customers alone do not fit on one sheet, or for arguments
+        :func:`make_ledger` would refuse.
+    """
+    as_of = _as_date(today)
+    _check_args(n_customers, seed, months, orders_per_customer)
+    if n_customers > max_rows:
+        raise InputError(
+            f"{n_customers:,} customers do not fit on the Customers sheet: Excel holds "
+            f"{max_rows:,} rows below the header",
+            fix=f"Ask for at most {max_rows:,} customers.",
+        )
+    rngs = _streams(seed)
+    model = _model(_identity(n_customers, rngs["identity"]), rngs["latent"], as_of, months,
+                   orders_per_customer)
+    spans = _contact_spans(model)
+    contacts = sum(
+        float((rate * np.maximum(spans[kind][1] - spans[kind][0] + 1, 1) / 365.25).sum())
+        for kind, rate in _contact_rates(model).items()
+    )
+    expected = {
+        schema.TRANSACTIONS: round(n_customers * orders_per_customer),
+        schema.INTERACTIONS: round(contacts),
+    }
+    # Both grow in proportion to the rate (contacts through ``activity``; orders exactly).
+    room = _FILL * max_rows / max(expected.values())
+    rate = orders_per_customer if room >= 1 else max(1.0, orders_per_customer * room)
+    return HistoryFit(n_customers, float(orders_per_customer), float(rate), expected, max_rows)
 
 
 def plant_problems(

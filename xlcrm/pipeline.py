@@ -389,12 +389,15 @@ def run(
     problems.extend(_point_at_sources(found, customers, derived.sources))
 
     progress("Segmenting", 0.5)
+    # Messages name customers by ID, never by their position in these arrays.
+    ids = customer_ids(kept).tolist()
     group_scores = scores.group_scores.reset_index(drop=True)
     segments = segment_types(
         group_scores,
         groups=tuple(groups),
         method=options.high_low,
         thresholds=options.thresholds,
+        ids=ids,
     )
     problems.extend(segments.problems)
     value = scores.value.reset_index(drop=True)
@@ -414,13 +417,13 @@ def run(
                     f"{header_row}:{header_row}",
                 )
             )
-    abc = abc_classes(basis.to_numpy(dtype=float), cutoffs=options.abc_cutoffs)
+    abc = abc_classes(basis.to_numpy(dtype=float), cutoffs=options.abc_cutoffs, ids=ids)
     problems.extend(abc.problems)
 
     progress("Customer profiles (k-means)", 0.6)
     indicator_scores = scores.indicator_scores.reset_index(drop=True)
     try:
-        profiles = kmeans_profiles(indicator_scores, random_state=options.random_state)
+        profiles = kmeans_profiles(indicator_scores, random_state=options.random_state, ids=ids)
     except InputError as exc:
         # Profiles are a by-product: too few customers for clusters must not stop the run.
         profiles = ProfileResult(

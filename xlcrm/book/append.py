@@ -452,8 +452,8 @@ def _new_rows(writer: _CellWriter, frame: pd.DataFrame, positions: Mapping[str, 
                 out = [f'<c r="{letter}{r}" s="{style}"/>' for r in rows]
             cells.append(out)
         text = []
-        for k, r in enumerate(rows):
-            body = "".join(c[k] for c in cells)
+        for r, row_cells in zip(rows, zip(*cells, strict=True), strict=True):
+            body = "".join(row_cells)
             row = f'{open_row}{r}">{body}</row>'
             if r in formatted:
                 row = _merge_row(row, formatted[r])

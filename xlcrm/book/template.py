@@ -94,6 +94,15 @@ BAD_FONT = Font(name="Calibri", color="9C0006", bold=True)
 GOOD_FILL = PatternFill("solid", fgColor="C6EFCE")
 WRAP = Alignment(wrap_text=True, vertical="top")
 
+# Unnamed: openpyxl writes a font's name before its other children, which the Open XML
+# validator flags (the named fonts above already carry that finding).
+NOTE_FONT = Font(italic=True, color="7F7F7F")
+ADDIN_NOTE = (
+    "Weights and CR recalculate only with the xlcrm add-in (#NAME? without it: see Help). "
+    "To email, send the shareable copy (CRM > Make shareable copy)."
+)
+WEIGHT_NOTE = "needs the xlcrm add-in: see Help"
+
 LEDGER_TEXT_FORMAT = "@"
 PERCENT = "0.0%"
 ONE = "0.0"
@@ -259,10 +268,27 @@ def _help_sheet(ws: Worksheet) -> None:
             "CRM_KMEANS, CRM_RFM, CRM_CHURN_RISK, CRM_NEXT_CONTACT, CRM_ALPHA (Formulas > "
             "Insert Function > category xlcrm shows each one's arguments).",
         ),
+        ("Weights and CR", None),
         (
-            "Sharing",
-            "Every number is stored in the file: a recipient without Python sees the "
-            "results. Use CRM > Make shareable copy for a macro-free copy to email.",
+            "Add-in",
+            "The Weight cells and the CR cell beside each matrix on the Judgments sheet are "
+            "formulas of the xlcrm add-in (AHP_WEIGHTS, AHP_CR): they recalculate only in an "
+            "Excel where xlwings with xlcrm (or xlwings Lite with xlcrm's code) is set up. "
+            "Elsewhere they keep the numbers saved with the file until Excel recalculates.",
+        ),
+        (
+            "#NAME?",
+            "#NAME? in a Weight or CR cell means that this Excel has no xlcrm add-in and a "
+            "judgment was edited (or the sheet recalculated). Nothing is lost: the judgments "
+            "are still there. Press Ctrl+Z or close without saving to get the saved numbers "
+            "back, or open the file where xlcrm is installed and press Formulas > Calculate "
+            "Now. Do not type numbers over these cells.",
+        ),
+        (
+            "Emailing",
+            "Send the shareable copy, not this file: CRM > Make shareable copy (or `xlcrm "
+            "share thisfile.xlsm`) writes an .xlsx with values only, no macros and nothing "
+            "to recalculate, so a recipient without Python or the add-in sees every number.",
         ),
     ]
     row = 3
@@ -271,8 +297,9 @@ def _help_sheet(ws: Worksheet) -> None:
             ws.cell(row=row, column=1, value=key).font = BOLD
             row += 1
             continue
-        ws.cell(row=row, column=1, value=key).alignment = WRAP
-        ws.cell(row=row, column=2, value=text).alignment = WRAP
+        # Text, even "#NAME?" (openpyxl would write that as an error value).
+        _value_cell(ws, row, 1, key).alignment = WRAP
+        _value_cell(ws, row, 2, text).alignment = WRAP
         # Spreadsheet programs do not grow wrapped rows on open: size them here.
         ws.row_dimensions[row].height = 15 * (1 + len(text) // 95)
         row += 1
@@ -516,6 +543,9 @@ def _weights_and_cr(
         verdict.coordinate,
         FormulaRule(formula=[f"{cr_cell.coordinate}>=0.1"], fill=BAD_FILL, font=BAD_FONT),
     )
+    # Beside the cells that need the add-in, what a recipient without it sees and does.
+    ws.cell(row=block.first_row - 1, column=wcol + 1, value=WEIGHT_NOTE).font = NOTE_FONT
+    ws.cell(row=block.cr_row, column=5, value=ADDIN_NOTE).font = NOTE_FONT
 
 
 def judgments_sheet_parts(

@@ -12,6 +12,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from xlcrm import schema
+
+# re-exported: the demo workbook lives in its own module
+from xlcrm.book.demo_file import create_demo_workbook  # noqa: F401
 from xlcrm.book.read import Workbook, open_workbook
 from xlcrm.book.save import safe_replace
 
@@ -24,7 +27,6 @@ from xlcrm.book.sheets import (  # noqa: F401
     relocate_ledger_problems,
     relocate_problems,
 )
-from xlcrm.book.template import build_workbook
 from xlcrm.book.write import write_result_sheets
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
@@ -124,36 +126,3 @@ def check_file(path: Path, *, as_of: date | None = None) -> list[Problem]:
     except InputError as exc:
         return list(exc.problems)
     return results.problems
-
-
-def create_demo_workbook(
-    out: Path,
-    *,
-    customers: int = 300,
-    seed: int = 7,
-    today: date | None = None,
-    progress: Progress | None = None,
-    stamp: datetime | None = None,
-) -> Results:
-    """Write a template copy filled with a synthetic ledger to ``out``, then resegment it.
-
-    ``today`` is the last day of the synthetic history (and the day it is judged from);
-    ``stamp`` the run time written on the result sheets (now when omitted).
-    """
-    from xlcrm.demo import SURVEY_IMPORTANCE, make_ledger
-
-    out = Path(out)
-    if progress:
-        progress("Making a synthetic ledger", 0.0)
-    ledger = make_ledger(customers, seed=seed, today=today)
-    if progress:
-        progress("Building the workbook", 0.02)
-    data = build_workbook(ledger, importance=SURVEY_IMPORTANCE)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists():
-        # Overwriting goes through the safe path too: refused while Excel has it open.
-        safe_replace(out, lambda target: target.write_bytes(data), backups=0)
-    else:
-        out.write_bytes(data)
-    # The synthetic history ends on the ledger's day: judge it from there, not from now.
-    return resegment_file(out, progress=progress, backups=0, as_of=ledger.as_of, stamp=stamp)

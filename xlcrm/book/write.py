@@ -725,6 +725,11 @@ class _CellWriter:
         dtype = s.dtype
         letter = column_letter(col)
         kept_rows, default = self.column_styles(col)
+        if kept_rows:
+            # Styles kept outside these rows (the header's) must not push a whole column of
+            # dates or numbers onto the per-cell path.
+            inside = rows if isinstance(rows, range) else set(rows)
+            kept_rows = {r: v for r, v in kept_rows.items() if r in inside}
         if kept_rows or dtype is np.dtype(object) or isinstance(dtype, pd.CategoricalDtype):
             return self.column(s.astype(object).tolist(), col, rows)
         if pd.api.types.is_bool_dtype(dtype):

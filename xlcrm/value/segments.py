@@ -22,7 +22,7 @@ import numbers
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -81,12 +81,22 @@ def _one_thread() -> threadpool_limits:
 _SHOWN = 5  # how many positions a problem message lists
 
 
-def _positions(mask: np.ndarray) -> str:
-    """'3, 17 and 2 more' for the 1-based positions where ``mask`` is True."""
-    where = np.flatnonzero(mask) + 1
-    shown = ", ".join(str(int(i)) for i in where[:_SHOWN])
+def _positions(mask: np.ndarray, ids: Sequence[Any] | None = None) -> str:
+    """Who ``mask`` picks, for a message: by ID when ``ids`` is given, else by position.
+
+    ``"customers C0301, C0302 and 2 more"``, or ``"positions 3, 17 and 2 more"`` (1-based)
+    for a caller that has no IDs (a worksheet function given bare numbers). A user looks a
+    customer up by ID; a position means nothing once the rows are filtered or sorted.
+    """
+    where = np.flatnonzero(mask)
+    if ids is not None:
+        noun = "customer" if len(where) == 1 else "customers"
+        shown = ", ".join(str(ids[int(i)]) for i in where[:_SHOWN])
+    else:
+        noun = "position" if len(where) == 1 else "positions"
+        shown = ", ".join(str(int(i) + 1) for i in where[:_SHOWN])
     more = len(where) - _SHOWN
-    return f"{shown} and {more} more" if more > 0 else shown
+    return f"{noun} {shown} and {more} more" if more > 0 else f"{noun} {shown}"
 
 
 def _as_float(values: npt.ArrayLike, what: str) -> np.ndarray:
@@ -357,6 +367,7 @@ def segment_types(
     groups: Sequence[str] = DEFAULT_GROUPS,
     method: str | Mapping[str, str] = "kmeans",
     thresholds: float | Mapping[str, float] | None = None,
+    ids: Sequence[Any] | None = None,
 ) -> SegmentResult:
     """High/Low on each first-level group score, then the High/Low code and type.
 
@@ -371,6 +382,8 @@ def segment_types(
         High/Low method for every group, or per group (see :func:`high_low`).
     thresholds : float or mapping of str to float, optional
         The cut for groups split by ``"threshold"``: one number for all, or per group.
+    ids : sequence, optional
+        CustomerID of each row, to name customers in problem messages (else positions).
 
     Returns
     -------
@@ -431,8 +444,8 @@ def segment_types(
             problems.append(
                 Problem(
                     "warning",
-                    f"{int(invalid.sum())} customer(s) have no valid {group} score (positions"
-                    f" {_positions(invalid)}); they get no {group} High/Low and no type",
+                    f"{int(invalid.sum())} customer(s) have no valid {group} score"
+                    f" ({_positions(invalid, ids)}); they get no {group} High/Low and no type",
                     "Fill in the indicators behind this group, or choose a missing-value"
                     " policy that imputes them.",
                 )
@@ -546,7 +559,12 @@ def _check_cutoffs(cutoffs: Sequence[float]) -> tuple[float, float]:
     return a, b
 
 
-def abc_classes(values: npt.ArrayLike, *, cutoffs: Sequence[float] = (0.80, 0.95)) -> ABCResult:
+def abc_classes(
+    values: npt.ArrayLike,
+    *,
+    cutoffs: Sequence[float] = (0.80, 0.95),
+    ids: Sequence[Any] | None = None,
+) -> ABCResult:
     """ABC classes: A up to 80 % of cumulative value, B up to 95 %, the rest C.
 
     Parameters
@@ -555,6 +573,8 @@ def abc_classes(values: npt.ArrayLike, *, cutoffs: Sequence[float] = (0.80, 0.95
         Value (or revenue) per customer.
     cutoffs : pair of float
         Cumulative shares closing class A and class B, ``0 < A < B <= 1``.
+    ids : sequence, optional
+        CustomerID of each value, to name customers in problem messages (else positions).
 
     Returns
     -------
@@ -599,8 +619,8 @@ def abc_classes(values: npt.ArrayLike, *, cutoffs: Sequence[float] = (0.80, 0.95
         problems.append(
             Problem(
                 "warning",
-                f"{int((~valid).sum())} customer(s) have no valid value (positions"
-                f" {_positions(~valid)}); they are class C with no share",
+                f"{int((~valid).sum())} customer(s) have no valid value"
+                f" ({_positions(~valid, ids)}); they are class C with no share",
                 "Fill in the value, or check the indicators it comes from.",
             )
         )
@@ -609,8 +629,8 @@ def abc_classes(values: npt.ArrayLike, *, cutoffs: Sequence[float] = (0.80, 0.95
         problems.append(
             Problem(
                 "warning",
-                f"{int(negative.sum())} customer(s) have a negative value (positions"
-                f" {_positions(negative)}); it counts as 0 in the value shares and they are"
+                f"{int(negative.sum())} customer(s) have a negative value"
+                f" ({_positions(negative, ids)}); it counts as 0 in the value shares and they are"
                 " class C",
                 "Check these values; a customer cannot hold a negative share of the total.",
             )
@@ -735,6 +755,7 @@ def kmeans_profiles(
     random_state: int = 0,
     sample_size: int = 2_000,
     fit_size: int = 5_000,
+    ids: Sequence[Any] | None = None,
 ) -> ProfileResult:
     """Cluster customers on chosen indicators; k by silhouette unless given.
 
@@ -752,6 +773,8 @@ def kmeans_profiles(
         Rows on which each silhouette score is computed (it costs O(n²)).
     fit_size : int
         Rows on which k-means is fitted; all rows are then assigned to the nearest centre.
+    ids : sequence, optional
+        CustomerID of each row, to name customers in problem messages (else positions).
 
     Returns
     -------
@@ -804,7 +827,7 @@ def kmeans_profiles(
             Problem(
                 "warning",
                 f"{int((~complete).sum())} customer(s) have a missing value among"
-                f" {', '.join(map(str, data.columns))} (positions {_positions(~complete)});"
+                f" {', '.join(map(str, data.columns))} ({_positions(~complete, ids)});"
                 " they are left out of the profiles (cluster -1)",
                 "Fill in the values, or profile on the scores, which are imputed.",
             )

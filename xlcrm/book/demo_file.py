@@ -1,0 +1,212 @@
+"""The demo workbook as a file: the template filled with a synthetic ledger, resegmented.
+
+The ledger sheets are written by the part-wise appender (:func:`xlcrm.book.append.append_rows`,
+which uses the result writer's column-wise cell writer): the template is built once, empty,
+and the synthetic rows are appended to its Excel Tables, so 100 000 customers with their
+history take seconds, not the minutes a cell-by-cell spreadsheet library takes. The analysis
+runs on the ledger tables as generated, assembled the way a read of the file assembles them
+(:func:`xlcrm.book.sheets.inputs_from_sheets`, with each frame's index holding its sheet row,
+and the settings read from the template's cells), so the result sheets are those
+``xlcrm resegment`` would write on the same file (``tests/test_demo_file.py`` checks it cell
+by cell) without parsing a million rows back.
+
+Where the demo may be written (:func:`check_output`): a new ``.xlsm`` file in an existing
+folder. An existing file is replaced only when asked (``force``), through the safe save, which
+keeps a backup of it in ``.xlcrm-backups`` beside it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from xlcrm import schema
+from xlcrm.book.append import append_rows
+from xlcrm.book.read import open_workbook
+from xlcrm.book.save import safe_replace, verify_workbook
+from xlcrm.book.sheets import analyse, inputs_from_sheets
+from xlcrm.book.write import write_result_sheets
+from xlcrm.errors import InputError
+from xlcrm.pipeline import Progress, Results
+from xlcrm.report import result_sheets
+
+MACRO_WORKBOOK_SUFFIX = ".xlsm"
+
+
+@dataclass(frozen=True)
+class DemoWorkbook:
+    """What :func:`make_demo_workbook` wrote.
+
+    Attributes
+    ----------
+    path : Path
+        The workbook.
+    results : Results
+        The analysis written on its result sheets.
+    history_note : str
+        Why the history has fewer orders than asked for (``""`` when it has them all).
+    rows : dict of str to int
+        Rows written per ledger sheet.
+    backup : Path or None
+        Where the file that was replaced (``force``) is kept.
+    planted : tuple of PlantedProblem
+        The deliberate mistakes in its Customers sheet (:data:`xlcrm.demo.PLANTED_PROBLEMS`).
+    """
+
+    path: Path
+    results: Results
+    history_note: str
+    rows: dict[str, int]
+    backup: Path | None
+    planted: tuple[Any, ...] = ()
+
+
+def check_output(path: Path, *, what: str = "the workbook", overwrite: bool = False) -> Path:
+    """Refuse an output path Excel could not open as a macro workbook, or that is taken.
+
+    Excel opens a workbook with macros (the ribbon's buttons) only under ``.xlsm``: an
+    ``.xlsx`` holding a VBA project is refused with "file format or extension is not valid".
+    The folder must exist: a mistyped folder is a refusal, not a new folder nobody looks in.
+
+    Parameters
+    ----------
+    path : Path
+        Where to write.
+    what : str
+        What is written, for the messages.
+    overwrite : bool
+        Allow replacing an existing file (the caller keeps a backup).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        One line saying what is wrong with ``path`` and what to give instead.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(
+            f"{path} is a folder; {what} needs a file name",
+            fix=f"Give a file in it, e.g. {path / 'demo.xlsm'}.",
+        )
+    if path.suffix.lower() != MACRO_WORKBOOK_SUFFIX:
+        shown = f"'{path.suffix}'" if path.suffix else "no extension"
+        raise InputError(
+            f"{path.name} has {shown}, but {what} holds macros (the CRM ribbon), and Excel "
+            "opens such a workbook only as .xlsm",
+            fix=f"Give a name ending in .xlsm, e.g. {path.with_suffix('.xlsm').name}.",
+        )
+    if not path.parent.is_dir():
+        raise InputError(
+            f"the folder {path.parent} does not exist",
+            fix=f"Create it first (mkdir {path.parent}) or give another path.",
+        )
+    if path.exists() and not overwrite:
+        raise InputError(
+            f"{path} already exists and is not overwritten",
+            fix="Give another name, or add --force to replace it (a backup of it is kept in "
+            f"{path.parent / '.xlcrm-backups'}).",
+        )
+    return path
+
+
+def make_demo_workbook(
+    out: Path,
+    *,
+    customers: int = 300,
+    seed: int = 7,
+    today: date | None = None,
+    progress: Progress | None = None,
+    stamp: datetime | None = None,
+    force: bool = False,
+    backups: int = 3,
+) -> DemoWorkbook:
+    """Write the template filled with a synthetic ledger to ``out``, resegmented.
+
+    ``today`` is the last day of the synthetic history (and the day it is judged from);
+    ``stamp`` the run time written on the result sheets (now when omitted). The history is
+    scaled down when a sheet would pass Excel's row limit (see
+    :func:`xlcrm.demo.fit_history`); the Customers columns xlcrm computes from the history
+    are left blank (:data:`xlcrm.demo.COMPUTED_COLUMNS`).
+
+    Raises
+    ------
+    InputError
+        Before any work, for an output :func:`check_output` refuses or customers that do not
+        fit on a sheet.
+    """
+    # openpyxl (the template builder) is loaded only here, not by every command.
+    from xlcrm.book.template import build_workbook
+    from xlcrm.demo import EXCEL_DATA_ROWS, SURVEY_IMPORTANCE, fit_history, make_ledger
+
+    out = check_output(Path(out), what="the demo workbook", overwrite=force)
+    fit = fit_history(customers, seed=seed, today=today)
+    if progress:
+        progress("Making a synthetic ledger", 0.0)
+    ledger = make_ledger(customers, seed=seed, today=today, type_computed=False,
+                         orders_per_customer=fit.orders_per_customer)
+    frames = {
+        schema.CUSTOMERS: ledger.customers,
+        schema.TRANSACTIONS: ledger.transactions,
+        schema.INTERACTIONS: ledger.interactions,
+        schema.SURVEY: ledger.survey,
+    }
+    for frame in frames.values():
+        # The reader's convention: each row's index is its sheet row (header in row 1).
+        frame.index = pd.RangeIndex(2, len(frame) + 2)
+    rows = {sheet: len(frame) for sheet, frame in frames.items()}
+    _refuse_rows(rows, EXCEL_DATA_ROWS)
+    template = build_workbook(importance=SURVEY_IMPORTANCE)
+    results: Results | None = None
+
+    def write(target: Path) -> None:
+        nonlocal results
+        with tempfile.TemporaryDirectory(prefix="xlcrm-demo-") as tmp:
+            empty = Path(tmp) / "template.xlsm"
+            empty.write_bytes(template)
+            with open_workbook(empty) as book:
+                # As a read of the file assembles them; the settings from the sheet cells.
+                ledger_in, settings = inputs_from_sheets(
+                    book.sheet_names, frames.__getitem__, book.read_grid)
+            results = analyse(ledger_in, settings, progress=progress, stamp=stamp,
+                              as_of=ledger.as_of)
+            if progress:
+                progress("Writing the workbook", 0.9)
+            with_results = Path(tmp) / "results.xlsm"
+            write_result_sheets(template, with_results, result_sheets(results, source=out.name),
+                                owned=schema.RESULT_SHEETS)
+            append_rows(with_results.read_bytes(), target, frames)
+        # Checked whole, as a new file: what it replaces need not have been a workbook.
+        verify_workbook(target)
+
+    saved = safe_replace(out, write, backups=backups if force else 0, verify=False)
+    assert results is not None
+    if progress:
+        progress("Done", 1.0)
+    return DemoWorkbook(
+        path=out, results=results, history_note=fit.note, rows=rows, backup=saved.backup,
+        planted=ledger.planted_problems,
+    )
+
+
+def create_demo_workbook(out: Path, **options: Any) -> Results:
+    """:func:`make_demo_workbook` (same arguments), returning only the analysis."""
+    return make_demo_workbook(out, **options).results
+
+
+def _refuse_rows(rows: dict[str, int], limit: int) -> None:
+    """A guard: :func:`xlcrm.demo.fit_history` leaves room, so this should never refuse."""
+    over = {s: n for s, n in rows.items() if n > limit}
+    if over:
+        sheet, n = next(iter(over.items()))
+        raise InputError(f"the synthetic {sheet} has {n:,} rows, more than Excel's {limit:,}",
+                         fix="Ask for fewer customers.", sheet=sheet)

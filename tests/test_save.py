@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fixtures.books import QUICKSTART, read_parts
 
+from xlcrm.book import save
 from xlcrm.book.read import open_workbook, read_sheet
 from xlcrm.book.save import (
     BACKUP_DIR,
@@ -75,7 +76,7 @@ def test_no_backup_when_zero(book: Path) -> None:
     assert report.backup is None and not (book.parent / BACKUP_DIR).exists()
 
 
-@pytest.mark.parametrize("lock", ["~$Ledger.xlsm", ".~lock.Ledger.xlsm#", "~$dger.xlsm"])
+@pytest.mark.parametrize("lock", ["~$Ledger.xlsm", ".~lock.Ledger.xlsm#"])
 def test_refuses_while_open_in_a_spreadsheet_program(book: Path, lock: str) -> None:
     original = book.read_bytes()
     (book.parent / lock).write_bytes(b"owner")
@@ -85,6 +86,16 @@ def test_refuses_while_open_in_a_spreadsheet_program(book: Path, lock: str) -> N
     assert "open in a spreadsheet program" in str(err.value)
     assert "Close the workbook" in err.value.problems[0].fix
     assert book.read_bytes() == original and _leftovers(book.parent) == []
+
+
+@pytest.mark.parametrize("other", ["~$dger.xlsm", "~$Ledger.xlsx", ".~lock.dger.xlsm#",
+                                   "~$Ledger.xlsm.bak"])
+def test_the_lock_of_another_workbook_does_not_block(book: Path, other: str) -> None:
+    # ~$dger.xlsm is Excel's lock of dger.xlsm, open in the same folder: Ledger.xlsm is free.
+    (book.parent / other).write_bytes(b"owner")
+    assert lock_files(book) == []
+    safe_replace(book, _writer(book))
+    assert read_sheet(book, "Scores").frame.columns.tolist() == ["result"]
 
 
 def test_refuses_when_the_file_changed_since_it_was_read(book: Path) -> None:
@@ -183,3 +194,101 @@ def test_new_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="changed on disk"):
         safe_replace(tmp_path / "gone.xlsm", lambda tmp: None,
                      expected_stamp=FileStamp.of(target))
+
+
+# --------------------------------------------------------------------------------------------
+# The race: a colleague's save lands between xlcrm's last check and its replace.
+
+
+def _colleague_version(book: Path, tmp_path: Path, text: str) -> bytes:
+    out = tmp_path / f"colleague-{text}.xlsm"
+    write_result_sheets(book.read_bytes(), out, {"Scores": [[text]]}, owned=["Scores"])
+    return out.read_bytes()
+
+
+def _save_like_excel(target: Path, data: bytes) -> None:
+    """Excel's save: a new file beside the workbook, renamed over it (a new inode)."""
+    tmp = target.with_name("~colleague.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+
+
+@pytest.mark.parametrize("backups", [3, 0])
+def test_a_colleagues_save_during_the_replace_is_kept(
+    book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backups: int
+) -> None:
+    theirs = _colleague_version(book, tmp_path, "colleague")
+    stamp = open_workbook(book).stamp  # xlcrm read the workbook ...
+    # ... and the colleague's save lands after the last check, just before the rename.
+    monkeypatch.setattr(save, "BEFORE_SWAP", lambda target: _save_like_excel(target, theirs))
+    with pytest.raises(InputError) as err:
+        safe_replace(book, _writer(book), expected_stamp=stamp, backups=backups)
+    assert "someone saved Ledger.xlsm while xlcrm was replacing it: their version is kept" \
+        in str(err.value)
+    assert book.read_bytes() == theirs  # their edit is in the workbook, not overwritten
+    assert read_sheet(book, "Scores").frame.columns.tolist() == ["colleague"]
+    assert _leftovers(book.parent) == [] and list_backups(book) == []
+
+
+def test_without_a_stamp_the_colleagues_version_survives_too(
+    book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    theirs = _colleague_version(book, tmp_path, "colleague")
+    monkeypatch.setattr(save, "BEFORE_SWAP", lambda target: _save_like_excel(target, theirs))
+    with pytest.raises(InputError, match="their version is kept in the workbook"):
+        safe_replace(book, _writer(book))
+    assert book.read_bytes() == theirs
+
+
+def test_a_second_save_landing_during_the_swap_back_is_kept_in_the_backups(
+    book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _colleague_version(book, tmp_path, "first")
+    second = _colleague_version(book, tmp_path, "second")
+    real_exchange = save._exchange
+    calls = []
+
+    def exchange(a: Path, b: Path) -> bool:
+        calls.append(a)
+        if len(calls) == 2:  # yet another save, just before xlcrm puts the first one back
+            _save_like_excel(b, second)
+        return real_exchange(a, b)
+
+    monkeypatch.setattr(save, "BEFORE_SWAP", lambda target: _save_like_excel(target, first))
+    monkeypatch.setattr(save, "_exchange", exchange)
+    with pytest.raises(InputError) as err:
+        safe_replace(book, _writer(book))
+    # The first save is back in the workbook; the second, displaced by the swap back, is kept.
+    assert book.read_bytes() == first
+    kept = sorted((book.parent / BACKUP_DIR).glob("Ledger.*.kept.xlsm"))
+    assert len(kept) == 1 and kept[0].read_bytes() == second
+    assert str(kept[0]) in str(err.value)
+
+
+def test_where_the_system_cannot_swap_the_last_check_still_sees_the_save(
+    book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    theirs = _colleague_version(book, tmp_path, "colleague")
+    monkeypatch.setattr(save, "_exchange", lambda a, b: False)  # a network drive, Windows
+    monkeypatch.setattr(save, "BEFORE_SWAP", lambda target: _save_like_excel(target, theirs))
+    with pytest.raises(InputError, match="changed on disk after xlcrm read it"):
+        safe_replace(book, _writer(book))
+    assert book.read_bytes() == theirs and _leftovers(book.parent) == []
+
+
+def test_the_backup_is_of_the_version_replaced(book: Path, tmp_path: Path) -> None:
+    # No stamp given (a caller that did not read the file): the backup is what was replaced.
+    theirs = _colleague_version(book, tmp_path, "colleague")
+    _save_like_excel(book, theirs)
+    report = safe_replace(book, _writer(book))
+    assert report.backup is not None and report.backup.read_bytes() == theirs
+
+
+def test_a_second_run_cannot_interleave(book: Path) -> None:
+    import fcntl
+
+    with open(book, "rb") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(InputError, match="perhaps another xlcrm run"):
+            safe_replace(book, _writer(book))
+    safe_replace(book, _writer(book))

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import sys
-import time
 import zipfile
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -28,12 +27,16 @@ from xml.parsers import expat
 
 from xlcrm.book.read import workbook_sheet_names
 from xlcrm.book.stamp import FileStamp
+from xlcrm.book.temps import (  # noqa: F401  (clean_stale_temps re-exported)
+    STALE_AFTER_S,
+    TEMP_PREFIX,
+    clean_stale_temps,
+    clean_temps,
+    temp_name,
+)
 from xlcrm.errors import InputError
 
 BACKUP_DIR = ".xlcrm-backups"
-TEMP_PREFIX = ".~xlcrm-"
-# A temporary file whose writer died (or that is older than this) is removed by the next save.
-STALE_AFTER_S = 3600.0
 
 _CHUNK = 1 << 20
 
@@ -72,16 +75,15 @@ class VerifyError(RuntimeError):
 def lock_files(path: str | os.PathLike[str]) -> list[Path]:
     """Lock files that say ``path`` is open in a spreadsheet program right now.
 
-    Excel keeps ``~$Name.xlsm`` beside the workbook while it is open (for long names
-    Office may replace the first two characters of the name instead of prefixing);
-    LibreOffice keeps ``.~lock.Name.xlsm#``.
+    Matched exactly by name: Excel keeps ``~$Name.xlsm`` beside the workbook while it is
+    open, LibreOffice ``.~lock.Name.xlsm#``. (Word shortens long names by replacing their
+    first characters; Excel does not, so ``~$CRM.xlsm`` is the lock of ``CRM.xlsm`` and
+    never of ``MyCRM.xlsm``.)
     """
     p = Path(path)
     folder, name = p.parent, p.name
     candidates = [f"~${name}", f".~lock.{name}#"]
-    if len(name) > 2:
-        candidates.append(f"~${name[2:]}")
-    return [folder / c for c in dict.fromkeys(candidates) if (folder / c).exists()]
+    return [folder / c for c in candidates if (folder / c).exists()]
 
 
 def check_not_open(path: str | os.PathLike[str]) -> None:
@@ -98,67 +100,6 @@ def check_not_open(path: str | os.PathLike[str]) -> None:
                 f"{locks[0]} and run again."
             ),
         )
-
-
-def _temp_name(name: str, pid: int) -> str:
-    return f"{TEMP_PREFIX}{name}-{pid}.tmp"
-
-
-def _pid_alive(pid: int) -> bool:
-    if sys.platform == "win32":
-        # os.kill on Windows terminates the process instead of probing it; age decides there.
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
-def _clean_temps(folder: Path, pattern: re.Pattern[str], stale_after_s: float) -> list[Path]:
-    removed: list[Path] = []
-    now = time.time()
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return removed
-    for entry in entries:
-        m = pattern.match(entry.name)
-        if not m:
-            continue
-        pid = int(m.group(1))
-        if pid == os.getpid():
-            continue
-        try:
-            age = now - entry.stat(follow_symlinks=False).st_mtime
-        except FileNotFoundError:
-            continue
-        if not _pid_alive(pid) or age > stale_after_s:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(entry.path)
-                removed.append(Path(entry.path))
-    return removed
-
-
-def clean_stale_temps(
-    path: str | os.PathLike[str], *, stale_after_s: float = STALE_AFTER_S
-) -> list[Path]:
-    """Remove temporary files that earlier, interrupted saves of ``path`` left behind.
-
-    A temporary file is stale when the process that wrote it no longer runs, or when it
-    is older than ``stale_after_s`` seconds (the process id may have been reused). This
-    process's own temporary file is never touched.
-
-    Returns
-    -------
-    list of Path
-        The files removed.
-    """
-    p = Path(path)
-    pattern = re.compile(re.escape(TEMP_PREFIX + p.name) + r"-(\d+)\.tmp\Z")
-    return _clean_temps(p.parent, pattern, stale_after_s)
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,7 +260,7 @@ def _prune_backups(path: Path, folder: Path, keep: int) -> list[Path]:
         re.escape(TEMP_PREFIX + path.stem) + r"\..*\.bak" + re.escape(path.suffix)
         + r"-(\d+)\.tmp\Z"
     )
-    removed = _clean_temps(folder, pattern, STALE_AFTER_S)
+    removed = clean_temps(folder, pattern, STALE_AFTER_S)
     backups = list_backups(path, folder)
     for old in backups[: max(0, len(backups) - keep)]:
         with contextlib.suppress(FileNotFoundError):
@@ -330,6 +271,35 @@ def _prune_backups(path: Path, folder: Path, keep: int) -> list[Path]:
 
 # --------------------------------------------------------------------------------------------
 # The safe replace
+#
+# The race this guards against: xlcrm reads the workbook, computes, writes the new file; a
+# colleague saves the workbook meanwhile (Excel saves by writing a new file and renaming it
+# over the old one). A check of the content followed by a rename leaves a window in which
+# their save is overwritten unseen. So the last steps are:
+#
+# 1. hold the version about to be replaced: a hard link to it (the backup, or a hidden
+#    ``.old`` file when no backups are kept), so whatever happens next it cannot vanish;
+# 2. compare the held version's content with what was read (``expected_stamp``);
+# 3. swap the new file and the workbook in one atomic step (Linux renameat2 with
+#    RENAME_EXCHANGE, macOS renamex_np with RENAME_SWAP): afterwards the temporary name holds
+#    exactly the file that was replaced, so xlcrm knows whether it was the held one;
+# 4. when it was not (a colleague's save landed between 2 and 3), swap back: the workbook
+#    holds their version again and the run reports that its results were not written; a
+#    version that cannot be put back is kept in the backup folder, and the message names it.
+#
+# Where no atomic swap exists (Windows, network drives), step 3 is a final identity check and
+# os.replace; the window is then that between a stat and a rename, and on Windows Excel's
+# open file refuses the replace anyway. An exclusive lock (flock) on the workbook keeps two
+# xlcrm runs from interleaving these steps.
+
+
+# Called with the workbook's path just before the atomic swap; tests set it to land a
+# "colleague's" save in the window (a deterministic reproduction of the race).
+BEFORE_SWAP: Callable[[Path], None] | None = None
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_RENAME_SWAP = 2  # macOS sys/stdio.h
+_AT_FDCWD = -100
 
 
 def _changed_message(path: Path) -> InputError:
@@ -338,6 +308,171 @@ def _changed_message(path: Path) -> InputError:
         f"the meantime), so writing now would throw their changes away",
         fix="Run again: xlcrm will read the current version. Nothing was written.",
     )
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the files at ``a`` and ``b`` atomically; ``False`` where the system cannot."""
+    import ctypes
+    import errno
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    fa, fb = os.fsencode(a), os.fsencode(b)
+    if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
+        rc = libc.renameat2(_AT_FDCWD, fa, _AT_FDCWD, fb, _RENAME_EXCHANGE)
+    elif sys.platform == "darwin" and hasattr(libc, "renamex_np"):
+        rc = libc.renamex_np(fa, fb, _RENAME_SWAP)
+    else:
+        return False
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False  # this file system cannot swap (NFS, SMB, old kernels)
+    raise OSError(err, os.strerror(err), os.fspath(b))
+
+
+@contextlib.contextmanager
+def _exclusive(target: Path):
+    """Hold an exclusive advisory lock on ``target`` (POSIX flock), refusing when taken."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: Excel's own share lock makes the replace fail instead
+        yield
+        return
+    with open(target, "rb") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(
+                f"another program (perhaps another xlcrm run) is writing {target.name} right "
+                "now, so it cannot be replaced",
+                fix="Wait until that run has finished, then run again. Nothing was written.",
+            ) from None
+        except OSError:
+            pass  # a file system without locks (some network drives): the checks still run
+        yield
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells one version of a file from another without reading it."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@dataclass
+class _Held:
+    """The version of the workbook about to be replaced, pinned so it cannot be lost."""
+
+    path: Path | None  # a hard link or copy of it (None: no link possible and no backup)
+    identity: tuple[int, int, int, int]  # the workbook's identity when it was pinned
+    is_backup: bool
+
+
+def _hold(target: Path, backup_folder: Path | None) -> _Held:
+    """Pin the current version of ``target``: as a backup, or as a hidden hard link."""
+    if backup_folder is not None:
+        before = _identity(os.stat(target))
+        path = _make_backup(target, backup_folder)
+        if os.path.samefile(path, target):
+            before = _identity(os.stat(path))
+        elif _identity(os.stat(target)) != before:  # a copy, and it changed while copying
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise _changed_message(target)
+        return _Held(path, before, True)
+    link = target.parent / temp_name(target.name, os.getpid()).replace(".tmp", ".old")
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    try:
+        os.link(target, link)
+    except OSError:
+        return _Held(None, _identity(os.stat(target)), False)
+    return _Held(link, _identity(os.stat(link)), False)
+
+
+def _release(held: _Held | None, *, keep_backup: bool) -> None:
+    if held is None or held.path is None or (held.is_backup and keep_backup):
+        return
+    with contextlib.suppress(OSError):
+        held.path.unlink()
+
+
+def _keep_foreign(path: Path, target: Path, backup_dir: Path) -> Path:
+    """Move a displaced version that is not xlcrm's into the backup folder; its new path."""
+    backup_dir.mkdir(exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    n = 0
+    while True:
+        # Not matched by the backup pattern, so pruning never deletes it.
+        kept = backup_dir / f"{target.stem}.{stamp}{f'-{n}' if n else ''}.kept{target.suffix}"
+        try:
+            os.link(path, kept)
+            break
+        except FileExistsError:
+            n += 1
+        except OSError:
+            shutil.copy2(path, kept)
+            break
+    with contextlib.suppress(OSError):
+        path.unlink()
+    _fsync_dir(backup_dir)
+    return kept
+
+
+def _swap_in(tmp: Path, target: Path, held: _Held, backup_dir: Path) -> None:
+    """Replace ``target`` by ``tmp`` unless a save landed since ``held`` was pinned.
+
+    Raises
+    ------
+    InputError
+        When another save landed: its version is back in the workbook (or, failing that,
+        kept in ``backup_dir``), and the message says where.
+    """
+    ours = _identity(os.stat(tmp))
+    if BEFORE_SWAP is not None:
+        BEFORE_SWAP(target)
+    if not _exchange(tmp, target):
+        if _identity(os.stat(target)) != held.identity:
+            raise _changed_message(target)
+        os.replace(tmp, target)
+        return
+    # tmp now holds exactly what the workbook was an instant ago.
+    if _identity(os.stat(tmp)) == held.identity:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return
+    # A colleague's save landed in between: put it back, keep whatever we displace again.
+    _exchange(tmp, target)
+    kept: Path | None = None
+    if _identity(os.stat(tmp)) != ours:  # yet another save landed: keep it too
+        kept = _keep_foreign(tmp, target, backup_dir)
+    with contextlib.suppress(OSError):
+        tmp.unlink()
+    _fsync_dir(target.parent)
+    where = f"; the version it displaced is kept as {kept}" if kept else ""
+    raise InputError(
+        f"someone saved {target.name} while xlcrm was replacing it: their version is kept in "
+        f"the workbook and xlcrm's results were not written{where}",
+        fix="Run again: xlcrm will read their version.",
+    )
+
+
+def _install_new(tmp: Path, target: Path) -> None:
+    """Put ``tmp`` at ``target``, which did not exist, without overwriting one made since."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise InputError(
+            f"{target.name} was created by someone else while xlcrm was writing it, so it was "
+            "not overwritten",
+            fix="Check that file, then run again. Nothing was written.",
+        ) from None
+    except OSError:
+        os.replace(tmp, target)  # no hard links here (FAT, some network drives)
+        return
+    tmp.unlink()
 
 
 def safe_replace(
@@ -362,7 +497,7 @@ def safe_replace(
         complete new workbook there.
     backups : int
         How many timestamped backups of this workbook to keep (``0``: none). The oldest
-        beyond this count are deleted.
+        beyond this count are deleted. The backup is of the version actually replaced.
     expected_stamp : FileStamp or None
         The stamp taken when the workbook was read. When the file's content differs from
         it now, nothing is written (someone saved the workbook in between).
@@ -381,8 +516,9 @@ def safe_replace(
     Raises
     ------
     InputError
-        While the workbook is open in Excel or LibreOffice, when it changed since it was
-        read, or when the operating system refuses the replace (file locked).
+        While the workbook is open in Excel or LibreOffice or locked by another run, when it
+        changed since it was read (also when a save lands during the replace: see the
+        comment above), or when the operating system refuses the replace (file locked).
     VerifyError
         When the new file fails its check. The original is untouched in every case, and
         the temporary file is removed.
@@ -394,11 +530,14 @@ def safe_replace(
         raise _changed_message(target)
     check_not_open(target)
     removed = clean_stale_temps(target)
+    # A first look before the work of writing (the decisive one comes after the backup).
     if expected_stamp is not None and not FileStamp.of(target).same_content(expected_stamp):
         raise _changed_message(target)
+    bdir = Path(backup_dir) if backup_dir is not None else folder / BACKUP_DIR
 
-    tmp = folder / _temp_name(target.name, os.getpid())
-    backup: Path | None = None
+    tmp = folder / temp_name(target.name, os.getpid())
+    held: _Held | None = None
+    done = False
     try:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -413,39 +552,31 @@ def safe_replace(
             # Same permission bits as the workbook it replaces (temp files start private).
             os.chmod(tmp, os.stat(target).st_mode & 0o7777)
         _fsync_file(tmp)
-
-        # Last look just before the point of no return.
-        check_not_open(target)
-        if expected_stamp is not None and not FileStamp.of(target).same_content(expected_stamp):
-            raise _changed_message(target)
-        if exists and backups > 0:
-            bdir = Path(backup_dir) if backup_dir is not None else folder / BACKUP_DIR
-            backup = _make_backup(target, bdir)
-        try:
-            os.replace(tmp, target)
-        except PermissionError as exc:
-            raise InputError(
-                f"the operating system refused to replace {target.name} ({exc.strerror}); "
-                "it is probably open in another program",
-                fix="Close the workbook everywhere it is open, then run again.",
-            ) from exc
+        if not exists:
+            _install_new(tmp, target)
+        else:
+            with _exclusive(target):
+                check_not_open(target)
+                held = _hold(target, bdir if backups > 0 else None)
+                if expected_stamp is not None and held.path is not None and not FileStamp.of(
+                    held.path
+                ).same_content(expected_stamp):
+                    raise _changed_message(target)
+                try:
+                    _swap_in(tmp, target, held, bdir)
+                except PermissionError as exc:
+                    raise InputError(
+                        f"the operating system refused to replace {target.name} "
+                        f"({exc.strerror}); it is probably open in another program",
+                        fix="Close the workbook everywhere it is open, then run again.",
+                    ) from exc
         _fsync_dir(folder)
-    except BaseException:
+        done = True
+    finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        if backup is not None and not _same_file_replaced(target, backup):
-            # The replace did not happen: the backup is a needless duplicate of the original.
-            with contextlib.suppress(OSError):
-                backup.unlink()
-        raise
+        _release(held, keep_backup=done)
+    backup = held.path if held is not None and held.is_backup else None
     if backup is not None:
         removed += _prune_backups(target, backup.parent, backups)
     return SaveReport(target, backup, FileStamp.of(target), tuple(removed))
-
-
-def _same_file_replaced(target: Path, backup: Path) -> bool:
-    """True when ``target`` no longer is the file that ``backup`` holds (the replace ran)."""
-    try:
-        return not os.path.samefile(target, backup)
-    except OSError:
-        return True

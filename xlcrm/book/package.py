@@ -1,0 +1,258 @@
+"""Check a workbook package before any work: refuse a damaged or hostile file in one line.
+
+Every command that opens a workbook runs :func:`check_package` on its bytes first (from
+:class:`xlcrm.book.read.Workbook`), so that no later step meets a part it cannot handle and
+ends in a traceback, exhausts memory, or writes a broken file. It checks, streaming every
+part once with a bounded buffer:
+
+- the zip opens, has at most :data:`MAX_PARTS` members and no two with the same name
+  (part names are case-insensitive);
+- no part inflates beyond :data:`MAX_PART_BYTES`, the parts together not beyond
+  :data:`MAX_TOTAL_BYTES`, and no large part more than :data:`MAX_RATIO` times its
+  compressed size. The declared sizes are checked before anything is inflated; the inflated
+  bytes are counted too, because a zip can lie (a part that inflates past its declared size
+  fails its checksum, and zipfile stops at the declared size);
+- every part's checksum (CRC-32) is right;
+- every XML part is well formed and has no document type declaration: a ``<!DOCTYPE``
+  (and with it every ``<!ENTITY``) is refused, as defusedxml's ``forbid_dtd`` does, with
+  expat's own handlers, since Office files never carry one and entity expansion is the
+  classic XML bomb ("billion laughs") and file-disclosure attack;
+- ``[Content_Types].xml`` is there, the workbook part is found, it has a styles part, every
+  internal relationship of every part points at a part that exists, and every sheet the
+  workbook lists has its part.
+
+Why refuse rather than repair: Excel repairs such files with a dialog the user sees; a
+headless run that quietly guessed would analyse or write something the user never saw.
+The message says to open the file in Excel (which repairs it) and save it again.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import zipfile
+import zlib
+from xml.etree import ElementTree
+from xml.parsers import expat
+
+from xlcrm.errors import InputError
+
+# A full 1 048 576-row ledger of about 20 columns is a worksheet part of roughly 1 GB.
+MAX_PART_BYTES = 1 << 30
+MAX_TOTAL_BYTES = 2 << 30
+# Worksheet XML compresses 5-30 times, highly repetitive formatting up to about 60; a zip bomb
+# reaches 1000. Applies to parts above RATIO_FLOOR only (tiny parts compress oddly).
+MAX_RATIO = 100
+RATIO_FLOOR = 16 << 20
+MAX_PARTS = 20_000
+
+_CHUNK = 1 << 20
+_XML_SUFFIXES = (".xml", ".rels")
+# VML (legacy drawings) is XML-like but not always well formed as Excel writes it: only its
+# prolog is checked (no DOCTYPE).
+_PROLOG_ONLY_SUFFIXES = (".vml",)
+
+NS_PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+class _RefusedError(Exception):
+    """A reason to refuse the part being checked."""
+
+
+class _PrologDoneError(Exception):
+    """The root element began: a prolog-only check is complete."""
+
+
+def damaged(label: str, what: str, *, fix: str | None = None) -> InputError:
+    """The one-line error for a damaged workbook ``label`` (``what`` says what is wrong)."""
+    return InputError(
+        f"{label} is damaged or not a genuine workbook: {what}, so xlcrm cannot use it "
+        "(nothing was changed)",
+        fix=fix or "Open it in Excel (it offers to repair the file) and save it again, or "
+        "restore a backup (xlcrm keeps them in .xlcrm-backups beside the workbook).",
+    )
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):,.0f} MB"
+
+
+def _size_limits(infos: list[zipfile.ZipInfo], label: str) -> None:
+    """Refuse from the declared sizes alone, before anything is inflated."""
+    total = 0
+    for info in infos:
+        size = info.file_size
+        if size > MAX_PART_BYTES:
+            raise damaged(label, f"part {info.filename} would inflate to {_mib(size)}, more "
+                          f"than the limit of {_mib(MAX_PART_BYTES)} per part")
+        if size > RATIO_FLOOR and size > MAX_RATIO * max(info.compress_size, 1):
+            ratio = size / max(info.compress_size, 1)
+            raise damaged(label, f"part {info.filename} inflates {ratio:,.0f} times its stored "
+                          f"size (a zip bomb; the limit is {MAX_RATIO} times)")
+        total += size
+    if total > MAX_TOTAL_BYTES:
+        raise damaged(label, f"its parts would inflate to {_mib(total)} together, more than "
+                      f"the limit of {_mib(MAX_TOTAL_BYTES)}")
+
+
+def _no_dtd(*_args: object) -> None:
+    raise _RefusedError("it has a document type declaration (<!DOCTYPE>), which Excel never "
+                   "writes and which can hide an entity bomb")
+
+
+def _no_entity(*_args: object) -> None:
+    raise _RefusedError("it declares an entity (<!ENTITY>), which Excel never writes and which can "
+                   "hide an entity bomb")
+
+
+def _parser(prolog_only: bool) -> expat.XMLParserType:
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = _no_dtd
+    parser.EntityDeclHandler = _no_entity
+    parser.UnparsedEntityDeclHandler = _no_entity
+    parser.ExternalEntityRefHandler = _no_entity
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    if prolog_only:
+        def stop(*_args: object) -> None:
+            raise _PrologDoneError
+        parser.StartElementHandler = stop
+    return parser
+
+
+def _check_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> None:
+    """Inflate one part in chunks: checksum, real size, and (XML) well-formedness, no DTD."""
+    lower = info.filename.lower()
+    xml = lower.endswith(_XML_SUFFIXES)
+    prolog_only = lower.endswith(_PROLOG_ONLY_SUFFIXES)
+    parser = _parser(prolog_only) if xml or prolog_only else None
+    seen = 0
+    try:
+        with z.open(info) as f:
+            while chunk := f.read(_CHUNK):
+                seen += len(chunk)
+                if seen > MAX_PART_BYTES:  # unreachable through zipfile, kept as the bound
+                    raise damaged(label, f"part {info.filename} inflates beyond "
+                                  f"{_mib(MAX_PART_BYTES)}")
+                if parser is not None:
+                    parser.Parse(chunk, False)
+        if parser is not None:
+            parser.Parse(b"", True)
+    except _PrologDoneError:
+        return
+    except _RefusedError as exc:
+        raise damaged(label, f"part {info.filename} is refused: {exc}") from None
+    except expat.ExpatError as exc:
+        raise damaged(label, f"part {info.filename} is not well-formed XML "
+                      f"({expat.ErrorString(exc.code)}, line {exc.lineno})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise damaged(label, f"part {info.filename} is corrupt ({exc})") from None
+
+
+def _source_of(rels_name: str) -> str | None:
+    """The part whose relationships ``rels_name`` holds (``""``: the package)."""
+    folder, name = posixpath.split(rels_name)
+    if posixpath.basename(folder) != "_rels" or not name.endswith(".rels"):
+        return None
+    return posixpath.join(posixpath.dirname(folder), name[: -len(".rels")])
+
+
+def _resolve(source: str, target: str) -> str:
+    from urllib.parse import unquote
+
+    target = unquote(target)
+    if target.startswith("/"):
+        return posixpath.normpath(target.lstrip("/"))
+    return posixpath.normpath(posixpath.join(posixpath.dirname(source), target))
+
+
+def _check_relationships(z: zipfile.ZipFile, names: dict[str, str], label: str
+                         ) -> dict[str, dict[str, tuple[str, str]]]:
+    """Every internal relationship target exists; returns part -> {id: (type, target)}."""
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    for lower, name in names.items():
+        source = _source_of(lower)
+        if source is None:
+            continue
+        if source and source not in names:
+            continue  # relationships of a part that is not there: nothing refers to them
+        root = ElementTree.fromstring(z.read(name))  # well formed, no DTD: checked above
+        rels: dict[str, tuple[str, str]] = {}
+        for el in root.iter(f"{{{NS_PKG_RELS}}}Relationship"):
+            rid, kind, target = el.get("Id", ""), el.get("Type", ""), el.get("Target", "")
+            if el.get("TargetMode") == "External":
+                continue
+            part = _resolve(names.get(source, source), target)
+            if not target or part.lower() not in names:
+                where = names.get(source, source) or "the package"
+                raise damaged(label, f"{where} refers to a part {part or '(empty)'} that is "
+                              f"missing ({kind.rsplit('/', 1)[-1]} relationship {rid})")
+            rels[rid] = (kind, part)
+        out[source] = rels
+    return out
+
+
+def _check_structure(z: zipfile.ZipFile, names: dict[str, str], label: str) -> None:
+    if "[content_types].xml" not in names:
+        raise damaged(label, "its list of content types ([Content_Types].xml) is missing")
+    rels = _check_relationships(z, names, label)
+    office = [t for k, t in rels.get("", {}).values() if k.endswith("/officeDocument")]
+    if not office:
+        raise damaged(label, "it has no workbook part (no officeDocument relationship)")
+    wb_part = office[0].lower()
+    if not wb_part.endswith(".xml"):
+        return  # a binary workbook (.xlsb): the reader and writers say what they do with it
+    wb_rels = rels.get(wb_part, {})
+    if not any(k.endswith("/styles") for k, _ in wb_rels.values()):
+        raise damaged(label, "its styles part (xl/styles.xml) is missing")
+    root = ElementTree.fromstring(z.read(names[wb_part]))
+    for sheet in root.iter():
+        if not sheet.tag.endswith("}sheet"):
+            continue
+        rid = sheet.get(f"{{{NS_R}}}id") or sheet.get(
+            "{http://purl.oclc.org/ooxml/officeDocument/relationships}id", "")
+        if rid not in wb_rels:
+            raise damaged(label, f"sheet {sheet.get('name', '?')!r} has no part "
+                          f"(relationship {rid or '(none)'} is missing)")
+
+
+def check_package(data: bytes, label: str) -> None:
+    """Refuse the ``.xlsx``/``.xlsm`` bytes ``data`` unless they are a sound package.
+
+    See the module docstring for what is checked and why.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes (a zip).
+    label : str
+        The file's name, for the message.
+
+    Raises
+    ------
+    InputError
+        One problem: the file, what is wrong (the limit, when a limit is passed) and what
+        to do.
+    """
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError) as exc:
+        raise damaged(label, f"it is not a valid zip file ({exc})") from None
+    with z:
+        infos = z.infolist()
+        if len(infos) > MAX_PARTS:
+            raise damaged(label, f"it has {len(infos):,} parts, more than the limit of "
+                          f"{MAX_PARTS:,}")
+        names: dict[str, str] = {}
+        for info in infos:
+            lower = info.filename.lower()
+            if lower in names:
+                raise damaged(label, f"it holds two parts named {info.filename}, so it is not "
+                              "clear which one counts")
+            names[lower] = info.filename
+        _size_limits(infos, label)
+        for info in infos:
+            if not info.is_dir():
+                _check_part(z, info, label)
+        _check_structure(z, names, label)

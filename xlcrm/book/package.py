@@ -68,8 +68,7 @@ class _PrologDoneError(Exception):
 def damaged(label: str, what: str, *, fix: str | None = None) -> InputError:
     """The one-line error for a damaged workbook ``label`` (``what`` says what is wrong)."""
     return InputError(
-        f"{label} is damaged or not a genuine workbook: {what}, so xlcrm cannot use it "
-        "(nothing was changed)",
+        f"{label} cannot be read as a workbook: {what} (nothing was changed)",
         fix=fix or "Open it in Excel (it offers to repair the file) and save it again, or "
         "restore a backup (xlcrm keeps them in .xlcrm-backups beside the workbook).",
     )

@@ -43,10 +43,12 @@ from xml.etree import ElementTree
 
 import python_calamine
 
+from xlcrm.book.package import check_package
 from xlcrm.book.stamp import FileStamp
 
 # re-exported: rows to tables lives in xlcrm.book.tables, shared with the open-workbook reader
 from xlcrm.book.tables import SheetTable, as_text, table_from_rows  # noqa: F401
+from xlcrm.book.temps import clean_stale_temps
 from xlcrm.errors import InputError, column_index, column_letter
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -237,13 +239,34 @@ class TableRange:
 # --------------------------------------------------------------------------------------------
 # Opening a workbook
 
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([^"]+)"')
-_REF = re.compile(rb"([A-Z]{1,3})(\d+)")
-_ROW_NUMBER = re.compile(rb'(?:\w+:)?row\b[^>]*?\br="(\d+)"')
-_COL3 = re.compile(rb' r="[A-Z]{3}\d')
-_COL2 = re.compile(rb' r="[A-Z]{2}\d')
+_COL3 = re.compile(rb'\sr="([A-Z]{3})\d')
+_COL2 = re.compile(rb'\sr="[A-Z]{2}\d')
 # A cell element that is not self-closing, i.e. holds a value, inline text or a formula.
 _VALUED_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>]*?(?<!/)>')
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """A library's error message as one short line (some span lines or echo whole parts)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _grid_bound(data: bytes) -> int:
+    """An upper bound on the cells calamine allocates for the worksheet XML ``data``.
+
+    Every row and cell reference counts (in whatever order they come), not the
+    ``<dimension>``: the widest column letters in use times the largest row number that
+    appears. Only numbers long enough to matter are looked at, so a normal sheet costs a few
+    regular-expression scans.
+    """
+    if _COL3.search(data):
+        width = max(column_index(m) for m in set(_COL3.findall(data))) + 1
+    else:
+        width = 702 if _COL2.search(data) else 26
+    threshold = MAX_GRID_CELLS // width
+    digits = len(str(threshold))
+    big = re.findall(rb'\sr="[A-Z]{0,3}(\d{%d,})"' % digits, data)
+    return max((int(n) for n in big), default=threshold) * width
 
 
 def _is_encrypted_ole(data: bytes) -> bool:
@@ -339,6 +362,18 @@ class Workbook:
         except IsADirectoryError as exc:
             raise InputError(f"{self.path} is a folder, not a workbook file",
                              fix="Give the path of the .xlsm file.") from exc
+        except PermissionError as exc:
+            raise InputError(
+                f"xlcrm is not allowed to read {self.path}",
+                fix="Check that your user may open the file and its folder (or that no program "
+                "holds it locked), then run again.",
+            ) from exc
+        except OSError as exc:
+            raise InputError(f"{self.path} cannot be read ({exc.strerror or exc})",
+                             fix="Check the drive or network share, then run again.") from exc
+        # Temporary files of an earlier run that was killed mid-save: workbook-sized, useless.
+        with contextlib.suppress(OSError):
+            clean_stale_temps(self.path)
         name = self.path.name
         self.encrypted = False
         content = self.data
@@ -358,6 +393,9 @@ class Workbook:
         self._content = content
         self._pkg: Package | None = None
         is_zip = content[:4] == ZIP_MAGIC
+        if is_zip:
+            # Before any part is parsed: sizes (zip bombs), checksums, DTDs, structure.
+            check_package(content, name)
         try:
             try:
                 self._book = python_calamine.CalamineWorkbook.from_filelike(
@@ -369,7 +407,7 @@ class Workbook:
             raise _protected_error(name) from exc
         except Exception as exc:  # calamine's errors for damaged files have several types
             raise InputError(
-                f"{name} cannot be read as a workbook ({exc})",
+                f"{name} cannot be read as a workbook ({_one_line(exc)})",
                 fix="Open it in Excel and save it again; if Excel cannot open it either, "
                 "restore it from a backup (xlcrm keeps them in .xlcrm-backups beside it).",
             ) from exc
@@ -431,24 +469,12 @@ class Workbook:
             return  # calamine reports what is wrong with such a workbook
         if entry.part is None:
             return
-        with pkg.zip.open(entry.part) as f:
-            head = f.read(1 << 16)
-        dim = _DIMENSION.search(head)
-        if dim is not None:
-            last = dim.group(1).split(b":")[-1].replace(b"$", b"")
-            m = _REF.fullmatch(last)
-            if m and (column_index(m.group(1)) + 1) * int(m.group(2)) <= MAX_GRID_CELLS:
-                return  # the used range is small enough, whatever it holds
+        # The <dimension> element is not trusted: a hostile (or merely careless) writer can
+        # state A1 and put a value in XFD1048576. The part's size is bounded by the package
+        # check, so reading it whole is bounded too.
         data = pkg.zip.read(entry.part)
-        # No dimension (streaming writers omit it) or a large one (it also counts formatted
-        # empty cells). A quick bound first: the last row's number times the widest column
-        # letters in use.
-        last_row = max(data.rfind(b"<row "), data.rfind(b":row "))
-        number = _ROW_NUMBER.match(data, last_row + 1) if last_row >= 0 else None
-        if number is not None:
-            width = 16_384 if _COL3.search(data) else 702 if _COL2.search(data) else 26
-            if int(number.group(1)) * width <= MAX_GRID_CELLS:
-                return
+        if _grid_bound(data) <= MAX_GRID_CELLS:
+            return
         # Find the farthest cells that hold something.
         far_row = far_col = (0, 0, "A1")
         for m in _VALUED_CELL.finditer(data):
@@ -478,7 +504,15 @@ class Workbook:
         """
         name = self.sheet_name(sheet)
         self._check_extent(name)
-        return self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        try:
+            return self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except Exception as exc:  # calamine's errors for a damaged sheet have several types
+            raise InputError(
+                f"sheet {name} of {self.path.name} cannot be read ({_one_line(exc)})",
+                fix="Open the workbook in Excel (it offers to repair it) and save it again, "
+                "or restore a backup from .xlcrm-backups beside it.",
+                sheet=name,
+            ) from exc
 
     def read_grid(self, sheet: str) -> list[list[Any]]:
         """Cell values from A1, as xlwings hands them over: ``None`` for blank cells.

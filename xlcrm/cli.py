@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -24,6 +26,10 @@ from xlcrm.errors import InputError, Problem
 # emoji=False: "Customers!O:O" must not turn into an emoji.
 console = Console(emoji=False)
 err_console = Console(stderr=True, emoji=False)
+# Redirected to a file (a scheduled task's log, a pipe): one message stays one line, however
+# long; rich would otherwise wrap it at 80 columns.
+for _c in (console, err_console):
+    _c.soft_wrap = not _c.is_terminal
 
 
 @contextmanager
@@ -132,8 +138,10 @@ def print_problems(problems: Sequence[Problem], *, limit: int = 20) -> None:
     console.print(f"{errors} error(s), {len(problems) - errors} warning(s):")
     for p in sorted(problems, key=lambda p: p.severity != "error")[:limit]:
         colour = "red" if p.severity == "error" else "yellow"
+        # The text comes from the workbook (sheet names, cell text): never rich markup.
         console.print(
-            f"  [{colour}]{p.severity}[/] {p.where}: {p.message}. {p.fix}", highlight=False
+            f"  [{colour}]{p.severity}[/] {escape(f'{p.where}: {p.message}. {p.fix}')}",
+            highlight=False,
         )
     if len(problems) > limit:
         console.print(f"  ... and {len(problems) - limit} more (see the Problems sheet).")
@@ -513,36 +521,65 @@ def _tolerant_output() -> None:
             reconfigure(errors="replace")
 
 
+def _error(text: str) -> None:
+    """Print one error line to stderr, as typed (no markup, no wrapping when redirected)."""
+    err_console.print(text, highlight=False, markup=False)
+
+
+_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def os_error_line(exc: OSError, workbook: str | None) -> str:
+    """One line for an operating-system error: the file, what happened, what to do."""
+    name = exc.filename or workbook or "a file"
+    untouched = f"; {Path(workbook).name} is untouched" if workbook else ""
+    if isinstance(exc, FileNotFoundError):
+        return f"xlcrm: error: no such file: {name}"
+    if isinstance(exc, PermissionError):
+        return (f"xlcrm: error: not allowed to write {name}{untouched}: close it in Excel, or "
+                "check that the file and its folder are not read-only")
+    if exc.errno in _FULL:
+        return (f"xlcrm: error: the disk is full (or a file size limit was reached) while "
+                f"writing {name}{untouched}: free some space (at least twice the workbook's "
+                "size) and run again")
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return (f"xlcrm: error: {reason} ({name}){untouched}: check the drive or network share "
+            "and run again")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_output()
     args = build_parser().parse_args(argv)
+    workbook = getattr(args, "workbook", None)
     try:
         return args.func(args)
     except InputError as exc:
         # One line: the reason the command cannot run.
         first = exc.problems[0] if exc.problems else None
         more = f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
-        err_console.print(f"xlcrm: error: {first or exc}{more}", highlight=False)
+        _error(f"xlcrm: error: {first or exc}{more}")
         for p in exc.problems[1:10]:
-            err_console.print(f"  {p}", highlight=False)
-        return 2
-    except FileNotFoundError as exc:
-        err_console.print(f"xlcrm: error: no such file: {exc.filename}", highlight=False)
-        return 2
-    except PermissionError as exc:
-        err_console.print(
-            f"xlcrm: error: not allowed to write {exc.filename}: close it in Excel, or check"
-            " that the file and its folder are not read-only",
-            highlight=False,
-        )
+            _error(f"  {p}")
         return 2
     except VerifyError as exc:
-        err_console.print(
-            f"xlcrm: error: the new file failed its check and was not used; the original is"
-            f" untouched ({exc})",
-            highlight=False,
-        )
+        _error(f"xlcrm: error: the new file failed its check and was not used; the original "
+               f"is untouched ({exc})")
         return 2
+    except OSError as exc:
+        _error(os_error_line(exc, workbook))
+        return 2
+    except MemoryError:
+        _error(f"xlcrm: error: not enough memory to process {workbook or 'the input'}; it is "
+               "untouched: close other programs, or split the ledger, and run again")
+        return 2
+    except Exception as exc:
+        if os.environ.get("XLCRM_DEBUG"):
+            raise
+        # A defect in xlcrm, not in the input: still one line in a scheduled task's log.
+        # (A save is all or nothing, so the workbook is either untouched or fully written.)
+        _error(f"xlcrm: internal error: {type(exc).__name__}: {' '.join(str(exc).split())}. "
+               "Please report it (run with XLCRM_DEBUG=1 for the details)")
+        return 70
 
 
 if __name__ == "__main__":

@@ -279,7 +279,7 @@ def _is_encrypted_ole(data: bytes) -> bool:
     try:
         with olefile.OleFileIO(io.BytesIO(data)) as ole:
             return ole.exists("EncryptionInfo") and ole.exists("EncryptedPackage")
-    except OSError:
+    except Exception:  # olefile's errors for a damaged compound file have several types
         return False
 
 
@@ -486,7 +486,8 @@ class Workbook:
         if far_row[0] * far_col[1] > MAX_GRID_CELLS:
             cells = " and ".join(dict.fromkeys([far_row[2], far_col[2]]))
             raise InputError(
-                f"sheet {name} has something in {cells}, far outside any table, which would "
+                f"sheet {name} of {self.path.name} has something in {cells}, far outside any "
+                "table, which would "
                 f"make xlcrm read {far_row[0] * far_col[1]:,} cells",
                 fix=f"Delete the content of {cells} (Ctrl+End in Excel goes to the last used "
                 "cell), save, and run again.",

@@ -1,0 +1,314 @@
+"""Hostile and broken workbooks: one line and exit 2, nothing altered, nothing broken accepted.
+
+The generators live in ``tests/hostile.py``. Every broken package goes through resegment,
+check, share and import-transactions; the assertions over all of them are those of issue 11:
+0 tracebacks, 0 silent acceptances (exit 0 with a broken output), the original untouched,
+no temporary file left, and bounded memory (the zip bombs, measured in a subprocess).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hostile import BROKEN, ODD_LEDGERS, bomb, parts_of, sheet_part
+
+from xlcrm.book.package import check_package
+from xlcrm.book.read import open_workbook
+from xlcrm.book.save import verify_workbook
+from xlcrm.book.workbook_file import check_file, create_demo_workbook, resegment_file
+from xlcrm.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ("resegment", "check", "share", "import-transactions")
+CSV = "CustomerID,Date,Amount,GrossProfit,Quantity,Product\nC0001,2026-01-05,100.5,10,1,Tyre\n"
+
+
+@pytest.fixture(scope="module")
+def sound(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("sound") / "CRM.xlsm"
+    create_demo_workbook(path, customers=40, seed=3)
+    return path.read_bytes()
+
+
+def _run(command: str, book: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, Path]:
+    """Run one command in-process; (exit code, stderr, the output it may have written)."""
+    out = book.with_name("copy.xlsx")
+    extra = {
+        "resegment": ["--quiet", "--backups", "1"],
+        "check": [],
+        "share": ["-o", str(out), "--quiet"],
+        "import-transactions": [str(book.with_name("export.csv")), "--quiet"],
+    }[command]
+    book.with_name("export.csv").write_text(CSV)
+    capsys.readouterr()
+    code = main([command, str(book), *extra])
+    err = capsys.readouterr().err
+    return code, err, out if command == "share" else book
+
+
+def _assert_sound(path: Path) -> None:
+    check_package(path.read_bytes(), path.name)
+    verify_workbook(path)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_broken_package_one_line_exit_2_nothing_touched(
+    sound: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, command: str
+) -> None:
+    book = tmp_path / "CRM.xlsm"
+    data = BROKEN[kind](sound)
+    book.write_bytes(data)
+    (tmp_path / "~$CRM.xlsm.note").write_bytes(b"")  # not a lock file: must not matter
+    code, err, out = _run(command, book, capsys)
+    assert code == 2, (kind, command, code, err)
+    line = err.strip()
+    assert "\n" not in line and line.startswith("xlcrm: error:"), err
+    assert "CRM.xlsm" in line and "Traceback" not in err
+    assert book.read_bytes() == data  # the original is untouched
+    assert not (command == "share" and out.exists())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CRM.xlsm", "export.csv",
+                                                          "~$CRM.xlsm.note"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_the_sound_workbook_passes(sound: bytes, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str], command: str) -> None:
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(sound)
+    code, err, out = _run(command, book, capsys)
+    assert code in (0, 1) and err == "", err
+    _assert_sound(out)
+
+
+@pytest.mark.parametrize("command", ("resegment", "check", "share"))
+@pytest.mark.parametrize("kind", sorted(ODD_LEDGERS))
+def test_odd_ledgers_run_without_a_traceback_and_write_sound_files(
+    sound: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, command: str
+) -> None:
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(ODD_LEDGERS[kind](sound))
+    code, err, out = _run(command, book, capsys)
+    assert code in (0, 1), (code, err)
+    _assert_sound(out)
+
+
+def test_a_lying_dimension_does_not_hide_a_far_cell(
+    sound: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hostile import lying_dimension
+
+    book = tmp_path / "CRM.xlsm"
+    data = lying_dimension(sound)
+    book.write_bytes(data)
+    code, err, _ = _run("resegment", book, capsys)
+    assert code == 2 and err.count("\n") == 1 and "XFD1048576" in err, err
+    assert book.read_bytes() == data
+    problems = check_file(book)  # check names the cell (and exits 1)
+    assert [p.where for p in problems] == ["Customers!XFD1048576"]
+    code, err, out = _run("share", book, capsys)  # the copy holds values: the far one too
+    assert code == 0, err
+    _assert_sound(out)
+
+
+def test_the_generators_make_what_they_claim(sound: bytes) -> None:
+    # The bombs really inflate to gigabytes (declared or actual), yet are small on disk.
+    honest = bomb(sound)
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(honest)) as z:
+        info = z.getinfo(sheet_part(parts_of(sound), "Customers"))
+        assert info.file_size > 6 * (1 << 30) and len(honest) < 10 << 20
+    lying = bomb(sound, honest=False)
+    with zipfile.ZipFile(io.BytesIO(lying)) as z:
+        info = z.getinfo(sheet_part(parts_of(sound), "Customers"))
+        assert info.file_size < 1 << 20 and info.compress_size > 5 << 20
+    # The honest bomb's CRC is right: its first megabytes inflate as a sheet would.
+    import zlib
+
+    raw = honest[info.header_offset:]
+    d = zlib.decompressobj(-15)
+    start = 30 + len(info.filename) + 20
+    head = d.decompress(raw[start:start + 4096], 1 << 16)
+    assert head.startswith(b"<worksheet") or head.startswith(b"<?xml")
+
+
+# --------------------------------------------------------------------------------------------
+# Memory: a 6 GB bomb refused within seconds under 500 MB, measured in a child process
+
+_PROBE = """
+import resource, subprocess, sys, time
+t = time.monotonic()
+p = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=120)
+peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(p.returncode, peak_kb, time.monotonic() - t)
+sys.stderr.write(p.stderr)
+"""
+
+
+def _measured(args: list[str], env: dict[str, str]) -> tuple[int, float, float, str]:
+    """Exit code, peak RSS in MB and seconds of ``python -m xlcrm.cli ARGS`` (its own child,
+    so that no other process of the test run counts toward the peak)."""
+
+    def cap() -> None:  # a safety net for the machine: the code under test stays far below
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE, sys.executable, "-m", "xlcrm.cli", *args],
+        capture_output=True, text=True, env=env, timeout=180, preexec_fn=cap, check=True)
+    code, peak_kb, seconds = probe.stdout.split()
+    return int(code), int(peak_kb) / 1024, float(seconds), probe.stderr
+
+
+@pytest.mark.parametrize("honest", [True, False], ids=["honest sizes", "lying sizes"])
+@pytest.mark.parametrize("command", ["resegment", "check"])
+def test_a_6gb_bomb_is_refused_quickly_in_little_memory(
+    sound: bytes, tmp_path: Path, honest: bool, command: str
+) -> None:
+    book = tmp_path / "CRM.xlsm"
+    data = bomb(sound, honest=honest)
+    book.write_bytes(data)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    code, peak_mb, seconds, err = _measured([command, str(book), *(
+        ["--quiet"] if command == "resegment" else [])], env)
+    assert code == 2, err
+    assert peak_mb < 500, peak_mb
+    assert seconds < 60, seconds  # generous: the machine is shared; typically 2-3 s
+    assert err.count("\n") == 1 and ("inflate" in err or "corrupt" in err), err
+    assert book.read_bytes() == data
+
+
+# --------------------------------------------------------------------------------------------
+# Disk full and other OS errors
+
+
+def test_disk_full_is_one_line_and_the_original_survives(sound: bytes, tmp_path: Path) -> None:
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(sound)
+    limit = len(sound) // 2  # no file larger than half the workbook may be written
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for args in (["resegment", str(book), "--quiet"],
+                 ["share", str(book), "-o", str(tmp_path / "copy.xlsx"), "--quiet"]):
+        p = subprocess.run([sys.executable, "-m", "xlcrm.cli", *args], capture_output=True,
+                           text=True, env=env, timeout=120, preexec_fn=small_disk)
+        assert p.returncode == 2, p.stderr
+        assert p.stderr.count("\n") == 1 and "disk is full" in p.stderr, p.stderr
+        assert "Traceback" not in p.stderr
+        assert book.read_bytes() == sound
+        assert sorted(x.name for x in tmp_path.iterdir()) == ["CRM.xlsm"]
+
+
+def test_an_unreadable_workbook_says_read(sound: bytes, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    if os.geteuid() == 0:
+        # root reads anything: make the path unreadable another way (a directory loop).
+        book = tmp_path / "CRM.xlsm"
+        book.symlink_to(book)
+    else:
+        book = tmp_path / "CRM.xlsm"
+        book.write_bytes(sound)
+        book.chmod(0)
+    for command in ("check", "resegment"):
+        capsys.readouterr()
+        assert main([command, str(book)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "read" in err and "write" not in err, err
+
+
+def test_a_message_stays_one_line_in_a_log(sound: bytes, tmp_path: Path) -> None:
+    # A long message (a deep folder) into a file, as a scheduled task logs it: never wrapped.
+    folder = tmp_path / ("a-rather-long-folder-name-for-the-shared-drive-" * 3)
+    folder.mkdir()
+    book = folder / "CRM.xlsm"
+    book.write_bytes(BROKEN["missing styles.xml"](sound))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"}
+    log = tmp_path / "task.log"
+    with open(log, "w") as f:
+        p = subprocess.run([sys.executable, "-m", "xlcrm.cli", "check", str(book)],
+                           stdout=f, stderr=f, env=env, timeout=120)
+    assert p.returncode == 2
+    text = log.read_text()
+    assert text.count("\n") == 1 and len(text) > 200 and str(book) in text, text
+
+
+def test_a_killed_runs_temp_file_is_cleaned_by_the_next_run(
+    sound: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(sound)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    left = tmp_path / f".~xlcrm-CRM.xlsm-{int(dead.stdout)}.tmp"
+    left.write_bytes(sound)  # workbook-sized, as a kill during the save leaves it
+    assert main(["check", str(book)]) in (0, 1)  # even a run that writes nothing
+    assert not left.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Ledgers read as the user sees them
+
+
+def test_a_second_table_below_tbl_customers_is_not_analysed(sound: bytes, tmp_path: Path
+                                                            ) -> None:
+    from hostile import second_table_below
+
+    plain, odd = tmp_path / "plain.xlsm", tmp_path / "odd.xlsm"
+    plain.write_bytes(sound)
+    odd.write_bytes(second_table_below(sound))
+    expected = resegment_file(plain, backups=0)
+    got = resegment_file(odd, backups=0)
+    assert got.customers == expected.customers == 40
+    cols = ["CustomerID", "Qualification", "Potential", "Contribution", "Type"]
+    a = expected.segments_table[cols].reset_index(drop=True)
+    b = got.segments_table[cols].reset_index(drop=True)
+    assert a.equals(b)
+
+
+def test_error_values_are_problems_named_by_cell(sound: bytes, tmp_path: Path) -> None:
+    from hostile import error_cells
+
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(error_cells(sound))
+    problems = check_file(book)
+    found = {(p.where, p.severity) for p in problems if "#" in p.message}
+    assert ("Customers!J16", "error") in found and ("Customers!K5", "error") in found
+    text = " ".join(str(p) for p in problems)
+    assert "#N/A in Customers!J16" in text and "#DIV/0! in Customers!K5" in text
+
+
+def test_over_long_text_is_a_check_problem(sound: bytes, tmp_path: Path) -> None:
+    from hostile import long_name
+
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(long_name(sound))
+    problems = [p for p in check_file(book) if p.where == "Customers!B5"]
+    assert problems and "40,000 characters" in problems[0].message
+    resegment_file(book, backups=0)  # and no traceback when writing the results
+    with open_workbook(book) as wb:
+        scores = wb.read_sheet("Scores").frame
+    assert scores["Name"].map(lambda v: len(str(v))).max() <= 32_767
+
+
+def test_noncharacters_are_dropped_with_a_note(sound: bytes, tmp_path: Path) -> None:
+    from hostile import noncharacters
+
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(noncharacters(sound))
+    problems = {p.where: p for p in check_file(book)}
+    assert "Customers!B6" in problems and "Customers!B7" in problems
+    assert "U+FFFE" in problems["Customers!B6"].message
+    resegment_file(book, backups=0)
+    with open_workbook(book) as wb:
+        names = set(wb.read_sheet("Scores").frame["Name"])
+    assert "Acme Ltd" in names and "Beta GmbH" in names
+    assert not any("_xFFFE_" in str(n) or "\ufffe" in str(n) for n in names)

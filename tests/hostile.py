@@ -285,6 +285,7 @@ BROKEN: dict[str, Callable[[bytes], bytes]] = {
     "6 GB Customers, sizes lie": lambda d: bomb(d, honest=False),
     "6 GB styles.xml, sizes lie": lambda d: bomb(d, part="xl/styles.xml", honest=False),
     "3 GB docProps/core.xml, honest sizes": lambda d: bomb(d, part="docProps/core.xml", gib=3),
+    "raw U+FFFE in the sheet XML": lambda d: raw_noncharacter(d),
     "not a zip": lambda d: b"this is not a workbook\n" * 20,
     "empty file": lambda d: b"",
     "truncated zip": lambda d: d[: len(d) // 2],
@@ -337,10 +338,20 @@ def long_name(data: bytes) -> bytes:
 
 
 def noncharacters(data: bytes) -> bytes:
-    """U+FFFE as an _xFFFE_ escape in Customers!B6 and as a raw character in B7."""
+    """U+FFFE and U+FFFF as the _xHHHH_ escapes Excel writes them with (B6, B7).
+
+    (As raw characters they make the XML malformed: see "raw U+FFFE in the sheet XML".)
+    """
     parts = parts_of(data)
     set_cell(parts, "Customers", "B6", text_cell("B6", "Acme_xFFFE_ Ltd"))
-    set_cell(parts, "Customers", "B7", text_cell("B7", "Beta\ufffe\uffff GmbH"))
+    set_cell(parts, "Customers", "B7", text_cell("B7", "Beta_xfffe__xFFFF_ GmbH"))
+    return zip_of(parts)
+
+
+def raw_noncharacter(data: bytes) -> bytes:
+    """A raw U+FFFE in the Customers sheet XML, which XML forbids (the file is malformed)."""
+    parts = parts_of(data)
+    set_cell(parts, "Customers", "B6", text_cell("B6", "Acme\ufffe Ltd"))
     return zip_of(parts)
 
 

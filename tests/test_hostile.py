@@ -238,7 +238,7 @@ def test_a_message_stays_one_line_in_a_log(sound: bytes, tmp_path: Path) -> None
                            stdout=f, stderr=f, env=env, timeout=120)
     assert p.returncode == 2
     text = log.read_text()
-    assert text.count("\n") == 1 and len(text) > 200 and str(book) in text, text
+    assert text.count("\n") == 1 and len(text) > 200 and "CRM.xlsm" in text, text
 
 
 def test_a_killed_runs_temp_file_is_cleaned_by_the_next_run(
@@ -307,6 +307,7 @@ def test_noncharacters_are_dropped_with_a_note(sound: bytes, tmp_path: Path) -> 
     problems = {p.where: p for p in check_file(book)}
     assert "Customers!B6" in problems and "Customers!B7" in problems
     assert "U+FFFE" in problems["Customers!B6"].message
+    assert "U+FFFE, U+FFFF" in problems["Customers!B7"].message
     resegment_file(book, backups=0)
     with open_workbook(book) as wb:
         names = set(wb.read_sheet("Scores").frame["Name"])

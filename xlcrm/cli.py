@@ -34,8 +34,11 @@ for _c in (console, err_console):
 
 @contextmanager
 def progress_bar(enabled: bool = True):
-    """A progress callback ``(step, fraction)`` drawing a bar on the terminal."""
-    if not enabled:
+    """A progress callback ``(step, fraction)`` drawing a bar on the terminal.
+
+    Only on a terminal: in a log file a bar is noise (and leaves blank lines).
+    """
+    if not enabled or not err_console.is_terminal:
         yield lambda _step, _fraction: None
         return
     with Progress(

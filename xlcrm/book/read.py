@@ -241,6 +241,10 @@ class TableRange:
 
 _COL3 = re.compile(rb'\sr="([A-Z]{3})\d')
 _COL2 = re.compile(rb'\sr="[A-Z]{2}\d')
+_ERROR_CELL = re.compile(
+    rb'<(?:\w+:)?c\b([^>]*?\bt="e"[^>]*)(?<!/)>(.*?)</(?:\w+:)?c>', re.S)
+_CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
+_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 # A cell element that is not self-closing, i.e. holds a value, inline text or a formula.
 _VALUED_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>]*?(?<!/)>')
 
@@ -539,6 +543,44 @@ class Workbook:
         return table_from_rows(
             name, self.rows(name), header_row=header_row, text_columns=text_columns
         )
+
+    def error_cells(self, sheet: str) -> dict[tuple[int, int], str]:
+        """Cells of ``sheet`` holding an Excel error value (``#N/A``, ``#DIV/0!`` ...).
+
+        calamine reads them as blank; xlcrm names them instead. Keys are (1-based row,
+        0-based column), values the error text as Excel shows it.
+        """
+        pkg = self._package()
+        name = self.sheet_name(sheet)
+        entry = next((e for e in pkg.sheets() if e.name == name), None) if pkg else None
+        if entry is None or entry.part is None:
+            return {}
+        data = pkg.zip.read(entry.part)
+        if b't="e"' not in data:
+            return {}  # the common case, at the cost of one byte search
+        out = {}
+        for m in _ERROR_CELL.finditer(data):
+            ref = _CELL_REF.search(m.group(1))
+            value = _VALUE.search(m.group(2))
+            if ref and value:
+                out[(int(ref.group(2)), column_index(ref.group(1)))] = value.group(1).decode(
+                    "utf-8", "replace")
+        return out
+
+    def ledger_table(self, sheet: str, key: str) -> TableRange | None:
+        """The Excel Table on ``sheet`` that holds the ledger (its columns include ``key``).
+
+        The template's ``tbl<Sheet>`` is preferred; otherwise the topmost such table. ``None``
+        when the sheet has no table with that column (a plain range is read whole).
+        """
+        name = self.sheet_name(sheet)
+        found = []
+        for table in self.table_names:
+            tr = self.table_range(table)
+            if tr.sheet == name and key in tr.columns:
+                found.append(tr)
+        preferred = [t for t in found if t.name.casefold() == f"tbl{name}".casefold()]
+        return (preferred or sorted(found, key=lambda t: t.header_row) or [None])[0]
 
     @property
     def table_names(self) -> list[str]:

@@ -7,15 +7,18 @@ This is the file adapter behind the ``xlcrm`` command. The ribbon's adapter
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+
+import pandas as pd
 
 from xlcrm import schema
 
 # re-exported: the demo workbook lives in its own module
 from xlcrm.book.demo_file import create_demo_workbook  # noqa: F401
-from xlcrm.book.read import Workbook, open_workbook
+from xlcrm.book.read import SheetTable, Workbook, open_workbook
 from xlcrm.book.save import safe_replace
 
 # re-exported: the sheet-agnostic half (also run by the ribbon and xlwings Lite)
@@ -28,7 +31,7 @@ from xlcrm.book.sheets import (  # noqa: F401
     relocate_problems,
 )
 from xlcrm.book.write import write_result_sheets
-from xlcrm.errors import InputError, Problem
+from xlcrm.errors import InputError, Problem, cell_address
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Progress, Results, Settings
 from xlcrm.report import result_sheets
@@ -42,6 +45,8 @@ class WorkbookInput:
     settings: Settings
     book: Workbook
     sheets: tuple[str, ...]
+    # What reading the ledger cells found (error values, over-long text, non-characters).
+    problems: list[Problem] = field(default_factory=list)
 
 
 def read_workbook(path: Path) -> WorkbookInput:
@@ -60,14 +65,88 @@ def read_workbook(path: Path) -> WorkbookInput:
 
 
 def book_inputs(book: Workbook) -> WorkbookInput:
-    """The ledger and settings of an opened workbook file (see :func:`read_workbook`)."""
+    """The ledger and settings of an opened workbook file (see :func:`read_workbook`).
+
+    A ledger sheet is read within its Excel Table (``tblCustomers`` ...) when it has one:
+    what the user sees as the table is the ledger, and a second block below it (a lookup
+    list, a pasted summary) is not more customers. Cells the reader cannot take as they are
+    become problems at their cell (:func:`ledger_cell_problems`).
+    """
     names = tuple(book.sheet_names)
-    ledger, settings = inputs_from_sheets(
-        names,
-        lambda sheet: book.read_sheet(sheet, text_columns=LEDGER_TEXT_COLUMNS).frame,
-        book.read_grid,
-    )
-    return WorkbookInput(ledger, settings, book, names)
+    problems: list[Problem] = []
+
+    def read_ledger(sheet: str) -> pd.DataFrame:
+        table = book.ledger_table(sheet, schema.CUSTOMER_ID)
+        read = (book.read_table(table.name, text_columns=LEDGER_TEXT_COLUMNS) if table
+                else book.read_sheet(sheet, text_columns=LEDGER_TEXT_COLUMNS))
+        problems.extend(ledger_cell_problems(read, book.error_cells(read.sheet)))
+        return read.frame
+
+    ledger, settings = inputs_from_sheets(names, read_ledger, book.read_grid)
+    return WorkbookInput(ledger, settings, book, names, problems)
+
+
+EXCEL_CELL_CHARS = 32_767
+# Unicode non-characters (U+FDD0-U+FDEF, U+FFFE, U+FFFF), raw or as the _xHHHH_ escape that
+# OOXML uses for characters XML cannot carry. They are not text: a value holding one cannot
+# be written back into a well-formed sheet, and nothing shows them.
+_NONCHAR = re.compile("[\ufdd0-\ufdef\ufffe\uffff]|_x(?:[Ff][Dd][Dd][0-9A-Fa-f]|"
+                      "[Ff][Dd][Ee][0-9A-Fa-f]|[Ff]{3}[EeFf])_")
+
+
+def ledger_cell_problems(read: SheetTable, errors: dict[tuple[int, int], str]) -> list[Problem]:
+    """Problems of single ledger cells, fixing the frame in place where a fix is safe.
+
+    - an Excel error value (``#N/A``, ``#DIV/0!``) in the table: an error at its cell; the
+      cell counts as missing, as the reader left it blank;
+    - text longer than a cell holds (32,767 characters, which Excel itself refuses): an
+      error; its first 32,767 characters are used, so the results can be written;
+    - non-characters such as U+FFFE (or its escape ``_xFFFE_``): dropped, with a warning.
+    """
+    out: list[Problem] = []
+    frame, sheet = read.frame, read.sheet
+    cols = {c: name for name, c in read.columns.items()}
+    rows = set(frame.index)
+    for (row, col), err in sorted(errors.items()):
+        if col in cols and (row in rows or read.first_data_row <= row <= max(rows, default=0)):
+            ref = cell_address(row - 1, col)
+            out.append(Problem(
+                "error", f"{err} in {sheet}!{ref}: the cell holds an Excel error value, so "
+                f"{cols[col]} counts as missing for this row",
+                "Correct the formula or value in that cell (or clear it when unknown).",
+                sheet, ref))
+    for name in frame.columns:
+        values = frame[name]
+        if values.dtype != object:
+            continue
+        text = values.map(lambda v: v if isinstance(v, str) else "")
+        long = text.str.len() > EXCEL_CELL_CHARS
+        odd = text.str.contains(_NONCHAR, na=False)
+        for row in values.index[long | odd]:
+            ref = read.address(row, name)
+            value = text[row]
+            if len(value) > EXCEL_CELL_CHARS:
+                out.append(Problem(
+                    "error", f"the text is {len(value):,} characters long, more than a cell "
+                    f"holds ({EXCEL_CELL_CHARS:,})",
+                    f"Shorten it; until then xlcrm uses its first {EXCEL_CELL_CHARS:,} "
+                    "characters.", sheet, ref))
+                value = value[:EXCEL_CELL_CHARS]
+            found = sorted({_codepoint(m) for m in _NONCHAR.findall(value)})
+            if found:
+                out.append(Problem(
+                    "warning", f"the text holds {', '.join(found)}, which is not a character "
+                    "(a Unicode non-character); xlcrm dropped it",
+                    "Retype the text without it (it may come from a faulty export).",
+                    sheet, ref))
+                value = _NONCHAR.sub("", value)
+            frame.at[row, name] = value
+    return out
+
+
+def _codepoint(match: str) -> str:
+    code = ord(match) if len(match) == 1 else int(match[2:6], 16)
+    return f"U+{code:04X}"
 
 
 def analyse_file(
@@ -75,7 +154,9 @@ def analyse_file(
 ) -> tuple[WorkbookInput, Results]:
     """Read ``path`` and run the analysis, writing nothing."""
     data = read_workbook(path)
-    return data, analyse(data.ledger, data.settings, progress=progress, as_of=as_of)
+    results = analyse(data.ledger, data.settings, progress=progress, as_of=as_of)
+    results.problems = [*data.problems, *results.problems]
+    return data, results
 
 
 def resegment_file(
@@ -96,6 +177,7 @@ def resegment_file(
     path = Path(path)
     data = read_workbook(path)
     results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp, as_of=as_of)
+    results.problems = [*data.problems, *results.problems]
     if progress:
         progress("Writing result sheets", 0.95)
     sheets = result_sheets(results, source=path.name)
@@ -120,9 +202,11 @@ def check_file(path: Path, *, as_of: date | None = None) -> list[Problem]:
         password-protected): there is nothing to check.
     """
     book = open_workbook(Path(path))
+    problems: list[Problem] = []
     try:
         data = book_inputs(book)
+        problems = data.problems
         results = analyse(data.ledger, data.settings, as_of=as_of)
     except InputError as exc:
-        return list(exc.problems)
-    return results.problems
+        return [*problems, *exc.problems]
+    return [*problems, *results.problems]

@@ -15,6 +15,7 @@ and its CRC is combined arithmetically, so making a 6 GB bomb takes milliseconds
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import struct
@@ -136,6 +137,7 @@ def raw_zip(members: list[tuple[str, bytes, int, int, int]]) -> bytes:
     return out.getvalue()
 
 
+@functools.lru_cache(maxsize=8)
 def bomb(data: bytes, *, part: str | None = None, gib: int = 6, honest: bool = True) -> bytes:
     """The workbook with ``part`` (default: the Customers sheet) inflating to ``gib`` GB.
 

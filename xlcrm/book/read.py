@@ -544,6 +544,17 @@ class Workbook:
             name, self.rows(name), header_row=header_row, text_columns=text_columns
         )
 
+    def _check_table_sheets(self) -> None:
+        if getattr(self, "_tables_checked", False):
+            return
+        pkg = self._package()
+        for entry in pkg.sheets() if pkg is not None else []:
+            if entry.part is not None and any(
+                r.type.endswith("/table") for r in pkg.rels(entry.part)
+            ):
+                self._check_extent(entry.name)
+        self._tables_checked = True
+
     def error_cells(self, sheet: str) -> dict[tuple[int, int], str]:
         """Cells of ``sheet`` holding an Excel error value (``#N/A``, ``#DIV/0!`` ...).
 
@@ -604,6 +615,9 @@ class Workbook:
                 fix="Format the range as a table (Home > Format as Table) and name it "
                 f"{table_name} (Table Design > Table Name).",
             )
+        # calamine reads the table's whole sheet into its grid to find the table: the sheets
+        # with tables pass the extent check first (once).
+        self._check_table_sheets()
         t = self._book.get_table_by_name(match)
         start = t.start or (0, 0)
         end = t.end or start

@@ -24,7 +24,10 @@ import zlib
 from collections.abc import Callable
 
 GIB = 1 << 30
-CHUNK = b"A" * (1 << 20)
+# A megabyte of rows of one value each (no row numbers, as streaming writers omit them): a
+# reader that inflates it builds a cell per 25 bytes.
+_ROW = b"<row><c><v>1</v></c></row>"
+CHUNK = _ROW * ((1 << 20) // len(_ROW))
 SHEETS = {"Customers": "xl/worksheets/sheet3.xml"}  # the demo's layout (checked below)
 
 
@@ -141,7 +144,7 @@ def raw_zip(members: list[tuple[str, bytes, int, int, int]]) -> bytes:
 def bomb(data: bytes, *, part: str | None = None, gib: int = 6, honest: bool = True) -> bytes:
     """The workbook with ``part`` (default: the Customers sheet) inflating to ``gib`` GB.
 
-    The part gains one cell whose text is gigabytes of ``A``. ``honest``: the zip declares
+    The part gains gigabytes of rows (:data:`CHUNK`). ``honest``: the zip declares
     that size; otherwise it declares the part's original size (a lie zip readers must catch).
     """
     parts = parts_of(data)
@@ -154,12 +157,11 @@ def bomb(data: bytes, *, part: str | None = None, gib: int = 6, honest: bool = T
             continue
         if b"</sheetData>" in xml:
             i = xml.index(b"</sheetData>")
-            prefix = xml[:i] + b'<row r="9999"><c r="A9999" t="inlineStr"><is><t>'
-            suffix = b"</t></is></c></row>" + xml[i:]
+            prefix, suffix = xml[:i], xml[i:]
         else:  # any other XML part: a comment after the root element's start
             i = xml.index(b">", xml.index(b"<", xml.index(b"?>") + 2 if b"?>" in xml else 0)) + 1
             prefix, suffix = xml[:i] + b"<!--", b"-->" + xml[i:]
-        comp, crc, size = repeated_member(prefix, gib * 1024, suffix)
+        comp, crc, size = repeated_member(prefix, -(-gib * GIB // len(CHUNK)), suffix)
         members.append((name, comp, crc, size if honest else len(xml), 8))
     return raw_zip(members)
 

@@ -298,9 +298,21 @@ BROKEN: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
-def lying_dimension(data: bytes) -> bytes:
-    """A sound package whose Customers sheet says A1 in <dimension> and has XFD1048576."""
-    return _edit(data, _lying_dimension)
+def lying_dimension(data: bytes, *, inside_row_2: bool = False) -> bytes:
+    """A sound package whose Customers sheet says A1 in <dimension> and has XFD1048576.
+
+    ``inside_row_2``: the far cell sits in row 2's element (out of order), not at the end.
+    """
+    if not inside_row_2:
+        return _edit(data, _lying_dimension)
+
+    def edit(parts: dict[str, bytes]) -> None:
+        name = _customers(parts)
+        xml = re.sub(rb'<dimension ref="[^"]*"\s*/>', b'<dimension ref="A1"/>', parts[name])
+        i = xml.index(b"</row>", xml.index(b'<row r="2"'))
+        parts[name] = xml[:i] + b'<c r="XFD1048576"><v>1</v></c>' + xml[i:]
+
+    return _edit(data, edit)
 
 
 # --------------------------------------------------------------------------------------------

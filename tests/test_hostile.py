@@ -100,13 +100,14 @@ def test_odd_ledgers_run_without_a_traceback_and_write_sound_files(
     _assert_sound(out)
 
 
+@pytest.mark.parametrize("inside_row_2", [False, True], ids=["last row", "inside row 2"])
 def test_a_lying_dimension_does_not_hide_a_far_cell(
-    sound: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sound: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str], inside_row_2: bool
 ) -> None:
     from hostile import lying_dimension
 
     book = tmp_path / "CRM.xlsm"
-    data = lying_dimension(sound)
+    data = lying_dimension(sound, inside_row_2=inside_row_2)
     book.write_bytes(data)
     code, err, _ = _run("resegment", book, capsys)
     assert code == 2 and err.count("\n") == 1 and "XFD1048576" in err, err

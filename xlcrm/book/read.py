@@ -239,8 +239,6 @@ class TableRange:
 # --------------------------------------------------------------------------------------------
 # Opening a workbook
 
-_COL3 = re.compile(rb'\sr="([A-Z]{3})\d')
-_COL2 = re.compile(rb'\sr="[A-Z]{2}\d')
 _ERROR_CELL = re.compile(
     rb'<(?:\w+:)?c\b([^>]*?\bt="e"[^>]*)(?<!/)>(.*?)</(?:\w+:)?c>', re.S)
 _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
@@ -253,24 +251,6 @@ def _one_line(exc: BaseException, limit: int = 200) -> str:
     """A library's error message as one short line (some span lines or echo whole parts)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _grid_bound(data: bytes) -> int:
-    """An upper bound on the cells calamine allocates for the worksheet XML ``data``.
-
-    Every row and cell reference counts (in whatever order they come), not the
-    ``<dimension>``: the widest column letters in use times the largest row number that
-    appears. Only numbers long enough to matter are looked at, so a normal sheet costs a few
-    regular-expression scans.
-    """
-    if _COL3.search(data):
-        width = max(column_index(m) for m in set(_COL3.findall(data))) + 1
-    else:
-        width = 702 if _COL2.search(data) else 26
-    threshold = MAX_GRID_CELLS // width
-    digits = len(str(threshold))
-    big = re.findall(rb'\sr="[A-Z]{0,3}(\d{%d,})"' % digits, data)
-    return max((int(n) for n in big), default=threshold) * width
 
 
 def _is_encrypted_ole(data: bytes) -> bool:
@@ -396,10 +376,11 @@ class Workbook:
             )
         self._content = content
         self._pkg: Package | None = None
+        self._grid_bounds: dict[str, int] = {}
         is_zip = content[:4] == ZIP_MAGIC
         if is_zip:
             # Before any part is parsed: sizes (zip bombs), checksums, DTDs, structure.
-            check_package(content, name)
+            self._grid_bounds = check_package(content, name)
         try:
             try:
                 self._book = python_calamine.CalamineWorkbook.from_filelike(
@@ -474,11 +455,12 @@ class Workbook:
         if entry.part is None:
             return
         # The <dimension> element is not trusted: a hostile (or merely careless) writer can
-        # state A1 and put a value in XFD1048576. The part's size is bounded by the package
-        # check, so reading it whole is bounded too.
-        data = pkg.zip.read(entry.part)
-        if _grid_bound(data) <= MAX_GRID_CELLS:
+        # state A1 and put a value in XFD1048576. The package check bounded the grid from
+        # every reference in the part (and its size, so reading it whole is bounded too).
+        bound = self._grid_bounds.get(entry.part.lower())
+        if bound is not None and bound <= MAX_GRID_CELLS:
             return
+        data = pkg.zip.read(entry.part)
         # Find the farthest cells that hold something.
         far_row = far_col = (0, 0, "A1")
         for m in _VALUED_CELL.finditer(data):

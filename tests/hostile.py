@@ -23,12 +23,13 @@ import zipfile
 import zlib
 from collections.abc import Callable
 
+from fixtures.books import read_parts, sheet_part
+
 GIB = 1 << 30
 # A megabyte of rows of one value each (no row numbers, as streaming writers omit them): a
 # reader that inflates it builds a cell per 25 bytes.
 _ROW = b"<row><c><v>1</v></c></row>"
 CHUNK = _ROW * ((1 << 20) // len(_ROW))
-SHEETS = {"Customers": "xl/worksheets/sheet3.xml"}  # the demo's layout (checked below)
 
 
 # --------------------------------------------------------------------------------------------
@@ -36,8 +37,8 @@ SHEETS = {"Customers": "xl/worksheets/sheet3.xml"}  # the demo's layout (checked
 
 
 def parts_of(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return {i.filename: z.read(i) for i in z.infolist()}
+    """Uncompressed bytes of every part of the workbook ``data``."""
+    return read_parts(data)
 
 
 def zip_of(parts: dict[str, bytes] | list[tuple[str, bytes]], *, stored: bool = False) -> bytes:
@@ -48,17 +49,6 @@ def zip_of(parts: dict[str, bytes] | list[tuple[str, bytes]], *, stored: bool = 
         for name, data in items:
             z.writestr(name, data)
     return out.getvalue()
-
-
-def sheet_part(parts: dict[str, bytes], sheet: str) -> str:
-    wb = parts["xl/workbook.xml"].decode()
-    rels = parts["xl/_rels/workbook.xml.rels"].decode()
-    rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="(rId\d+)"', wb)
-    assert rid, sheet
-    target = re.search(rf'Id="{rid.group(1)}"[^>]*Target="([^"]+)"', rels) or re.search(
-        rf'Target="([^"]+)"[^>]*Id="{rid.group(1)}"', rels)
-    assert target
-    return "xl/" + target.group(1).lstrip("/").removeprefix("xl/")
 
 
 def _gf2_times(mat: list[int], vec: int) -> int:

@@ -299,3 +299,38 @@ def test_noncharacters_are_dropped_with_a_note(sound: bytes, tmp_path: Path) -> 
         names = set(wb.read_sheet("Scores").frame["Name"])
     assert "Acme Ltd" in names and "Beta GmbH" in names
     assert not any("_xFFFE_" in str(n) or "\ufffe" in str(n) for n in names)
+
+
+@pytest.fixture(scope="module")
+def xls_book(sound: bytes, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The sound workbook saved by LibreOffice as a real Excel 97-2003 file."""
+    import shutil
+
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    folder = tmp_path_factory.mktemp("xls")
+    (folder / "CRM.xlsm").write_bytes(sound)
+    subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{folder}/profile", "--headless",
+         "--convert-to", "xls", "--outdir", str(folder), str(folder / "CRM.xlsm")],
+        check=True, capture_output=True, timeout=180)
+    return (folder / "CRM.xls").read_bytes()
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_xls_workbook_is_read_or_refused_in_one_line(
+    xls_book: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    book = tmp_path / "CRM.xls"
+    book.write_bytes(xls_book)
+    code, err, out = _run(command, book, capsys)
+    if command == "check":  # read, analysed, nothing written: the problems, exit 1
+        assert code == 1 and err == "", err
+    elif command == "share":
+        assert code == 2 and err.count("\n") == 1 and "97-2003" in err, err
+    else:  # nothing can be written into an .xls
+        assert code == 2 and err.count("\n") == 1 and "CRM.xls" in err, err
+        assert "internal error" not in err
+    assert book.read_bytes() == xls_book

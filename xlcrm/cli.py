@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import sys
+import zipfile
 from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -567,6 +568,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VerifyError as exc:
         _error(f"xlcrm: error: the new file failed its check and was not used; the original "
                f"is untouched ({exc})")
+        return 2
+    except zipfile.BadZipFile as exc:
+        # A writer met a workbook it cannot write into (an .xls read for the analysis).
+        _error(f"xlcrm: error: {Path(workbook or '?').name} is not an .xlsx/.xlsm workbook "
+               f"({exc}), so xlcrm cannot write into it; it is untouched. Save it from Excel "
+               "as Excel Macro-Enabled Workbook (*.xlsm) and run xlcrm on that file")
         return 2
     except OSError as exc:
         _error(os_error_line(exc, workbook))

@@ -577,8 +577,11 @@ class Workbook:
 
     @property
     def table_names(self) -> list[str]:
-        """Names of the Excel Tables (ListObjects) in the workbook."""
-        return list(self._book.table_names or [])
+        """Names of the Excel Tables (ListObjects) in the workbook (none in an ``.xls``)."""
+        try:
+            return list(self._book.table_names or [])
+        except python_calamine.TablesNotSupported:  # .xls/.xlsb/.ods: no tables to read
+            return []
 
     def table_range(self, table_name: str) -> TableRange:
         """Where the Excel Table ``table_name`` (matched ignoring case) sits.

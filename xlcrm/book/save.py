@@ -315,9 +315,11 @@ def _exchange(a: Path, b: Path) -> bool:
     import ctypes
     import errno
 
+    if not (sys.platform.startswith("linux") or sys.platform == "darwin"):
+        return False  # Windows: no atomic swap of two names (see the comment above)
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
+    except (OSError, TypeError):
         return False
     fa, fb = os.fsencode(a), os.fsencode(b)
     if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):

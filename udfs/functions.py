@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import gc
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 import xlwings as xw
 
+from xlcrm.bulk import collector_paused
 from xlcrm.errors import InputError
 from xlcrm.operations.orders import churn_risk, id_text, order_metrics, rfm_scores, rfm_segment
 from xlcrm.operations.survey import cronbach_alpha
@@ -186,15 +186,10 @@ def column(values: Sequence[Any] | np.ndarray) -> Grid:
     lists, which made Python run its cycle collection over and over (1.2 s of a 1.5 s
     CRM_HIGHLOW on 1 048 576 rows); lists of plain values hold no cycles to collect.
     """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         if isinstance(values, np.ndarray):
             return values.reshape(-1, 1).tolist()
         return [[v] for v in values]
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _num(x: float) -> float | None:

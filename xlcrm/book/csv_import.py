@@ -52,15 +52,13 @@ header is line 1 when it is the first line), so the user finds it in a text edit
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
-import gc
 import io
 import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -70,6 +68,7 @@ import numpy as np
 import pandas as pd
 
 from xlcrm import schema
+from xlcrm.bulk import collector_paused
 from xlcrm.errors import InputError
 
 Kind = Literal["text", "date", "number"]
@@ -1049,20 +1048,6 @@ def _find_header(records: list[tuple[int, list[str]]], sheet_columns: Sequence[s
     return 0
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off for a while: reading an export makes a list per record
-    and a string per field, millions of objects that form no cycles, and the collector
-    would walk all of them again and again (a third of the time at 700 000 lines)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def parse_export(
     data: bytes,
     sheet_columns: Sequence[str],
@@ -1097,7 +1082,7 @@ def parse_export(
         When the file cannot be decoded or parsed, lacks a required column, or its dates
         read both day-first and month-first.
     """
-    with _collector_paused():
+    with collector_paused():
         return _parse_export(data, sheet_columns, source=source, kinds=kinds,
                              options=options)
 

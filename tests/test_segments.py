@@ -291,7 +291,7 @@ def test_invalid_scores_get_no_type() -> None:
 
 
 @pytest.mark.parametrize("g", [1, 2, 4])
-def test_other_numbers_of_groups_give_codes_but_no_types(g: int) -> None:
+def test_any_number_of_groups_gives_codes_and_their_types(g: int) -> None:
     names = [f"G{j}" for j in range(g)]
     combos = list(itertools.product([True, False], repeat=g))
     scores = pd.DataFrame(
@@ -301,8 +301,25 @@ def test_other_numbers_of_groups_give_codes_but_no_types(g: int) -> None:
     assert result.code.tolist()[: len(combos)] == [
         "".join("H" if f else "L" for f in combo) for combo in combos
     ]
-    assert result.type.isna().all()
-    assert any("exactly 3 first-level groups" in p.message for p in result.problems)
+    # Type = the code read as a binary number (L = 1), plus 1: HH..H is 1, LL..L is 2**g.
+    assert result.type.tolist() == list(range(1, 2**g + 1)) * 2
+    assert [type_code(t, g) for t in result.type] == result.code.tolist()
+    assert not result.problems
+
+
+def test_the_fit_mask_keeps_rows_from_moving_the_cut() -> None:
+    # 6 rated customers split cleanly at 50; 4 customers of guesses sit at 45. Fitted on
+    # everyone, 2-means puts the guesses' cluster on the Low side of a much higher cut.
+    rated = [10.0, 12.0, 14.0, 86.0, 88.0, 90.0]
+    scores = pd.DataFrame({g: rated + [45.0] * 40 for g in GROUPS})
+    fit = np.array([True] * 6 + [False] * 40)
+    everyone = segment_types(scores)
+    only_rated = segment_types(scores, fit=fit)
+    for g in GROUPS:
+        assert only_rated.cuts[g] == pytest.approx(50.0)
+        assert everyone.cuts[g] != pytest.approx(50.0)
+    # The cut is applied to everyone: the excluded rows still get High/Low.
+    assert only_rated.high.notna().all().all()
 
 
 def test_segment_types_input_errors() -> None:

@@ -17,12 +17,13 @@ import pandas as pd
 from xlcrm import schema
 from xlcrm.errors import InputError, Problem, cell_address, column_letter
 from xlcrm.ledger import Ledger
-from xlcrm.operations.derived import add_derived_columns
+from xlcrm.operations.derived import DerivedColumns, add_derived_columns, derived_problems
 from xlcrm.operations.orders import OrderMetrics, order_metrics
-from xlcrm.operations.step import Operations, customer_ids, operations
+from xlcrm.operations.step import Operations, operations
 from xlcrm.operations.survey import SurveyResult, satisfaction
 from xlcrm.value.ahp import HierarchyWeights, hierarchy_weights
 from xlcrm.value.hierarchy import Hierarchy, default_hierarchy, default_judgments
+from xlcrm.value.rating import Rating, rate, unrated_problem
 from xlcrm.value.scoring import MISSING_POLICIES, ScoreResult, score_customers
 from xlcrm.value.segments import (
     ABCResult,
@@ -35,7 +36,7 @@ from xlcrm.value.segments import (
     summarise_segments,
     validate_segments,
 )
-from xlcrm.value.strategies import ABC_CLASSES, DEFAULT_TYPES, CustomerType
+from xlcrm.value.strategies import ABC_CLASSES, DEFAULT_TYPES, CustomerType, type_code
 
 Progress = Callable[[str, float], None]
 """Called with a step description and the fraction done (0..1)."""
@@ -43,6 +44,9 @@ Progress = Callable[[str, float], None]
 HIGH_LOW_METHODS = ("kmeans", "median", "threshold")
 ABC_BASES = ("Revenue", "Value")
 REVENUE_COLUMN = "Revenue12m"
+MISSING_STRATEGIES_SHOWN = 10
+"""Types without a strategy listed one by one on Problems; the rest in one line."""
+UNRATED = "Unrated"
 TYPE_SUMMARY_COLUMNS = (
     "Type",
     "Code",
@@ -93,6 +97,12 @@ class Options:
     importance : tuple of (str, float)
         Survey question -> importance, for the importance-performance table (none when
         empty).
+    max_imputed : float
+        Largest share of the total weight (0 < share <= 1) a customer's imputed indicators
+        may carry; above it the customer is *Unrated* (no type, no ABC class by value
+        score, left out of fitting the High/Low split). Default one third: a type is
+        three High/Low verdicts, and when a third of the weight behind them is guessed
+        from other customers, at least one verdict is mostly a guess. 1 rates everyone.
     """
 
     missing: str = "median"
@@ -104,6 +114,7 @@ class Options:
     ri_table: str = "saaty"
     random_state: int = 0
     importance: tuple[tuple[str, float], ...] = ()
+    max_imputed: float = 1 / 3
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first option with a value not allowed."""
@@ -119,6 +130,11 @@ class Options:
                     f"option {name} is {value!r}",
                     fix=f"Use one of: {', '.join(values)}.",
                 )
+        if not 0 < self.max_imputed <= 1:
+            raise InputError(
+                f"option max_imputed is {self.max_imputed!r}",
+                fix="Use a share above 0 and at most 1, such as 1/3.",
+            )
 
 
 @dataclass
@@ -158,6 +174,8 @@ class Results:
     """Indicator columns computed from the ledger -> the sheet they come from."""
     as_of: date | None = None
     """The day orders, contacts and surveys were judged from (the stamp's day by default)."""
+    unrated: np.ndarray | None = None
+    """Per analysed customer: True when it is Unrated (too much of its weight imputed)."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -195,32 +213,43 @@ def _at_sheet_rows(problems: list[Problem], rows: np.ndarray, header_row: int) -
 
 
 def _point_at_sources(
-    problems: list[Problem], customers: pd.DataFrame, sources: Mapping[str, str]
+    problems: list[Problem], kept: pd.DataFrame, derived: DerivedColumns, header_row: int
 ) -> list[Problem]:
-    """Problems of computed indicator columns name their source sheet, not a Customers cell.
+    """Problems of computed figures name their source sheet, not a Customers cell.
 
-    A computed column has no cells on Customers (or only blank ones), so a cell address
-    there would point the user at nothing.
+    A figure computed from the ledger has no typed cell on Customers (the cell is blank,
+    stale, or the column is not there), so a cell address would point the user at
+    nothing. ``problems`` address the analysed rows (before :func:`_at_sheet_rows`).
     """
-    if not sources:
+    if not derived.sources:
         return problems
-    letters = {
-        column_letter(customers.columns.get_loc(c)): (c, sheet.split(" ")[0])
-        for c, sheet in sources.items()
-    }
+    letters = {column_letter(kept.columns.get_loc(c)): (c, sheet.split(" ")[0])
+               for c, sheet in derived.sources.items()}
     out = []
     for p in problems:
+        m = _CELL_ROW.match(p.cell or "") if p.sheet == schema.CUSTOMERS else None
         letter = (p.cell or "").split(":")[0].rstrip("0123456789")
         if p.sheet == schema.CUSTOMERS and letter in letters:
             column, sheet = letters[letter]
-            p = replace(p, message=f"{p.message} ({column} is computed from {sheet})",
-                        sheet=sheet, cell=None)
+            position = int(m.group(2)) - header_row - 1 if m else -1
+            mask = derived.computed[column]
+            if column in derived.added or (0 <= position < len(mask) and mask[position]):
+                p = replace(p, message=f"{p.message} ({column} is computed from {sheet})",
+                            sheet=sheet, cell=None)
         out.append(p)
     return out
 
 
-def check_customers(customers: pd.DataFrame, *, header_row: int = 1) -> list[Problem]:
-    """Problems with the Customers table itself: missing ID column, blank or duplicate IDs."""
+def check_customers(
+    customers: pd.DataFrame,
+    *,
+    header_row: int = 1,
+    masks: tuple[pd.Series, np.ndarray, np.ndarray] | None = None,
+) -> list[Problem]:
+    """Problems with the Customers table itself: missing ID column, blank or duplicate IDs.
+
+    ``masks`` is :func:`id_masks` of the CustomerID column when the caller has it already.
+    """
     problems: list[Problem] = []
     sheet = schema.CUSTOMERS
     for required in (schema.CUSTOMER_ID, schema.CUSTOMER_NAME):
@@ -237,7 +266,7 @@ def check_customers(customers: pd.DataFrame, *, header_row: int = 1) -> list[Pro
     if schema.CUSTOMER_ID not in customers.columns:
         return problems
     col = customers.columns.get_loc(schema.CUSTOMER_ID)
-    text, blank, dup = id_masks(customers[schema.CUSTOMER_ID])
+    text, blank, dup = masks or id_masks(customers[schema.CUSTOMER_ID])
     for pos in np.flatnonzero(blank):
         problems.append(
             Problem(
@@ -248,6 +277,8 @@ def check_customers(customers: pd.DataFrame, *, header_row: int = 1) -> list[Pro
                 cell_address(header_row + pos, col),
             )
         )
+    if not dup.any():
+        return problems
     positions = text.reset_index(drop=True)
     first_of = {v: i for i, v in positions.drop_duplicates(keep="first").items()}
     for pos in np.flatnonzero(dup):
@@ -338,36 +369,44 @@ def run(
 
     progress("Checking customers", 0.15)
     customers = ledger.customers
-    id_problems = check_customers(customers, header_row=header_row)
+    masks = (id_masks(customers[schema.CUSTOMER_ID])
+             if schema.CUSTOMER_ID in customers.columns else None)
+    id_problems = check_customers(customers, header_row=header_row, masks=masks)
     problems.extend(id_problems)
-    if any(p.cell and p.cell.endswith(f"{header_row}:{header_row}") for p in id_problems):
+    if masks is None or any(p.cell and p.cell.endswith(f"{header_row}:{header_row}")
+                            for p in id_problems):
         raise InputError(id_problems)
-    _, blank, dup = id_masks(customers[schema.CUSTOMER_ID])
+    text, blank, dup = masks
     keep = ~(blank | dup)
-    kept = customers[keep]
+    rows = np.flatnonzero(keep)
+    kept = customers if rows.size == len(customers) else customers.iloc[rows]
     if kept.empty:
         raise InputError(
             "no customer with a CustomerID",
             fix="Fill the Customers table, one row per customer with a unique CustomerID.",
             sheet=schema.CUSTOMERS,
         )
+    kept_ids = (text if rows.size == len(customers) else text.iloc[rows]).reset_index(drop=True)
 
     has_activity = any(len(t) for t in (ledger.transactions, ledger.interactions, ledger.survey))
     orders: OrderMetrics | None = None
     survey: SurveyResult | None = None
     if has_activity:
         progress("Orders and surveys", 0.2)
-        kept_ids = customer_ids(kept)
         orders = order_metrics(ledger.transactions, kept_ids, today=today)
         survey = satisfaction(ledger.survey, kept_ids, today=today)
     derived = add_derived_columns(
-        customers,
-        hierarchy.columns,
+        kept,
+        [*hierarchy.columns, *([REVENUE_COLUMN] if options.abc_basis == "Revenue" else [])],
         orders=orders if len(ledger.transactions) else None,
         survey=survey if len(ledger.survey) else None,
     )
-    customers = derived.customers
-    kept = customers[keep]
+    kept = derived.customers
+    typed = [c for c in kept.columns if c not in derived.added]
+    problems.extend(_at_sheet_rows(
+        derived_problems(derived, ids=kept_ids, columns=typed),
+        rows, header_row,
+    ))
 
     progress("Scoring indicators", 0.25)
     table = weights.table
@@ -385,12 +424,17 @@ def run(
         header_row=header_row,
         id_column=schema.CUSTOMER_ID,
     )
-    found = _at_sheet_rows(scores.problems, np.flatnonzero(keep), header_row)
-    problems.extend(_point_at_sources(found, customers, derived.sources))
+    found = _point_at_sources(scores.problems, kept, derived, header_row)
+    problems.extend(_at_sheet_rows(found, rows, header_row))
+    rating = rate(scores.imputed, scores.global_weights,
+                  {i.name: i.column for i in hierarchy.indicators}, options.max_imputed)
+    rated = ~rating.unrated
+    problems.extend(unrated_problem(rating, kept_ids, by_value=options.abc_basis == "Value",
+                                    sheet=schema.SEGMENTS))
 
     progress("Segmenting", 0.5)
     # Messages name customers by ID, never by their position in these arrays.
-    ids = customer_ids(kept).tolist()
+    ids = kept_ids.to_numpy(dtype=object)
     group_scores = scores.group_scores.reset_index(drop=True)
     segments = segment_types(
         group_scores,
@@ -398,8 +442,11 @@ def run(
         method=options.high_low,
         thresholds=options.thresholds,
         ids=ids,
+        fit=None if rated.all() else rated,
     )
     problems.extend(segments.problems)
+    _unrate(segments, rating.unrated)
+    problems.extend(_missing_strategies(segments.type, settings.types, len(groups)))
     value = scores.value.reset_index(drop=True)
     basis = value
     if options.abc_basis == "Revenue":
@@ -417,7 +464,9 @@ def run(
                     f"{header_row}:{header_row}",
                 )
             )
-    abc = abc_classes(basis.to_numpy(dtype=float), cutoffs=options.abc_cutoffs, ids=ids)
+    # By revenue, an Unrated customer keeps its class: its revenue is known.
+    classed = rated if basis is value else np.ones(len(value), dtype=bool)
+    abc = _abc_of(basis.to_numpy(dtype=float), classed, options.abc_cutoffs, ids)
     problems.extend(abc.problems)
 
     progress("Customer profiles (k-means)", 0.6)
@@ -443,11 +492,9 @@ def run(
     validation = validate_segments(group_scores, segments.high, segments.type)
 
     progress("Summaries", 0.9)
-    by_type, _ = summarise_segments(segments.type, None, value.to_numpy(dtype=float),
-                                    settings.types)
     # ABC shares are of what the classes were made from (revenue by default).
     _, by_abc = summarise_segments(None, abc.abc, basis.to_numpy(dtype=float), settings.types)
-    pareto = pareto_curve(basis.to_numpy(dtype=float))
+    pareto = pareto_curve(np.where(classed, basis.to_numpy(dtype=float), np.nan))
     ops = None
     if has_activity:
         progress("Orders, contacts, surveys", 0.93)
@@ -457,7 +504,8 @@ def run(
         )
         problems.extend(ops.problems)
     scores_table, segments_table = result_tables(
-        kept, scores, segments, abc, profiles, settings.types
+        kept, scores, segments, abc, profiles, settings.types,
+        ids=kept_ids, rating=rating, computed=derived.computed_count(),
     )
     progress("Done", 1.0)
     return Results(
@@ -467,7 +515,8 @@ def run(
         abc=abc,
         profiles=profiles,
         validation=validation,
-        summary_by_type=type_summary(by_type, settings.types),
+        summary_by_type=type_summary(segments.type, rating.unrated, value.to_numpy(dtype=float),
+                                     settings.types, len(groups)),
         summary_by_abc=abc_summary(by_abc),
         pareto=pareto,
         scores_table=scores_table,
@@ -480,30 +529,111 @@ def run(
         operations=ops,
         derived=derived.sources,
         as_of=today,
+        unrated=rating.unrated,
     )
 
 
-def type_summary(by_type: pd.DataFrame, types: tuple[CustomerType, ...]) -> pd.DataFrame:
-    """Per type: number, code, name, counts and shares, visit interval and strategy."""
-    named = {t.number: t for t in types}
+def _unrate(segments: SegmentResult, unrated: np.ndarray) -> None:
+    """No High/Low, code or type for Unrated customers: they would be guesses."""
+    if not unrated.any():
+        return
+    segments.type = segments.type.mask(unrated)
+    segments.high.loc[unrated, :] = pd.NA
+    code = segments.code.to_numpy(dtype=object, copy=True)
+    code[unrated] = ""
+    segments.code = pd.Series(code, index=segments.code.index, name=segments.code.name)
+
+
+def _missing_strategies(
+    types: pd.Series, catalogue: tuple[CustomerType, ...], groups: int
+) -> list[Problem]:
+    """A warning per type that customers have but the Strategies sheet does not describe."""
+    known = {t.number for t in catalogue}
+    counts = types.dropna().astype(int).value_counts().sort_index()
+    lacking = [(int(k), int(v)) for k, v in counts.items() if k not in known]
+    out = []
+    for number, count in lacking[:MISSING_STRATEGIES_SHOWN]:
+        code = type_code(number, groups)
+        out.append(Problem(
+            "warning",
+            f"type {number} ({code}) has {count} customers but no strategy on "
+            f"{schema.STRATEGIES}; they get no strategy and no planned contact",
+            f"Add a row on {schema.STRATEGIES}: Type {number}, Code {code}, a Name, Strategy, "
+            "Owner and VisitIntervalDays.",
+            schema.STRATEGIES,
+            None,
+        ))
+    if len(lacking) > MISSING_STRATEGIES_SHOWN:
+        rest = lacking[MISSING_STRATEGIES_SHOWN:]
+        out.append(Problem(
+            "warning",
+            f"{len(rest)} more types have customers but no strategy (types "
+            f"{', '.join(str(n) for n, _ in rest[:10])}{', ...' if len(rest) > 10 else ''})",
+            f"Add one row per type on {schema.STRATEGIES}.",
+            schema.STRATEGIES,
+            None,
+        ))
+    return out
+
+
+def _abc_of(
+    basis: np.ndarray, classed: np.ndarray, cutoffs: tuple[float, float], ids: np.ndarray
+) -> ABCResult:
+    """ABC classes of the ``classed`` customers; the others get no class (None)."""
+    if classed.all():
+        return abc_classes(basis, cutoffs=cutoffs, ids=ids)
+    rows = np.flatnonzero(classed)
+    sub = abc_classes(basis[rows], cutoffs=cutoffs, ids=ids[rows])
+    n = len(basis)
+    letters = np.full(n, None, dtype=object)
+    letters[rows] = sub.abc
+    cumulative, share = np.full(n, np.nan), np.full(n, np.nan)
+    cumulative[rows], share[rows] = sub.cumulative_share, sub.share
+    valid = np.zeros(n, dtype=bool)
+    valid[rows] = sub.valid
+    return ABCResult(letters, cumulative, rows[sub.order], share, valid, sub.cutoffs,
+                     sub.problems)
+
+
+def type_summary(
+    types: pd.Series,
+    unrated: np.ndarray,
+    value: np.ndarray,
+    catalogue: tuple[CustomerType, ...],
+    groups: int,
+) -> pd.DataFrame:
+    """Per type that customers have: number, code, name, counts and shares, interval, strategy.
+
+    Only types with customers are listed, in number order; then ``Unrated`` and
+    ``No type`` (a group score that could not be computed) when some customers are.
+    A type without a strategy on Strategies shows what to add instead of a strategy.
+    """
+    named = {t.number: t for t in catalogue}
+    numbers = types.to_numpy(dtype=float, na_value=np.nan)
+    key = np.where(unrated, -1, np.where(np.isnan(numbers), 0, numbers)).astype(np.int64)
+    n = len(key)
+    total = float(np.nansum(value))
+    grouped = pd.DataFrame({"key": key, "value": value}).groupby("key")["value"]
+    stats = pd.DataFrame({"count": grouped.size(), "sum": grouped.sum(), "mean": grouped.mean()})
+    order = [k for k in stats.index if k > 0] + [k for k in (-1, 0) if k in stats.index]
     rows = []
-    for number in range(1, 9):
-        t = named[number]
-        s = by_type.loc[number]
-        rows.append(
-            (
-                number,
-                t.code,
-                t.name,
-                int(s["Count"]),
-                s["CustomerShare"],
-                s["Value"],
-                s["ValueShare"],
-                s["MeanValue"],
-                t.visit_interval_days,
-                t.strategy,
-            )
-        )
+    for k in order:
+        count, value_sum, mean = stats.loc[k]
+        lead: tuple[object, ...]
+        if k == -1:
+            lead = (None, "", UNRATED, "Fill the indicators listed on the Segments sheet")
+        elif k == 0:
+            lead = (None, "", "No type", "A group score is missing: see the Problems sheet")
+        elif k in named:
+            t = named[k]
+            lead = (k, t.code, t.name, t.strategy)
+        else:
+            code = type_code(k, groups)
+            lead = (k, code, "", f"No strategy: add type {k} ({code}) on {schema.STRATEGIES}")
+        number, code, name, strategy = lead
+        interval = named[k].visit_interval_days if k in named else None
+        rows.append((number, code, name, int(count), count / n if n else np.nan, value_sum,
+                     value_sum / total if total else np.nan, mean, interval, strategy))
     return pd.DataFrame(rows, columns=list(TYPE_SUMMARY_COLUMNS))
 
 
@@ -533,46 +663,75 @@ def result_tables(
     abc: ABCResult,
     profiles: ProfileResult,
     types: tuple[CustomerType, ...],
+    *,
+    ids: pd.Series | None = None,
+    rating: Rating | None = None,
+    computed: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``Scores`` and ``Segments`` sheets as DataFrames, headers per :mod:`xlcrm.schema`."""
-    names = kept[schema.CUSTOMER_NAME] if schema.CUSTOMER_NAME in kept.columns else None
-    lead = pd.DataFrame(
-        {
-            schema.CUSTOMER_ID: kept[schema.CUSTOMER_ID].astype("string").str.strip().to_numpy(),
-            schema.CUSTOMER_NAME: names.to_numpy() if names is not None else None,
-        }
-    )
-    # Only the analysed customers were scored: rank and percentile are among them.
-    tail = pd.DataFrame(
-        {
-            "Value": scores.value,
-            "Rank": scores.rank,
-            "Percentile": scores.percentile,
-            "Imputed": scores.imputed_count,
-        }
-    ).reset_index(drop=True)
-    scores_table = pd.concat(
-        [
-            lead,
-            scores.indicator_scores.reset_index(drop=True),
-            scores.group_scores.reset_index(drop=True),
-            tail,
-        ],
-        axis=1,
-    )
+    """The ``Scores`` and ``Segments`` sheets as DataFrames, headers per :mod:`xlcrm.schema`.
 
-    by_number = {t.number: t for t in types}
-    seg = lead.copy()
-    labels = segments.labels().reset_index(drop=True)
+    Parameters
+    ----------
+    ids : Series, optional
+        The CustomerIDs of ``kept`` as trimmed text (computed when omitted).
+    rating : Rating, optional
+        Imputed weight and Unrated customers (their reason replaces the strategy).
+    computed : ndarray of int, optional
+        Per customer, how many indicator figures were computed from the ledger.
+    """
+    n = len(kept)
+    if ids is None:
+        ids = kept[schema.CUSTOMER_ID].astype("string").str.strip()
+    names = kept[schema.CUSTOMER_NAME] if schema.CUSTOMER_NAME in kept.columns else None
+    lead = {
+        schema.CUSTOMER_ID: ids.to_numpy(dtype=object),
+        schema.CUSTOMER_NAME: names.to_numpy() if names is not None else np.full(n, None),
+    }
+    # Only the analysed customers were scored: rank and percentile are among them.
+    tail = {
+        "Value": scores.value.to_numpy(),
+        "Rank": scores.rank.array,
+        "Percentile": scores.percentile.to_numpy(),
+        "Imputed": scores.imputed_count.to_numpy(),
+        "ImputedWeight": rating.imputed_weight if rating is not None else np.full(n, np.nan),
+        "Computed": computed if computed is not None else np.zeros(n, dtype=np.int64),
+    }
+    # By position: an indicator may share its name with a group.
+    arrays = [*lead.values(), *scores.indicator_scores.to_numpy().T,
+              *scores.group_scores.to_numpy().T, *tail.values()]
+    scores_table = pd.DataFrame(dict(enumerate(arrays)), copy=False)
+    scores_table.columns = [*lead, *scores.indicator_scores.columns,
+                            *scores.group_scores.columns, *tail]
+
+    seg = dict(lead)
+    labels = segments.labels()
     for group in labels.columns:
-        seg[group] = labels[group]
-    type_numbers = segments.type.reset_index(drop=True)
-    seg["Type"] = type_numbers
-    known = [None if pd.isna(t) else by_number[int(t)] for t in type_numbers]
-    seg["TypeName"] = [t.name if t else None for t in known]
-    seg["Strategy"] = [t.strategy if t else None for t in known]
+        seg[group] = labels[group].to_numpy()
+    numbers = segments.type.to_numpy(dtype=float, na_value=np.nan)
+    groups = len(labels.columns)
+    size = 1 << groups
+    name_of = np.full(size + 1, None, dtype=object)
+    strategy_of = np.full(size + 1, None, dtype=object)
+    for k in np.unique(numbers[~np.isnan(numbers)]).astype(int):
+        code = type_code(int(k), groups)
+        strategy_of[k] = f"No strategy: add type {k} ({code}) on {schema.STRATEGIES}"
+    for t in types:
+        if t.number <= size:
+            name_of[t.number], strategy_of[t.number] = t.name, t.strategy
+    index = np.where(np.isnan(numbers), 0, numbers).astype(np.int64)
+    type_name, strategy = name_of[index], strategy_of[index]
+    if rating is not None and rating.unrated.any():
+        type_name[rating.unrated] = UNRATED
+        strategy[rating.unrated] = rating.reasons[rating.unrated]
+    seg["Type"] = segments.type.array
+    seg["TypeName"] = type_name
+    seg["Strategy"] = strategy
     seg["ABC"] = abc.abc
-    seg["ABCName"] = [ABC_CLASSES.get(c) for c in abc.abc]
-    seg["Cluster"] = np.where(profiles.labels >= 0, profiles.labels + 1, 0)
-    seg["Cluster"] = seg["Cluster"].astype("Int64").mask(seg["Cluster"] == 0)
-    return scores_table, seg
+    classes = np.array([None, *ABC_CLASSES.values()], dtype=object)
+    letters = pd.Series(abc.abc, dtype=object)
+    seg["ABCName"] = classes[letters.map({c: i + 1 for i, c in enumerate(ABC_CLASSES)})
+                             .fillna(0).to_numpy(dtype=np.int64)]
+    cluster = pd.array(profiles.labels + 1, dtype="Int64")
+    cluster[profiles.labels < 0] = pd.NA
+    seg["Cluster"] = cluster
+    return scores_table, pd.DataFrame(seg, copy=False)

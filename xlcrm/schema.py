@@ -85,7 +85,7 @@ SURVEY_QUESTIONS = {
 # per-group score columns of Scores sit between Name and Value and are named after the
 # indicators and groups of the hierarchy.
 SCORES_LEAD = (CUSTOMER_ID, CUSTOMER_NAME)
-SCORES_TAIL = ("Value", "Rank", "Percentile", "Imputed")
+SCORES_TAIL = ("Value", "Rank", "Percentile", "Imputed", "ImputedWeight", "Computed")
 SEGMENTS_COLUMNS = (
     CUSTOMER_ID,
     CUSTOMER_NAME,

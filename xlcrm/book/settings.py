@@ -24,7 +24,7 @@ from xlcrm.value.hierarchy import (
     hierarchy_from_table,
 )
 from xlcrm.value.scoring import MISSING_POLICIES
-from xlcrm.value.strategies import DEFAULT_TYPES, strategies_from_table
+from xlcrm.value.strategies import default_types, strategies_from_table
 
 Grid = Sequence[Sequence[Any]]
 
@@ -38,6 +38,7 @@ OPTION_LABELS = {
     "ABC cut-off B": "abc_b",
     "Weights method": "ahp_method",
     "RI table": "ri_table",
+    "Unrated above imputed share": "max_imputed",
 }
 OPTION_CHOICES = {
     "missing": MISSING_POLICIES,
@@ -352,7 +353,7 @@ def options_from_grid(
                 )
                 continue
             values[key] = number
-    cutoffs = (values.pop("abc_a", 0.80), values.pop("abc_b", 0.95))
+    cutoffs = (values.pop("abc_a", 0.80), values.pop("abc_b", 0.95))  # the rest are keywords
     if not cutoffs[0] < cutoffs[1]:
         problems.append(
             Problem(
@@ -436,6 +437,7 @@ def options_rows(options: Options) -> list[list[Any]]:
         ["ABC cut-off B", options.abc_cutoffs[1]],
         ["Weights method", options.ahp_method],
         ["RI table", options.ri_table],
+        ["Unrated above imputed share", options.max_imputed],
     ]
 
 
@@ -494,9 +496,10 @@ def settings_from_grids(
             # the blank pairs a sync left); `resegment` stops with the first.
             raise InputError(sorted(found, key=lambda p: p.severity != "error"))
     if strategies is None:
-        types = DEFAULT_TYPES
+        types = default_types(len(hierarchy.groups))
     else:
-        types, found = strategies_from_table(grid_to_frame(strategies), sheet=schema.STRATEGIES)
+        types, found = strategies_from_table(grid_to_frame(strategies), sheet=schema.STRATEGIES,
+                                             groups=len(hierarchy.groups))
         problems.extend(found)
     return Settings(
         hierarchy=hierarchy, judgments=matrices, types=types, options=options, problems=problems

@@ -67,10 +67,20 @@ def customer_ids(customers: pd.DataFrame) -> pd.Series:
 
 
 def visit_intervals(types: pd.Series, catalogue: Sequence[CustomerType]) -> np.ndarray:
-    """Each customer's visit interval in days from its type; the longest one when untyped."""
-    by_number = {t.number: t.visit_interval_days for t in catalogue}
-    fallback = max(by_number.values())
-    return np.array([fallback if pd.isna(t) else by_number[int(t)] for t in types], dtype=float)
+    """Each customer's visit interval in days from its type; the longest one when untyped.
+
+    A type without a strategy in ``catalogue`` has no interval (NaN: no planned contact;
+    the run warns and says what to add), never a silent default.
+    """
+    numbers = pd.Series(types).to_numpy(dtype=float, na_value=np.nan)
+    by_number = {t.number: float(t.visit_interval_days) for t in catalogue}
+    fallback = max(by_number.values(), default=np.nan)
+    top = int(np.nanmax(numbers, initial=0.0))
+    table = np.full(max(top, *by_number, 0) + 1, np.nan)
+    table[0] = fallback
+    for number, days in by_number.items():
+        table[number] = days
+    return table[np.where(np.isnan(numbers), 0, numbers).astype(np.int64)]
 
 
 def operations(

@@ -33,7 +33,6 @@ from xlcrm.value.strategies import (
     ABC_CLASSES,
     DEFAULT_TYPES,
     CustomerType,
-    type_number,
     types_by_number,
 )
 
@@ -368,6 +367,7 @@ def segment_types(
     method: str | Mapping[str, str] = "kmeans",
     thresholds: float | Mapping[str, float] | None = None,
     ids: Sequence[Any] | None = None,
+    fit: npt.ArrayLike | None = None,
 ) -> SegmentResult:
     """High/Low on each first-level group score, then the High/Low code and type.
 
@@ -384,6 +384,10 @@ def segment_types(
         The cut for groups split by ``"threshold"``: one number for all, or per group.
     ids : sequence, optional
         CustomerID of each row, to name customers in problem messages (else positions).
+    fit : array_like of bool, optional
+        The customers whose scores place the cut of each split (all when omitted); the
+        cut is then applied to every customer. Customers whose scores are mostly guesses
+        (the pipeline's *Unrated*) must not move the boundary the others are judged by.
 
     Returns
     -------
@@ -397,9 +401,9 @@ def segment_types(
 
     Notes
     -----
-    Codes are produced for any number of groups (``2**g`` possible codes). The eight
-    types and their strategies need exactly three groups; with another number, every
-    ``type`` is <NA> and a warning says why, rather than stopping the run.
+    Codes and types are produced for any number of groups (``2**g`` types, numbered as
+    in :mod:`xlcrm.value.strategies`: type = 1 + the code read as a binary number with
+    L = 1).
     """
     groups = list(groups)
     if not groups:
@@ -427,11 +431,16 @@ def segment_types(
                 f"group {group!r} is split by a fixed threshold, but none is given for it",
                 fix=f"Give a threshold for {group}, or use the kmeans or median method.",
             )
+        column = _as_float(group_scores[group], group)
         result = high_low(
-            group_scores[group],
+            column if fit is None else np.where(fit, column, np.nan),
             method=group_method,
             threshold=group_threshold,
         )
+        if fit is not None:
+            valid = np.isfinite(column)
+            result = HighLow(_at_or_above(column, result.cut, valid), valid, result.cut,
+                             result.method, result.note)
         high_matrix[:, j] = result.high
         valid_matrix[:, j] = result.valid
         flags = pd.array(result.high, dtype="boolean")
@@ -477,24 +486,9 @@ def segment_types(
         )
     code = pd.Series(codes, index=index, name="Code", dtype="str")
 
-    types = pd.Series(pd.NA, index=index, name="Type", dtype="Int64")
-    if len(groups) == 3:
-        numbers_ = type_number(high_matrix[:, 0], high_matrix[:, 1], high_matrix[:, 2])
-        values = pd.array(numbers_, dtype="Int64")
-        values[~all_valid] = pd.NA
-        types = pd.Series(values, index=index, name="Type")
-    else:
-        problems.append(
-            Problem(
-                "warning",
-                f"the 8 customer types need exactly 3 first-level groups (Qualification,"
-                f" Potential, Contribution); the hierarchy has {len(groups)}, so customers get"
-                f" a High/Low code but no type",
-                "Give the hierarchy three first-level groups to use the types and their"
-                " strategies.",
-                "Indicators",
-            )
-        )
+    values = pd.array(low_index + 1, dtype="Int64")
+    values[~all_valid] = pd.NA
+    types = pd.Series(values, index=index, name="Type")
     high = pd.DataFrame(high_cols, index=index)
     return SegmentResult(high, cuts, types, code, methods, problems)
 

@@ -1,15 +1,20 @@
-"""The eight customer types, their strategies, and the ABC classes.
+"""Customer types (the High/Low codes of the groups), their strategies, and the ABC classes.
 
-A customer's type follows from whether it is High or Low on the three first-level
-groups, always read in the order Qualification, Potential, Contribution
-(DESIGN.md §2.6): ``HHH`` is type 1, ``LLL`` type 8, and in general
+A customer's type follows from whether it is High or Low on each first-level group, read
+in the hierarchy's group order (DESIGN.md §2.6). With the default three groups
+(Qualification, Potential, Contribution) ``HHH`` is type 1, ``LLL`` type 8, and in general
 
     type = 1 + 4·(Qualification is Low) + 2·(Potential is Low) + (Contribution is Low)
 
+With ``g`` groups (2 to 9) the same rule gives ``2**g`` types: type ``1 + Σ 2**(g-1-j)``
+over the groups ``j`` the customer is Low on (:func:`type_code` and :func:`code_number`),
 so the numbering is fixed and never depends on the data. What the analyst may change
 is what each type is *called*, the strategy, who carries it out and how often the
 customer is visited: the ``Strategies`` sheet, read by :func:`strategies_from_table`
-and written by :func:`strategies_to_table`.
+and written by :func:`strategies_to_table`. The eight default strategies
+(:data:`DEFAULT_TYPES`) are for three groups; with another number of groups there are no
+defaults, and a type without a row is reported with the row to add (never given a
+default visit interval in silence).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -32,6 +37,8 @@ __all__ = [
     "DEFAULT_TYPES",
     "STRATEGY_COLUMNS",
     "CustomerType",
+    "code_number",
+    "default_types",
     "strategies_from_table",
     "strategies_to_table",
     "type_code",
@@ -189,22 +196,36 @@ def type_number(q_high: npt.ArrayLike, p_high: npt.ArrayLike, c_high: npt.ArrayL
     return 1 + 4 * (~q).astype(np.int64) + 2 * (~p).astype(np.int64) + (~c).astype(np.int64)
 
 
-def type_code(n: int) -> str:
-    """Three-letter High/Low code of type ``n`` (3 -> ``"HLH"``).
+def type_code(n: int, groups: int = 3) -> str:
+    """High/Low code of type ``n`` with ``groups`` groups (3 -> ``"HLH"``; 9, 4 -> ``"LHHH"``).
 
     Raises
     ------
     InputError
-        When ``n`` is not a whole number from 1 to 8.
+        When ``n`` is not a whole number from 1 to ``2**groups``.
     """
     number = _whole_number(n)
-    if number is None or not 1 <= number <= 8:
+    last = 1 << groups
+    if number is None or not 1 <= number <= last:
         raise InputError(
-            f"customer type must be a whole number from 1 to 8, got {n!r}",
-            fix="Types are numbered 1 (HHH) to 8 (LLL).",
+            f"customer type must be a whole number from 1 to {last}, got {n!r}",
+            fix=f"Types are numbered 1 ({'H' * groups}) to {last} ({'L' * groups}).",
         )
     low = number - 1
-    return "".join("L" if low & bit else "H" for bit in (4, 2, 1))
+    return "".join("L" if low >> (groups - 1 - j) & 1 else "H" for j in range(groups))
+
+
+def code_number(code: str) -> int | None:
+    """Type number of a High/Low code (``"HLH"`` -> 3); None when it is not one."""
+    text = code.strip().upper()
+    if not text or set(text) - {"H", "L"}:
+        return None
+    return 1 + int(text.replace("H", "0").replace("L", "1"), 2)
+
+
+def default_types(groups: int = 3) -> tuple[CustomerType, ...]:
+    """The default strategies for ``groups`` groups: the eight for three, none otherwise."""
+    return DEFAULT_TYPES if groups == 3 else ()
 
 
 def types_by_number(types: Iterable[CustomerType]) -> dict[int, CustomerType]:
@@ -270,7 +291,7 @@ def _text(value: Any) -> str:
 
 
 def strategies_from_table(
-    df: pd.DataFrame, *, sheet: str = "Strategies", header_row: int = 1
+    df: pd.DataFrame, *, sheet: str = "Strategies", header_row: int = 1, groups: int = 3
 ) -> tuple[tuple[CustomerType, ...], list[Problem]]:
     """Read the analyst's ``Strategies`` sheet; fall back to the defaults where it is wrong.
 
@@ -284,30 +305,41 @@ def strategies_from_table(
         Sheet name, for the problems' addresses.
     header_row : int
         1-based row of the headers; data start on the next row.
+    groups : int
+        Number of first-level groups of the hierarchy: types are numbered 1 to
+        ``2**groups`` and their codes have ``groups`` letters.
 
     Returns
     -------
     types : tuple of CustomerType
-        All eight types in number order.
+        The types with a strategy, in number order: all eight for three groups (the
+        defaults fill in); for another number of groups only the complete rows.
     problems : list of Problem
-        One warning per fallback, with its sheet and cell. The run goes on with the
-        default value in each case:
+        One warning per fallback, with its sheet and cell. The run goes on in each case:
 
-        - a missing column: that field of every type comes from the defaults;
-        - a Type that is not a whole number 1..8, or a repeated Type (the first row of
-          a type wins): the row is ignored;
-        - a type with no row: the default type;
+        - a missing column: that field of every type comes from the defaults (three
+          groups), or is left blank (other group counts; a missing VisitIntervalDays
+          column leaves every type without a strategy);
+        - a Type that is not a whole number 1..``2**groups``, or a repeated Type (the
+          first row of a type wins): the row is ignored;
+        - a Code with another number of letters than there are groups: the row was
+          written for another hierarchy, and its number now means another type: ignored
+          (one warning for all such rows);
+        - a type with no row (three groups): the default type;
         - a Code that does not match the Type number (the number decides, since the
           numbering is fixed);
         - a blank Name, Strategy or Owner, or a visit interval that is not a positive
-          whole number of days: that field comes from the default of the type.
+          whole number of days: that field comes from the default of the type; without a
+          default, a blank Name becomes the code, and a type without a valid visit interval
+          has no strategy (the run says which customers that leaves without one).
 
     Notes
     -----
     Rows that are blank in every column are skipped without a warning (tables often
     end in empty rows).
     """
-    defaults = types_by_number(DEFAULT_TYPES)
+    defaults = types_by_number(default_types(groups))
+    last = 1 << groups
     problems: list[Problem] = []
 
     def warn(message: str, fix: str, cell: str | None) -> None:
@@ -318,95 +350,62 @@ def strategies_from_table(
     col: dict[str, int | None] = {name: found.get(name.lower()) for name in STRATEGY_COLUMNS}
     for name in STRATEGY_COLUMNS[1:]:
         if col[name] is None:
+            what = "the default" if defaults else "no"
             warn(
-                f"column {name!r} is missing; the default {name} of every type is used",
+                f"column {name!r} is missing; {what} {name} of every type is used",
                 f"Add a column headed {name} in row {header_row}.",
                 header_cells,
             )
-    type_col = col["Type"]
-    if type_col is None:
+    if col["Type"] is None:
         warn(
             "column 'Type' is missing; the default strategies are used",
-            f"Add a column headed Type in row {header_row} with the type numbers 1 to 8.",
+            f"Add a column headed Type in row {header_row} with the type numbers 1 to {last}.",
             header_cells,
         )
-        return DEFAULT_TYPES, problems
+        return tuple(defaults.values()), problems
 
-    values = df.to_numpy(dtype=object)
     seen: dict[int, int] = {}  # type number -> sheet row where it was read
     chosen: dict[int, CustomerType] = {}
-    for pos, row in enumerate(values):
+    other_codes: list[str] = []
+    for pos, row in enumerate(df.to_numpy(dtype=object)):
         if all(_is_blank(v) for v in row):
             continue
-        sheet_row = header_row + 1 + pos
 
         def at(name: str, _pos: int = pos) -> str:
             index = col[name]
             assert index is not None
             return cell_address(header_row + _pos, index)
 
-        raw_type = row[type_col]
-        number = _whole_number(raw_type)
-        if number is None or not 1 <= number <= 8:
-            warn(
-                f"Type {raw_type!r} is not a type number; the row is ignored",
-                "Type must be a whole number from 1 (HHH) to 8 (LLL).",
-                at("Type"),
-            )
-            continue
-        if number in seen:
-            warn(
-                f"type {number} appears again (first in row {seen[number]}); this row is ignored",
-                "Keep one row per type and delete the repeat.",
-                at("Type"),
-            )
-            continue
-        seen[number] = sheet_row
-        default = defaults[number]
-        fields: dict[str, Any] = {}
-
         code_col = col["Code"]
-        if code_col is not None and not _is_blank(row[code_col]):
-            code = _text(row[code_col]).upper()
-            if code != default.code:
-                warn(
-                    f"Code {_text(row[code_col])!r} does not match type {number}, whose code is"
-                    f" {default.code}; {default.code} is used",
-                    "Type numbers are fixed (1 HHH, 2 HHL, 3 HLH, 4 HLL, 5 LHH, 6 LHL, 7 LLH,"
-                    " 8 LLL): correct the Code or move the row's texts to the right type.",
-                    at("Code"),
-                )
+        code = "" if code_col is None or _is_blank(row[code_col]) else _text(row[code_col])
+        if code and len(code) != groups and code_number(code) is not None:
+            other_codes.append(at("Code"))
+            continue
+        number = _row_number(row[col["Type"]], last, at("Type"), seen, warn)
+        if number is None:
+            continue
+        seen[number] = header_row + 1 + pos
+        own = type_code(number, groups)
+        if code and code.upper() != own:
+            warn(
+                f"Code {code!r} does not match type {number}, whose code is {own}; {own} is"
+                " used",
+                f"Type numbers are fixed ({_numbering(groups)}): correct the Code or move the"
+                " row's texts to the right type.",
+                at("Code"),
+            )
+        chosen_type = _row_type(row, col, number, own, defaults.get(number), at, warn)
+        if chosen_type is not None:
+            chosen[number] = chosen_type
 
-        for name, attr in (("Name", "name"), ("Strategy", "strategy"), ("Owner", "owner")):
-            index = col[name]
-            if index is None:
-                continue
-            if _is_blank(row[index]):
-                warn(
-                    f"{name} of type {number} is blank; the default {getattr(default, attr)!r}"
-                    " is used",
-                    f"Fill in the {name}.",
-                    at(name),
-                )
-            else:
-                fields[attr] = _text(row[index])
-
-        interval_col = col["VisitIntervalDays"]
-        if interval_col is not None:
-            raw = row[interval_col]
-            days = _whole_number(raw)
-            if days is None or days <= 0:
-                shown = "blank" if _is_blank(raw) else repr(raw)
-                warn(
-                    f"visit interval of type {number} is {shown}, not a positive whole number of"
-                    f" days; the default {default.visit_interval_days} is used",
-                    "Enter the number of days between planned contacts, e.g. 30.",
-                    at("VisitIntervalDays"),
-                )
-            else:
-                fields["visit_interval_days"] = days
-        chosen[number] = replace(default, **fields)
-
+    if other_codes:
+        warn(
+            f"{len(other_codes)} row(s) have codes for another number of groups than the "
+            f"hierarchy's {groups} (first at {other_codes[0]}); they are ignored",
+            f"Write one row per type 1 to {last} with {groups}-letter codes "
+            f"({_numbering(groups)}).",
+            other_codes[0],
+        )
     for number, default in defaults.items():
         if number not in chosen:
             warn(
@@ -416,3 +415,76 @@ def strategies_from_table(
             )
             chosen[number] = default
     return tuple(chosen[n] for n in sorted(chosen)), problems
+
+
+def _numbering(groups: int) -> str:
+    """``"1 HHH, 2 HHL, ... 8 LLL"`` (shortened beyond eight types)."""
+    last = 1 << groups
+    shown = [f"{n} {type_code(n, groups)}" for n in range(1, min(last, 8) + 1)]
+    if last > 8:
+        shown[-1:] = ["...", f"{last} {type_code(last, groups)}"]
+    return ", ".join(shown)
+
+
+def _row_number(raw: Any, last: int, cell: str, seen: dict[int, int], warn: Any) -> int | None:
+    """The row's type number, or None (warned) when it is not one or repeats one."""
+    number = _whole_number(raw)
+    if number is None or not 1 <= number <= last:
+        warn(
+            f"Type {raw!r} is not a type number; the row is ignored",
+            f"Type must be a whole number from 1 to {last}.",
+            cell,
+        )
+        return None
+    if number in seen:
+        warn(
+            f"type {number} appears again (first in row {seen[number]}); this row is ignored",
+            "Keep one row per type and delete the repeat.",
+            cell,
+        )
+        return None
+    return number
+
+
+def _row_type(
+    row: Any,
+    col: dict[str, int | None],
+    number: int,
+    code: str,
+    default: CustomerType | None,
+    at: Any,
+    warn: Any,
+) -> CustomerType | None:
+    """One row as a type; blank fields from ``default``, or None without an interval."""
+    fields: dict[str, Any] = {}
+    for name, attr in (("Name", "name"), ("Strategy", "strategy"), ("Owner", "owner")):
+        index = col[name]
+        if index is not None and not _is_blank(row[index]):
+            fields[attr] = _text(row[index])
+            continue
+        fallback = getattr(default, attr) if default else (code if attr == "name" else "")
+        if index is not None:
+            warn(
+                f"{name} of type {number} is blank; {fallback!r} is used",
+                f"Fill in the {name}.",
+                at(name),
+            )
+        fields[attr] = fallback
+    index = col["VisitIntervalDays"]
+    raw = row[index] if index is not None else None
+    days = _whole_number(raw)
+    if days is None or days <= 0:
+        shown = "blank" if _is_blank(raw) else repr(raw)
+        kept = (f"the default {default.visit_interval_days} is used" if default else
+                f"type {number} ({code}) has no strategy until it has one")
+        if index is not None:
+            warn(
+                f"visit interval of type {number} is {shown}, not a positive whole number of"
+                f" days; {kept}",
+                "Enter the number of days between planned contacts, e.g. 30.",
+                at("VisitIntervalDays"),
+            )
+        if default is None:
+            return None
+        days = default.visit_interval_days
+    return CustomerType(number, code, fields["name"], fields["strategy"], fields["owner"], days)

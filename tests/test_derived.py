@@ -110,19 +110,112 @@ def test_only_known_names_are_wanted():
     ]
 
 
-def test_problems_of_computed_columns_name_their_sheet(ledger):
+def _with(ledger: Ledger, customers: pd.DataFrame, transactions: pd.DataFrame | None = None
+          ) -> Ledger:
+    return Ledger(customers, ledger.transactions if transactions is None else transactions,
+                  ledger.interactions, ledger.survey)
+
+
+def _by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.set_index(frame[schema.CUSTOMER_ID].astype(str))
+
+
+def test_a_customer_without_orders_in_either_window_has_lapsed_growth(ledger):
+    # The lapsed/none rule: no order in the last 24 months is -100 % growth, scored as
+    # such; it is neither imputed from the other customers nor reported as missing.
     first = ledger.customers[schema.CUSTOMER_ID].iloc[0]
     orders = ledger.transactions[ledger.transactions[schema.CUSTOMER_ID] != first]
-    results = pipeline.run(
-        Ledger(ledger.customers.drop(columns=["PurchaseGrowth"]), orders, ledger.interactions,
-               ledger.survey),
-        stamp=STAMP,
-    )
-    # A customer without any order has no growth rate: reported at Transactions.
-    about = [p for p in results.problems if "PurchaseGrowth" in p.message]
-    assert about, "a customer without orders has no growth rate"
-    assert all(p.sheet == schema.TRANSACTIONS and p.cell is None for p in about)
-    assert all("computed from Transactions" in p.message for p in about)
+    results = pipeline.run(_with(ledger, ledger.customers.drop(columns=["PurchaseGrowth"]),
+                                 orders), stamp=STAMP)
+    scored = _by_id(results.scored)
+    assert scored.loc[first, "PurchaseGrowth"] == -1.0
+    row = results.scores_table[schema.CUSTOMER_ID] == first
+    assert results.scores_table.loc[row, "Purchase growth"].item() == 0.0
+    assert not results.scores.imputed["Purchase growth"].any()
+    assert not [p for p in results.problems if "PurchaseGrowth" in p.message]
+
+
+def test_each_blank_cell_gets_the_ledger_figure(ledger):
+    customers = ledger.customers.copy()
+    blank = [0, 5, 9]
+    customers["Revenue12m"] = customers["Revenue12m"].astype(object)
+    customers.loc[blank, "Revenue12m"] = [None, "", "  "]
+    results = pipeline.run(_with(ledger, customers), stamp=STAMP)
+    ids = customers[schema.CUSTOMER_ID].iloc[blank].astype(str)
+    activity = _by_id(results.operations.activity)
+    scored = _by_id(results.scored)
+    np.testing.assert_allclose(scored.loc[ids, "Revenue12m"].astype(float),
+                               activity.loc[ids, "Revenue12m"].astype(float))
+    assert not results.scores.imputed["Sales revenue"].any()
+    computed = _by_id(results.scores_table)["Computed"]
+    assert computed[ids].tolist() == [1, 1, 1]
+    assert computed.drop(index=ids).eq(0).all()
+    lines = [p for p in results.problems if p.message.startswith("Revenue12m:")]
+    assert len(lines) == 1, "one summary line per column, not one per customer"
+    assert "3 of 150 customers have no figure typed" in lines[0].message
+    assert lines[0].sheet == schema.CUSTOMERS and lines[0].cell.endswith(":" + lines[0].cell[0])
+
+
+def test_a_stale_typed_figure_is_reported_and_the_ledger_figure_scored(ledger):
+    # An order imported after Revenue12m was typed: the typed figure is stale.
+    first = ledger.customers[schema.CUSTOMER_ID].iloc[0]
+    extra = ledger.transactions.iloc[[0]].copy()
+    extra[schema.CUSTOMER_ID] = first
+    extra["Date"] = pd.Timestamp(STAMP.date()) - pd.Timedelta(days=3)
+    extra["Amount"] = 0.2 * float(ledger.customers["Revenue12m"].iloc[0]) + 1000
+    orders = pd.concat([ledger.transactions, extra], ignore_index=True)
+    customers = ledger.customers.copy()
+    ledger_revenue = order_metrics(orders, customers[schema.CUSTOMER_ID].astype(str),
+                                   today=STAMP.date()).table["Revenue12m"].to_numpy()
+    customers.loc[1, "Revenue12m"] = ledger_revenue[1] * 1.009  # within 1 %: agrees
+    customers.loc[2, "Revenue12m"] = ledger_revenue[2] * 1.011  # just beyond: stale
+    results = pipeline.run(_with(ledger, customers, orders), stamp=STAMP)
+    activity = _by_id(results.operations.activity)
+    scored = _by_id(results.scored)
+    # Activity and scoring show the same figure for every customer, C0001 included.
+    assert scored.loc[first, "Revenue12m"] == activity.loc[first, "Revenue12m"]
+    np.testing.assert_allclose(scored["Revenue12m"].astype(float),
+                               activity.loc[scored.index, "Revenue12m"].astype(float))
+    (line,) = [p for p in results.problems if p.message.startswith("Revenue12m:")]
+    assert "2 typed figures are stale" in line.message
+    assert f"{first} typed {float(customers['Revenue12m'].iloc[0]):,.0f}" in line.message
+    assert f"ledger {ledger_revenue[0]:,.0f}" in line.message
+    computed = results.scores_table["Computed"].to_numpy()
+    # C0001's new order also moves its gross profit, unit profit and growth.
+    assert computed[0] == 4 and computed[1] == 0 and computed[2] == 1
+
+
+def test_a_typed_figure_of_a_customer_without_history_is_kept(ledger):
+    first = ledger.customers[schema.CUSTOMER_ID].iloc[0]
+    orders = ledger.transactions[ledger.transactions[schema.CUSTOMER_ID] != first]
+    customers = ledger.customers.copy()
+    customers.loc[0, "Revenue12m"] = 12345.0
+    results = pipeline.run(_with(ledger, customers, orders), stamp=STAMP)
+    assert _by_id(results.scored).loc[first, "Revenue12m"] == 12345.0
+    assert not [p for p in results.problems if "stale" in p.message]
+
+
+def test_customers_added_by_an_import_get_ledger_figures_not_medians(ledger):
+    # import-transactions --add-missing-customers adds rows with an ID and a name only.
+    new = pd.DataFrame({schema.CUSTOMER_ID: ["N0001", "N0002"],
+                        schema.CUSTOMER_NAME: ["New One", "New Two"]})
+    customers = pd.concat([ledger.customers, new], ignore_index=True)
+    lines = ledger.transactions.iloc[[0, 1, 2]].copy()
+    lines[schema.CUSTOMER_ID] = ["N0001", "N0001", "N0002"]
+    lines["Date"] = pd.Timestamp(STAMP.date()) - pd.Timedelta(days=10)
+    orders = pd.concat([ledger.transactions, lines], ignore_index=True)
+    results = pipeline.run(_with(ledger, customers, orders), stamp=STAMP)
+    scored = _by_id(results.scored).loc[["N0001", "N0002"]]
+    ledger_figures = order_metrics(orders, pd.Series(["N0001", "N0002"]),
+                                   today=STAMP.date()).table
+    for column in ("Revenue12m", "GrossProfit12m", "UnitProfit"):
+        np.testing.assert_allclose(scored[column].astype(float),
+                                   ledger_figures[column].astype(float), err_msg=column)
+    assert (ledger_figures["Revenue12m"] > 0).all()
+    imputed = results.scores.imputed.reset_index(drop=True).iloc[-2:]
+    for name in ("Sales revenue", "Gross profit", "Unit profit", "Purchase growth"):
+        assert not imputed[name].any(), name
+    assert results.scores_table["Computed"].iloc[-2:].tolist() == [4, 4]
 
 
 def test_dashboard_says_which_columns_were_computed(ledger):

@@ -74,6 +74,8 @@ def _short(text: str, width: int = 48) -> str:
 
 def print_summary(results: Any) -> None:
     """Weights with their CR, then counts and value share per type and ABC class."""
+    import pandas as pd  # loaded with the results already
+
     w = results.weights
     table = Table(title="Weights (AHP)")
     for col in ("Group", "Indicator", "Group w", "Local w", "Global w"):
@@ -107,12 +109,12 @@ def print_summary(results: Any) -> None:
         seg.add_column(col, justify="right" if col in ("Customers", "Value share") else "left")
     for _, r in results.summary_by_type.iterrows():
         seg.add_row(
-            str(r["Type"]),
+            "" if pd.isna(r["Type"]) else str(r["Type"]),
             r["Code"],
             r["Name"],
             str(r["Customers"]),
             _fmt(r["ValueShare"], ".1%"),
-            f"{r['VisitIntervalDays']} days",
+            "" if pd.isna(r["VisitIntervalDays"]) else f"{r['VisitIntervalDays']} days",
             _short(r["Strategy"]),
         )
     console.print(seg)
@@ -171,7 +173,9 @@ def results_json(results: Any, path: Path) -> dict[str, Any]:
         "customers": results.customers,
         "weights": results.weights.table.to_dict(orient="records"),
         "consistency": results.weights.consistency_table().to_dict(orient="records"),
-        "types": results.summary_by_type.to_dict(orient="records"),
+        "types": [{k: (None if v is None or v != v or str(v) == "<NA>" else v)
+                   for k, v in row.items()}
+                  for row in results.summary_by_type.to_dict(orient="records")],
         "abc": results.summary_by_abc.to_dict(orient="records"),
         "computed_columns": dict(results.derived),
         "problems": problems_json(results.problems),

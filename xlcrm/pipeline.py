@@ -176,6 +176,8 @@ class Results:
     """The day orders, contacts and surveys were judged from (the stamp's day by default)."""
     unrated: np.ndarray | None = None
     """Per analysed customer: True when it is Unrated (too much of its weight imputed)."""
+    scored: pd.DataFrame | None = None
+    """The Customers rows analysed, holding the figures scored (ledger figures filled in)."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -530,6 +532,7 @@ def run(
         derived=derived.sources,
         as_of=today,
         unrated=rating.unrated,
+        scored=kept,
     )
 
 
@@ -634,7 +637,10 @@ def type_summary(
         interval = named[k].visit_interval_days if k in named else None
         rows.append((number, code, name, int(count), count / n if n else np.nan, value_sum,
                      value_sum / total if total else np.nan, mean, interval, strategy))
-    return pd.DataFrame(rows, columns=list(TYPE_SUMMARY_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(TYPE_SUMMARY_COLUMNS))
+    for column in ("Type", "VisitIntervalDays"):
+        out[column] = out[column].astype("Int64")
+    return out
 
 
 def abc_summary(by_abc: pd.DataFrame) -> pd.DataFrame:

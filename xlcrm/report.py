@@ -95,7 +95,7 @@ def a1(row: int, col: int, *, absolute: bool = True) -> str:
 
 def clean(value: Any) -> Any:
     """A value a sheet can hold: NaN/NaT/inf become blank, numpy scalars plain Python."""
-    if value is None or value is pd.NaT:
+    if value is None or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, np.generic):
         value = value.item()
@@ -151,6 +151,33 @@ def _summary_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[Row]:
     return [[clean(frame.iloc[i].get(c)) for c in columns] for i in range(len(frame))]
 
 
+def type_rows(summary: pd.DataFrame) -> list[Row]:
+    """The Dashboard's rows of the type summary: at most :data:`N_TYPES`, in its formats.
+
+    Only types that customers have are in ``summary``. When there are more rows than the
+    Dashboard's formatted (and charted) rows, as four or more groups allow, the largest
+    types are shown in number order and the rest are added up in one ``Other types`` row;
+    the Segments sheet has every customer's type.
+    """
+    rows = _summary_rows(summary, DASH_TYPES_COLUMNS)
+    if len(rows) <= N_TYPES:
+        return rows
+    counts = summary["Customers"].to_numpy()
+    keep = np.sort(np.argsort(-counts, kind="stable")[: N_TYPES - 1])
+    rest = summary.drop(index=summary.index[keep])
+    customers, value = int(rest["Customers"].sum()), float(rest["Value"].sum())
+    other = {
+        "Name": f"Other types ({len(rest)})",
+        "Customers": customers,
+        "CustomerShare": float(rest["CustomerShare"].sum()),
+        "Value": value,
+        "ValueShare": float(rest["ValueShare"].sum()),
+        "MeanValue": value / customers if customers else None,
+        "Strategy": "Each type's strategy is on the Segments and Strategies sheets",
+    }
+    return [rows[k] for k in keep] + [[clean(other.get(c)) for c in DASH_TYPES_COLUMNS]]
+
+
 def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
     """The ``Dashboard`` sheet as blocks at the fixed layout positions.
 
@@ -187,16 +214,16 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
     if results.derived:
         computed = ", ".join(f"{c} from {src}" for c, src in results.derived.items())
         note.append(f"Indicator columns computed from the ledger: {computed}.")
+    unrated = 0 if results.unrated is None else int(results.unrated.sum())
+    if unrated:
+        note.append(f"{unrated} customers are Unrated (too many indicators imputed): see the "
+                    "Segments sheet.")
     blocks.append(Block(DASH_NOTES, [[" ".join(note)]]))
 
+    groups = ", ".join(map(str, results.segments.high.columns))
+    blocks.append(Block(DASH_TYPES_TITLE, [[f"By customer type ({groups})"]]))
     blocks.append(
-        Block(DASH_TYPES_TITLE, [["By customer type (Qualification, Potential, Contribution)"]])
-    )
-    blocks.append(
-        Block(
-            DASH_TYPES_HEADER,
-            [list(DASH_TYPES_COLUMNS)] + _summary_rows(results.summary_by_type, DASH_TYPES_COLUMNS),
-        )
+        Block(DASH_TYPES_HEADER, [list(DASH_TYPES_COLUMNS)] + type_rows(results.summary_by_type))
     )
     blocks.append(Block(DASH_ABC_TITLE, [["By ABC class (Pareto)"]]))
     blocks.append(

@@ -232,6 +232,7 @@ def add_derived_columns(
     *,
     orders: OrderMetrics | None,
     survey: SurveyResult | None,
+    ids: pd.Series | None = None,
 ) -> DerivedColumns:
     """Settle the derivable indicator ``columns`` cell by cell (module docstring).
 
@@ -243,6 +244,8 @@ def add_derived_columns(
         The columns the hierarchy's indicators (and the ABC basis) read.
     orders, survey : OrderMetrics or SurveyResult, optional
         Figures per CustomerID, or ``None`` when the source sheet has no rows.
+    ids : Series, optional
+        The CustomerIDs of ``customers`` as trimmed text, when the caller has them.
 
     Returns
     -------
@@ -251,8 +254,9 @@ def add_derived_columns(
     wanted = wanted_columns(columns)
     if not wanted or (orders is None and survey is None):
         return DerivedColumns(customers)
-    ids = pd.Index(customers[schema.CUSTOMER_ID].astype("string").str.strip()
-                   .to_numpy(dtype=object))
+    if ids is None:
+        ids = customers[schema.CUSTOMER_ID].astype("string").str.strip()
+    index = pd.Index(ids.to_numpy(dtype=object))
     where: dict[int, np.ndarray | None] = {}
     out = customers.copy(deep=False)
     result = DerivedColumns(out)
@@ -262,7 +266,7 @@ def add_derived_columns(
             continue
         table, field_name, sheet, history = source
         if id(table) not in where:
-            where[id(table)] = _aligned(table, ids)
+            where[id(table)] = _aligned(table, index)
         figures, has = ledger_figures(table, field_name, history, where[id(table)])
         raw = customers[column] if column in customers.columns else None
         if raw is None:

@@ -724,11 +724,14 @@ def result_tables(
                             *scores.group_scores.columns, *tail]
 
     seg = dict(lead)
-    labels = segments.labels()
-    for group in labels.columns:
-        seg[group] = labels[group].to_numpy()
+    # High, Low or blank (as SegmentResult.labels), looked up without building text arrays.
+    words = np.array(["Low", "High", ""], dtype=object)
+    for group in segments.high.columns:
+        flags = segments.high[group].to_numpy(dtype=float, na_value=np.nan)
+        code = np.where(np.isnan(flags), 2, flags).astype(np.int64)
+        seg[group] = pd.Series(words[code], dtype=object, copy=False)
     numbers = segments.type.to_numpy(dtype=float, na_value=np.nan)
-    groups = len(labels.columns)
+    groups = len(segments.high.columns)
     size = 1 << groups
     name_of = np.full(size + 1, None, dtype=object)
     strategy_of = np.full(size + 1, None, dtype=object)

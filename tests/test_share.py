@@ -721,7 +721,8 @@ def test_libreoffice_shows_the_same_numbers(demo, masked, tmp_path):
     dash = rows(seen, schema.DASHBOARD)
     header = dash[5]
     counts = [r[header.index("Customers")] for r in dash[6:14]]
-    assert sum(counts) == 60
+    # Only types that customers have are listed; the rest of the block is blank.
+    assert sum(c for c in counts if isinstance(c, (int, float))) == 60
     scores = rows(seen, schema.SCORES)
     values = np.array([r[scores[0].index("Value")] for r in scores[1:]], dtype=float)
     assert len(values) == 60 and np.all((values >= 0) & (values <= 100))

@@ -152,3 +152,34 @@ def test_a_strategies_sheet_for_three_groups_is_not_read_as_four(ledger):
     assert line.message.startswith("8 row(s) have codes for another number of groups")
     assert results.types == ()
     assert not (results.segments_table["TypeName"] == "Star").any()
+
+
+def test_a_four_group_workbook_keeps_the_dashboards_formats(ledger, tmp_path):
+    import numpy as np
+    from openpyxl import load_workbook
+
+    from xlcrm.book.template import build_workbook
+    from xlcrm.book.workbook_file import resegment_file
+    from xlcrm.value.hierarchy import hierarchy_from_table
+
+    indicators = indicators_grid(FOUR)
+    hierarchy, problems = hierarchy_from_table(pd.DataFrame(indicators[1:],
+                                                            columns=indicators[0]))
+    assert not problems
+    judgments = {"groups": np.ones((4, 4))}
+    for g in hierarchy.groups:
+        k = len(hierarchy.by_group[g])
+        judgments[g] = np.ones((k, k))
+    small = Ledger(ledger.customers.iloc[:120], ledger.transactions, ledger.interactions,
+                   ledger.survey)
+    path = tmp_path / "four.xlsm"
+    path.write_bytes(build_workbook(small, hierarchy=hierarchy, judgments=judgments, types=()))
+    results = resegment_file(path, backups=0, stamp=STAMP)
+    listed = len(_type_rows(results))
+    assert 4 < listed <= report.N_TYPES
+    sheet = load_workbook(path, read_only=False)[schema.DASHBOARD]
+    top = report.DASH_TYPES_HEADER[0] + 2  # first type row, 1-based
+    share = 1 + report.DASH_TYPES_COLUMNS.index("CustomerShare")
+    for row in range(top, top + listed):
+        cell = sheet.cell(row=row, column=share)
+        assert isinstance(cell.value, float) and "%" in cell.number_format, cell.coordinate

@@ -199,11 +199,15 @@ def id_masks(ids: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     arr = ids.to_numpy(dtype=object)
     if ptypes.infer_dtype(arr, skipna=True) != "string":
         arr = ids.astype("string").str.strip().to_numpy(dtype=object, na_value=None)
-    stripped = [v.strip() if v.__class__ is str else None for v in arr]
-    text = pd.Series(np.array(stripped, dtype=object), index=ids.index, dtype=object)
-    values = text.to_numpy()
-    blank = (values == None) | (values == "")  # noqa: E711 (elementwise)
-    dup = pd.Index(values).duplicated(keep="first") & ~blank
+    null = pd.isna(arr)
+    if null.any():
+        values = np.fromiter((v.strip() if v.__class__ is str else None for v in arr),
+                             dtype=object, count=arr.size)
+    else:
+        values = np.fromiter(map(str.strip, arr), dtype=object, count=arr.size)
+    text = pd.Series(values, index=ids.index, dtype=object, copy=False)
+    blank = null | (values == "")
+    dup = pd.Index(values, dtype=object).duplicated(keep="first") & ~blank
     return text, blank, dup
 
 

@@ -256,7 +256,7 @@ def add_derived_columns(
         return DerivedColumns(customers)
     if ids is None:
         ids = customers[schema.CUSTOMER_ID].astype("string").str.strip()
-    index = pd.Index(ids.to_numpy(dtype=object))
+    index = pd.Index(ids.to_numpy(dtype=object), dtype=object)
     where: dict[int, np.ndarray | None] = {}
     out = customers.copy(deep=False)
     result = DerivedColumns(out)

@@ -86,7 +86,10 @@ def rate(imputed: pd.DataFrame, global_weights: pd.Series, columns: dict[str, st
     names = list(imputed.columns)
     weights = global_weights.reindex(names).to_numpy(dtype=float)
     flags = imputed.to_numpy(dtype=bool)
-    share = flags @ weights if flags.size else np.zeros(len(imputed))
+    # Column by column: a bool @ float product would cast the whole matrix to float first.
+    share = np.zeros(len(imputed))
+    for j, w in enumerate(weights):
+        np.add(share, w, out=share, where=flags[:, j])
     unrated = share > limit + TOLERANCE
     reasons = np.full(len(imputed), None, dtype=object)
     rows = np.flatnonzero(unrated)

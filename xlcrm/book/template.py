@@ -925,7 +925,8 @@ def build_workbook(
     _result_sheet(
         sheets[schema.SCORES],
         score_columns,
-        {name: ONE for name in score_columns[2:-4] + ["Value", "Percentile"]},
+        {**{name: ONE for name in score_columns[2:-len(schema.SCORES_TAIL)]
+            + ["Value", "Percentile"]}, "ImputedWeight": PERCENT},
     )
     _result_sheet(sheets[schema.SEGMENTS], schema.SEGMENTS_COLUMNS)
     _result_sheet(sheets[schema.PROBLEMS], schema.PROBLEMS_COLUMNS,

@@ -319,7 +319,8 @@ def derived_problems(
         if count:
             problems.append(Problem(
                 "warning",
-                f"{column}: {count} of {len(computed)} customers have no figure typed; the "
+                f"{column}: {count} of {len(computed)} "
+                f"{'customer has' if count == 1 else 'customers have'} no figure typed; the "
                 f"figure computed from {source} is used (counted in the Computed column of "
                 f"{schema.SCORES})",
                 f"Nothing to do: {source.split(' ')[0]} is the record; type a figure only "
@@ -336,9 +337,10 @@ def derived_problems(
         more = stale.positions.size - min(SHOWN, stale.positions.size)
         problems.append(Problem(
             "warning",
-            f"{column}: {stale.positions.size} typed figures are stale, more than 1 % off the "
-            f"figure computed from {source} ({named}{f'; {more} more' if more else ''}); the "
-            "ledger's figures are used",
+            f"{column}: {stale.positions.size} typed "
+            f"{'figure is' if stale.positions.size == 1 else 'figures are'} stale, more than "
+            f"1 % off the figure computed from {source} ({named}"
+            f"{f'; {more} more' if more else ''}); the ledger's figures are used",
             f"Clear these {column} cells (the ledger keeps them up to date), or import the "
             f"orders the ledger is missing if the typed figure is right.",
             sheet, f"{letter}:{letter}",

@@ -123,7 +123,8 @@ def unrated_problem(rating: Rating, ids: pd.Series, *, by_value: bool, sheet: st
     abc = " and no ABC class" if by_value else ""
     return [Problem(
         "warning",
-        f"{rows.size} customers are Unrated: imputed indicators carry more than "
+        f"{rows.size} {'customer is' if rows.size == 1 else 'customers are'} Unrated: "
+        "imputed indicators carry more than "
         f"{_percent(rating.limit)} of their weight ({named}{more}); they get no type{abc} and "
         "take no part in the High/Low split",
         f"Fill the indicators the {sheet} sheet lists for each of them (Strategy column), "

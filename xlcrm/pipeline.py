@@ -720,12 +720,12 @@ def result_tables(
         "ImputedWeight": rating.imputed_weight if rating is not None else np.full(n, np.nan),
         "Computed": computed if computed is not None else np.zeros(n, dtype=np.int64),
     }
-    # By position: an indicator may share its name with a group.
-    arrays = [*lead.values(), *scores.indicator_scores.to_numpy().T,
-              *scores.group_scores.to_numpy().T, *tail.values()]
-    scores_table = pd.DataFrame(dict(enumerate(arrays)), copy=False)
-    scores_table.columns = [*lead, *scores.indicator_scores.columns,
-                            *scores.group_scores.columns, *tail]
+    # Side by side without consolidating the score blocks into a copy (1 M customers).
+    scores_table = pd.concat(
+        [pd.DataFrame(lead), scores.indicator_scores.reset_index(drop=True),
+         scores.group_scores.reset_index(drop=True), pd.DataFrame(tail)],
+        axis=1,
+    )
 
     seg = dict(lead)
     # High, Low or blank (as SegmentResult.labels), looked up without building text arrays.
@@ -749,7 +749,7 @@ def result_tables(
     type_name, strategy = name_of[index], strategy_of[index]
     if rating is not None and rating.unrated.any():
         type_name[rating.unrated] = UNRATED
-        strategy[rating.unrated] = rating.reasons[rating.unrated]
+        strategy[rating.unrated] = rating.reasons
     seg["Type"] = segments.type.array
     seg["TypeName"] = pd.Series(type_name, dtype=object, copy=False)
     seg["Strategy"] = pd.Series(strategy, dtype=object, copy=False)

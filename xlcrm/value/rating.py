@@ -51,7 +51,8 @@ class Rating:
     limit : float
         The largest share allowed.
     reasons : ndarray of object
-        Per customer: why it is Unrated and which indicators to fill; None when rated.
+        Per Unrated customer, in row order (``reasons[k]`` belongs to row
+        ``np.flatnonzero(unrated)[k]``): why it is Unrated and which indicators to fill.
     """
 
     imputed_weight: np.ndarray
@@ -85,18 +86,19 @@ def rate(imputed: pd.DataFrame, global_weights: pd.Series, columns: dict[str, st
     """
     names = list(imputed.columns)
     weights = global_weights.reindex(names).to_numpy(dtype=float)
-    flags = imputed.to_numpy(dtype=bool)
-    # Column by column: a bool @ float product would cast the whole matrix to float first.
+    # Column by column (views of the scores' flags): a bool @ float product would cast a
+    # copy of the whole customers x indicators matrix to float first.
     share = np.zeros(len(imputed))
-    for j, w in enumerate(weights):
-        np.add(share, w, out=share, where=flags[:, j])
+    for name, w in zip(names, weights, strict=True):
+        np.add(share, w, out=share, where=imputed[name].to_numpy(dtype=bool))
     unrated = share > limit + TOLERANCE
-    reasons = np.full(len(imputed), None, dtype=object)
     rows = np.flatnonzero(unrated)
+    reasons = np.empty(rows.size, dtype=object)
     if rows.size:
         # Customers with the same gaps share one reason: one string per pattern, not per row.
         order = np.argsort(-weights, kind="stable")
-        packed = np.packbits(flags[rows][:, order], axis=1)
+        flags = imputed.iloc[rows].to_numpy(dtype=bool)
+        packed = np.packbits(flags[:, order], axis=1)
         patterns, inverse = np.unique(packed, axis=0, return_inverse=True)
         texts = []
         for pattern in patterns:
@@ -107,7 +109,7 @@ def rate(imputed: pd.DataFrame, global_weights: pd.Series, columns: dict[str, st
         percent = np.round(share[rows] * 100).astype(int)
         shown = np.array([f"Unrated: {p} % of the weight is imputed (limit {_percent(limit)}); "
                           f"fill " for p in range(101)], dtype=object)
-        reasons[rows] = shown[np.clip(percent, 0, 100)] + np.array(texts, dtype=object)[
+        reasons[:] = shown[np.clip(percent, 0, 100)] + np.array(texts, dtype=object)[
             np.asarray(inverse).reshape(-1)]
     return Rating(share, unrated, limit, reasons)
 

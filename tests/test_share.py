@@ -159,8 +159,8 @@ def test_copy_is_a_macro_free_xlsx(demo, copy):
 def test_every_formula_is_replaced_by_its_saved_value(demo, copy):
     out, report, _ = copy
     n = formula_cells(demo)
-    assert n == 44  # 33 on Judgments (reciprocals, weights, CRs), 11 links on Problems (the
-    # warnings about figures the demo computes from Transactions and Survey name no cell)
+    assert n == 50  # 33 on Judgments (reciprocals, weights, CRs), 17 links on Problems: 12
+    # cell problems, 5 lines saying which blank Customers columns got the ledger's figures
     assert report.formulas == n
     assert formula_cells(out) == 0
     names = sheet_names(out)
@@ -201,7 +201,7 @@ def test_cover_sheet_is_first_and_active_and_says_what_this_is(demo, copy):
     assert f"xlcrm {__version__}" in cover["What this is"]
     assert "no macros" in cover["What this is"]
     assert cover["Contact details"].startswith("not masked")
-    assert cover["Formulas replaced by values"] == "44 cells"
+    assert cover["Formulas replaced by values"] == "50 cells"
     listed = [r[0] for r in rows(out, COVER_SHEET)[
         [r[0] for r in rows(out, COVER_SHEET)].index("Sheets in this copy") + 1:]]
     assert listed == names
@@ -579,7 +579,7 @@ def test_cli_share_json_and_exit_codes(demo, tmp_path, capsys):
     assert main(["share", str(demo), "-o", str(out), "--mask-contacts", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["output"] == str(out) and data["masked_cells"] == 180
-    assert data["sheets"][0] == COVER_SHEET and data["formulas_replaced"] == 44
+    assert data["sheets"][0] == COVER_SHEET and data["formulas_replaced"] == 50
     assert main(["share", str(demo), "-o", str(tmp_path / "cli.xlsm")]) == 2
     assert ".xlsx" in capsys.readouterr().err
     assert main(["share", str(tmp_path / "missing.xlsm"), "-o", str(out)]) == 2
@@ -593,7 +593,7 @@ def test_cli_default_output_beside_the_workbook(demo, tmp_path, capsys):
     assert expected.name == f"book (shareable {date.today():%Y-%m-%d}).xlsx"
     assert expected.exists()
     text = capsys.readouterr().out
-    assert "NOT masked" in text and "44 formula(s)" in text
+    assert "NOT masked" in text and "50 formula(s)" in text
 
 
 # --------------------------------------------------------------------------------------------

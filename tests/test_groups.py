@@ -175,8 +175,10 @@ def test_a_four_group_workbook_keeps_the_dashboards_formats(ledger, tmp_path):
     path = tmp_path / "four.xlsm"
     path.write_bytes(build_workbook(small, hierarchy=hierarchy, judgments=judgments, types=()))
     results = resegment_file(path, backups=0, stamp=STAMP)
-    listed = len(_type_rows(results))
+    rows = _type_rows(results)
+    listed = len(rows)
     assert 4 < listed <= report.N_TYPES
+    assert all(r[3] > 0 for r in rows) and sum(r[3] for r in rows) == 120
     sheet = load_workbook(path, read_only=False)[schema.DASHBOARD]
     top = report.DASH_TYPES_HEADER[0] + 2  # first type row, 1-based
     share = 1 + report.DASH_TYPES_COLUMNS.index("CustomerShare")

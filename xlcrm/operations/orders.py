@@ -37,6 +37,10 @@ Orders (``Transactions``: CustomerID, Date, Amount, optional GrossProfit, Quanti
   Unlike the demo, which gives -1 to a customer without purchases in both windows, such a
   customer has no growth rate here (NaN): nothing grew or fell.
 * ``RecencyDays``: days from the last order to ``today``.
+* ``OrderDays``: distinct days with an order, all history up to ``today``;
+  ``RepeatOrderValue``: the sum of ``Amount`` of the order rows dated after the first order
+  day. Several orders on one day are one purchase here, as Fader and Hardie count repeat
+  purchases: these are the inputs of the lifetime-value models (:mod:`xlcrm.operations.clv`).
 * ``TypicalIntervalDays``: the median gap in days between the customer's consecutive order
   *days* over all history (several orders on one day count as one visit to the shop: a gap of
   0 days would make every silence look infinite); NaN with fewer than two order days.
@@ -144,6 +148,8 @@ ORDER_COLUMNS: Final = (
     "F",
     "M",
     "RFMSegment",
+    "OrderDays",
+    "RepeatOrderValue",
 )
 """Columns of :attr:`OrderMetrics.table`, in order."""
 
@@ -859,6 +865,7 @@ def order_metrics(
     has = orders > 0
     recency = np.where(has, t_day - np.where(has, latest, 0), np.nan).astype(float)
     interval = _typical_interval(oc, od, k)
+    order_days, repeat_value = _order_days(oc, od, a[is_order], first, k)
 
     growth, note = growth_rate(rev12, rev_prev, cap=growth_cap)
     # Credit notes can cancel a window's orders: say so rather than "new" or "no orders".
@@ -887,6 +894,8 @@ def order_metrics(
             "F": f,
             "M": m,
             "RFMSegment": rfm_segment(r, f),
+            "OrderDays": order_days,
+            "RepeatOrderValue": repeat_value,
         },
         index=pd.Index(uniq, dtype=object, name=schema.CUSTOMER_ID),
     )
@@ -896,6 +905,19 @@ def order_metrics(
     if not ids.is_unique:
         table = table.reindex(ids)
     return OrderMetrics(table=table, today=as_of, problems=cells.problems)
+
+
+def _order_days(
+    oc: np.ndarray, od: np.ndarray, oa: np.ndarray, first: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct order days per customer, and the order value after the first order day."""
+    if oc.size == 0:
+        return np.zeros(k, dtype=np.int64), np.zeros(k)
+    pair = np.unique(oc.astype(np.int64) * (1 << 32) + (od - od.min()))
+    days = np.bincount((pair >> 32).astype(np.intp), minlength=k).astype(np.int64)
+    later = od > first[oc]
+    repeat = np.bincount(oc[later], weights=oa[later], minlength=k).astype(float)
+    return days, repeat
 
 
 def _typical_interval(oc: np.ndarray, od: np.ndarray, k: int) -> np.ndarray:

@@ -1,0 +1,214 @@
+"""Lifetime value (xlcrm.operations.clv) against published estimates and on B2B-shaped ledgers.
+
+Known answers on the CDNOW 1/10 sample (tests/data/CDNOW_sample.txt, from the `lifetimes`
+wheel on PyPI; see tests/data/README.md): calibration to 1997-09-30, purchases on one day
+merged, weeks as the unit, as Fader, Hardie & Lee (2005) count repeat purchases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xlcrm.errors import InputError
+from xlcrm.operations import clv
+from xlcrm.operations.orders import order_metrics
+
+DATA = Path(__file__).parent / "data" / "CDNOW_sample.txt"
+CALIBRATION_END = pd.Timestamp("1997-09-30")
+HOLDOUT_END = pd.Timestamp("1998-06-30")
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> dict:
+    names = ["master", "id", "date", "cds", "amount"]
+    raw = pd.read_csv(DATA, sep=r"\s+", header=None, names=names)
+    raw["day"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
+    days = raw.groupby(["id", "day"], as_index=False)["amount"].sum()
+    cal = days[days["day"] <= CALIBRATION_END]
+    first = cal.groupby("id")["day"].min()
+    last = cal.groupby("id")["day"].max()
+    x = cal.groupby("id").size() - 1
+    history = pd.DataFrame({
+        "x": x.astype(float),
+        "t_x": (last - first).dt.days / 7,
+        "T": (CALIBRATION_END - first).dt.days / 7,
+    })  # fmt: skip
+    repeat = cal.merge(first.rename("first"), left_on="id", right_index=True)
+    repeat = repeat[repeat["day"] > repeat["first"]]
+    history["mean_spend"] = repeat.groupby("id")["amount"].mean().reindex(history.index)
+    hold = days[(days["day"] > CALIBRATION_END) & (days["day"] <= HOLDOUT_END)]
+    return {"raw": raw, "history": history, "holdout": hold.groupby("id").size()}
+
+
+def test_cdnow_sample_is_the_published_one(cdnow: dict) -> None:
+    h = cdnow["history"]
+    assert len(h) == 2357 and int((h["x"] > 0).sum()) == 946
+
+
+def test_bgnbd_matches_fader_hardie_lee_2005(cdnow: dict) -> None:
+    h = cdnow["history"]
+    fit = clv.fit_purchases(h["x"], h["t_x"], h["T"])
+    assert fit.usable
+    assert (round(fit.r, 3), round(fit.alpha, 3), round(fit.a, 3), round(fit.b, 3)) == (
+        0.243, 4.414, 0.793, 2.426
+    )
+    assert fit.log_likelihood == pytest.approx(-9582.4, abs=0.05)
+
+
+def test_mbgnbd_matches_the_cdnow_estimates_of_lifetimes(cdnow: dict) -> None:
+    """No paper fits MBG/NBD to CDNOW; lifetimes' test suite states these estimates."""
+    h = cdnow["history"]
+    fit = clv.fit_purchases(h["x"], h["t_x"], h["T"], model="mbg")
+    assert fit.usable
+    assert (round(fit.r, 3), round(fit.alpha, 3), round(fit.a, 3), round(fit.b, 3)) == (
+        0.525, 6.183, 0.891, 1.614
+    )
+
+
+def test_gamma_gamma_matches_fader_hardie_2013(cdnow: dict) -> None:
+    h = cdnow["history"]
+    fit = clv.fit_spend(h["x"], h["mean_spend"])
+    assert fit.usable and fit.customers == 946
+    assert (round(fit.p, 2), round(fit.q, 2), round(fit.gamma, 2)) == (6.25, 3.74, 15.44)
+    assert fit.log_likelihood == pytest.approx(-4055.92, abs=0.005)
+
+
+def test_holdout_predictions_track_the_actual_orders(cdnow: dict) -> None:
+    """39 holdout weeks: the aggregate within 15 %, and the means rise with past orders."""
+    h = cdnow["history"]
+    fit = clv.fit_purchases(h["x"], h["t_x"], h["T"])
+    table, error = clv.holdout_check(fit, h, cdnow["holdout"], weeks=39)
+    assert abs(error) < 0.15
+    assert table["customers"].sum() == 2357
+    assert table["predicted"].is_monotonic_increasing
+    assert np.all(np.abs(table["predicted"] - table["actual"]) < 0.5 * table["actual"] + 0.1)
+
+
+def test_model_invariants(cdnow: dict) -> None:
+    h = cdnow["history"]
+    bg = clv.fit_purchases(h["x"], h["t_x"], h["T"])
+    mbg = clv.fit_purchases(h["x"], h["t_x"], h["T"], model="mbg")
+    # BG/NBD: a one-order customer has not had a chance to drop out; MBG/NBD: it has.
+    assert bg.p_alive(np.array([0.0]), np.array([0.0]), np.array([30.0]))[0] == 1.0
+    assert mbg.p_alive(np.array([0.0]), np.array([0.0]), np.array([30.0]))[0] < 1.0
+    # the longer the silence since the last order, the less likely the customer is active
+    silence = bg.p_alive(np.full(3, 5.0), np.full(3, 10.0), np.array([12.0, 30.0, 60.0]))
+    assert np.all(np.diff(silence) < 0)
+    more = bg.expected_orders(52, np.full(3, 5.0), np.full(3, 30.0), np.full(3, 32.0))
+    less = bg.expected_orders(26, np.full(3, 5.0), np.full(3, 30.0), np.full(3, 32.0))
+    assert np.all(more > less) and np.all(less > 0)
+
+
+def _ledger(customers: int, seed: int = 1) -> tuple[pd.DataFrame, list[str]]:
+    """B2B-shaped orders: monthly to quarterly buyers, some lapsed, one-order customers,
+    credit notes and zero-amount correction lines, several lines on one day."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    start = dt.date(2023, 1, 1)
+    for i in range(customers):
+        cid = f"C{i:04d}"
+        gap = rng.choice([20, 35, 60, 90])
+        life = rng.integers(30, 1000)
+        day = int(rng.integers(0, 300))
+        value = float(rng.gamma(4, 800))
+        while day < min(life, 1060):
+            when = start + dt.timedelta(days=day)
+            rows.append((cid, when, round(value * rng.uniform(0.6, 1.4), 2), 0.0))
+            if rng.random() < 0.1:
+                rows.append((cid, when, round(value * 0.2, 2), 0.0))  # second line, same day
+            if rng.random() < 0.05:
+                rows.append((cid, when, -round(value * 0.1, 2), 0.0))  # credit note
+            day += int(rng.exponential(gap)) + 1
+    frame = pd.DataFrame(rows, columns=["CustomerID", "Date", "Amount", "GrossProfit"])
+    frame["GrossProfit"] = (frame["Amount"] * 0.25).round(2)
+    zero = frame.sample(5, random_state=seed).assign(Amount=0.0, GrossProfit=0.0)
+    ids = [f"C{i:04d}" for i in range(customers)] + ["NOHISTORY"]
+    return pd.concat([frame, zero], ignore_index=True), ids
+
+
+def test_ledger_lifetime_value_follows_activitys_orders() -> None:
+    orders, ids = _ledger(400)
+    today = dt.date(2025, 12, 1)
+    metrics = order_metrics(orders, ids, today=today)
+    result = clv.lifetime_value(metrics.table, today, horizon_months=12, discount_rate=0.1)
+    t = result.table
+    assert list(t.columns) == list(clv.CLV_COLUMNS)
+    assert result.purchases is not None and result.purchases.usable, result.problems
+    assert math.isnan(t.loc["NOHISTORY", "PAlive"]) and math.isnan(t.loc["NOHISTORY", "CLV"])
+    scored = t[metrics.table["Orders"] > 0]
+    assert t.loc[metrics.table["Orders"] == 0, "PAlive"].isna().all()
+    assert scored["PAlive"].between(0, 1).all() and (scored["ExpectedOrders"] >= 0).all()
+    assert (scored["CLV"] >= 0).all()
+    # the margin is the ledger's own 25 % gross profit: CLV is a quarter of expected revenue
+    undiscounted = clv.lifetime_value(metrics.table, today, discount_rate=0.0).table
+    revenue = undiscounted["ExpectedOrders"] * undiscounted["ExpectedOrderValue"]
+    ratio = (undiscounted["CLV"] / revenue).dropna()
+    assert ratio.between(0.2499, 0.2501).all()
+    # x counts order days: several lines on one day are one purchase, credit notes none
+    hist = clv.purchase_history(metrics.table, today)
+    days = orders[orders["Amount"] > 0].groupby("CustomerID")["Date"].nunique()
+    assert hist["x"].dropna().equals((days - 1).astype(float).reindex(hist["x"].dropna().index))
+    # lapsed customers are explained in words
+    low = scored[scored["PAlive"] < clv.LOW_P_ALIVE]
+    assert len(low) > 0 and low["CLVNote"].str.startswith("last order ").all()
+
+
+def test_small_ledger_says_why_and_leaves_figures_blank() -> None:
+    orders, ids = _ledger(8)
+    today = dt.date(2025, 12, 1)
+    metrics = order_metrics(orders, ids, today=today)
+    result = clv.lifetime_value(metrics.table, today)
+    assert result.table[["PAlive", "ExpectedOrders", "CLV"]].isna().all().all()
+    assert len(result.problems) >= 1
+    assert all("\n" not in p.message and "needed" in p.message for p in result.problems)
+
+
+def test_one_order_customers_only_cannot_identify_reordering() -> None:
+    ids = [f"C{i}" for i in range(50)]
+    days = [dt.date(2025, 1, 1 + i % 28) for i in range(50)]
+    orders = pd.DataFrame({"CustomerID": ids, "Date": days, "Amount": 100.0})
+    metrics = order_metrics(orders, ids, today=dt.date(2025, 12, 1))
+    result = clv.lifetime_value(metrics.table, dt.date(2025, 12, 1))
+    assert not result.purchases.usable
+    assert "0 customers ordered more than once" in result.problems[0].message
+    assert result.table["CLV"].isna().all()
+
+
+def test_penalty_steadies_a_small_ledger() -> None:
+    orders, ids = _ledger(60, seed=7)
+    today = dt.date(2025, 12, 1)
+    hist = clv.purchase_history(order_metrics(orders, ids, today=today).table, today).dropna(
+        subset=["x"]
+    )
+    plain = clv.fit_purchases(hist["x"], hist["t_x"], hist["T"])
+    steady = clv.fit_purchases(hist["x"], hist["t_x"], hist["T"], penalty=0.1)
+    size = lambda f: f.r**2 + f.alpha**2 + f.a**2 + f.b**2  # noqa: E731
+    assert steady.log_likelihood <= plain.log_likelihood + 1e-9
+    assert size(steady) <= size(plain)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [({"horizon_months": 0}, "horizon"), ({"margin": 25}, "margin"),
+     ({"discount_rate": 1.5}, "discount"), ({"model": "pareto"}, "model")],  # fmt: skip
+)
+def test_bad_options_are_one_line(kwargs: dict, words: str) -> None:
+    orders, ids = _ledger(30)
+    metrics = order_metrics(orders, ids, today=dt.date(2025, 12, 1))
+    with pytest.raises(InputError, match=words) as err:
+        clv.lifetime_value(metrics.table, dt.date(2025, 12, 1), **kwargs)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("days", "text"),
+    [(3, "3 days"), (1, "1 day"), (42, "6 weeks"), (425, "14 months"), (1000, "2.7 years")],
+)
+def test_spans_read_like_a_sales_analyst_says_them(days: float, text: str) -> None:
+    assert clv._span(days) == text

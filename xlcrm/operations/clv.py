@@ -1,0 +1,608 @@
+"""Customer lifetime value: will a customer buy again, how often, how much, and what it is worth.
+
+Two published models for non-contractual buying, where a supplier never learns that a customer
+has left, only that it has stopped ordering:
+
+* **BG/NBD** (Fader, Hardie & Lee 2005, "Counting your customers the easy way: an alternative
+  to the Pareto/NBD model", *Marketing Science* 24(2), 275-284): while active, a customer
+  orders at a Poisson rate (gamma-distributed across customers, ``r``, ``alpha``); after each
+  order it may become inactive with a probability (beta-distributed, ``a``, ``b``).
+  **MBG/NBD** (Batislam, Denizel & Filiztekin 2007, *International Journal of Research in
+  Marketing* 24(3), 201-209) lets a customer drop out right after its first order too, which
+  gives a one-order customer a P(alive) below 1 (the BG/NBD's is always 1).
+* **Gamma-Gamma** (Fader, Hardie & Lee 2005, "RFM and CLV: using iso-value curves for customer
+  base analysis", *Journal of Marketing Research* 42(4); Fader & Hardie 2013, "The Gamma-Gamma
+  model of monetary value"): the value of a customer's orders varies around its own mean,
+  which varies across customers (``p``, ``q``, ``gamma``).
+
+This is the one place where xlcrm writes a model itself: the maintained implementation
+(pymc-marketing) needs PyMC, which does not install on Python 3.11 nor in xlwings Lite, and
+``lifetimes`` is unmaintained since 2020. The likelihoods are the published closed forms,
+maximised with scipy; ``tests/test_clv.py`` checks them against the published estimates on
+the CDNOW sample.
+
+**What the ledger gives the models** (per customer, as of ``today``; from
+:func:`xlcrm.operations.orders.order_metrics`, so Activity's definitions hold: an order is a
+row with a positive amount, credit notes and zero lines are not orders): several orders on one
+day are one purchase, as Fader and Hardie count them; ``x`` is the number of order days after
+the first, ``t_x`` the weeks from the first to the last order day, ``T`` the weeks from the
+first order day to ``today``, and the mean spend is the mean value of the repeat order days.
+Customers without orders are not scored (blank).
+
+**CLV** is the expected gross margin of the next ``horizon_months``, month by month
+(expected orders in the month x expected order value x margin), discounted at the annual
+rate; the margin is the customer's own gross-profit share of its last 12 months' revenue
+where Transactions has GrossProfit, else the ledger's overall share, else the ``margin``
+option (1 when not set: CLV is then expected revenue, and the fit says so).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import pandas as pd
+from scipy.special import betaln, gammaln, hyp2f1
+
+from xlcrm.errors import InputError, Problem
+
+__all__ = [
+    "CLV_COLUMNS",
+    "MODELS",
+    "PurchaseModel",
+    "SpendModel",
+    "LifetimeValue",
+    "clv",
+    "fit_purchases",
+    "fit_spend",
+    "lifetime_value",
+    "purchase_history",
+]
+
+CLV_COLUMNS: Final = ("PAlive", "ExpectedOrders", "ExpectedOrderValue", "CLV", "CLVNote")
+"""Columns of :attr:`LifetimeValue.table`, in order."""
+
+MODELS: Final = ("bg", "mbg")
+"""``bg``: BG/NBD (Fader, Hardie & Lee 2005); ``mbg``: MBG/NBD (Batislam et al. 2007)."""
+
+DAYS_PER_WEEK: Final = 7.0
+WEEKS_PER_MONTH: Final = 365.25 / 12 / 7
+MIN_CUSTOMERS: Final = 20
+"""Fewer customers with orders than this: no model is fitted (the estimates would be noise)."""
+MIN_REPEAT_CUSTOMERS: Final = 10
+"""Fewer customers with a repeat order than this: no model is fitted."""
+LOW_P_ALIVE: Final = 0.5
+"""Below this P(alive) a customer's CLVNote says why in words."""
+_LOG_BOUND: Final = math.log(1e4)  # parameters searched in [1e-4, 1e4]
+_AT_BOUND: Final = 1e-3
+
+
+@dataclass(frozen=True)
+class PurchaseModel:
+    """A fitted BG/NBD or MBG/NBD model (weeks as the unit of time).
+
+    Attributes
+    ----------
+    model : str
+        ``"bg"`` or ``"mbg"`` (see :data:`MODELS`).
+    r, alpha, a, b : float
+        Gamma (order rate) and beta (drop-out) parameters.
+    log_likelihood : float
+        At the estimates, without the penalty.
+    customers, repeat_customers : int
+        Customers the model was fitted on, and those with at least one repeat order day.
+    converged : bool
+        The optimiser converged and no parameter sits at its search bound.
+    message : str
+        Empty when the fit can be used; else why not, in one line.
+    """
+
+    model: str
+    r: float
+    alpha: float
+    a: float
+    b: float
+    log_likelihood: float
+    customers: int
+    repeat_customers: int
+    converged: bool
+    message: str = ""
+
+    @property
+    def usable(self) -> bool:
+        """True when predictions from this fit can be shown."""
+        return self.converged and not self.message
+
+    def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:  # noqa: N803
+        """Probability that a customer with history ``(x, t_x, T)`` is still active."""
+        x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))  # noqa: N806
+        log_ratio = (self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x))
+        if self.model == "mbg":
+            odds = np.exp(np.log(self.a / (self.b + x)) + log_ratio)
+        else:
+            with np.errstate(divide="ignore"):
+                odds = np.where(
+                    x > 0, np.exp(np.log(self.a / np.maximum(self.b + x - 1, 1e-300)) + log_ratio),
+                    0.0,
+                )  # fmt: skip
+        return 1.0 / (1.0 + odds)
+
+    def expected_orders(
+        self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray  # noqa: N803
+    ) -> np.ndarray:
+        """Expected order days in the next ``t`` weeks (FHL 2005 eq. 10; Batislam eq. 9)."""
+        x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))  # noqa: N806
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        z = t / (alpha + T + t)
+        shrink = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
+        if self.model == "mbg":
+            head = (a + b + x) / (a - 1)
+            body = 1 - shrink * hyp2f1(r + x, b + x + 1, a + b + x, z)
+        else:
+            head = (a + b + x - 1) / (a - 1)
+            body = 1 - shrink * hyp2f1(r + x, b + x, a + b + x - 1, z)
+        return head * body * self.p_alive(x, t_x, T)
+
+
+@dataclass(frozen=True)
+class SpendModel:
+    """A fitted Gamma-Gamma spend model.
+
+    Attributes
+    ----------
+    p, q, gamma : float
+        Shape of the order values, shape and scale of the customers' mean values.
+    log_likelihood : float
+        At the estimates, without the penalty.
+    customers : int
+        Repeat customers the model was fitted on.
+    spend_frequency_correlation : float
+        Pearson correlation of mean spend and repeat orders; the model assumes none (Fader &
+        Hardie 2013), so a strong one (above 0.3 in absolute value) is reported.
+    converged : bool
+        The optimiser converged, no parameter at its bound, and ``q > 1`` (else the expected
+        order value has no finite mean).
+    message : str
+        Empty when the fit can be used; else why not, in one line.
+    """
+
+    p: float
+    q: float
+    gamma: float
+    log_likelihood: float
+    customers: int
+    spend_frequency_correlation: float
+    converged: bool
+    message: str = ""
+
+    @property
+    def usable(self) -> bool:
+        """True when predictions from this fit can be shown."""
+        return self.converged and not self.message
+
+    def expected_order_value(self, x: np.ndarray, mean_spend: np.ndarray) -> np.ndarray:
+        """Expected value of a customer's next order (the population mean when ``x = 0``)."""
+        x = np.asarray(x, dtype=float)
+        m = np.where(x > 0, np.asarray(mean_spend, dtype=float), 0.0)
+        return self.p * (self.gamma + x * m) / (self.p * x + self.q - 1)
+
+
+@dataclass
+class LifetimeValue:
+    """Per-customer lifetime value and the fits behind it.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Indexed like the order table it was computed from; columns :data:`CLV_COLUMNS`
+        (blank where the customer has no orders or the model could not be used).
+    purchases, spend : PurchaseModel or None, SpendModel or None
+        The fits (``None`` when not attempted: too few customers).
+    horizon_months : int
+    problems : list of Problem
+        One line each when a model could not be fitted or used.
+    """
+
+    table: pd.DataFrame
+    purchases: PurchaseModel | None
+    spend: SpendModel | None
+    horizon_months: int
+    problems: list[Problem] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------ history
+
+
+def purchase_history(order_table: pd.DataFrame, today: object) -> pd.DataFrame:
+    """The models' inputs per customer from :func:`~xlcrm.operations.orders.order_metrics`.
+
+    Parameters
+    ----------
+    order_table : pandas.DataFrame
+        ``OrderMetrics.table``: columns FirstOrder, LastOrder, OrderDays, RepeatOrderValue.
+    today : datetime.date
+        The day of the analysis.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index; ``x`` (repeat order days), ``t_x`` and ``T`` in weeks, ``mean_spend``
+        (mean repeat order-day value, NaN when ``x = 0``); NaN rows for customers without
+        orders.
+    """
+    day = pd.Timestamp(today)
+    first = pd.to_datetime(order_table["FirstOrder"])
+    last = pd.to_datetime(order_table["LastOrder"])
+    x = order_table["OrderDays"].to_numpy(dtype=float) - 1
+    x[x < 0] = np.nan
+    t_x = ((last - first).dt.days / DAYS_PER_WEEK).to_numpy(dtype=float)
+    age = ((day - first).dt.days / DAYS_PER_WEEK).to_numpy(dtype=float)
+    repeat = order_table["RepeatOrderValue"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_spend = np.where(x > 0, repeat / x, np.nan)
+    return pd.DataFrame(
+        {"x": x, "t_x": t_x, "T": age, "mean_spend": mean_spend}, index=order_table.index
+    )
+
+
+# ------------------------------------------------------------------------------ fitting
+
+
+def _purchase_loglik(
+    params: np.ndarray, model: str, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,  # noqa: N803
+    w: np.ndarray,
+) -> float:
+    r, alpha, a, b = params
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    first = betaln(a, b + x + (model == "mbg")) - betaln(a, b) - (r + x) * np.log(alpha + T)
+    if model == "mbg":
+        second = betaln(a + 1, b + x) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
+        ll = common + np.logaddexp(first, second)
+    else:
+        rep = x > 0
+        second = np.full_like(x, -np.inf)
+        second[rep] = (
+            np.log(a) - np.log(b + x[rep] - 1) + betaln(a, b + x[rep]) - betaln(a, b)
+            - (r + x[rep]) * np.log(alpha + t_x[rep])
+        )  # fmt: skip
+        ll = common + np.logaddexp(first, second)
+    return float(np.dot(w, ll))
+
+
+def _spend_loglik(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> float:
+    p, q, g = params
+    ll = (
+        gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(g)
+        + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(g + x * m)
+    )  # fmt: skip
+    return float(ll.sum())
+
+
+def _maximise(loglik, n_params: int, penalty: float, scale: float):  # noqa: ANN001, ANN202
+    """Maximise ``loglik`` over log-parameters in ``[-_LOG_BOUND, _LOG_BOUND]``."""
+    from scipy.optimize import minimize  # local: keeps `import udfs` light
+
+    def objective(theta: np.ndarray) -> float:
+        params = np.exp(theta)
+        value = -loglik(params) / scale + penalty * float(np.sum(params**2))
+        return value if np.isfinite(value) else 1e100
+
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * n_params
+    quasi_newton = {"ftol": 1e-14, "gtol": 1e-9, "maxiter": 1000}
+    best = minimize(objective, np.zeros(n_params), method="L-BFGS-B", bounds=bounds,
+                    options=quasi_newton)  # fmt: skip
+    if not best.success:  # rough ground: a derivative-free start, then polish
+        start = minimize(objective, np.zeros(n_params), method="Nelder-Mead",
+                         options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 5000})  # fmt: skip
+        polish = minimize(objective, np.clip(start.x, -_LOG_BOUND, _LOG_BOUND),
+                          method="L-BFGS-B", bounds=bounds, options=quasi_newton)  # fmt: skip
+        best = min((best, start, polish), key=lambda res: res.fun)
+        best.success = best.success or start.success or polish.success
+    theta = np.clip(best.x, -_LOG_BOUND, _LOG_BOUND)
+    at_bound = bool(np.any(np.abs(np.abs(theta) - _LOG_BOUND) < _AT_BOUND))
+    ok = bool(np.isfinite(best.fun) and best.success)
+    return np.exp(theta), ok, at_bound
+
+
+def fit_purchases(
+    x: Sequence[float] | np.ndarray,
+    t_x: Sequence[float] | np.ndarray,
+    T: Sequence[float] | np.ndarray,  # noqa: N803
+    *,
+    model: str = "bg",
+    penalty: float = 0.0,
+) -> PurchaseModel:
+    """Fit BG/NBD (``model="bg"``) or MBG/NBD (``"mbg"``) by maximum likelihood.
+
+    Parameters
+    ----------
+    x, t_x, T : array-like
+        Repeat order days, weeks from first to last order day, weeks from first order day
+        to the end of the calibration period; one entry per customer (NaN entries ignored).
+    model : {"bg", "mbg"}
+    penalty : float
+        L2 penalty on the parameters (as ``lifetimes``' ``penalizer_coef``), per customer:
+        0 (default) is plain maximum likelihood; 0.001-0.1 steadies small ledgers.
+
+    Returns
+    -------
+    PurchaseModel
+        ``message`` says why it cannot be used when it cannot (too few customers or repeat
+        customers, no convergence, a parameter at its bound).
+    """
+    if model not in MODELS:
+        raise InputError(f"model {model!r} is not one of {', '.join(MODELS)}")
+    if not (np.isfinite(penalty) and penalty >= 0):
+        raise InputError(f"penalty {penalty!r} must be a number >= 0")
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))  # noqa: N806
+    ok = np.isfinite(x) & np.isfinite(t_x) & np.isfinite(T) & (x >= 0) & (t_x <= T)
+    x, t_x, T = x[ok], t_x[ok], T[ok]  # noqa: N806
+    n, n_rep = int(x.size), int(np.count_nonzero(x > 0))
+    name = "BG/NBD" if model == "bg" else "MBG/NBD"
+    too_few = _too_few(n, n_rep)
+    if too_few:
+        return PurchaseModel(model, *(math.nan,) * 5, n, n_rep, False, f"{name}: {too_few}")
+    # identical histories share one likelihood term (CDNOW: 2,357 customers, ~1,400 rows)
+    hist = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index()
+    hx, ht, hT, hw = (hist[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "count"))  # noqa: N806
+    params, converged, at_bound = _maximise(
+        lambda p: _purchase_loglik(p, model, hx, ht, hT, hw), 4, penalty, n
+    )
+    ll = _purchase_loglik(params, model, hx, ht, hT, hw)
+    msg = ""
+    if not converged:
+        msg = f"{name}: the fit did not converge on {n} customers"
+    elif at_bound:
+        msg = (f"{name}: a parameter reached its bound ({_fmt_params(params, 'r alpha a b')}),"
+               " the order history does not identify the model")  # fmt: skip
+    return PurchaseModel(model, *map(float, params), ll, n, n_rep, converged and not at_bound, msg)
+
+
+def fit_spend(
+    x: Sequence[float] | np.ndarray,
+    mean_spend: Sequence[float] | np.ndarray,
+    *,
+    penalty: float = 0.0,
+) -> SpendModel:
+    """Fit the Gamma-Gamma spend model on the repeat customers.
+
+    Parameters
+    ----------
+    x, mean_spend : array-like
+        Repeat order days and mean repeat order-day value per customer; customers with
+        ``x = 0`` or a mean that is not positive are left out (the model is for positive
+        values).
+    penalty : float
+        L2 penalty on the parameters, per customer (0: plain maximum likelihood).
+
+    Returns
+    -------
+    SpendModel
+    """
+    x, m = np.asarray(x, dtype=float), np.asarray(mean_spend, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(m) & (x > 0) & (m > 0)
+    x, m = x[ok], m[ok]
+    n = int(x.size)
+    if n < MIN_REPEAT_CUSTOMERS:
+        return SpendModel(*(math.nan,) * 4, n, math.nan, False,
+                          f"Gamma-Gamma: {n} repeat customers with a positive spend,"
+                          f" {MIN_REPEAT_CUSTOMERS} needed")  # fmt: skip
+    corr = float(np.corrcoef(x, m)[0, 1]) if n > 2 and np.std(x) > 0 and np.std(m) > 0 else 0.0
+    params, converged, at_bound = _maximise(lambda p: _spend_loglik(p, x, m), 3, penalty, n)
+    ll = _spend_loglik(params, x, m)
+    msg = ""
+    if not converged:
+        msg = f"Gamma-Gamma: the fit did not converge on {n} repeat customers"
+    elif at_bound:
+        msg = (f"Gamma-Gamma: a parameter reached its bound ({_fmt_params(params, 'p q gamma')});"
+               " the order values do not identify the model")  # fmt: skip
+    elif params[1] <= 1:
+        msg = f"Gamma-Gamma: q = {params[1]:.3g} <= 1, the expected order value is not finite"
+    return SpendModel(*map(float, params), ll, n, corr, converged and not at_bound, msg)
+
+
+def _too_few(n: int, n_rep: int) -> str:
+    if n < MIN_CUSTOMERS:
+        return f"{n} customers with orders, {MIN_CUSTOMERS} needed to fit the model"
+    if n_rep < MIN_REPEAT_CUSTOMERS:
+        return (f"{n_rep} customers ordered more than once, {MIN_REPEAT_CUSTOMERS} needed"
+                " to learn how often customers reorder")  # fmt: skip
+    return ""
+
+
+def _fmt_params(params: np.ndarray, names: str) -> str:
+    return ", ".join(f"{k} = {v:.4g}" for k, v in zip(names.split(), params, strict=True))
+
+
+# ------------------------------------------------------------------------------ value
+
+
+def clv(
+    purchases: PurchaseModel,
+    spend: SpendModel,
+    history: pd.DataFrame,
+    margin: np.ndarray | float,
+    *,
+    horizon_months: int = 12,
+    discount_rate: float = 0.1,
+) -> np.ndarray:
+    """Discounted expected margin of the next ``horizon_months`` per customer.
+
+    Month ``i`` contributes (expected order days in month ``i``) x (expected order value)
+    x margin / (1 + ``discount_rate``) ** (i / 12); ``history`` is :func:`purchase_history`.
+    """
+    x, t_x, age = (history[c].to_numpy(dtype=float) for c in ("x", "t_x", "T"))
+    value = spend.expected_order_value(x, history["mean_spend"].to_numpy(dtype=float))
+    total = np.zeros(x.size)
+    before = np.zeros(x.size)
+    for month in range(1, horizon_months + 1):
+        upto = purchases.expected_orders(month * WEEKS_PER_MONTH, x, t_x, age)
+        total += (upto - before) / (1 + discount_rate) ** (month / 12)
+        before = upto
+    return total * value * margin
+
+
+def lifetime_value(
+    order_table: pd.DataFrame,
+    today: object,
+    *,
+    horizon_months: int = 12,
+    margin: float | None = None,
+    discount_rate: float = 0.1,
+    model: str = "bg",
+    penalty: float = 0.0,
+) -> LifetimeValue:
+    """P(alive), expected orders, expected order value and CLV for every customer.
+
+    Parameters
+    ----------
+    order_table : pandas.DataFrame
+        ``OrderMetrics.table`` (:func:`xlcrm.operations.orders.order_metrics`) as of ``today``.
+    today : datetime.date
+        The end of the history the models learn from.
+    horizon_months : int
+        Months ahead for ExpectedOrders and CLV (default 12).
+    margin : float or None
+        Gross margin (0..1) for customers whose own is unknown; ``None``: the ledger's
+        overall gross-profit share when Transactions has GrossProfit, else 1 (CLV in revenue).
+    discount_rate : float
+        Annual discount rate (default 10 %).
+    model : {"bg", "mbg"}
+    penalty : float
+        L2 penalty for small ledgers (0: plain maximum likelihood).
+
+    Returns
+    -------
+    LifetimeValue
+        Blank figures (with the reason in ``problems``) when a model cannot be used.
+    """
+    _check_options(horizon_months, margin, discount_rate)
+    history = purchase_history(order_table, today)
+    table = pd.DataFrame(np.nan, index=order_table.index, columns=list(CLV_COLUMNS))
+    table["CLVNote"] = ""
+    has = history["x"].notna().to_numpy()
+    h = history[has]
+    purchases = fit_purchases(h["x"], h["t_x"], h["T"], model=model, penalty=penalty)
+    spend = fit_spend(h["x"], h["mean_spend"], penalty=penalty)
+    problems = [_problem(m.message) for m in (purchases, spend) if m.message]
+    if purchases.usable:
+        x, t_x, age = (h[c].to_numpy(dtype=float) for c in ("x", "t_x", "T"))
+        alive = purchases.p_alive(x, t_x, age)
+        table.loc[has, "PAlive"] = alive
+        table.loc[has, "ExpectedOrders"] = purchases.expected_orders(
+            horizon_months * WEEKS_PER_MONTH, x, t_x, age
+        )
+        table.loc[has, "CLVNote"] = _notes(order_table[has], alive)
+    if spend.usable:
+        table.loc[has, "ExpectedOrderValue"] = spend.expected_order_value(
+            h["x"].to_numpy(dtype=float), h["mean_spend"].to_numpy(dtype=float)
+        )
+    if purchases.usable and spend.usable:
+        own = _margins(order_table[has], margin)
+        table.loc[has, "CLV"] = clv(purchases, spend, h, own, horizon_months=horizon_months,
+                                    discount_rate=discount_rate)  # fmt: skip
+    if spend.usable and abs(spend.spend_frequency_correlation) > 0.3:
+        problems.append(_problem(
+            f"Gamma-Gamma assumes order value does not depend on how often a customer orders,"
+            f" but here they correlate ({spend.spend_frequency_correlation:+.2f}); treat"
+            " ExpectedOrderValue and CLV as rough", blanks=False,
+        ))  # fmt: skip
+    return LifetimeValue(table, purchases, spend, horizon_months, problems)
+
+
+def _check_options(horizon_months: int, margin: float | None, discount_rate: float) -> None:
+    if not (isinstance(horizon_months, int | np.integer) and 1 <= horizon_months <= 120):
+        raise InputError(f"horizon of {horizon_months!r} months: use a whole number from 1 to 120")
+    if margin is not None and not (math.isfinite(margin) and 0 < margin <= 1):
+        raise InputError(f"margin {margin!r}: use a share between 0 and 1 (like 0.25 for 25 %)")
+    if not (math.isfinite(discount_rate) and 0 <= discount_rate < 1):
+        raise InputError(
+            f"discount rate {discount_rate!r}: use an annual rate from 0 to 1 (like 0.1 for 10 %)"
+        )
+
+
+def _margins(order_table: pd.DataFrame, margin: float | None) -> np.ndarray:
+    """Each customer's gross-profit share of its 12-month revenue, else the fallback."""
+    gp = order_table["GrossProfit12m"].to_numpy(dtype=float)
+    rev = order_table["Revenue12m"].to_numpy(dtype=float)
+    known = np.isfinite(gp) & (rev > 0)
+    if margin is None:
+        total = rev[known].sum()
+        margin = float(np.clip(gp[known].sum() / total, 0, 1)) if total > 0 else 1.0
+    own = np.full(rev.size, float(margin))
+    own[known] = np.clip(gp[known] / rev[known], 0, 1)
+    return own
+
+
+def _notes(order_table: pd.DataFrame, alive: np.ndarray) -> np.ndarray:
+    """'last order 14 months ago; usually orders every 6 weeks' where P(alive) is low."""
+    recency = order_table["RecencyDays"].to_numpy(dtype=float)
+    interval = order_table["TypicalIntervalDays"].to_numpy(dtype=float)
+    out = np.full(alive.size, "", dtype=object)
+    for i in np.flatnonzero(alive < LOW_P_ALIVE):
+        since = f"last order {_span(recency[i])} ago"
+        usual = (f"usually orders every {_span(interval[i])}" if np.isfinite(interval[i])
+                 else "one order day only")  # fmt: skip
+        out[i] = f"{since}; {usual}"
+    return out
+
+
+def _span(days: float) -> str:
+    """Days in the unit a sales analyst would say: 12 days, 6 weeks, 14 months, 2.5 years."""
+    if days < 21:
+        n, unit = round(days), "day"
+    elif days < 120:
+        n, unit = round(days / 7), "week"
+    elif days < 730:
+        n, unit = round(days / 30.44), "month"
+    else:
+        return f"{days / 365.25:.1f} years"
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def _problem(message: str, *, blanks: bool = True) -> Problem:
+    """One line on the Problems sheet for a model that cannot be used (or is doubtful)."""
+    tail = "; PAlive, ExpectedOrders and CLV are left blank" if blanks else ""
+    return Problem(
+        "warning", f"Lifetime value: {message}{tail}",
+        "More order history, or a penalty (Indicators options), lets the model fit.",
+        sheet="Transactions",
+    )
+
+
+def holdout_check(
+    purchases: PurchaseModel, history: pd.DataFrame, actual: pd.Series, weeks: float
+) -> tuple[pd.DataFrame, float]:
+    """Predicted against actual repeat order days in a holdout period after calibration.
+
+    Parameters
+    ----------
+    purchases : PurchaseModel
+        Fitted on the calibration period.
+    history : pandas.DataFrame
+        :func:`purchase_history` at the end of calibration (customers with orders).
+    actual : pandas.Series
+        Order days per customer in the holdout period (same index; missing means 0).
+    weeks : float
+        Length of the holdout period.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        By calibration repeat order days (0, 1, ..., 7 and "7+" pooled as 7): customers, mean
+        predicted, mean actual.
+    error : float
+        Aggregate relative error: (sum predicted - sum actual) / sum actual.
+    """
+    h = history[history["x"].notna()]
+    predicted = purchases.expected_orders(weeks, h["x"], h["t_x"], h["T"])
+    got = actual.reindex(h.index, fill_value=0).to_numpy(dtype=float)
+    frame = pd.DataFrame({"x": h["x"].clip(upper=7).astype(int).to_numpy(),
+                          "predicted": predicted, "actual": got})  # fmt: skip
+    table = frame.groupby("x").agg(customers=("actual", "size"), predicted=("predicted", "mean"),
+                                   actual=("actual", "mean"))  # fmt: skip
+    error = float((predicted.sum() - got.sum()) / got.sum()) if got.sum() > 0 else math.nan
+    return table, error

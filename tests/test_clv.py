@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.orders import as_range, order_ledger
 
 from xlcrm.errors import InputError
 from xlcrm.operations import clv
@@ -105,35 +106,8 @@ def test_model_invariants(cdnow: dict) -> None:
     assert np.all(more > less) and np.all(less > 0)
 
 
-def _ledger(customers: int, seed: int = 1) -> tuple[pd.DataFrame, list[str]]:
-    """B2B-shaped orders: monthly to quarterly buyers, some lapsed, one-order customers,
-    credit notes and zero-amount correction lines, several lines on one day."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    start = dt.date(2023, 1, 1)
-    for i in range(customers):
-        cid = f"C{i:04d}"
-        gap = rng.choice([20, 35, 60, 90])
-        life = rng.integers(30, 1000)
-        day = int(rng.integers(0, 300))
-        value = float(rng.gamma(4, 800))
-        while day < min(life, 1060):
-            when = start + dt.timedelta(days=day)
-            rows.append((cid, when, round(value * rng.uniform(0.6, 1.4), 2), 0.0))
-            if rng.random() < 0.1:
-                rows.append((cid, when, round(value * 0.2, 2), 0.0))  # second line, same day
-            if rng.random() < 0.05:
-                rows.append((cid, when, -round(value * 0.1, 2), 0.0))  # credit note
-            day += int(rng.exponential(gap)) + 1
-    frame = pd.DataFrame(rows, columns=["CustomerID", "Date", "Amount", "GrossProfit"])
-    frame["GrossProfit"] = (frame["Amount"] * 0.25).round(2)
-    zero = frame.sample(5, random_state=seed).assign(Amount=0.0, GrossProfit=0.0)
-    ids = [f"C{i:04d}" for i in range(customers)] + ["NOHISTORY"]
-    return pd.concat([frame, zero], ignore_index=True), ids
-
-
 def test_ledger_lifetime_value_follows_activitys_orders() -> None:
-    orders, ids = _ledger(400)
+    orders, ids = order_ledger(400)
     today = dt.date(2025, 12, 1)
     metrics = order_metrics(orders, ids, today=today)
     result = clv.lifetime_value(metrics.table, today, horizon_months=12, discount_rate=0.1)
@@ -160,7 +134,7 @@ def test_ledger_lifetime_value_follows_activitys_orders() -> None:
 
 
 def test_small_ledger_says_why_and_leaves_figures_blank() -> None:
-    orders, ids = _ledger(8)
+    orders, ids = order_ledger(8)
     today = dt.date(2025, 12, 1)
     metrics = order_metrics(orders, ids, today=today)
     result = clv.lifetime_value(metrics.table, today)
@@ -180,8 +154,8 @@ def test_one_order_customers_only_cannot_identify_reordering() -> None:
     assert result.table["CLV"].isna().all()
 
 
-def test_penalty_steadies_a_small_ledger() -> None:
-    orders, ids = _ledger(60, seed=7)
+def test_penalty_steadies_a_smallorder_ledger() -> None:
+    orders, ids = order_ledger(60, seed=7)
     today = dt.date(2025, 12, 1)
     hist = clv.purchase_history(order_metrics(orders, ids, today=today).table, today).dropna(
         subset=["x"]
@@ -199,7 +173,7 @@ def test_penalty_steadies_a_small_ledger() -> None:
      ({"discount_rate": 1.5}, "discount"), ({"model": "pareto"}, "model")],  # fmt: skip
 )
 def test_bad_options_are_one_line(kwargs: dict, words: str) -> None:
-    orders, ids = _ledger(30)
+    orders, ids = order_ledger(30)
     metrics = order_metrics(orders, ids, today=dt.date(2025, 12, 1))
     with pytest.raises(InputError, match=words) as err:
         clv.lifetime_value(metrics.table, dt.date(2025, 12, 1), **kwargs)
@@ -212,3 +186,32 @@ def test_bad_options_are_one_line(kwargs: dict, words: str) -> None:
 )
 def test_spans_read_like_a_sales_analyst_says_them(days: float, text: str) -> None:
     assert clv._span(days) == text
+
+
+def test_worksheet_function_agrees_with_the_core() -> None:
+    import udfs
+
+    orders, ids = order_ledger(120, seed=3)
+    today = dt.date(2025, 12, 1)
+    cells = [[i] for i in ids] + [[None]]
+    out = udfs.CRM_CLV(cells, as_range(orders), dt.datetime(2025, 12, 1), 6, None, 0.08)
+    core = clv.lifetime_value(order_metrics(orders, ids, today=today).table, today,
+                              horizon_months=6, discount_rate=0.08).table  # fmt: skip
+    assert len(out) == len(cells) and out[-1] == [None, None, None]
+    for (cid,), row in zip(cells[:-1], out[:-1], strict=True):
+        want = core.loc[cid, ["PAlive", "ExpectedOrders", "CLV"]].to_numpy(dtype=float)
+        got = np.array([np.nan if v is None else v for v in row], dtype=float)
+        np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [((None, None, 1.5), "whole number"), ((None, None, 12, "lots"), "margin"),
+     ((None, None, None, None, None, "pareto"), "model")],  # fmt: skip
+)
+def test_worksheet_function_messages_are_one_line(args: tuple, words: str) -> None:
+    import udfs
+
+    orders, ids = order_ledger(60)
+    out = udfs.CRM_CLV([[i] for i in ids], as_range(orders), *args[1:])
+    assert isinstance(out, str) and out.startswith("#CLV") and words in out and "\n" not in out

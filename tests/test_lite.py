@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.orders import as_range, order_ledger
 from fixtures.remote import (
     assert_grid_equal,
     enable_remote_engine,
@@ -204,6 +205,10 @@ def test_dates_given_as_serial_numbers_are_dates(main):
 AS_OF = dt.datetime(2025, 6, 1)
 
 
+CLV_ORDERS, _clv_ids = order_ledger(60, seed=3)
+CLV_IDS = [[i] for i in _clv_ids]
+
+
 def _transactions(date: typing.Callable[[dt.datetime], typing.Any]) -> list[list[typing.Any]]:
     """C1 ordered every 30 days in 2023, then stopped; C2 orders every 30 days up to AS_OF."""
     rows = [["CustomerID", "Date", "Amount"]]
@@ -283,6 +288,10 @@ CALLS = [
      [[["C1"], ["C2"]], _transactions(datetime_to_xlserial),
       [[datetime_to_xlserial(AS_OF)]]],
      [[["C1"], ["C2"]], _transactions(lambda d: d), AS_OF]),
+    ("CRM_CLV",
+     [CLV_IDS, as_range(CLV_ORDERS, datetime_to_xlserial), [[datetime_to_xlserial(AS_OF)]],
+      12.0, 0.3, 0.1],
+     [CLV_IDS, as_range(CLV_ORDERS), AS_OF, 12.0, 0.3, 0.1]),
     ("CRM_NEXT_CONTACT", [[[45000.0], [None]], [[30.0]]],
      [[[dt.datetime(2023, 3, 15)], [None]], [[30.0]]]),
     ("CRM_ALPHA", [ANSWERS], [ANSWERS]),

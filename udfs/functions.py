@@ -24,6 +24,7 @@ import xlwings as xw
 
 from xlcrm.bulk import collector_paused
 from xlcrm.errors import InputError
+from xlcrm.operations.clv import lifetime_value
 from xlcrm.operations.orders import churn_risk, id_text, order_metrics, rfm_scores, rfm_segment
 from xlcrm.operations.survey import cronbach_alpha
 from xlcrm.value import ahp as core_ahp
@@ -772,6 +773,62 @@ def CRM_CHURN_RISK(customer_ids: Any, transactions: Any, as_of: Any = None) -> G
     for pos, r, why in zip(np.flatnonzero(given), risk["ChurnRisk"], risk["ChurnReason"],
                            strict=True):
         out[pos] = [r, why]
+    return out
+
+
+def _option_number(value: Any, default: float | None, *, what: str) -> float | None:
+    """A single optional number argument (blank: ``default``)."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise InputError(f"{what} is {str(value)[:40]!r}, not a number",
+                         fix=f"Give {what} as a number, or leave it blank.")
+    return float(value)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customer_ids", ndim=2, doc="the customers, one CustomerID per row (give the whole "
+        "column: the model learns from all of them)")
+@xw.arg("transactions", ndim=2, doc="the Transactions table with its header row "
+        "(CustomerID, Date, Amount, optional GrossProfit), e.g. tblTransactions[#All]")
+@xw.arg("as_of", doc="optional: the day to judge from (default today)")
+@xw.arg("horizon_months", doc="optional: months ahead (default 12)")
+@xw.arg("margin", doc="optional: gross margin, like 0.25, where the orders have no GrossProfit")
+@xw.arg("discount_rate", doc="optional: annual discount rate (default 0.1 = 10 %)")
+@xw.arg("model", doc='optional: "bg" (default, BG/NBD) or "mbg" (MBG/NBD)')
+@excel_errors("CLV")
+def CRM_CLV(customer_ids: Any, transactions: Any, as_of: Any = None, horizon_months: Any = None,
+            margin: Any = None, discount_rate: Any = None, model: Any = None) -> Grid:
+    """Lifetime value per customer, learnt from the order history: the probability the
+    customer still buys from you (PAlive, 0 to 1), the orders to expect in the next months,
+    and CLV, the gross margin those orders should bring, discounted. Three columns: PAlive,
+    ExpectedOrders, CLV. The same figures as the Activity sheet.
+    """
+    ids = id_text(as_vector(customer_ids, what="customer_ids"))
+    given = np.array([i is not None for i in ids])
+    today = _as_day(as_of, what="as_of")
+    months = _option_number(horizon_months, 12, what="horizon_months")
+    if months != int(months):
+        raise InputError(f"horizon_months is {months:g}, not a whole number of months",
+                         fix="Give a whole number of months, like 12.")
+    metrics = order_metrics(_table(transactions, what="the transactions range"), ids[given],
+                            today=today, sheet="transactions range")  # fmt: skip
+    errors = [p for p in metrics.problems if p.severity == "error"]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise InputError(f"{errors[0]}{more}", fix="Correct the transactions, or run Check.")
+    value = lifetime_value(
+        metrics.table, today, horizon_months=int(months),
+        margin=_option_number(margin, None, what="margin"),
+        discount_rate=_option_number(discount_rate, 0.1, what="discount_rate"),
+        model=str(model or "bg").strip().lower(),
+    )  # fmt: skip
+    if not (value.purchases and value.purchases.usable):
+        raise InputError(value.problems[0].message)
+    table = value.table[["PAlive", "ExpectedOrders", "CLV"]].astype(float)
+    out: Grid = [[None, None, None] for _ in ids]
+    for pos, row in zip(np.flatnonzero(given), table.to_numpy(), strict=True):
+        out[pos] = [None if np.isnan(v) else float(v) for v in row]
     return out
 
 

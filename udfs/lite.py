@@ -57,6 +57,7 @@ __all__ = [
     "CRM_ABC",
     "CRM_ALPHA",
     "CRM_CHURN_RISK",
+    "CRM_CLV",
     "CRM_HIGHLOW",
     "CRM_KMEANS",
     "CRM_NEXT_CONTACT",
@@ -144,8 +145,14 @@ def _churn_args(customer_ids: Any, transactions: Any = None, *rest: Any) -> tupl
             *(from_serial(v) for v in rest))
 
 
+def _clv_args(customer_ids: Any, transactions: Any = None, as_of: Any = None,
+              *options: Any) -> tuple[Any, ...]:
+    return (customer_ids, _date_column_from_serials(transactions), from_serial(as_of), *options)
+
+
 CRM_NEXT_CONTACT = _lite(functions.CRM_NEXT_CONTACT, _next_contact_args)
 CRM_CHURN_RISK = _lite(functions.CRM_CHURN_RISK, _churn_args)
+CRM_CLV = _lite(functions.CRM_CLV, _clv_args)
 
 
 # --------------------------------------------------------------------------------------------

@@ -45,7 +45,6 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, gammaln, hyp2f1
 
 from xlcrm.errors import InputError, Problem
 
@@ -134,6 +133,8 @@ class PurchaseModel:
         self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray  # noqa: N803
     ) -> np.ndarray:
         """Expected order days in the next ``t`` weeks (FHL 2005 eq. 10; Batislam eq. 9)."""
+        from scipy.special import hyp2f1  # local, as all of scipy here: `import udfs` stays light
+
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))  # noqa: N806
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         z = t / (alpha + T + t)
@@ -255,6 +256,8 @@ def _purchase_loglik(
     params: np.ndarray, model: str, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,  # noqa: N803
     w: np.ndarray,
 ) -> float:
+    from scipy.special import betaln, gammaln
+
     r, alpha, a, b = params
     common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     first = betaln(a, b + x + (model == "mbg")) - betaln(a, b) - (r + x) * np.log(alpha + T)
@@ -273,6 +276,8 @@ def _purchase_loglik(
 
 
 def _spend_loglik(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> float:
+    from scipy.special import gammaln
+
     p, q, g = params
     ll = (
         gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(g)

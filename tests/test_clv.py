@@ -215,3 +215,25 @@ def test_worksheet_function_messages_are_one_line(args: tuple, words: str) -> No
     orders, ids = order_ledger(60)
     out = udfs.CRM_CLV([[i] for i in ids], as_range(orders), *args[1:])
     assert isinstance(out, str) and out.startswith("#CLV") and words in out and "\n" not in out
+
+
+@pytest.mark.parametrize("model", clv.MODELS)
+def test_likelihood_gradients_match_finite_differences(model: str) -> None:
+    """The fits use analytic gradients: each must agree with the likelihood it belongs to."""
+    from scipy.optimize import approx_fprime
+
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 8, 300).astype(float)
+    age = rng.uniform(10, 60, 300)
+    t_x = np.where(x > 0, age * rng.uniform(0, 1, 300), 0.0)
+    w = rng.integers(1, 3, 300).astype(float)
+    counts = clv._Counts(x)
+    p0 = np.array([0.7, 5.0, 0.8, 2.5])
+    _, grad = clv._purchase_loglik(p0, model, counts, t_x, age, w)
+    numeric = approx_fprime(p0, lambda p: clv._purchase_loglik(p, model, counts, t_x, age, w)[0])
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5)
+    spend = rng.gamma(3, 10, 300) + 1
+    _, grad = clv._spend_loglik(np.array([6.0, 3.7, 15.0]), x + 1, spend)
+    numeric = approx_fprime(np.array([6.0, 3.7, 15.0]),
+                            lambda p: clv._spend_loglik(p, x + 1, spend)[0])  # fmt: skip
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5)

@@ -255,31 +255,43 @@ def purchase_history(order_table: pd.DataFrame, today: object) -> pd.DataFrame:
 def _purchase_loglik(
     params: np.ndarray, model: str, x: _Counts, t_x: np.ndarray, T: np.ndarray,  # noqa: N803
     w: np.ndarray,
-) -> float:
-    """Log-likelihood (FHL 2005 eq. 6; Batislam et al. 2007 eq. 5), weighted by ``w``."""
-    from scipy.special import gammaln
+) -> tuple[float, np.ndarray]:
+    """Log-likelihood (FHL 2005 eq. 6; Batislam et al. 2007 eq. 5), weighted by ``w``, and
+    its gradient in ``(r, alpha, a, b)``.
+
+    Each customer's likelihood is ``exp(common) * (exp(first) + exp(second))``: ``first`` for
+    a customer still active at ``T``, ``second`` for one who dropped out after its last order.
+    """
+    from scipy.special import digamma, gammaln
 
     r, alpha, a, b = params
-    common = x.lgamma(r) - gammaln(r) + r * np.log(alpha)
-    # log B(a, b + x + shift) - log B(a, b), through log-Gamma of the few distinct x only
-    shift = 1.0 if model == "mbg" else 0.0
-    beta_first = x.lgamma(b + shift) - x.lgamma(a + b + shift) + gammaln(a + b) - gammaln(b)
-    first = beta_first - (r + x.values) * np.log(alpha + T)
-    if model == "mbg":
-        # B(a + 1, b + x) / B(a, b) = B(a, b + x + 1) / B(a, b) * a / (b + x)
-        second = beta_first + np.log(a) - np.log(b + x.values) - (r + x.values) * np.log(
-            alpha + t_x
-        )
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            second = np.where(
-                x.values > 0,
-                beta_first + np.log(a) - np.log(b + x.values - 1)
-                - (r + x.values) * np.log(alpha + t_x),
-                -np.inf,
-            )  # fmt: skip
+    xs = x.values
+    # BG/NBD drops out after repeat orders (b + x - 1), MBG/NBD after any order (b + x)
+    shift, drop = (1.0, 0.0) if model == "mbg" else (0.0, -1.0)
+    common = x.apply(gammaln, r) - gammaln(r) + r * np.log(alpha)
+    beta = (x.apply(gammaln, b + shift) - x.apply(gammaln, a + b + shift)
+            + gammaln(a + b) - gammaln(b))  # fmt: skip
+    log_t, log_tx = np.log(alpha + T), np.log(alpha + t_x)
+    first = beta - (r + xs) * log_t
+    can_drop = xs + drop >= 0 if model == "mbg" else xs > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(can_drop, b + xs + drop, 1.0)
+        second = np.where(can_drop, beta + np.log(a) - np.log(gap) - (r + xs) * log_tx, -np.inf)
+    total = _log_add(first, second)
     # a sum, not np.dot: a BLAS call costs more than the whole likelihood on a busy machine
-    return float(np.sum(w * (common + _log_add(first, second))))
+    ll = float(np.sum(w * (common + total)))
+    p_second = np.exp(second - total)  # share of the drop-out story in each likelihood
+    p_first = 1 - p_second
+    d_beta_a = digamma(a + b) - x.apply(digamma, a + b + shift)
+    d_beta_b = x.apply(digamma, b + shift) - x.apply(digamma, a + b + shift) + digamma(a + b) \
+        - digamma(b)
+    grad = np.array([
+        x.apply(digamma, r) - digamma(r) + np.log(alpha) - p_first * log_t - p_second * log_tx,
+        r / alpha - (r + xs) * (p_first / (alpha + T) + p_second / (alpha + t_x)),
+        d_beta_a + p_second / a,
+        d_beta_b - p_second / gap,
+    ])  # fmt: skip
+    return ll, np.sum(grad * w, axis=1)
 
 
 def _log_add(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -289,47 +301,59 @@ def _log_add(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 class _Counts:
-    """Integer counts ``values`` with log-Gamma evaluated once per distinct count."""
+    """Integer counts ``values``; special functions of ``offset + values`` are evaluated once
+    per distinct count (a ledger has thousands of customers but a few dozen counts)."""
 
     def __init__(self, values: np.ndarray) -> None:
         self.values = values
         self.distinct, self.where = np.unique(values, return_inverse=True)
 
-    def lgamma(self, offset: float) -> np.ndarray:
-        """``gammaln(offset + values)``."""
-        from scipy.special import gammaln
-
-        return gammaln(offset + self.distinct)[self.where]
+    def apply(self, func: np.ufunc, offset: float) -> np.ndarray:
+        """``func(offset + values)``."""
+        return func(offset + self.distinct)[self.where]
 
 
-def _spend_loglik(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> float:
-    from scipy.special import gammaln
+def _spend_loglik(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[float, np.ndarray]:
+    """Gamma-Gamma log-likelihood (Fader & Hardie 2013, eq. 3) and its gradient in
+    ``(p, q, gamma)``; ``x`` repeat orders and ``m`` their mean value, per customer."""
+    from scipy.special import digamma, gammaln
 
     p, q, g = params
+    px = p * x
+    log_m, log_gxm = np.log(m), np.log(g + x * m)
     ll = (
-        gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(g)
-        + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(g + x * m)
+        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g)
+        + (px - 1) * log_m + px * np.log(x) - (px + q) * log_gxm
     )  # fmt: skip
-    return float(ll.sum())
+    psi = digamma(px + q)
+    grad = np.array([
+        np.sum(x * (psi - digamma(px) + log_m + np.log(x) - log_gxm)),
+        np.sum(psi - digamma(q) + np.log(g) - log_gxm),
+        np.sum(q / g - (px + q) / (g + x * m)),
+    ])  # fmt: skip
+    return float(ll.sum()), grad
 
 
 def _maximise(loglik, n_params: int, penalty: float, scale: float):  # noqa: ANN001, ANN202
-    """Maximise ``loglik`` over log-parameters in ``[-_LOG_BOUND, _LOG_BOUND]``."""
+    """Maximise ``loglik`` (value and gradient) over log-parameters in +-``_LOG_BOUND``."""
     from scipy.optimize import minimize  # local: keeps `import udfs` light
 
-    def objective(theta: np.ndarray) -> float:
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(theta)
-        value = -loglik(params) / scale + penalty * float(np.sum(params**2))
-        return value if np.isfinite(value) else 1e100
+        ll, grad = loglik(params)
+        value = -ll / scale + penalty * float(np.sum(params**2))
+        if not np.isfinite(value):
+            return 1e100, np.zeros(n_params)
+        return value, (-grad / scale + 2 * penalty * params) * params
 
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * n_params
-    quasi_newton = {"ftol": 1e-14, "gtol": 1e-9, "maxiter": 1000}
-    best = minimize(objective, np.zeros(n_params), method="L-BFGS-B", bounds=bounds,
+    quasi_newton = {"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000}
+    best = minimize(objective, np.zeros(n_params), jac=True, method="L-BFGS-B", bounds=bounds,
                     options=quasi_newton)  # fmt: skip
     if not best.success:  # rough ground: a derivative-free start, then polish
-        start = minimize(objective, np.zeros(n_params), method="Nelder-Mead",
+        start = minimize(lambda th: objective(th)[0], np.zeros(n_params), method="Nelder-Mead",
                          options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 5000})  # fmt: skip
-        polish = minimize(objective, np.clip(start.x, -_LOG_BOUND, _LOG_BOUND),
+        polish = minimize(objective, np.clip(start.x, -_LOG_BOUND, _LOG_BOUND), jac=True,
                           method="L-BFGS-B", bounds=bounds, options=quasi_newton)  # fmt: skip
         best = min((best, start, polish), key=lambda res: res.fun)
         best.success = best.success or start.success or polish.success
@@ -384,7 +408,7 @@ def fit_purchases(
     params, converged, at_bound = _maximise(
         lambda p: _purchase_loglik(p, model, counts, ht, hT, hw), 4, penalty, n
     )
-    ll = _purchase_loglik(params, model, counts, ht, hT, hw)
+    ll = _purchase_loglik(params, model, counts, ht, hT, hw)[0]
     msg = ""
     if not converged:
         msg = f"{name}: the fit did not converge on {n} customers"
@@ -425,7 +449,7 @@ def fit_spend(
                           f" {MIN_REPEAT_CUSTOMERS} needed")  # fmt: skip
     corr = float(np.corrcoef(x, m)[0, 1]) if n > 2 and np.std(x) > 0 and np.std(m) > 0 else 0.0
     params, converged, at_bound = _maximise(lambda p: _spend_loglik(p, x, m), 3, penalty, n)
-    ll = _spend_loglik(params, x, m)
+    ll = _spend_loglik(params, x, m)[0]
     msg = ""
     if not converged:
         msg = f"Gamma-Gamma: the fit did not converge on {n} repeat customers"

@@ -334,9 +334,17 @@ def _spend_loglik(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[flo
     return float(ll.sum()), grad
 
 
-def _maximise(loglik, n_params: int, penalty: float, scale: float):  # noqa: ANN001, ANN202
-    """Maximise ``loglik`` (value and gradient) over log-parameters in +-``_LOG_BOUND``."""
+def _maximise(  # noqa: ANN202
+    loglik, starts: list[np.ndarray], penalty: float, scale: float  # noqa: ANN001
+):
+    """Maximise ``loglik`` (value and gradient) over log-parameters in +-``_LOG_BOUND``.
+
+    Quasi-Newton from each of ``starts`` (log-parameters), the best kept: the likelihoods
+    have ridges where a start far from the optimum runs to a bound.
+    """
     from scipy.optimize import minimize  # local: keeps `import udfs` light
+
+    n_params = len(starts[0])
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(theta)
@@ -347,20 +355,33 @@ def _maximise(loglik, n_params: int, penalty: float, scale: float):  # noqa: ANN
         return value, (-grad / scale + 2 * penalty * params) * params
 
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * n_params
-    quasi_newton = {"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000}
-    best = minimize(objective, np.zeros(n_params), jac=True, method="L-BFGS-B", bounds=bounds,
-                    options=quasi_newton)  # fmt: skip
-    if not best.success:  # rough ground: a derivative-free start, then polish
-        start = minimize(lambda th: objective(th)[0], np.zeros(n_params), method="Nelder-Mead",
+    options = {"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000}
+    runs = [
+        minimize(objective, np.clip(s, -_LOG_BOUND, _LOG_BOUND), jac=True, method="L-BFGS-B",
+                 bounds=bounds, options=options)
+        for s in starts
+    ]  # fmt: skip
+    best = min(runs, key=lambda res: res.fun)
+    if not _settled(best):  # rough ground: a derivative-free search, then polish
+        rough = minimize(lambda th: objective(th)[0], best.x, method="Nelder-Mead",
                          options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 5000})  # fmt: skip
-        polish = minimize(objective, np.clip(start.x, -_LOG_BOUND, _LOG_BOUND), jac=True,
-                          method="L-BFGS-B", bounds=bounds, options=quasi_newton)  # fmt: skip
-        best = min((best, start, polish), key=lambda res: res.fun)
-        best.success = best.success or start.success or polish.success
+        polish = minimize(objective, np.clip(rough.x, -_LOG_BOUND, _LOG_BOUND), jac=True,
+                          method="L-BFGS-B", bounds=bounds, options=options)  # fmt: skip
+        best = min((best, polish), key=lambda res: res.fun)
     theta = np.clip(best.x, -_LOG_BOUND, _LOG_BOUND)
     at_bound = bool(np.any(np.abs(np.abs(theta) - _LOG_BOUND) < _AT_BOUND))
-    ok = bool(np.isfinite(best.fun) and best.success)
-    return np.exp(theta), ok, at_bound
+    return np.exp(theta), bool(np.isfinite(best.fun) and _settled(best)), at_bound
+
+
+def _settled(res) -> bool:  # noqa: ANN001
+    """Converged, or stopped by the line search where no feasible direction improves (at
+    full precision L-BFGS-B often ends with 'ABNORMAL' on the optimum itself)."""
+    if res.success:
+        return True
+    grad = np.asarray(res.jac, dtype=float)
+    lower, upper = res.x <= -_LOG_BOUND + 1e-9, res.x >= _LOG_BOUND - 1e-9
+    grad = np.where((lower & (grad > 0)) | (upper & (grad < 0)), 0.0, grad)
+    return bool(np.max(np.abs(grad)) < 1e-6)
 
 
 def fit_purchases(
@@ -405,8 +426,11 @@ def fit_purchases(
     hist = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index()
     hx, ht, hT, hw = (hist[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "count"))  # noqa: N806
     counts = _Counts(hx)
+    # from the unit start, and from one scaled to the ledger's own time unit and churn
+    scaled = np.log([0.5, max(float(np.median(T)), 1e-3), 0.5, 2.0])
     params, converged, at_bound = _maximise(
-        lambda p: _purchase_loglik(p, model, counts, ht, hT, hw), 4, penalty, n
+        lambda p: _purchase_loglik(p, model, counts, ht, hT, hw), [np.zeros(4), scaled],
+        penalty, n,
     )
     ll = _purchase_loglik(params, model, counts, ht, hT, hw)[0]
     msg = ""
@@ -448,7 +472,8 @@ def fit_spend(
                           f"Gamma-Gamma: {n} repeat customers with a positive spend,"
                           f" {MIN_REPEAT_CUSTOMERS} needed")  # fmt: skip
     corr = float(np.corrcoef(x, m)[0, 1]) if n > 2 and np.std(x) > 0 and np.std(m) > 0 else 0.0
-    params, converged, at_bound = _maximise(lambda p: _spend_loglik(p, x, m), 3, penalty, n)
+    starts = [np.zeros(3), np.log([2.0, 3.0, float(np.mean(m))])]
+    params, converged, at_bound = _maximise(lambda p: _spend_loglik(p, x, m), starts, penalty, n)
     ll = _spend_loglik(params, x, m)[0]
     msg = ""
     if not converged:

@@ -239,3 +239,17 @@ def test_likelihood_gradients_match_finite_differences(model: str) -> None:
     numeric = approx_fprime(np.array([6.0, 3.7, 15.0]),
                             lambda p: clv._spend_loglik(p, x + 1, spend)[0])  # fmt: skip
     np.testing.assert_allclose(grad, numeric, rtol=1e-5)
+
+
+def test_fits_do_not_depend_on_the_currency_or_time_unit(cdnow: dict) -> None:
+    """Amounts in cents and times in days give the same model, rescaled: no search bound
+    or penalty may depend on the units a ledger happens to use."""
+    h = cdnow["history"]
+    weeks = clv.fit_purchases(h["x"], h["t_x"], h["T"])
+    days = clv.fit_purchases(h["x"], h["t_x"] * 7, h["T"] * 7)
+    assert days.alpha == pytest.approx(7 * weeks.alpha, rel=1e-4)
+    assert (days.r, days.a, days.b) == pytest.approx((weeks.r, weeks.a, weeks.b), rel=1e-4)
+    dollars = clv.fit_spend(h["x"], h["mean_spend"])
+    cents = clv.fit_spend(h["x"], h["mean_spend"] * 1000)  # as if in tenths of a cent
+    assert cents.usable and cents.gamma == pytest.approx(1000 * dollars.gamma, rel=1e-4)
+    assert (cents.p, cents.q) == pytest.approx((dollars.p, dollars.q), rel=1e-4)

@@ -405,8 +405,9 @@ def fit_purchases(
         to the end of the calibration period; one entry per customer (NaN entries ignored).
     model : {"bg", "mbg"}
     penalty : float
-        L2 penalty on the parameters (as ``lifetimes``' ``penalizer_coef``), per customer:
-        0 (default) is plain maximum likelihood; 0.001-0.1 steadies small ledgers.
+        L2 penalty on the parameters (as ``lifetimes``' ``penalizer_coef``, per customer, on
+        the parameters in units of the median customer age): 0 (default) is plain maximum
+        likelihood; 0.001-0.1 steadies small ledgers.
 
     Returns
     -------
@@ -430,12 +431,14 @@ def fit_purchases(
     hist = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index()
     hx, ht, hT, hw = (hist[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "count"))  # noqa: N806
     counts = _Counts(hx)
-    # from the unit start, and from one scaled to the ledger's own time unit and churn
-    scaled = np.log([0.5, max(float(np.median(T)), 1e-3), 0.5, 2.0])
+    # Fitted in units of the median customer age, so that the search bounds and the penalty
+    # mean the same for a ledger in weeks of CDNOW or years of B2B history; alpha scales back.
+    unit = max(float(np.median(T)), 1e-6)
     params, converged, at_bound = _maximise(
-        lambda p: _purchase_loglik(p, model, counts, ht, hT, hw), [np.zeros(4), scaled],
-        penalty, n,
+        lambda p: _purchase_loglik(p, model, counts, ht / unit, hT / unit, hw),
+        [np.zeros(4), np.log([0.5, 0.1, 0.5, 2.0])], penalty, n,
     )
+    params[1] *= unit
     ll = _purchase_loglik(params, model, counts, ht, hT, hw)[0]
     msg = ""
     if not converged:
@@ -461,7 +464,8 @@ def fit_spend(
         ``x = 0`` or a mean that is not positive are left out (the model is for positive
         values).
     penalty : float
-        L2 penalty on the parameters, per customer (0: plain maximum likelihood).
+        L2 penalty on the parameters, per customer, in units of the mean spend (0: plain
+        maximum likelihood).
 
     Returns
     -------
@@ -476,8 +480,14 @@ def fit_spend(
                           f"Gamma-Gamma: {n} repeat customers with a positive spend,"
                           f" {MIN_REPEAT_CUSTOMERS} needed")  # fmt: skip
     corr = float(np.corrcoef(x, m)[0, 1]) if n > 2 and np.std(x) > 0 and np.std(m) > 0 else 0.0
-    starts = [np.zeros(3), np.log([2.0, 3.0, float(np.mean(m))])]
-    params, converged, at_bound = _maximise(lambda p: _spend_loglik(p, x, m), starts, penalty, n)
+    # Fitted in units of the mean spend (a ledger in cents, dollars or yuan alike); gamma,
+    # the scale, goes back to money.
+    unit = float(np.mean(m))
+    starts = [np.zeros(3), np.log([2.0, 3.0, 2.0])]
+    params, converged, at_bound = _maximise(
+        lambda p: _spend_loglik(p, x, m / unit), starts, penalty, n
+    )
+    params[2] *= unit
     ll = _spend_loglik(params, x, m)[0]
     msg = ""
     if not converged:

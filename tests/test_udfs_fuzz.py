@@ -86,7 +86,8 @@ def check_result(result, where):
 
 
 FUNCTIONS = {name: getattr(udfs, name) for name in udfs.__all__}
-FUNCTIONS.update({f"lite.{n}": getattr(lite, n) for n in ("CRM_NEXT_CONTACT", "CRM_CHURN_RISK")})
+FUNCTIONS.update({f"lite.{n}": getattr(lite, n)
+                  for n in ("CRM_NEXT_CONTACT", "CRM_CHURN_RISK", "CRM_CLV")})
 
 
 def arity(func) -> tuple[int, int]:

@@ -24,8 +24,8 @@ import xlwings as xw
 
 from xlcrm.bulk import collector_paused
 from xlcrm.errors import InputError
-from xlcrm.operations.clv import lifetime_value
-from xlcrm.operations.orders import churn_risk, id_text, order_metrics, rfm_scores, rfm_segment
+from xlcrm.operations.clv import churn_warning, lifetime_value
+from xlcrm.operations.orders import id_text, order_metrics, rfm_scores, rfm_segment
 from xlcrm.operations.survey import cronbach_alpha
 from xlcrm.value import ahp as core_ahp
 from xlcrm.value.hierarchy import quick_indicator
@@ -757,7 +757,8 @@ def _as_day(value: Any, *, what: str) -> dt.date:
 def CRM_CHURN_RISK(customer_ids: Any, transactions: Any, as_of: Any = None) -> Grid:
     """Churn early warning per customer: risk (Low, Medium, High, or "No orders") and the
     reason in words, from how long the customer has been silent against its own usual
-    interval between orders, and from falling 12-month revenue. Two columns: Risk, Reason.
+    interval between orders, from falling 12-month revenue and, where the history is rich
+    enough, from the chance it still buys (P(alive), as CRM_CLV). Two columns: Risk, Reason.
     """
     ids = id_text(as_vector(customer_ids, what="customer_ids"))
     given = np.array([i is not None for i in ids])
@@ -768,7 +769,7 @@ def CRM_CHURN_RISK(customer_ids: Any, transactions: Any, as_of: Any = None) -> G
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise InputError(f"{errors[0]}{more}", fix="Correct the transactions, or run Check.")
-    risk = churn_risk(metrics, today=today)
+    risk = churn_warning(metrics)
     out: Grid = [[None, None] for _ in ids]
     for pos, r, why in zip(np.flatnonzero(given), risk["ChurnRisk"], risk["ChurnReason"],
                            strict=True):

@@ -18,6 +18,7 @@ from pandas.api import types as ptypes
 from xlcrm import schema
 from xlcrm.errors import InputError, Problem, cell_address, column_letter
 from xlcrm.ledger import Ledger
+from xlcrm.operations.clv import LifetimeOptions, LifetimeValue, attach_lifetime_value
 from xlcrm.operations.derived import DerivedColumns, add_derived_columns, derived_problems
 from xlcrm.operations.orders import OrderMetrics, order_metrics
 from xlcrm.operations.step import Operations, operations
@@ -104,6 +105,9 @@ class Options:
         score, left out of fitting the High/Low split). Default one third: a type is
         three High/Low verdicts, and when a third of the weight behind them is guessed
         from other customers, at least one verdict is mostly a guess. 1 rates everyone.
+    lifetime : LifetimeOptions
+        Horizon, margin, discount rate, model and penalty of the lifetime value
+        (:mod:`xlcrm.operations.clv`).
     """
 
     missing: str = "median"
@@ -116,6 +120,7 @@ class Options:
     random_state: int = 0
     importance: tuple[tuple[str, float], ...] = ()
     max_imputed: float = 1 / 3
+    lifetime: LifetimeOptions = field(default_factory=LifetimeOptions)
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first option with a value not allowed."""
@@ -136,6 +141,7 @@ class Options:
                 f"option max_imputed is {self.max_imputed!r}",
                 fix="Use a share above 0 and at most 1, such as 1/3.",
             )
+        self.lifetime.validate()
 
 
 @dataclass
@@ -179,6 +185,8 @@ class Results:
     """Per analysed customer: True when it is Unrated (too much of its weight imputed)."""
     scored: pd.DataFrame | None = None
     """The Customers rows analysed, holding the figures scored (ledger figures filled in)."""
+    lifetime: LifetimeValue | None = None
+    """The lifetime-value fit (None without orders); its figures are on Activity."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -408,9 +416,14 @@ def run(
     has_activity = any(len(t) for t in (ledger.transactions, ledger.interactions, ledger.survey))
     orders: OrderMetrics | None = None
     survey: SurveyResult | None = None
+    lifetime: LifetimeValue | None = None
     if has_activity:
         progress("Orders and surveys", 0.2)
         orders = order_metrics(ledger.transactions, kept_ids, today=today)
+        if len(ledger.transactions):
+            progress("Lifetime value", 0.22)
+            orders, lifetime = attach_lifetime_value(orders, options.lifetime)
+            problems.extend(lifetime.problems)
         survey = satisfaction(ledger.survey, kept_ids, today=today)
     derived = add_derived_columns(
         kept,
@@ -545,6 +558,7 @@ def run(
         stamp=stamp,
         abc_basis=options.abc_basis if basis is not value else "Value",
         operations=ops,
+        lifetime=lifetime,
         derived=derived.sources,
         as_of=today,
         unrated=rating.unrated,

@@ -18,6 +18,7 @@ import pandas as pd
 from xlcrm import schema
 from xlcrm.errors import Problem, column_letter
 from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
+from xlcrm.operations.clv import LIFETIME_BY_COLUMNS
 from xlcrm.operations.kpis import KPI_NAMES, kpi_columns
 from xlcrm.operations.step import ACTIVITY_COLUMNS
 from xlcrm.pipeline import ABC_SUMMARY_COLUMNS, TYPE_SUMMARY_COLUMNS
@@ -64,7 +65,7 @@ DASH_RISK_TITLE = (68, 0)
 DASH_RISK_HEADER = (69, 0)
 AT_RISK_SHOWN = 25
 # Name in column C, the wide one (column B holds the narrow type codes above).
-DASH_RISK_COLUMNS = ("CustomerID", "Value", "Name", "ChurnRisk", "ChurnReason")
+DASH_RISK_COLUMNS = ("CustomerID", "Value", "Name", "ChurnRisk", "ValueAtRisk", "ChurnReason")
 DASH_TEST_COLUMNS = VALIDATION_COLUMNS
 DASH_OVERDUE_TITLE = (97, 0)
 DASH_OVERDUE_HEADER = (98, 0)
@@ -85,6 +86,12 @@ DASH_IPA_TITLE = (131, 0)
 DASH_IPA_HEADER = (132, 0)
 DASH_IPA_COLUMNS = ("Question", "Importance", "Performance", "PerformanceIndex", "Quadrant")
 MAX_QUESTIONS = 40
+DASH_CLV_TITLE = (176, 0)
+DASH_CLV_ROWS = (177, 0)
+CLV_FIGURES = ("Model", "Customers used", "Order parameters", "Spend parameters",
+               "Horizon and money", "Status", "Total CLV")  # fmt: skip
+DASH_CLV_HEADER = (185, 0)
+DASH_CLV_COLUMNS = LIFETIME_BY_COLUMNS
 
 
 def a1(row: int, col: int, *, absolute: bool = True) -> str:
@@ -252,7 +259,10 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         blocks.append(Block(DASH_KPI_TITLE, [["KPIs (last 12 months), overall, per type and per"
                                               " ABC class"]]))
         blocks.append(Block(DASH_KPI_HEADER, frame_rows(ops.kpis.reset_index())))
-        blocks.append(Block(DASH_RISK_TITLE, [[f"Customers at risk of churning, by value (top "
+        by = ("value at risk, CLV x (1 - P(alive))" if results.lifetime is not None
+              and results.lifetime.purchases.usable and results.lifetime.spend.usable
+              else "value")  # fmt: skip
+        blocks.append(Block(DASH_RISK_TITLE, [[f"Customers at risk of churning, by {by} (top "
                                                f"{AT_RISK_SHOWN}; all on the Activity sheet)"]]))
         at_risk = ops.at_risk[list(DASH_RISK_COLUMNS)].head(AT_RISK_SHOWN)
         blocks.append(Block(DASH_RISK_HEADER, frame_rows(at_risk)))
@@ -261,6 +271,7 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         overdue = ops.overdue[list(DASH_OVERDUE_COLUMNS)].head(OVERDUE_SHOWN)
         blocks.append(Block(DASH_OVERDUE_HEADER, frame_rows(overdue)))
         blocks.extend(_survey_blocks(ops))
+        blocks.extend(_lifetime_blocks(results.lifetime, ops))
     blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
     blocks.append(Block(DASH_PARETO_HEADER, frame_rows(results.pareto[list(DASH_PARETO_COLUMNS)])))
     return blocks
@@ -288,6 +299,39 @@ def _survey_blocks(ops: Any) -> list[Block]:
         Block(DASH_IPA_TITLE, [[title]]),
         Block(DASH_IPA_HEADER, frame_rows(ipa[list(DASH_IPA_COLUMNS)].head(MAX_QUESTIONS))),
     ]
+
+
+def _lifetime_blocks(lifetime: Any, ops: Any) -> list[Block]:
+    """The lifetime-value model in words and figures, and CLV per class and type."""
+    if lifetime is None:
+        return [Block(DASH_CLV_TITLE, [["Lifetime value: no orders in the ledger"]])]
+    buy, spend = lifetime.purchases, lifetime.spend
+    name = {"bg": "BG/NBD (Fader, Hardie & Lee 2005)",
+            "mbg": "MBG/NBD (Batislam et al. 2007)"}[buy.model]  # fmt: skip
+    order_params = (f"r {buy.r:.3g}, alpha {buy.alpha:.3g} weeks, a {buy.a:.3g}, b {buy.b:.3g}"
+                    if buy.usable else "")  # fmt: skip
+    spend_params = (f"p {spend.p:.3g}, q {spend.q:.3g}, gamma {spend.gamma:,.0f}"
+                    if spend.usable else "")  # fmt: skip
+    problems = "; ".join(m for m in (buy.message, spend.message) if m)
+    total = ops.activity["CLV"].sum(min_count=1)
+    figures = (
+        f"{name}, spend by Gamma-Gamma (Fader & Hardie 2013)",
+        f"{buy.customers} with orders, {buy.repeat_customers} ordered more than once",
+        order_params,
+        spend_params,
+        f"next {lifetime.horizon_months} months, discounted; margin from GrossProfit where"
+        " known",
+        problems or "fitted: PAlive, ExpectedOrders and CLV are on the Activity sheet",
+        clean(total),
+    )
+    blocks = [
+        Block(DASH_CLV_TITLE, [["Lifetime value (CLV) and the chance each customer still buys"]]),
+        Block(DASH_CLV_ROWS, [[label, None, None, value]
+                              for label, value in zip(CLV_FIGURES, figures, strict=True)]),
+    ]
+    if ops.lifetime_by_segment is not None:
+        blocks.append(Block(DASH_CLV_HEADER, frame_rows(ops.lifetime_by_segment)))
+    return blocks
 
 
 def blocks_to_rows(blocks: Sequence[Block]) -> list[Row]:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from xlcrm import schema
 from xlcrm.errors import InputError, Problem, cell_address
+from xlcrm.operations.clv import MODELS, LifetimeOptions
 from xlcrm.pipeline import ABC_BASES, HIGH_LOW_METHODS, Options, Settings
 from xlcrm.value.ahp import complete_matrix, parse_matrix
 from xlcrm.value.hierarchy import (
@@ -39,6 +40,11 @@ OPTION_LABELS = {
     "Weights method": "ahp_method",
     "RI table": "ri_table",
     "Unrated above imputed share": "max_imputed",
+    "Lifetime horizon (months)": "lifetime_horizon",
+    "Lifetime margin": "lifetime_margin",
+    "Discount rate": "lifetime_discount",
+    "Lifetime model": "lifetime_model",
+    "Lifetime penalty": "lifetime_penalty",
 }
 OPTION_CHOICES = {
     "missing": MISSING_POLICIES,
@@ -46,6 +52,13 @@ OPTION_CHOICES = {
     "abc_basis": ABC_BASES,
     "ahp_method": ("eigen", "geometric"),
     "ri_table": ("saaty", "alonso-lamata"),
+    "lifetime_model": MODELS,
+}
+# Numeric options: (lowest, highest, whole number?, what to type). Shares are 0 < x <= 1.
+OPTION_NUMBERS = {
+    "lifetime_horizon": (1, 120, True, "a whole number of months from 1 to 120, such as 12"),
+    "lifetime_discount": (0, 0.99, False, "an annual rate from 0 to 0.99, such as 0.1 or 10%"),
+    "lifetime_penalty": (0, 10, False, "a number from 0 to 10, such as 0.01"),
 }
 assert set(OPTION_CHOICES["high_low"]) <= set(HIGH_LOW_METHODS)
 
@@ -341,18 +354,19 @@ def options_from_grid(
                 number = float(str(value).strip().rstrip("%")) / (100 if "%" in str(value) else 1)
             except ValueError:
                 number = float("nan")
-            if not 0 < number <= 1:
+            low, high, whole, what = OPTION_NUMBERS.get(
+                key, (0, 1, False, "a share between 0 and 1, such as 0.8 or 80%")
+            )
+            shares = key not in OPTION_NUMBERS  # a share of nothing means nothing: 0 < x
+            if not ((low < number if shares else low <= number) and number <= high) or (
+                whole and number != int(number)
+            ):
                 problems.append(
-                    Problem(
-                        "error",
-                        f"{label} is {_text(value)!r}",
-                        "Type a share between 0 and 1, such as 0.8 or 80%. The default is used.",
-                        sheet,
-                        where,
-                    )
-                )
+                    Problem("error", f"{label} is {_text(value)!r}",
+                            f"Type {what}. The default is used.", sheet, where)
+                )  # fmt: skip
                 continue
-            values[key] = number
+            values[key] = int(number) if whole else number
     cutoffs = (values.pop("abc_a", 0.80), values.pop("abc_b", 0.95))  # the rest are keywords
     if not cutoffs[0] < cutoffs[1]:
         problems.append(
@@ -365,7 +379,19 @@ def options_from_grid(
             )
         )
         cutoffs = (0.80, 0.95)
-    return Options(abc_cutoffs=cutoffs, **values), problems
+    lifetime = LifetimeOptions(
+        **{field: values.pop(key) for key, field in _LIFETIME_FIELDS.items() if key in values}
+    )
+    return Options(abc_cutoffs=cutoffs, lifetime=lifetime, **values), problems
+
+
+_LIFETIME_FIELDS = {
+    "lifetime_horizon": "horizon_months",
+    "lifetime_margin": "margin",
+    "lifetime_discount": "discount_rate",
+    "lifetime_model": "model",
+    "lifetime_penalty": "penalty",
+}
 
 
 IMPORTANCE_HEADER = ("Survey question", "Importance", "Wording")
@@ -438,6 +464,11 @@ def options_rows(options: Options) -> list[list[Any]]:
         ["Weights method", options.ahp_method],
         ["RI table", options.ri_table],
         ["Unrated above imputed share", options.max_imputed],
+        ["Lifetime horizon (months)", options.lifetime.horizon_months],
+        ["Lifetime margin", options.lifetime.margin],
+        ["Discount rate", options.lifetime.discount_rate],
+        ["Lifetime model", options.lifetime.model],
+        ["Lifetime penalty", options.lifetime.penalty],
     ]
 
 

@@ -633,6 +633,7 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         report.DASH_OVERDUE_TITLE: "Contacts overdue",
         report.DASH_SURVEY_TITLE: "Survey",
         report.DASH_IPA_TITLE: "Importance-performance",
+        report.DASH_CLV_TITLE: "Lifetime value (CLV)",
     }
     for (r, c), text in titles.items():
         ws.cell(row=r + 1, column=c + 1, value=text).font = BOLD
@@ -646,6 +647,7 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         report.DASH_RISK_HEADER: report.DASH_RISK_COLUMNS,
         report.DASH_OVERDUE_HEADER: report.DASH_OVERDUE_COLUMNS,
         report.DASH_IPA_HEADER: report.DASH_IPA_COLUMNS,
+        report.DASH_CLV_HEADER: report.DASH_CLV_COLUMNS,
     }
     for (r, c), names in headers.items():
         _header(ws, r + 1, c + 1, names)
@@ -660,7 +662,10 @@ def _dashboard_sheet(ws: Worksheet) -> None:
          {c: "0.000" for c in ("LambdaMax", "CI", "RI", "CR")}),
         (report.DASH_PARETO_HEADER, report.PARETO_POINTS,
          {c: PERCENT for c in report.DASH_PARETO_COLUMNS}),
-        (report.DASH_RISK_HEADER, report.AT_RISK_SHOWN, {"Value": ONE}),
+        (report.DASH_RISK_HEADER, report.AT_RISK_SHOWN, {"Value": ONE, "ValueAtRisk": "#,##0"}),
+        # 3 classes, then the types (16 formatted: the default 8, or 4 groups' 16)
+        (report.DASH_CLV_HEADER, 3 + 16, {"CLV": "#,##0", "CLVShare": PERCENT,
+                                          "MeanCLV": "#,##0", "MeanPAlive": "0.00"}),
         (report.DASH_OVERDUE_HEADER, report.OVERDUE_SHOWN,
          {"Value": ONE, "NextContactDue": "yyyy-mm-dd", "DaysOverdue": "0",
           "LastContact": "yyyy-mm-dd"}),
@@ -683,6 +688,8 @@ def _dashboard_sheet(ws: Worksheet) -> None:
     survey_formats = ("0", ONE, "0.00", "0")
     for i, fmt in enumerate(survey_formats):
         ws.cell(row=report.DASH_SURVEY_ROWS[0] + 1 + i, column=4).number_format = fmt
+    total_clv = report.DASH_CLV_ROWS[0] + report.CLV_FIGURES.index("Total CLV")
+    ws.cell(row=total_clv + 1, column=4).number_format = "#,##0"
     for i in range(report.MAX_QUESTIONS):
         row = report.DASH_IPA_HEADER[0] + 2 + i
         for col, fmt in ((2, "0.0"), (3, "0.00"), (4, ONE)):
@@ -937,7 +944,8 @@ def build_workbook(
         ACTIVITY_COLUMNS,
         {"FirstOrder": day, "LastOrder": day, "Revenue12m": money, "RevenuePrev12m": money,
          "GrowthRate": PERCENT, "RecencyDays": "0", "LastContact": day, "NextContactDue": day,
-         "Satisfaction": ONE},
+         "Satisfaction": ONE, "PAlive": "0.00", "ExpectedOrders": ONE,
+         "ExpectedOrderValue": money, "CLV": money},
         {"RFMSegment": 18, "ChurnReason": 70},
     )
     _dashboard_sheet(sheets[schema.DASHBOARD])

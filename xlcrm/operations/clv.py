@@ -40,16 +40,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import numpy as np
 import pandas as pd
 
 from xlcrm.errors import InputError, Problem
+from xlcrm.operations.orders import OrderMetrics, churn_risk
 
 __all__ = [
     "CLV_COLUMNS",
+    "INDICATOR_COLUMNS",
+    "LifetimeOptions",
+    "attach_lifetime_value",
+    "lifetime_by",
+    "churn_warning",
+    "churn_with_p_alive",
     "MODELS",
     "PurchaseModel",
     "SpendModel",
@@ -64,6 +71,15 @@ __all__ = [
 CLV_COLUMNS: Final = ("PAlive", "ExpectedOrders", "ExpectedOrderValue", "CLV", "CLVNote")
 """Columns of :attr:`LifetimeValue.table`, in order."""
 
+INDICATOR_COLUMNS: Final = ("PAlive", "ExpectedOrders", "ExpectedOrderValue", "CLV")
+"""Figures an indicator of the hierarchy may name instead of a ``Customers`` column (all
+benefit-direction); blank for customers without orders or when the model cannot be used."""
+
+CHURN_P_ALIVE: Final = {"High": 0.3, "Medium": 0.6}
+"""P(alive) below which the churn warning says High, or Medium (the rule's level is kept
+when it is higher): below 0.3 the model gives the customer less than a one-in-three chance
+of still buying, the point where a supplier would count it as lost without a call."""
+
 MODELS: Final = ("bg", "mbg")
 """``bg``: BG/NBD (Fader, Hardie & Lee 2005); ``mbg``: MBG/NBD (Batislam et al. 2007)."""
 
@@ -73,8 +89,8 @@ MIN_CUSTOMERS: Final = 20
 """Fewer customers with orders than this: no model is fitted (the estimates would be noise)."""
 MIN_REPEAT_CUSTOMERS: Final = 10
 """Fewer customers with a repeat order than this: no model is fitted."""
-LOW_P_ALIVE: Final = 0.5
-"""Below this P(alive) a customer's CLVNote says why in words."""
+LOW_P_ALIVE: Final = 0.6
+"""Below this P(alive) (the churn warning's Medium level) CLVNote says why in words."""
 _LOG_BOUND: Final = math.log(1e4)  # parameters searched in [1e-4, 1e4]
 _AT_BOUND: Final = 1e-3
 
@@ -607,6 +623,147 @@ def lifetime_value(
             " ExpectedOrderValue and CLV as rough", blanks=False,
         ))  # fmt: skip
     return LifetimeValue(table, purchases, spend, horizon_months, problems)
+
+
+@dataclass(frozen=True)
+class LifetimeOptions:
+    """The analyst's choices for lifetime value (Indicators options; see :func:`lifetime_value`).
+
+    Attributes
+    ----------
+    horizon_months : int
+        Months ahead for ExpectedOrders and CLV (1..120, default 12).
+    margin : float or None
+        Gross margin for customers whose own is unknown (0..1; ``None``: from GrossProfit).
+    discount_rate : float
+        Annual discount rate (0..1, default 0.10).
+    model : str
+        ``"bg"`` (BG/NBD, default) or ``"mbg"`` (MBG/NBD).
+    penalty : float
+        L2 penalty for small ledgers (>= 0, default 0).
+    """
+
+    horizon_months: int = 12
+    margin: float | None = None
+    discount_rate: float = 0.1
+    model: str = "bg"
+    penalty: float = 0.0
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` naming the first value out of range."""
+        _check_options(self.horizon_months, self.margin, self.discount_rate)
+        if self.model not in MODELS:
+            raise InputError(f"lifetime model {self.model!r} is not one of {', '.join(MODELS)}")
+        if not (math.isfinite(self.penalty) and self.penalty >= 0):
+            raise InputError(f"lifetime penalty {self.penalty!r}: use a number >= 0, like 0.01")
+
+
+def attach_lifetime_value(
+    metrics: OrderMetrics, options: LifetimeOptions | None = None
+) -> tuple[OrderMetrics, LifetimeValue]:
+    """``metrics`` with :data:`CLV_COLUMNS` joined to its table, and the lifetime value.
+
+    One fit per run, shared by whatever reads the order table: Activity, the churn warning,
+    and indicators that name PAlive, ExpectedOrders or CLV.
+    """
+    options = options or LifetimeOptions()
+    options.validate()
+    value = lifetime_value(
+        metrics.table, metrics.today, horizon_months=options.horizon_months,
+        margin=options.margin, discount_rate=options.discount_rate, model=options.model,
+        penalty=options.penalty,
+    )  # fmt: skip
+    table = metrics.table.drop(columns=list(CLV_COLUMNS), errors="ignore")
+    joined = pd.concat([table, value.table.set_axis(table.index)], axis=1)
+    return replace(metrics, table=joined), value
+
+
+def churn_warning(metrics: OrderMetrics, options: LifetimeOptions | None = None) -> pd.DataFrame:
+    """The churn warning the Activity sheet shows: the rule's, raised by P(alive) when the
+    lifetime model can be used (see :func:`churn_with_p_alive`).
+
+    ``metrics`` may already carry the lifetime figures (:func:`attach_lifetime_value`);
+    otherwise they are fitted here with ``options``.
+    """
+    if "PAlive" not in metrics.table.columns:
+        metrics, _ = attach_lifetime_value(metrics, options)
+    churn = churn_risk(metrics, today=metrics.today)
+    if metrics.table["PAlive"].notna().any():
+        churn = churn_with_p_alive(churn, metrics.table)
+    return churn
+
+
+def churn_with_p_alive(churn: pd.DataFrame, order_table: pd.DataFrame) -> pd.DataFrame:
+    """The rule-based churn warning raised where the model's P(alive) is lower.
+
+    Parameters
+    ----------
+    churn : pandas.DataFrame
+        From :func:`xlcrm.operations.orders.churn_risk` (ChurnRisk, ChurnReason...).
+    order_table : pandas.DataFrame
+        The order table with PAlive and CLVNote (see :func:`attach_lifetime_value`), same
+        index.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``churn`` with ChurnRisk the higher of the rule's level and P(alive)'s
+        (:data:`CHURN_P_ALIVE`), and the reason in words saying P(alive).
+    """
+    p = order_table["PAlive"].to_numpy(dtype=float)
+    rule = churn["ChurnRisk"].to_numpy(dtype=object)
+    levels = {lvl: k for k, lvl in enumerate(("Low", "Medium", "High"))}
+    by_model = np.where(p < CHURN_P_ALIVE["High"], 2, np.where(p < CHURN_P_ALIVE["Medium"], 1, 0))
+    out = churn.copy()
+    risk = out["ChurnRisk"].to_numpy(dtype=object).copy()
+    reason = out["ChurnReason"].to_numpy(dtype=object).copy()
+    note = order_table["CLVNote"].to_numpy(dtype=object)
+    for i in np.flatnonzero(np.isfinite(p)):
+        if rule[i] not in levels:
+            continue
+        said = f"P(alive) {p[i]:.2f}"
+        if by_model[i] > levels[rule[i]]:
+            risk[i] = ("Low", "Medium", "High")[by_model[i]]
+            reason[i] = f"{said}: {note[i]}" if note[i] else said
+        else:
+            reason[i] = f"{reason[i]} ({said})"
+    out["ChurnRisk"], out["ChurnReason"] = risk, reason
+    return out
+
+
+LIFETIME_BY_COLUMNS: Final = ("Segment", "Customers", "CLV", "CLVShare", "MeanCLV", "MeanPAlive")
+"""Columns of :func:`lifetime_by`."""
+
+
+def lifetime_by(
+    labels: Sequence[object] | np.ndarray, clv_values: np.ndarray, p_alive: np.ndarray,
+    order: Sequence[object],
+) -> pd.DataFrame:
+    """CLV per segment: customers, total CLV, its share of all CLV, mean CLV and P(alive).
+
+    Parameters
+    ----------
+    labels : per customer
+        Segment of each customer (blank or NaN: not in any row).
+    clv_values, p_alive : per customer
+        From :func:`lifetime_value` (NaN where unknown: not summed, not averaged).
+    order : sequence
+        The segments to list, in this order; a segment without customers is left out.
+    """
+    frame = pd.DataFrame({"Segment": np.asarray(labels, dtype=object),
+                          "CLV": np.asarray(clv_values, dtype=float),
+                          "PAlive": np.asarray(p_alive, dtype=float)})  # fmt: skip
+    total = float(np.nansum(frame["CLV"]))
+    grouped = frame.groupby("Segment", sort=False)
+    table = pd.DataFrame({
+        "Customers": grouped.size(),
+        "CLV": grouped["CLV"].sum(min_count=1),
+        "MeanCLV": grouped["CLV"].mean(),
+        "MeanPAlive": grouped["PAlive"].mean(),
+    })  # fmt: skip
+    table["CLVShare"] = table["CLV"] / total if total > 0 else np.nan
+    table = table.reindex([s for s in order if s in table.index])
+    return table.rename_axis("Segment").reset_index()[list(LIFETIME_BY_COLUMNS)]
 
 
 def _check_options(horizon_months: int, margin: float | None, discount_rate: float) -> None:

@@ -59,6 +59,7 @@ from pandas.api import types as ptypes
 
 from xlcrm import schema
 from xlcrm.errors import Problem, column_letter
+from xlcrm.operations.clv import INDICATOR_COLUMNS as CLV_INDICATOR_COLUMNS
 from xlcrm.operations.orders import DERIVED_COLUMNS, OrderMetrics
 from xlcrm.operations.survey import SurveyResult
 from xlcrm.value.scoring import parse_numeric
@@ -66,6 +67,8 @@ from xlcrm.value.scoring import parse_numeric
 ORDER_FIELDS: Final[Mapping[str, str]] = {
     **{name: name for name in DERIVED_COLUMNS},
     "PurchaseGrowth": "GrowthRate",
+    # the lifetime-value figures the pipeline joins to the order table (one fit per run)
+    **{name: name for name in CLV_INDICATOR_COLUMNS},
 }
 """Indicator column -> column of :attr:`xlcrm.operations.orders.OrderMetrics.table`."""
 

@@ -17,6 +17,7 @@ import pandas as pd
 from xlcrm import schema
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
+from xlcrm.operations.clv import INDICATOR_COLUMNS, churn_warning, lifetime_by
 from xlcrm.operations.kpis import kpis
 from xlcrm.operations.orders import (
     OrderMetrics,
@@ -27,12 +28,13 @@ from xlcrm.operations.orders import (
     overdue_list,
 )
 from xlcrm.operations.survey import SurveyResult, importance_performance, satisfaction
-from xlcrm.value.strategies import CustomerType
+from xlcrm.value.strategies import ABC_CLASSES, CustomerType
 
 ACTIVITY_COLUMNS = (
     "CustomerID", "Name", "FirstOrder", "LastOrder", "Orders", "Revenue12m", "RevenuePrev12m",
     "GrowthRate", "RecencyDays", "R", "F", "M", "RFMSegment", "ChurnRisk", "ChurnReason",
     "LastContact", "NextContactDue", "Overdue", "OpenComplaints", "Satisfaction",
+    *INDICATOR_COLUMNS,
 )  # fmt: skip
 
 
@@ -51,6 +53,9 @@ class Operations:
     overdue: pd.DataFrame | None = None
     """Customers whose next contact is due, most valuable first (see
     :func:`xlcrm.operations.orders.overdue_list`), with CustomerID and Name columns."""
+    lifetime_by_segment: pd.DataFrame | None = None
+    """CLV per ABC class and per type (:func:`xlcrm.operations.clv.lifetime_by`); ``None``
+    when the lifetime model could not be used."""
 
 
 def _named(frame: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
@@ -81,6 +86,22 @@ def visit_intervals(types: pd.Series, catalogue: Sequence[CustomerType]) -> np.n
     for number, days in by_number.items():
         table[number] = days
     return table[np.where(np.isnan(numbers), 0, numbers).astype(np.int64)]
+
+
+def _at_risk(
+    churn: pd.DataFrame, value: pd.Series, order_table: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Customers at risk, by value at risk (CLV x (1 - PAlive)) when the lifetime model
+    fitted, else by value score; both figures are kept for the Dashboard."""
+    if order_table is None:
+        out = at_risk_list(churn, value)
+        out["ValueAtRisk"] = np.nan
+        return out
+    p, clv = (order_table[c].to_numpy(dtype=float) for c in ("PAlive", "CLV"))
+    at_stake = pd.Series(clv * (1 - p), index=churn.index)
+    out = at_risk_list(churn, at_stake).rename(columns={"Value": "ValueAtRisk"})
+    out.insert(0, "Value", value.reindex(out.index).to_numpy(dtype=float))
+    return out
 
 
 def operations(
@@ -119,7 +140,10 @@ def operations(
     """
     ids = customer_ids(customers)
     metrics = orders if orders is not None else order_metrics(ledger.transactions, ids, today=today)
-    churn = churn_risk(metrics, today=today)
+    churn = churn_warning(metrics) if "PAlive" in metrics.table.columns else churn_risk(
+        metrics, today=today
+    )
+    fitted = "PAlive" in metrics.table.columns and metrics.table["PAlive"].notna().any()
     plan = contact_plan(ledger.interactions, ids, visit_intervals(types, catalogue), today=today)
     if survey is None:
         survey = satisfaction(ledger.survey, ids, today=today)
@@ -139,6 +163,8 @@ def operations(
             "Overdue": np.where(p["Overdue"].to_numpy(dtype=bool), "Yes", "No"),
             "OpenComplaints": p["OpenComplaints"].to_numpy(),
             "Satisfaction": s["SatisfactionIndex"].to_numpy(),
+            **{col: (m[col] if col in m.columns else pd.Series(np.nan, index=m.index))
+               .to_numpy(dtype=float) for col in INDICATOR_COLUMNS},
         }
     )
     segments = pd.DataFrame({"Type": types.to_numpy(), "ABC": abc}, index=ids.to_numpy())
@@ -146,7 +172,7 @@ def operations(
     table = kpis(ids, metrics, plan, survey, segments=segments, value=value_by_id, today=today,
                  churn=churn)
     name_by_id = pd.Series(activity["Name"].to_numpy(), index=ids.to_numpy())
-    at_risk = _named(at_risk_list(churn, value_by_id), name_by_id)
+    at_risk = _named(_at_risk(churn, value_by_id, metrics.table if fitted else None), name_by_id)
     overdue = _named(overdue_list(plan, value_by_id), name_by_id)
     ipa = None
     if importance and survey.responses:
@@ -158,4 +184,20 @@ def operations(
                         message=f"no importance-performance table: {p.message}")
                 for p in exc.problems
             )
-    return Operations(activity, table, at_risk, problems, survey, ipa, overdue)
+    by_segment = _lifetime_by_segment(activity, types, abc, catalogue) if fitted else None
+    return Operations(activity, table, at_risk, problems, survey, ipa, overdue, by_segment)
+
+
+def _lifetime_by_segment(
+    activity: pd.DataFrame, types: pd.Series, abc: np.ndarray,
+    catalogue: Sequence[CustomerType],
+) -> pd.DataFrame:
+    """CLV per ABC class, then per type (named "3 HLH Solid..."), one table."""
+    clv, alive = activity["CLV"].to_numpy(dtype=float), activity["PAlive"].to_numpy(dtype=float)
+    names = {t.number: f"{t.number} {t.code} {t.name}" for t in catalogue}
+    type_labels = [names.get(int(v), str(int(v))) if pd.notna(v) else None for v in types]
+    by_class = lifetime_by([f"Class {c}" if isinstance(c, str) and c else None for c in abc],
+                           clv, alive,
+                           [f"Class {c}" for c in ABC_CLASSES])  # fmt: skip
+    by_type = lifetime_by(type_labels, clv, alive, [names[k] for k in sorted(names)])
+    return pd.concat([by_class, by_type], ignore_index=True)

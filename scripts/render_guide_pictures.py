@@ -111,7 +111,7 @@ PICTURES: tuple[Picture, ...] = (
             landscape=False),
     Picture("dashboard-survey.png", "Dashboard", "A126:E140", "Cronbach", landscape=False,
             max_width=1100),
-    Picture("dashboard-clv.png", "Dashboard", "A177:F197", "Lifetime value", landscape=False),
+    Picture("dashboard-clv.png", "Dashboard", "A177:H197", "Lifetime value", landscape=False),
     Picture("dashboard-charts.png", "Dashboard", "R1:AH76", "Pareto curve", landscape=False,
             headings=False, max_width=1200),
     # Identity, the Qualification indicators, then the group scores and the value.

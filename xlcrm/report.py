@@ -326,7 +326,8 @@ def _lifetime_blocks(lifetime: Any, ops: Any) -> list[Block]:
     )
     blocks = [
         Block(DASH_CLV_TITLE, [["Lifetime value (CLV) and the chance each customer still buys"]]),
-        Block(DASH_CLV_ROWS, [[label, None, None, value]
+        # values in the wide column C, where text runs on into the empty cells to its right
+        Block(DASH_CLV_ROWS, [[label, None, value]
                               for label, value in zip(CLV_FIGURES, figures, strict=True)]),
     ]
     if ops.lifetime_by_segment is not None:

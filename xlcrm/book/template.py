@@ -689,13 +689,13 @@ def _dashboard_sheet(ws: Worksheet) -> None:
     for i, fmt in enumerate(survey_formats):
         ws.cell(row=report.DASH_SURVEY_ROWS[0] + 1 + i, column=4).number_format = fmt
     total_clv = report.DASH_CLV_ROWS[0] + report.CLV_FIGURES.index("Total CLV")
-    ws.cell(row=total_clv + 1, column=4).number_format = "#,##0"
+    ws.cell(row=total_clv + 1, column=3).number_format = "#,##0"
     for i in range(report.MAX_QUESTIONS):
         row = report.DASH_IPA_HEADER[0] + 2 + i
         for col, fmt in ((2, "0.0"), (3, "0.00"), (4, ONE)):
             ws.cell(row=row, column=col).number_format = fmt
     # Column A holds type numbers, KPI names, judgment levels and survey figures' labels.
-    _widths(ws, [24, 8, 26, 11, 13, 11, 11, 11, 16, 40, 11, 11, 11, 4, 14, 12])
+    _widths(ws, [24, 10, 26, 11, 13, 11, 11, 11, 16, 40, 11, 11, 11, 4, 14, 12])
 
 
 def _dashboard_charts(ws: Worksheet) -> None:

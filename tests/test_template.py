@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from xml.etree import ElementTree
 
 import numpy as np
 import openpyxl
@@ -11,11 +12,14 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from xlcrm import schema
+from xlcrm.book.read import sheet_parts
 from xlcrm.book.settings import find_matrix_blocks, settings_from_grids
 from xlcrm.book.template import (
+    FONT_ORDER,
     SHEET_ORDER,
     TEMPLATE_PATH,
     build_workbook,
+    fonts_in_schema_order,
     judgment_layout,
     lower_formula,
 )
@@ -205,3 +209,52 @@ def test_help_and_judgments_say_what_the_weight_and_cr_cells_need(built):
         assert "add-in" in note and "#NAME?" in note and "shareable copy" in note
     # The notes do not disturb the sheet's reading.
     assert set(find_matrix_blocks(grid)) == {"Groups", *default_hierarchy().groups}
+
+
+# Schema points Microsoft's Open XML SDK validator checks (scripts/validate_workbooks.py runs
+# it in CI); asserted here too so that a builder change fails the fast suite.
+NS_SHEET = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+NS_CHART = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+
+
+def test_font_children_in_schema_order(built):
+    root = ElementTree.fromstring(parts(built)["xl/styles.xml"])
+    fonts = list(root.iter(f"{NS_SHEET}font"))
+    assert len(fonts) >= 5  # the cell fonts and the conditional formats' font
+    for font in fonts:
+        names = [child.tag.removeprefix(NS_SHEET) for child in font]
+        assert names == sorted(names, key=FONT_ORDER.index), names
+
+
+def test_fonts_in_schema_order_keeps_every_child():
+    xml = (b'<fonts><font><name val="Calibri" /><b val="1" /><color rgb="00FFFFFF" />'
+           b'<sz val="14" /></font><font/></fonts>')
+    assert fonts_in_schema_order(xml) == (
+        b'<fonts><font><b val="1" /><sz val="14" /><color rgb="00FFFFFF" />'
+        b'<name val="Calibri" /></font><font/></fonts>')
+    with pytest.raises(ValueError, match="unexpected font element"):
+        fonts_in_schema_order(b"<font><color><tint/></color></font>")
+
+
+def test_scatter_charts_declare_their_style(built):
+    scatter = 0
+    for name, xml in parts(built).items():
+        if not name.startswith("xl/charts/"):
+            continue
+        for chart in ElementTree.fromstring(xml).iter(f"{NS_CHART}scatterChart"):
+            scatter += 1
+            assert chart[0].tag == f"{NS_CHART}scatterStyle", name  # first, by the schema
+            assert chart[0].get("val") == "lineMarker"
+    assert scatter == 2  # the Pareto curve and the importance-performance grid
+
+
+def test_conditional_format_priorities_unique_per_sheet(built):
+    part_of = sheet_parts(built)
+    files = parts(built)
+    judged = 0
+    for sheet, part in part_of.items():
+        rules = ElementTree.fromstring(files[part]).iter(f"{NS_SHEET}cfRule")
+        priorities = [int(rule.get("priority")) for rule in rules]
+        assert len(priorities) == len(set(priorities)), (sheet, priorities)
+        judged += sheet == schema.JUDGMENTS and len(priorities)
+    assert judged == 3 * len(judgment_layout(default_hierarchy()))  # red, green, verdict

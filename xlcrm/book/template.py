@@ -461,8 +461,15 @@ def _judgments_sheet(
         error="Choose a judgment from the list: 1/9 ... 1 ... 9.",
     )
     ws.add_data_validation(saaty)
-    red = CellIsRule(operator="greaterThanOrEqual", formula=["0.1"], fill=BAD_FILL, font=BAD_FONT)
-    green = CellIsRule(operator="lessThan", formula=["0.1"], fill=GOOD_FILL)
+    # New rule objects for every block: openpyxl numbers a rule once, so a shared rule
+    # would carry the same priority on every block (the validator rejects repeats).
+    def red() -> CellIsRule:
+        return CellIsRule(operator="greaterThanOrEqual", formula=["0.1"], fill=BAD_FILL,
+                          font=BAD_FONT)
+
+    def green() -> CellIsRule:
+        return CellIsRule(operator="lessThan", formula=["0.1"], fill=GOOD_FILL)
+
     sheet = schema.JUDGMENTS
     for block in judgment_layout(hierarchy):
         key = "groups" if block.level == "Groups" else block.level
@@ -509,7 +516,8 @@ def _weights_and_cr(
     ws: Worksheet, block: JudgmentBlock, result: Any, cached: _Cached, rules: tuple[Any, Any]
 ) -> None:
     """Weight column, CR cell and verdict of one block, cached from ``result`` (blank when
-    the block cannot be weighed yet); ``rules`` colour the CR red or green."""
+    the block cannot be weighed yet); ``rules`` make the rules that colour the CR red or
+    green (new ones for each block: each carries its own priority)."""
     sheet = schema.JUDGMENTS
     red, green = rules
     wcol = block.weight_col
@@ -528,8 +536,8 @@ def _weights_and_cr(
     cr_cell = ws.cell(row=block.cr_row, column=2, value=f"=AHP_CR({block.matrix_ref})")
     cr_cell.number_format = "0.000"
     cached.set(sheet, cr_cell.coordinate, "" if result is None else _stable(result.cr))
-    ws.conditional_formatting.add(cr_cell.coordinate, red)
-    ws.conditional_formatting.add(cr_cell.coordinate, green)
+    ws.conditional_formatting.add(cr_cell.coordinate, red())
+    ws.conditional_formatting.add(cr_cell.coordinate, green())
     verdict = ws.cell(
         row=block.cr_row,
         column=3,
@@ -722,7 +730,7 @@ def _dashboard_charts(ws: Worksheet) -> None:
     ws.add_chart(bar("Value share per ABC class", 6, a_row, 3, abc_names, "share"), "Z17")
     p_row = report.DASH_PARETO_HEADER[0] + 1
     p_col = report.DASH_PARETO_HEADER[1] + 1
-    pareto = ScatterChart()
+    pareto = ScatterChart(scatterStyle="lineMarker")
     pareto.title = "Pareto curve: share of value by share of customers"
     pareto.style = 13
     pareto.x_axis.title = "share of customers (best first)"
@@ -773,7 +781,7 @@ def _ipa_chart(ws: Worksheet) -> ScatterChart:
                    max_row=top + report.MAX_QUESTIONS - 1)
     ys = Reference(ws, min_col=col + names.index("Performance"), min_row=top,
                    max_row=top + report.MAX_QUESTIONS - 1)
-    chart = ScatterChart()
+    chart = ScatterChart(scatterStyle="lineMarker")
     chart.title = "Importance-performance per survey question"
     chart.style = 13
     chart.x_axis.title = "importance"
@@ -964,6 +972,7 @@ def build_workbook(
         rb"\g<1>" + BUILD_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>",
         parts["docProps/core.xml"],
     )
+    parts["xl/styles.xml"] = fonts_in_schema_order(parts["xl/styles.xml"])
     part_of = sheet_parts(saved)
     for sheet, values in cached.values.items():
         part = part_of[sheet]
@@ -972,6 +981,31 @@ def build_workbook(
     vba = template_vba_project([CODE_NAMES[s] for s in (*SHEET_ORDER, XLWINGS_CONF)])
     xlsm = make_xlsm(xlsx, vba)
     return inject_ribbon(xlsm, CUSTOMUI_PATH.read_bytes())
+
+
+# CT_Font's children in the order the Open XML SDK validator (and Excel) expects.
+FONT_ORDER = ("b", "i", "strike", "condense", "extend", "outline", "shadow", "u", "vertAlign",
+              "sz", "color", "name", "family", "charset", "scheme")
+_FONT = re.compile(rb"<font>(.*?)</font>", re.S)
+_FONT_CHILD = re.compile(rb"<(\w+)\b[^>]*/>")
+
+
+def fonts_in_schema_order(styles_xml: bytes) -> bytes:
+    """``styles.xml`` with the children of every ``<font>`` in schema order.
+
+    openpyxl writes ``<name>`` first, which the schema places after ``<b>``, ``<sz>`` and
+    ``<color>``; a strict reader rejects the styles part. Only the order changes.
+    """
+    rank = {name.encode(): i for i, name in enumerate(FONT_ORDER)}
+
+    def reorder(m: re.Match[bytes]) -> bytes:
+        children = [(c.group(1), c.group(0)) for c in _FONT_CHILD.finditer(m.group(1))]
+        if b"".join(xml for _, xml in children) != re.sub(rb">\s+<", b"><", m.group(1)):
+            raise ValueError(f"unexpected font element in styles.xml: {m.group(0)[:200]!r}")
+        ordered = sorted(children, key=lambda c: rank[c[0]])
+        return b"<font>" + b"".join(xml for _, xml in ordered) + b"</font>"
+
+    return _FONT.sub(reorder, styles_xml)
 
 
 def _read_parts(data: bytes) -> dict[str, bytes]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -158,6 +159,55 @@ def test_verify_finds_malformed_changed_parts(book: Path, tmp_path: Path) -> Non
     with pytest.raises(VerifyError, match="sheet1.xml of the new workbook is not well-formed"):
         verify_workbook(bad, unchanged_from=book)
     assert verify_workbook(book, unchanged_from=book) == ["Sheet1", "_xlwings.conf"]
+
+
+def _flip_byte(path: Path, part: str, *, header_crc: bool = False) -> None:
+    """Damage ``part`` of the zip at ``path`` in place: one byte of its compressed data, or
+    (``header_crc``) the CRC in its local header only."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(part)
+    offset = info.header_offset
+    if header_crc:
+        data[offset + 14] ^= 0xFF
+    else:
+        nlen, xlen = struct.unpack_from("<HH", data, offset + 26)
+        data[offset + 30 + nlen + xlen + info.compress_size // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_verify_reads_back_what_was_written_not_what_was_copied(book: Path,
+                                                                tmp_path: Path) -> None:
+    # A part already damaged in the user's file (here the VBA project) is copied as it was:
+    # the check compares its compressed bytes with the original's and does not inflate it,
+    # so the run is not refused for damage it did not cause (and does not pay to inflate
+    # a large untouched ledger sheet).
+    _flip_byte(book, "xl/vbaProject.bin")
+    new = tmp_path / "new.xlsm"
+    write_result_sheets(book, new, {"Scores": [["Value"], [1.5]]}, owned=["Scores"])
+    assert "Scores" in verify_workbook(new, unchanged_from=book)
+    # Checked on its own, every part is read back, and the damage is found.
+    with pytest.raises(VerifyError, match="xl/vbaProject.bin of the new workbook is corrupt"):
+        verify_workbook(new)
+
+
+def test_verify_finds_a_copied_part_damaged_in_writing(book: Path, tmp_path: Path) -> None:
+    new = tmp_path / "new.xlsm"
+    write_result_sheets(book, new, {"Scores": [["Value"], [1.5]]}, owned=["Scores"])
+    assert "Scores" in verify_workbook(new, unchanged_from=book)
+    _flip_byte(new, "xl/vbaProject.bin")  # same CRC and sizes recorded, other bytes
+    with pytest.raises(VerifyError, match="xl/vbaProject.bin of the new workbook is corrupt"):
+        verify_workbook(new, unchanged_from=book)
+
+
+def test_verify_checks_local_headers_against_the_central_directory(book: Path,
+                                                                   tmp_path: Path) -> None:
+    new = tmp_path / "new.xlsm"
+    write_result_sheets(book, new, {"Scores": [["Value"], [1.5]]}, owned=["Scores"])
+    _flip_byte(new, "xl/vbaProject.bin", header_crc=True)
+    with pytest.raises(VerifyError, match="vbaProject.bin of the new workbook: checksum or "
+                       "sizes in its local header disagree"):
+        verify_workbook(new, unchanged_from=book)
 
 
 def test_stale_temporary_files_are_cleaned(book: Path) -> None:

@@ -487,3 +487,65 @@ def test_sheet_with_prefixed_namespace(tmp_path: Path) -> None:
     assert "<x:dimension" in new_xml and "<x:sheetData xmlns=" in new_xml
     assert [c.value for c in openpyxl.load_workbook(out)["Scores"][1]] == ["new", 2.5]
     assert _calamine(out, "Scores") == [["new", 2.5]]
+
+
+@pytest.fixture
+def result_sheet(tmp_path: Path) -> Path:
+    """A result sheet laid out as the template lays one out (a bold header, a number format
+    per column) with one cell an analyst highlighted."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Scores"
+    ws.append(["CustomerID", "Value", "Since", "Note"])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.column_dimensions["B"].number_format = "0.0"
+    ws.column_dimensions["C"].number_format = "yyyy-mm-dd"
+    ws["B3"].fill = PatternFill("solid", start_color="FFFF00")
+    wb.create_sheet("Customers")
+    path = tmp_path / "results.xlsx"
+    wb.save(path)
+    return path
+
+
+def _scores_frame(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    value = rng.uniform(0, 100, n).round(1)
+    value[::7] = np.floor(value[::7])  # whole numbers among them
+    since = pd.Series(pd.date_range("2020-01-01", periods=n, freq="D"))
+    since[5] = pd.NaT
+    note = [None if i % 11 == 0 else f"Müller & Söhne <{i}>" for i in range(n)]
+    return pd.DataFrame({"CustomerID": [f"C{i:05d}" for i in range(n)], "Value": value,
+                         "Since": since, "Note": note})
+
+
+def _cell_styles(xml: bytes) -> dict[str, str | None]:
+    root = ElementTree.fromstring(xml)
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    return {c.get("r"): c.get("s") for c in root.iter(f"{ns}c")}
+
+
+def test_a_second_run_writes_what_the_first_wrote(result_sheet: Path, tmp_path: Path) -> None:
+    # After the first run every cell of the first rows carries its column's style; the
+    # second run must treat them as the column (fast path), keep the analyst's highlight
+    # and the header, and write the very same sheet (whole numbers included).
+    frame = _scores_frame(4500)  # more than two slices of rows
+    first, second = tmp_path / "first.xlsx", tmp_path / "second.xlsx"
+    write_result_sheets(result_sheet, first, {"Scores": frame}, owned=["Scores"])
+    write_result_sheets(first, second, {"Scores": frame}, owned=["Scores"])
+    parts1, parts2 = read_parts(first), read_parts(second)
+    part = sheet_part(parts1, "Scores")
+    assert parts2[part] == parts1[part]
+    styles = _cell_styles(parts1[part])
+    ws = openpyxl.load_workbook(first)["Scores"]
+    assert all(ws.cell(1, c).font.b for c in range(1, 5))
+    assert ws["B3"].fill.start_color.rgb == "00FFFF00" and ws["B3"].number_format == "General"
+    assert {styles[f"B{r}"] for r in range(4, 4502)} == {styles["B2"]}
+    assert ws["B4501"].number_format == "0.0" and ws["C4501"].number_format == "yyyy-mm-dd"
+    back = read_sheet(second, "Scores", text_columns=("CustomerID",)).frame
+    assert back["CustomerID"].tolist() == frame["CustomerID"].tolist()
+    assert back["Value"].tolist() == frame["Value"].tolist()
+    assert back["Note"].fillna("").tolist() == frame["Note"].fillna("").tolist()
+    since = back["Since"].reset_index(drop=True)
+    assert since.isna().tolist() == frame["Since"].isna().tolist()
+    assert since.dropna().tolist() == frame["Since"].dropna().tolist()

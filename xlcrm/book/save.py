@@ -1,7 +1,8 @@
 """Replace a workbook file safely, so that no crash can cost the user their ledger.
 
-The new file is written to a temporary file in the same folder, checked (the zip and
-every part read back, changed XML parts are well formed, no sheet went missing), flushed
+The new file is written to a temporary file in the same folder, checked (the zip's
+directory; every new or changed part read back, XML well formed; parts copied unchanged
+compared as compressed bytes; no sheet went missing), flushed
 to disk, and only then moved over the original with :func:`os.replace`, which is atomic:
 a reader (or a crash) sees either the complete old file or the complete new one. Before
 that the original is kept as a timestamped backup (a hard link where the file system
@@ -14,12 +15,15 @@ beside it), and when the file changed since it was read (compared by content has
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import re
 import shutil
+import struct
 import sys
 import zipfile
-from collections.abc import Callable, Collection
+import zlib
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -110,6 +114,92 @@ def _is_xml_part(name: str) -> bool:
     return name.endswith((".xml", ".rels", ".vml"))
 
 
+_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
+
+
+def _entry_span(data: mmap.mmap | bytes, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """Where the compressed bytes of ``info`` lie, after checking its local header against
+    the central directory (name, method and, unless sizes follow the data, CRC and sizes)."""
+    offset = info.header_offset
+    if offset + _LOCAL_HEADER.size > len(data):
+        raise VerifyError(f"part {info.filename} of the new workbook lies beyond its end")
+    sig, _ver, flags, method, _t, _d, crc, csize, usize, nlen, xlen = \
+        _LOCAL_HEADER.unpack_from(data, offset)
+    name_at = offset + _LOCAL_HEADER.size
+    if sig != 0x04034B50 or data[name_at:name_at + nlen] != info.orig_filename.encode(
+            "utf-8" if info.flag_bits & 0x800 else "cp437") or method != info.compress_type:
+        raise VerifyError(f"part {info.filename} of the new workbook: its local header "
+                          "disagrees with the zip's central directory")
+    if not flags & 0x8 and (crc, csize, usize) != (info.CRC, info.compress_size,
+                                                   info.file_size):
+        raise VerifyError(f"part {info.filename} of the new workbook: checksum or sizes in "
+                          "its local header disagree with the zip's central directory")
+    start = name_at + nlen + xlen
+    return start, start + info.compress_size
+
+
+def _check_central_directory(z: zipfile.ZipFile, data: mmap.mmap | bytes
+                             ) -> dict[str, tuple[int, int]]:
+    """Each entry's local header agrees with the central directory and no two parts share
+    bytes; returns each part's span of compressed bytes."""
+    spans = {info.filename: _entry_span(data, info) for info in z.infolist()}
+    if len(spans) != len(z.infolist()):
+        raise VerifyError("the new workbook holds two parts of the same name")
+    end = z.start_dir  # type: ignore[attr-defined]  # where the central directory begins
+    previous = 0
+    for name, (start, stop) in sorted(spans.items(), key=lambda item: item[1]):
+        if start < previous or stop > end:
+            raise VerifyError(f"part {name} of the new workbook overlaps another part")
+        previous = stop
+    return spans
+
+
+def _copied_unchanged(info: zipfile.ZipInfo, span: tuple[int, int], data: mmap.mmap | bytes,
+                      old: Mapping[str, tuple[zipfile.ZipInfo, tuple[int, int]]],
+                      old_data: mmap.mmap | bytes | None) -> bool:
+    """Whether part ``info`` was copied byte for byte from the file it replaces (same
+    compressed bytes, method, CRC and size): then it reads exactly as it did there."""
+    found = old.get(info.filename)
+    if found is None or old_data is None:
+        return False
+    was, (start, stop) = found
+    if (was.CRC, was.file_size, was.compress_size, was.compress_type) != (
+            info.CRC, info.file_size, info.compress_size, info.compress_type):
+        return False
+    return memoryview(data)[span[0]:span[1]] == memoryview(old_data)[start:stop]
+
+
+def _read_back(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Inflate a new or changed part a slice at a time: zipfile compares its CRC and size
+    with those the writer computed from what it generated; XML must be well formed."""
+    parser = expat.ParserCreate() if _is_xml_part(info.filename) else None
+    try:
+        with z.open(info) as stream:
+            while chunk := stream.read(_CHUNK):
+                if parser is not None:
+                    parser.Parse(chunk, False)
+        if parser is not None:
+            parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise VerifyError(
+            f"part {info.filename} of the new workbook is not well-formed XML: {exc}"
+        ) from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise VerifyError(f"part {info.filename} of the new workbook is corrupt ({exc})") \
+            from exc
+
+
+@contextlib.contextmanager
+def _mapped(path: str | os.PathLike[str]) -> Iterator[mmap.mmap | bytes]:
+    """The file's bytes without reading them into memory (an empty file as ``b""``)."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            yield b""
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            yield m
+
+
 def verify_workbook(
     path: str | os.PathLike[str],
     *,
@@ -118,11 +208,19 @@ def verify_workbook(
 ) -> list[str]:
     """Check that ``path`` is a complete, readable workbook; return its sheet names.
 
-    Checks: the zip opens and every part decompresses with the right checksum; every
-    XML part that differs from ``unchanged_from`` (all of them when it is ``None``) is
-    well formed; the workbook part and its relationships resolve to parts that exist;
-    an independent reader (python-calamine) opens the file and sees the same sheets; the
-    sheets of ``unchanged_from`` and ``expect_sheets`` are all there.
+    Checks what was written, without inflating what was copied:
+
+    - the zip's central directory: every part's local header agrees with it and no two
+      parts overlap;
+    - a part whose compressed bytes, CRC and size are those of the same part of
+      ``unchanged_from`` (the file it replaces) was copied byte for byte: it is compared
+      with the original's compressed bytes, not inflated (it reads exactly as it did);
+    - every other part (all of them when ``unchanged_from`` is ``None``) is read back:
+      inflated, its CRC and size compared with those the writer computed from what it
+      generated, and, when it is XML, parsed for well-formedness;
+    - the workbook part and its relationships resolve to parts that exist; an independent
+      reader (python-calamine) opens the file and sees the same sheets; the sheets of
+      ``unchanged_from`` and ``expect_sheets`` are all there.
 
     Raises
     ------
@@ -130,33 +228,26 @@ def verify_workbook(
         Saying what is wrong.
     """
     try:
-        with zipfile.ZipFile(path) as z:
-            bad = z.testzip()
-            if bad is not None:
-                raise VerifyError(f"part {bad} of the new workbook is corrupt (checksum)")
-            old: dict[str, tuple[int, int]] = {}
-            if unchanged_from is not None:
-                with zipfile.ZipFile(unchanged_from) as zo:
-                    old = {i.filename: (i.CRC, i.file_size) for i in zo.infolist()}
-            for info in z.infolist():
-                if not _is_xml_part(info.filename):
-                    continue
-                if old.get(info.filename) == (info.CRC, info.file_size):
-                    continue  # byte-identical to a part of the file we started from
-                parser = expat.ParserCreate()
-                try:
-                    parser.Parse(z.read(info), True)
-                except expat.ExpatError as exc:
-                    raise VerifyError(
-                        f"part {info.filename} of the new workbook is not well-formed XML: {exc}"
-                    ) from exc
-            names = workbook_sheet_names(z)
+        with contextlib.ExitStack() as stack:
+            data = stack.enter_context(_mapped(path))
+            z = stack.enter_context(zipfile.ZipFile(path))
+            spans = _check_central_directory(z, data)
+            old: dict[str, tuple[zipfile.ZipInfo, tuple[int, int]]] = {}
+            old_data = None
             old_names: list[str] = []
             if unchanged_from is not None:
-                with zipfile.ZipFile(unchanged_from) as zo:
-                    old_names = workbook_sheet_names(zo)
+                old_data = stack.enter_context(_mapped(unchanged_from))
+                zo = stack.enter_context(zipfile.ZipFile(unchanged_from))
+                old = {i.filename: (i, _entry_span(old_data, i)) for i in zo.infolist()}
+                old_names = workbook_sheet_names(zo)
+            for info in z.infolist():
+                if not _copied_unchanged(info, spans[info.filename], data, old, old_data):
+                    _read_back(z, info)
+            names = workbook_sheet_names(z)
     except zipfile.BadZipFile as exc:
         raise VerifyError(f"the new workbook is not a valid zip file: {exc}") from exc
+    except (ValueError, OSError) as exc:  # mmap of a file being replaced, a damaged header
+        raise VerifyError(f"the new workbook cannot be read back: {exc}") from exc
     except KeyError as exc:
         raise VerifyError(f"the new workbook lacks a part it refers to: {exc}") from exc
 

@@ -46,7 +46,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import zip_longest
@@ -77,10 +77,20 @@ CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.work
 REL_WORKSHEET = NS_R + "/worksheet"
 MAX_TEXT = 32_767  # characters Excel holds in one cell
 MAX_EXACT_INT = 2**53
-# Deflate level of regenerated parts: 3 is ~2.5x faster than the default 6 on sheet XML for
-# files ~9 % larger (measured on a 100 000 x 6 result sheet).
-COMPRESS_LEVEL = 3
+# Deflate of regenerated parts. ISA-L (the isal package, wheels for Linux, macOS and 64-bit
+# Windows on x86-64 and ARM) at its level 2 deflates result-sheet XML ~6x as fast as zlib at
+# level 3 into parts of the same size (96 MB Scores sheet of 100 000 customers: 0.65 s and
+# 22.2 MB against 3.8 s and 22.4 MB; zlib's default 6: 6.0 s, 20.2 MB). Without it, zlib at
+# level 1: ~1.8x as fast as level 3 for parts 5-9 % larger. See docs/PERFORMANCE.md.
+try:
+    from isal import isal_zlib as _deflate
+
+    COMPRESS_LEVEL = 2
+except ImportError:  # no wheel for this platform (32-bit Windows, Pyodide)
+    _deflate = zlib  # type: ignore[no-redef]
+    COMPRESS_LEVEL = 1
 _ROWS_PER_CHUNK = 2000
+_TEXT_PER_CHUNK = 1 << 20  # characters of sheet XML compressed at a time
 
 # Built-in number formats that show a date or time (ECMA-376 18.8.30; 27-36 and 50-58 are
 # the East Asian date formats).
@@ -259,12 +269,12 @@ def _raw_member(data: bytes | memoryview, info: zipfile.ZipInfo) -> _Member:
 
 def _new_member(name: str, chunks: Iterable[bytes], like: _Member | None) -> _Member:
     """A deflated member from ``chunks``; date, time and attributes copied from ``like``."""
-    comp = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15)
+    comp = _deflate.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15)
     crc = 0
     usize = 0
     parts = []
     for chunk in chunks:
-        crc = zlib.crc32(chunk, crc)
+        crc = _deflate.crc32(chunk, crc)
         usize += len(chunk)
         parts.append(comp.compress(chunk))
     parts.append(comp.flush())
@@ -345,8 +355,8 @@ def _escape_match(m: re.Match[str]) -> str:
     return ent if ent is not None else f"_x{ord(s):04X}_"
 
 
-def _no_match(text: str) -> None:
-    return None
+# Whitespace other than a line break at either end of a value in values joined by "\n".
+_EDGE_SPACE_RE = re.compile(r"\A[^\S\n]|[^\S\n]\Z|\n[^\S\n]|[^\S\n]\n")
 
 
 def escape_text(text: str) -> str:
@@ -469,6 +479,13 @@ class _CellWriter:
         self.sheet = sheet
         self.kept = kept
         self.col_styles = col_styles
+        # The kept styles by column, looked up once per sheet. A cell whose style is its
+        # column's (as every cell of a result sheet that xlcrm wrote before) needs no
+        # special treatment: only the others (a header, a note, a highlighted figure) do.
+        self._kept_by_col: dict[int, dict[int, int]] = {}
+        for (r, c), style in kept.items():
+            if style != col_styles.get(c):
+                self._kept_by_col.setdefault(c, {})[r] = style
         self.formula_types = _formula_types()
         self._s_attr: dict[int | None, str] = {None: ""}
 
@@ -484,8 +501,9 @@ class _CellWriter:
 
     # -- styles for one column
     def column_styles(self, col: int) -> tuple[dict[int, int], int | None]:
-        kept = {r: s for (r, c), s in self.kept.items() if c == col}
-        return kept, self.col_styles.get(col)
+        """(1-based row -> style of the cells whose style differs from the column's, the
+        column's style)."""
+        return self._kept_by_col.get(col, {}), self.col_styles.get(col)
 
     def serial(self, value: date | datetime) -> tuple[str, str] | None:
         """(serial number text, kind) of a date or datetime, or None when not representable."""
@@ -621,33 +639,48 @@ class _CellWriter:
         )
 
     # -- whole columns
+    @staticmethod
+    def _styled_positions(kept_rows: Mapping[int, int], rows: Sequence[int]) -> list[int]:
+        """Positions in ``rows`` of the cells that keep a style of their own, ascending."""
+        if not kept_rows:
+            return []
+        if isinstance(rows, range) and rows.step == 1:  # the usual case: O(styled cells)
+            return sorted(r - rows.start for r in kept_rows if r in rows)
+        return [i for i, r in enumerate(rows) if r in kept_rows]
+
+    def _with_styled_cells(
+        self, n: int, styled: list[int], values: Sequence[Any], letter: str,
+        rows: Sequence[int], kept_rows: Mapping[int, int],
+        plain: Callable[[list[int]], list[str]],
+    ) -> list[str]:
+        """``n`` cells: those at ``styled`` positions one by one in their own style (their
+        ``values`` in that order), all others at once by ``plain(positions)``."""
+        out = [""] * n
+        taken = set(styled)
+        others = [i for i in range(n) if i not in taken]
+        for i, text in zip(others, plain(others), strict=True):
+            out[i] = text
+        for i, v in zip(styled, values, strict=True):
+            out[i] = "" if v is None else self.cell(f"{letter}{rows[i]}", v,
+                                                     kept_rows[rows[i]])
+        return out
+
     def column(self, values: Sequence[Any], col: int, rows: Sequence[int]) -> list[str]:
-        """``<c>`` elements of one column (``""`` for blank cells); ``rows`` are 1-based."""
+        """``<c>`` elements of one column (``""`` for blank cells); ``rows`` are 1-based.
+
+        The cells that keep a style of their own are written one by one; all others (in
+        a result sheet, all but a header or a note) take the column's whole-column path.
+        """
         letter = column_letter(col)
         kept_rows, default = self.column_styles(col)
-        cell = self.cell
-        if kept_rows and len(rows) > 2 * len(kept_rows):
-            # A few styled cells (a header, a note) must not push a whole column of
-            # 100 000 values onto the per-cell path: split them off.
-            special = [i for i, r in enumerate(rows) if r in kept_rows]
-            if len(special) < len(rows):
-                plain = [i for i, r in enumerate(rows) if r not in kept_rows]
-                out = [""] * len(rows)
-                body = self._plain_column([values[i] for i in plain], letter,
-                                          [rows[i] for i in plain], default)
-                for i, text in zip(plain, body, strict=True):
-                    out[i] = text
-                for i in special:
-                    v = values[i]
-                    out[i] = "" if v is None else cell(f"{letter}{rows[i]}", v,
-                                                       kept_rows[rows[i]])
-                return out
-        if not kept_rows:
+        styled = self._styled_positions(kept_rows, rows)
+        if not styled:
             return self._plain_column(values, letter, rows, default)
-        return [
-            "" if v is None else cell(f"{letter}{r}", v, kept_rows.get(r, default))
-            for r, v in zip(rows, values, strict=True)
-        ]
+        return self._with_styled_cells(
+            len(rows), styled, [values[i] for i in styled], letter, rows, kept_rows,
+            lambda at: self._plain_column([values[i] for i in at], letter,
+                                          [rows[i] for i in at], default),
+        )
 
     def _plain_column(self, values: Sequence[Any], letter: str, rows: Sequence[int],
                       default: int | None) -> list[str]:
@@ -665,21 +698,24 @@ class _CellWriter:
 
     def _text_column(self, values: Sequence[str | None], letter: str, rows: Sequence[int],
                      style: int | None) -> list[str]:
-        """A column of text only (the common case of IDs and names), without per-cell dispatch."""
+        """A column of text only (the common case of IDs and names), without per-cell dispatch.
+
+        The whole slice is checked and escaped as one text joined by line breaks; a slice
+        where a value holds a line break, starts or ends with a space, or is too long for a
+        cell goes one cell at a time.
+        """
+        texts = [v or "" for v in values]
+        joined = "\n".join(texts)
+        if (joined.count("\n") != len(texts) - 1 or _EDGE_SPACE_RE.search(joined)
+                or max(map(len, texts), default=0) > MAX_TEXT):
+            return ["" if not v else self.text_cell(f"{letter}{r}", v, style)
+                    for r, v in zip(rows, texts, strict=True)]
+        if _ESCAPE_RE.search(joined):
+            # No match spans two values: "\n" takes part in none.
+            texts = _ESCAPE_RE.sub(_escape_match, joined).split("\n")
         sa = self.s_attr(style)
-        # One search over all the text usually shows that nothing needs escaping ("\n" cannot
-        # take part in a match, so no match spans two values).
-        search = _ESCAPE_RE.search if _ESCAPE_RE.search("\n".join(filter(None, values))) \
-            else _no_match
-        out = []
-        for r, v in zip(rows, values, strict=True):
-            if not v:
-                out.append("")
-            elif len(v) > MAX_TEXT or v[0].isspace() or v[-1].isspace() or search(v):
-                out.append(self.text_cell(f"{letter}{r}", v, style))
-            else:
-                out.append(f'<c r="{letter}{r}"{sa} t="inlineStr"><is><t>{v}</t></is></c>')
-        return out
+        return [f'<c r="{letter}{r}"{sa} t="inlineStr"><is><t>{t}</t></is></c>' if t else ""
+                for r, t in zip(rows, texts, strict=True)]
 
     def _number_column(self, values: Sequence[float | int | None], letter: str,
                        rows: Sequence[int], style: int | None) -> list[str]:
@@ -722,23 +758,30 @@ class _CellWriter:
 
     def series(self, s: pd.Series, col: int, rows: Sequence[int]) -> list[str]:
         """Like :meth:`column`, with fast paths for numeric and date columns."""
+        kept_rows, default = self.column_styles(col)
+        styled = self._styled_positions(kept_rows, rows)
+        if not styled:
+            return self._plain_series(s, col, rows, default)
+        return self._with_styled_cells(
+            len(rows), styled, s.iloc[styled].astype(object).tolist(), column_letter(col),
+            rows, kept_rows,
+            lambda at: self._plain_series(s.iloc[at], col, [rows[i] for i in at], default),
+        )
+
+    def _plain_series(self, s: pd.Series, col: int, rows: Sequence[int],
+                      default: int | None) -> list[str]:
+        """A column of a DataFrame in one style: whole-column fast paths by dtype."""
         dtype = s.dtype
         letter = column_letter(col)
-        kept_rows, default = self.column_styles(col)
-        if kept_rows:
-            # Styles kept outside these rows (the header's) must not push a whole column of
-            # dates or numbers onto the per-cell path.
-            inside = rows if isinstance(rows, range) else set(rows)
-            kept_rows = {r: v for r, v in kept_rows.items() if r in inside}
-        if kept_rows or dtype is np.dtype(object) or isinstance(dtype, pd.CategoricalDtype):
-            return self.column(s.astype(object).tolist(), col, rows)
+        if dtype is np.dtype(object) or isinstance(dtype, pd.CategoricalDtype):
+            return self._plain_column(s.astype(object).tolist(), letter, rows, default)
         if pd.api.types.is_bool_dtype(dtype):
-            return self.column(s.tolist(), col, rows)
+            return self._plain_column(s.tolist(), letter, rows, default)
         if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.api.extensions.
                                                                    ExtensionDtype):
             arr = s.to_numpy()
             if len(arr) and (arr.max() > MAX_EXACT_INT or arr.min() < -MAX_EXACT_INT):
-                return self.column(arr.tolist(), col, rows)
+                return self._plain_column(arr.tolist(), letter, rows, default)
             sa = self.s_attr(None if self.styles.is_date(default) else default)
             return [f'<c r="{letter}{r}"{sa}><v>{v}</v></c>' for r, v in
                     zip(rows, arr.tolist(), strict=True)]
@@ -758,8 +801,8 @@ class _CellWriter:
             if fast is not None:
                 return fast
             values = [None if v is pd.NaT else v for v in s.dt.to_pydatetime().tolist()]
-            return self.column(values, col, rows)
-        return self.column(s.astype(object).tolist(), col, rows)
+            return self._plain_column(values, letter, rows, default)
+        return self._plain_column(s.astype(object).tolist(), letter, rows, default)
 
 
 # --------------------------------------------------------------------------------------------
@@ -874,9 +917,6 @@ def _col_styles(cols_xml: bytes | None) -> dict[int, int]:
     return out
 
 
-_CELL_REF = re.compile(r"([A-Z]+)(\d+)")
-
-
 def _kept_cell_styles(old: bytes, prefix: str, max_row: int) -> dict[tuple[int, int], int]:
     """(1-based row, 0-based col) -> style of the old sheet's styled cells in its first rows."""
     p = re.escape(prefix.encode())
@@ -885,19 +925,18 @@ def _kept_cell_styles(old: bytes, prefix: str, max_row: int) -> dict[tuple[int, 
         return {}
     # Look only at the first rows: find where row max_row+1 or later starts.
     stop = len(old)
-    for m in re.finditer(rb"<" + p + rb'row\b[^>]*?\br="(\d+)"', old[sd.start():]):
+    for m in re.compile(rb"<" + p + rb'row\b[^>]*?\br="(\d+)"').finditer(old, sd.start()):
         if int(m.group(1)) > max_row:
-            stop = sd.start() + m.start()
+            stop = m.start()
             break
-    region = old[sd.start() : stop]
-    out: dict[tuple[int, int], int] = {}
-    for m in re.finditer(rb"<" + p + rb"c\b(" + _TAG_ATTRS.encode() + rb")>", region):
-        attrs = m.group(1)
-        ref = re.search(rb'\br="([A-Z]+)(\d+)"', attrs)
-        style = re.search(rb'\bs="(\d+)"', attrs)
-        if ref and style and style.group(1) != b"0":
-            out[(int(ref.group(2)), column_index(ref.group(1)))] = int(style.group(1))
-    return out
+    # One pattern finds reference and style of each styled cell, in either attribute order
+    # (a cell without a style does not match).
+    cells = re.compile(rb"<" + p + rb'c\s(?=[^>]*?\br="([A-Z]+)(\d+)")(?=[^>]*?\bs="(\d+)")')
+    return {
+        (int(row), column_index(col)): int(style)
+        for col, row, style in cells.findall(old, sd.start(), stop)
+        if style != b"0"
+    }
 
 
 def _freeze_xml(old: bytes | None, prefix: str, rows: int) -> bytes:
@@ -991,8 +1030,8 @@ def _block_shape(block: Block, sheet: str) -> tuple[int, int]:
     return nrows, ncols
 
 
-def _block_rows(block: Block, writer: _CellWriter) -> Iterator[tuple[int, str]]:
-    """(1-based row, its ``<c>`` elements) for each non-blank row of ``block``.
+def _block_rows(block: Block, writer: _CellWriter) -> Iterator[tuple[range, list[str]]]:
+    """(1-based rows, the ``<c>`` elements of each row: ``""`` when blank) a slice at a time.
 
     Cells are formatted a column at a time (one type test per column where the column has
     one type) for a slice of rows at a time (bounded memory).
@@ -1007,30 +1046,22 @@ def _block_rows(block: Block, writer: _CellWriter) -> Iterator[tuple[int, str]]:
                 style = writer.kept.get((top + 1, col), writer.col_styles.get(col))
                 head.append(writer.cell(f"{column_letter(col)}{top + 1}", _header_value(name),
                                         style))
-            if "".join(head):
-                yield top + 1, "".join(head)
+            yield range(top + 1, top + 2), ["".join(head)]
             top += 1
         for start in range(0, len(values), _ROWS_PER_CHUNK):
             part = values.iloc[start : start + _ROWS_PER_CHUNK]
             rows = range(top + start + 1, top + start + 1 + len(part))
             columns = [writer.series(part.iloc[:, j], left + j, rows)
                        for j in range(part.shape[1])]
-            for r, cells in zip(rows, zip(*columns, strict=True), strict=True):
-                body = "".join(cells)
-                if body:
-                    yield r, body
+            yield rows, list(map("".join, zip(*columns, strict=True)))
         return
     for start in range(0, len(values), _ROWS_PER_CHUNK):
         grid = values[start : start + _ROWS_PER_CHUNK]
         rows = range(top + start + 1, top + start + 1 + len(grid))
         columns = [writer.column(col_values, left + j, rows)
                    for j, col_values in enumerate(zip_longest(*grid))]
-        if not columns:
-            continue
-        for r, cells in zip(rows, zip(*columns, strict=True), strict=True):
-            body = "".join(cells)
-            if body:
-                yield r, body
+        if columns:
+            yield rows, list(map("".join, zip(*columns, strict=True)))
 
 
 def _header_value(name: Any) -> Any:
@@ -1038,16 +1069,21 @@ def _header_value(name: Any) -> Any:
 
 
 def _sheet_rows(blocks: list[Block], writer: _CellWriter) -> Iterator[str]:
-    """The ``<row>`` elements of all blocks, in row order."""
+    """The ``<row>`` elements of all blocks in row order, many rows per string."""
     if len(blocks) == 1:
-        for r, body in _block_rows(blocks[0], writer):
-            yield f'<row r="{r}">{body}</row>'
+        for rows, bodies in _block_rows(blocks[0], writer):
+            text = "".join([f'<row r="{r}">{body}</row>'
+                            for r, body in zip(rows, bodies, strict=True) if body])
+            if text:
+                yield text
         return
     segments: dict[int, list[tuple[int, int, str]]] = {}
     for block in blocks:
         width = _block_shape(block, writer.sheet)[1]
-        for r, body in _block_rows(block, writer):
-            segments.setdefault(r, []).append((block.col, block.col + width - 1, body))
+        for rows, bodies in _block_rows(block, writer):
+            for r, body in zip(rows, bodies, strict=True):
+                if body:
+                    segments.setdefault(r, []).append((block.col, block.col + width - 1, body))
     for r in sorted(segments):
         parts = sorted(segments[r])
         for (_, right, _), (left, _, _) in zip(parts, parts[1:], strict=False):
@@ -1089,12 +1125,15 @@ def _sheet_chunks(
         # Rows are written without a prefix; where the sheet binds the main namespace to one
         # (x:), the default namespace is declared on sheetData so the rows land in it.
         open_tag = f'<{p}sheetData xmlns="{NS_MAIN}">' if p else "<sheetData>"
-        pending = [open_tag, first]
-        for row in rows:
-            pending.append(row)
-            if len(pending) >= _ROWS_PER_CHUNK:
+        yield (open_tag + first).encode("utf-8")
+        pending: list[str] = []
+        size = 0
+        for text in rows:  # a slice of rows each, or (several blocks) one row each
+            pending.append(text)
+            size += len(text)
+            if size >= _TEXT_PER_CHUNK:
                 yield "".join(pending).encode("utf-8")
-                pending = []
+                pending, size = [], 0
         pending.append(f"</{p}sheetData>")
         yield "".join(pending).encode("utf-8")
     yield split.tail

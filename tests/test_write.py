@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from datetime import date, datetime, time
 from pathlib import Path
@@ -549,3 +552,18 @@ def test_a_second_run_writes_what_the_first_wrote(result_sheet: Path, tmp_path: 
     since = back["Since"].reset_index(drop=True)
     assert since.isna().tolist() == frame["Since"].isna().tolist()
     assert since.dropna().tolist() == frame["Since"].dropna().tolist()
+
+
+def test_without_isal_zlib_deflates(book: Path, tmp_path: Path) -> None:
+    # Where no isal wheel exists (32-bit Windows, Pyodide) the writer falls back to zlib.
+    out = tmp_path / "zlib.xlsm"
+    code = (
+        "import sys, zlib; sys.modules['isal'] = None\n"
+        "from xlcrm.book import write\n"
+        "assert write._deflate is zlib and write.COMPRESS_LEVEL == 1\n"
+        f"write.write_result_sheets({str(book)!r}, {str(out)!r},"
+        " {'Scores': [['Value'], [1.5], ['text']]}, owned=['Scores'])\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert _calamine(out, "Scores") == [["Value"], [1.5], ["text"]]

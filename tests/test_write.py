@@ -32,6 +32,8 @@ from xlcrm.book.write import (
     Block,
     Formula,
     SheetData,
+    _CellWriter,
+    _Styles,
     escape_text,
     internal_link,
     write_result_sheets,
@@ -208,6 +210,20 @@ def test_any_text_reads_back_exactly(book: Path, tmp_path: Path, texts: list[str
     got = _calamine(out, "Scores")
     got_texts = [row[0] for row in got] + [""] * (len(texts) - len(got))
     assert got_texts == texts
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), _TEXT, st.text(max_size=12)), max_size=8))
+@example(texts=["Müller & Söhne", "a<b>", None, "x_x0041_"])
+@example(texts=["plain", " lead", "tab\t", "\xa0nbsp", ""])
+def test_text_column_writes_what_cell_by_cell_writes(texts: list[str | None]) -> None:
+    # The whole-column path checks and escapes a slice as one text; it must give exactly
+    # the cells the one-cell path gives.
+    writer = _CellWriter(_Styles(None), False, "Scores", {}, {})
+    rows = range(2, 2 + len(texts))
+    expected = ["" if not t else writer.text_cell(f"B{r}", t, 3)
+                for r, t in zip(rows, texts, strict=True)]
+    assert writer._text_column(texts, "B", rows, 3) == expected
 
 
 def test_escape_text_examples() -> None:

@@ -355,8 +355,30 @@ def _escape_match(m: re.Match[str]) -> str:
     return ent if ent is not None else f"_x{ord(s):04X}_"
 
 
-# Whitespace other than a line break at either end of a value in values joined by "\n".
-_EDGE_SPACE_RE = re.compile(r"\A[^\S\n]|[^\S\n]\Z|\n[^\S\n]|[^\S\n]\n")
+# Control characters but tab and line feed: escaped as _xHHHH_ (and some count as space).
+_CONTROL = tuple(map(chr, [*range(0x09), *range(0x0B, 0x20)]))
+
+
+def _edge_space(joined: str, texts: Sequence[str]) -> bool:
+    """Whether a value of ``texts`` (``joined`` by line breaks, without control characters)
+    starts or ends with whitespace. In ASCII text only a space or a tab can."""
+    if joined.isascii():
+        return (joined[:1] in (" ", "\t") or joined[-1:] in (" ", "\t") or "\n " in joined
+                or " \n" in joined or "\n\t" in joined or "\t\n" in joined)
+    return any(t[:1].isspace() or t[-1:].isspace() for t in texts)
+
+
+def _odd_unicode(text: str) -> bool:
+    """Whether ``text`` holds U+FFFE, U+FFFF or a lone surrogate (escaped as _xHHHH_)."""
+    if text.isascii():
+        return False
+    if "\ufffe" in text or "\uffff" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def escape_text(text: str) -> str:
@@ -700,19 +722,22 @@ class _CellWriter:
                      style: int | None) -> list[str]:
         """A column of text only (the common case of IDs and names), without per-cell dispatch.
 
-        The whole slice is checked and escaped as one text joined by line breaks; a slice
-        where a value holds a line break, starts or ends with a space, or is too long for a
-        cell goes one cell at a time.
+        The slice is checked and escaped as one text, the values joined by line breaks (no
+        escape spans two values: a line break takes part in none). A slice where a value
+        holds a line break or a control character, starts or ends with a space, or is too
+        long for a cell goes one cell at a time.
         """
         texts = [v or "" for v in values]
         joined = "\n".join(texts)
-        if (joined.count("\n") != len(texts) - 1 or _EDGE_SPACE_RE.search(joined)
-                or max(map(len, texts), default=0) > MAX_TEXT):
+        if (joined.count("\n") != len(texts) - 1 or any(c in joined for c in _CONTROL)
+                or _edge_space(joined, texts) or max(map(len, texts), default=0) > MAX_TEXT):
             return ["" if not v else self.text_cell(f"{letter}{r}", v, style)
                     for r, v in zip(rows, texts, strict=True)]
-        if _ESCAPE_RE.search(joined):
-            # No match spans two values: "\n" takes part in none.
+        if "_x" in joined or "_X" in joined or _odd_unicode(joined):
             texts = _ESCAPE_RE.sub(_escape_match, joined).split("\n")
+        elif "&" in joined or "<" in joined or ">" in joined:  # markup only: plain replaces
+            texts = joined.replace("&", "&amp;").replace("<", "&lt;").replace(
+                ">", "&gt;").split("\n")
         sa = self.s_attr(style)
         return [f'<c r="{letter}{r}"{sa} t="inlineStr"><is><t>{t}</t></is></c>' if t else ""
                 for r, t in zip(rows, texts, strict=True)]

@@ -583,3 +583,26 @@ def test_without_isal_zlib_deflates(book: Path, tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True,
                    env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert _calamine(out, "Scores") == [["Value"], [1.5], ["text"]]
+
+
+def test_nullable_and_text_columns_with_gaps(book: Path, tmp_path: Path) -> None:
+    # Nullable integers and pandas text with missing values take the whole-column paths;
+    # a missing value is a blank cell, and the caller's frame is not changed.
+    frame = pd.DataFrame({
+        "Type": pd.array([1, None, 8], dtype="Int64"),
+        "Share": pd.array([0.5, 0.25, None], dtype="Float64"),
+        "Name": pd.array(["Müller & Söhne", None, "B<C"], dtype="string"),
+        "Note": pd.Series(["x", float("nan"), None], dtype=object),
+    })
+    before = frame.copy()
+    out = tmp_path / "nullable.xlsm"
+    write_result_sheets(book, out, {"Scores": frame}, owned=["Scores"])
+    assert _calamine(out, "Scores") == [
+        ["Type", "Share", "Name", "Note"],
+        [1.0, 0.5, "Müller & Söhne", "x"],
+        ["", 0.25, "", ""],
+        [8.0, "", "B<C", ""],
+    ]
+    pd.testing.assert_frame_equal(frame, before)
+    xml = read_parts(out)[sheet_part(read_parts(out), "Scores")]
+    assert b'<c r="A2"><v>1</v></c>' in xml  # an integer, not 1.0

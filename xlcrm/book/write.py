@@ -798,21 +798,22 @@ class _CellWriter:
         """A column of a DataFrame in one style: whole-column fast paths by dtype."""
         dtype = s.dtype
         letter = column_letter(col)
-        if dtype is np.dtype(object) or isinstance(dtype, pd.CategoricalDtype):
-            return self._plain_column(s.astype(object).tolist(), letter, rows, default)
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) or dtype is np.dtype(object):
+            # Text, categories, nullable numbers (Int64, string): missing values as None,
+            # so that a column of text or of numbers takes its whole-column path.
+            values = s.to_numpy(dtype=object, copy=True)
+            values[s.isna().to_numpy()] = None
+            return self._plain_column(values.tolist(), letter, rows, default)
         if pd.api.types.is_bool_dtype(dtype):
             return self._plain_column(s.tolist(), letter, rows, default)
-        if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.api.extensions.
-                                                                   ExtensionDtype):
+        if pd.api.types.is_integer_dtype(dtype):
             arr = s.to_numpy()
             if len(arr) and (arr.max() > MAX_EXACT_INT or arr.min() < -MAX_EXACT_INT):
                 return self._plain_column(arr.tolist(), letter, rows, default)
             sa = self.s_attr(None if self.styles.is_date(default) else default)
             return [f'<c r="{letter}{r}"{sa}><v>{v}</v></c>' for r, v in
                     zip(rows, arr.tolist(), strict=True)]
-        if pd.api.types.is_float_dtype(dtype) and not isinstance(
-            dtype, pd.api.extensions.ExtensionDtype
-        ):
+        if pd.api.types.is_float_dtype(dtype):
             arr = s.to_numpy(dtype=np.float64)
             ok = np.isfinite(arr).tolist()
             sa = self.s_attr(None if self.styles.is_date(default) else default)

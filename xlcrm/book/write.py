@@ -510,6 +510,8 @@ class _CellWriter:
                 self._kept_by_col.setdefault(c, {})[r] = style
         self.formula_types = _formula_types()
         self._s_attr: dict[int | None, str] = {None: ""}
+        self._rows_key: Sequence[int] | None = None
+        self._rows_text: list[str] = []
 
     def s_attr(self, xf: int | None) -> str:
         try:
@@ -738,23 +740,39 @@ class _CellWriter:
         elif "&" in joined or "<" in joined or ">" in joined:  # markup only: plain replaces
             texts = joined.replace("&", "&amp;").replace("<", "&lt;").replace(
                 ">", "&gt;").split("\n")
-        sa = self.s_attr(style)
-        return [f'<c r="{letter}{r}"{sa} t="inlineStr"><is><t>{t}</t></is></c>' if t else ""
-                for r, t in zip(rows, texts, strict=True)]
+        head = f'<c r="{letter}'
+        mid = f'"{self.s_attr(style)} t="inlineStr"><is><t>'
+        return [f"{head}{r}{mid}{t}</t></is></c>" if t else ""
+                for r, t in zip(self._row_texts(rows), texts, strict=True)]
 
     def _number_column(self, values: Sequence[float | int | None], letter: str,
                        rows: Sequence[int], style: int | None) -> list[str]:
-        """A column of numbers only, without per-cell dispatch."""
-        sa = self.s_attr(None if self.styles.is_date(style) else style)
-        out = []
+        """A column of numbers only (``None``, NaN and infinities blank), without per-cell
+        dispatch."""
         for r, v in zip(rows, values, strict=True):
-            if v is None or v != v or v == math.inf or v == -math.inf:
-                out.append("")
-            elif type(v) is int and not -MAX_EXACT_INT <= v <= MAX_EXACT_INT:
-                out.append(self.int_cell(f"{letter}{r}", v, style))  # raises, naming the cell
-            else:
-                out.append(f'<c r="{letter}{r}"{sa}><v>{v!r}</v></c>')
-        return out
+            if type(v) is int and not -MAX_EXACT_INT <= v <= MAX_EXACT_INT:
+                self.int_cell(f"{letter}{r}", v, style)  # raises, naming the cell
+        # v - v is 0 for a finite number, NaN for NaN and the infinities.
+        return self._numbers(values, [v is not None and v - v == 0 for v in values],
+                             letter, rows, style)
+
+    def _numbers(self, values: Sequence[float | int | None], ok: Sequence[bool] | None,
+                 letter: str, rows: Sequence[int], style: int | None) -> list[str]:
+        """``<c>`` elements of numbers, written as ``repr`` writes them (the shortest text
+        that reads back as the same double); ``ok`` false (or ``values`` None) is blank."""
+        head = f'<c r="{letter}'
+        mid = f'"{self.s_attr(None if self.styles.is_date(style) else style)}><v>'
+        texts = self._row_texts(rows)
+        if ok is None or all(ok):
+            return [f"{head}{r}{mid}{v!r}</v></c>" for r, v in zip(texts, values, strict=True)]
+        return [f"{head}{r}{mid}{v!r}</v></c>" if good else ""
+                for r, v, good in zip(texts, values, ok, strict=True)]
+
+    def _row_texts(self, rows: Sequence[int]) -> list[str]:
+        """Row numbers as text, made once for all the columns of a slice of rows."""
+        if rows is not self._rows_key:
+            self._rows_key, self._rows_text = rows, list(map(str, rows))
+        return self._rows_text
 
     def _date_series(self, s: pd.Series, letter: str, rows: Sequence[int],
                      style: int | None) -> list[str] | None:
@@ -810,18 +828,12 @@ class _CellWriter:
             arr = s.to_numpy()
             if len(arr) and (arr.max() > MAX_EXACT_INT or arr.min() < -MAX_EXACT_INT):
                 return self._plain_column(arr.tolist(), letter, rows, default)
-            sa = self.s_attr(None if self.styles.is_date(default) else default)
-            return [f'<c r="{letter}{r}"{sa}><v>{v}</v></c>' for r, v in
-                    zip(rows, arr.tolist(), strict=True)]
+            return self._numbers(arr.tolist(), None, letter, rows, default)
         if pd.api.types.is_float_dtype(dtype):
             arr = s.to_numpy(dtype=np.float64)
-            ok = np.isfinite(arr).tolist()
-            sa = self.s_attr(None if self.styles.is_date(default) else default)
-            # repr: the shortest text that reads back as the same double ("3.0" included).
-            return [
-                f'<c r="{letter}{r}"{sa}><v>{v}</v></c>' if good else ""
-                for r, v, good in zip(rows, map(repr, arr.tolist()), ok, strict=True)
-            ]
+            finite = np.isfinite(arr)
+            return self._numbers(arr.tolist(), None if finite.all() else finite.tolist(),
+                                 letter, rows, default)
         if pd.api.types.is_datetime64_dtype(dtype):
             fast = self._date_series(s, letter, rows, default)
             if fast is not None:

@@ -4,8 +4,9 @@ Run: ``python scripts/validate_workbooks.py [--keep DIR]`` (CI runs it after the
 
 The kinds: the committed template; a demo after its first resegment and after a second one;
 ``import-transactions`` into the demo and into the empty template (new customers added);
-the shareable copies of the demo (plain and with contacts masked) and of the imported
-template. Each is made with the ``xlcrm`` command, as a user would, in a temporary folder.
+``sync-judgments`` after an indicator was renamed on Indicators; the shareable copies of
+the demo (plain and with contacts masked) and of the imported template. Each is made with
+the ``xlcrm`` command, as a user would, in a temporary folder.
 
 Exit 0 when the validator reports 0 errors on every file. Exit 1 on any error, and also when
 a workbook cannot be built or the validator cannot be set up (the reason is printed): this
@@ -16,11 +17,13 @@ check is never skipped silently. ``XLCRM_OOXML_VALIDATE`` may name another copy 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +38,31 @@ ORDERS_CSV = (
     "C0002,2026-03-03,980,200,2,Spare parts kit\n"
     "N0001,2026-03-04,4400,1100,1,Crane service\n"
 )
+
+
+RENAMED = ("Purchase growth", "Purchase growth rate")
+
+
+def renamed_indicator(book: bytes) -> bytes:
+    """``book`` with the Indicators sheet of a template whose indicator ``RENAMED[0]`` is
+    called ``RENAMED[1]`` (as an analyst renames one), every other part as it was."""
+    sys.path.insert(0, str(ROOT))
+    from dataclasses import replace
+
+    from xlcrm.book.read import sheet_parts
+    from xlcrm.book.ribbon import write_zip
+    from xlcrm.book.template import build_workbook
+    from xlcrm.schema import INDICATORS
+    from xlcrm.value.hierarchy import Hierarchy, default_hierarchy
+
+    h = default_hierarchy()
+    other = build_workbook(hierarchy=Hierarchy(tuple(
+        replace(i, name=RENAMED[1]) if i.name == RENAMED[0] else i for i in h.indicators)))
+    with zipfile.ZipFile(io.BytesIO(book)) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    with zipfile.ZipFile(io.BytesIO(other)) as z:
+        parts[sheet_parts(book)[INDICATORS]] = z.read(sheet_parts(other)[INDICATORS])
+    return write_zip(parts)
 
 
 class BuildError(RuntimeError):
@@ -71,6 +99,9 @@ def build_all(folder: Path) -> list[Path]:
     shutil.copyfile(template, template_import)
     xlcrm("import-transactions", template_import, csv, "--add-missing-customers",
           "--backups", "0")
+    synced = folder / "template-synced-judgments.xlsm"
+    synced.write_bytes(renamed_indicator(TEMPLATE.read_bytes()))
+    xlcrm("sync-judgments", synced, "--rename", f"{RENAMED[0]}={RENAMED[1]}", "--backups", "0")
     shares = []
     for source, extra, name in ((demo2, (), "demo-share.xlsx"),
                                 (demo2, ("--mask-contacts",), "demo-share-masked.xlsx"),
@@ -78,7 +109,7 @@ def build_all(folder: Path) -> list[Path]:
         out = folder / name
         xlcrm("share", source, "-o", out, *extra)
         shares.append(out)
-    return [template, demo1, demo2, demo_import, template_import, *shares]
+    return [template, demo1, demo2, demo_import, template_import, synced, *shares]
 
 
 def validator() -> Path:

@@ -210,6 +210,21 @@ def test_verify_checks_local_headers_against_the_central_directory(book: Path,
         verify_workbook(new, unchanged_from=book)
 
 
+def test_verify_takes_zip64_local_headers(book: Path, tmp_path: Path) -> None:
+    # Some zip writers keep every part's sizes in a zip64 extra field (0xFFFFFFFF in the
+    # local header); such a workbook is sound, and so is the file written from it.
+    z64 = tmp_path / "zip64.xlsm"
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(z64, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            with z.open(info.filename, "w", force_zip64=True) as f:
+                f.write(src.read(info))
+    assert struct.unpack_from("<I", z64.read_bytes(), 18) == (0xFFFFFFFF,)
+    assert "Sheet1" in verify_workbook(z64)
+    new = tmp_path / "new.xlsm"
+    write_result_sheets(z64, new, {"Scores": [["Value"], [1.5]]}, owned=["Scores"])
+    assert "Scores" in verify_workbook(new, unchanged_from=z64)
+
+
 def test_stale_temporary_files_are_cleaned(book: Path) -> None:
     folder = book.parent
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],

@@ -117,24 +117,29 @@ def _is_xml_part(name: str) -> bool:
 _LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
 
 
-def _entry_span(data: mmap.mmap | bytes, info: zipfile.ZipInfo) -> tuple[int, int]:
-    """Where the compressed bytes of ``info`` lie, after checking its local header against
-    the central directory (name, method and, unless sizes follow the data, CRC and sizes)."""
+def _entry_span(data: mmap.mmap | bytes, info: zipfile.ZipInfo, *, check: bool = True
+                ) -> tuple[int, int]:
+    """Where the compressed bytes of ``info`` lie; with ``check``, after checking its local
+    header against the central directory (name, method and, unless sizes follow the data,
+    CRC and sizes; sizes marked as kept in a zip64 extra field are not compared)."""
     offset = info.header_offset
     if offset + _LOCAL_HEADER.size > len(data):
-        raise VerifyError(f"part {info.filename} of the new workbook lies beyond its end")
+        raise VerifyError(f"part {info.filename} lies beyond the end of the file")
     sig, _ver, flags, method, _t, _d, crc, csize, usize, nlen, xlen = \
         _LOCAL_HEADER.unpack_from(data, offset)
     name_at = offset + _LOCAL_HEADER.size
+    start = name_at + nlen + xlen
+    if not check:
+        return start, start + info.compress_size
     if sig != 0x04034B50 or data[name_at:name_at + nlen] != info.orig_filename.encode(
             "utf-8" if info.flag_bits & 0x800 else "cp437") or method != info.compress_type:
         raise VerifyError(f"part {info.filename} of the new workbook: its local header "
                           "disagrees with the zip's central directory")
-    if not flags & 0x8 and (crc, csize, usize) != (info.CRC, info.compress_size,
-                                                   info.file_size):
+    sizes = (csize, usize) if 0xFFFFFFFF not in (csize, usize) else (
+        info.compress_size, info.file_size)  # zip64: the sizes are in the extra field
+    if not flags & 0x8 and (crc, *sizes) != (info.CRC, info.compress_size, info.file_size):
         raise VerifyError(f"part {info.filename} of the new workbook: checksum or sizes in "
                           "its local header disagree with the zip's central directory")
-    start = name_at + nlen + xlen
     return start, start + info.compress_size
 
 
@@ -238,7 +243,8 @@ def verify_workbook(
             if unchanged_from is not None:
                 old_data = stack.enter_context(_mapped(unchanged_from))
                 zo = stack.enter_context(zipfile.ZipFile(unchanged_from))
-                old = {i.filename: (i, _entry_span(old_data, i)) for i in zo.infolist()}
+                old = {i.filename: (i, _entry_span(old_data, i, check=False))
+                       for i in zo.infolist()}
                 old_names = workbook_sheet_names(zo)
             for info in z.infolist():
                 if not _copied_unchanged(info, spans[info.filename], data, old, old_data):

@@ -10,8 +10,9 @@ the ``xlcrm`` command, as a user would, in a temporary folder.
 
 Exit 0 when the validator reports 0 errors on every file. Exit 1 on any error, and also when
 a workbook cannot be built or the validator cannot be set up (the reason is printed): this
-check is never skipped silently. ``XLCRM_OOXML_VALIDATE`` may name another copy of
-``ooxml-validate`` (default: ``scripts/ooxml-validate`` beside this file).
+check is never skipped silently. The validator is the project's shared tool,
+``../shared/tools/ooxml-validate`` beside the repository (CI has that folder beside its
+clone); ``XLCRM_OOXML_VALIDATE`` may name another copy.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "workbook" / "CRM_Template.xlsm"
+SHARED_VALIDATOR = ROOT.parent / "shared" / "tools" / "ooxml-validate"
 VALIDATOR_EXIT = {2: "a file could not be opened as an OOXML package",
                   3: "the validator could not be set up"}
 
@@ -115,7 +117,7 @@ def build_all(folder: Path) -> list[Path]:
 def validator() -> Path:
     """The ``ooxml-validate`` script to run."""
     named = os.environ.get("XLCRM_OOXML_VALIDATE")
-    path = Path(named) if named else ROOT / "scripts" / "ooxml-validate"
+    path = Path(named) if named else SHARED_VALIDATOR
     if not path.is_file():
         raise BuildError(f"Microsoft's validator is not at {path}"
                          + (" (XLCRM_OOXML_VALIDATE)" if named else ""))

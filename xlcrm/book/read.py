@@ -377,6 +377,7 @@ class Workbook:
         self._content = content
         self._pkg: Package | None = None
         self._grid_bounds: dict[str, int] = {}
+        self._table_ranges: dict[str, TableRange] = {}
         is_zip = content[:4] == ZIP_MAGIC
         if is_zip:
             # Before any part is parsed: sizes (zip bombs), checksums, DTDs, structure.
@@ -600,14 +601,17 @@ class Workbook:
                 fix="Format the range as a table (Home > Format as Table) and name it "
                 f"{table_name} (Table Design > Table Name).",
             )
-        # calamine reads the table's whole sheet into its grid to find the table: the sheets
-        # with tables pass the extent check first (once).
+        if match in self._table_ranges:
+            return self._table_ranges[match]
+        # calamine reads the table's whole sheet into its grid to find the table (0.27 s for
+        # 100,000 customers): once per table and workbook. The sheets with tables pass the
+        # extent check first (once).
         self._check_table_sheets()
         t = self._book.get_table_by_name(match)
         start = t.start or (0, 0)
         end = t.end or start
         # calamine's start is the first data row; the header sits right above it.
-        return TableRange(
+        found = self._table_ranges[match] = TableRange(
             name=t.name,
             sheet=t.sheet,
             columns=tuple(t.columns),
@@ -617,6 +621,7 @@ class Workbook:
             first_col=start[1],
             last_col=end[1],
         )
+        return found
 
     def read_table(self, table_name: str, *, text_columns: Collection[str] = ()) -> SheetTable:
         """The rows of the Excel Table ``table_name`` (only the table's range is read)."""

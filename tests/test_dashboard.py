@@ -146,3 +146,14 @@ def test_overdue_contacts_most_valuable_first(demo):
         due = due.date() if isinstance(due, datetime) else due
         assert isinstance(due, date) and due <= results.as_of
         assert due == activity.loc[cid, "NextContactDue"].date()
+
+
+def test_problems_are_listed_errors_then_warnings_then_notes() -> None:
+    from xlcrm.errors import Problem, counts_text
+    from xlcrm.report import problems_rows
+
+    found = [Problem("note", "computed"), Problem("warning", "odd"), Problem("error", "bad"),
+             Problem("note", "computed too")]
+    assert [r[0] for r in problems_rows(found)[1:]] == ["error", "warning", "note", "note"]
+    assert counts_text(found) == "1 error(s), 1 warning(s), 2 note(s)"
+    assert counts_text(found[1:3]) == "1 error(s), 1 warning(s)"  # no notes: not mentioned

@@ -25,6 +25,7 @@ import udfs.ribbon as ribbon
 from xlcrm import schema
 from xlcrm.book.read import read_grid
 from xlcrm.book.workbook_file import check_file, create_demo_workbook, resegment_file
+from xlcrm.errors import SEVERITY_ORDER
 from xlcrm.report import problems_rows
 
 
@@ -128,7 +129,8 @@ def test_check_writes_only_the_problems_sheet_with_the_commands_problems(demo, r
     expected = problems_rows(problems)
     assert len(values) == len(expected) + 2 and values[-1][0].startswith("Checked ")
     assert [row[3] for row in values[1 : len(expected)]] == [r[3] for r in expected[1:]]
-    assert actions[-1]["func"] == "alert" and str(problems[0])[:40] in actions[-1]["args"][0]
+    first = min(problems, key=lambda p: SEVERITY_ORDER[p.severity])  # errors listed first
+    assert actions[-1]["func"] == "alert" and str(first)[:40] in actions[-1]["args"][0]
 
 
 def test_help_and_share(demo, remote):

@@ -38,7 +38,7 @@ from xlcrm.book.sheets import (
     inputs_from_sheets,
     table_from_rows,
 )
-from xlcrm.errors import InputError, Problem
+from xlcrm.errors import SEVERITY_ORDER, InputError, Problem, counts_text
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Results
 from xlcrm.report import Formula, clean, frame_rows, problems_sheet, result_sheets
@@ -180,22 +180,21 @@ def write_results(
 
 
 def _problem_lines(problems: Sequence[Problem]) -> str:
-    lines = [f"• {p}" for p in problems[:ALERT_PROBLEMS]]
+    first = sorted(problems, key=lambda p: SEVERITY_ORDER[p.severity])[:ALERT_PROBLEMS]
+    lines = [f"• {p}" for p in first]
     if len(problems) > ALERT_PROBLEMS:
         lines.append(f"… and {len(problems) - ALERT_PROBLEMS} more.")
     return "\n".join(lines)
 
 
 def _summary(results: Results) -> str:
-    errors = len(results.errors)
-    warnings = len(results.problems) - errors
     text = (
         f"Resegmented {results.customers:,} customers at {results.stamp:%Y-%m-%d %H:%M}.\n"
         f"Results are on the {', '.join(schema.RESULT_SHEETS)} sheets."
     )
     if results.problems:
         text += (
-            f"\n\n{errors} error(s) and {warnings} warning(s), listed on the "
+            f"\n\n{counts_text(results.problems)}, listed on the "
             f"{schema.PROBLEMS} sheet:\n" + _problem_lines(results.problems)
         )
     return text
@@ -286,7 +285,7 @@ def check(book: xw.Book | None = None) -> list[Problem] | None:
         errors = sum(p.severity == "error" for p in problems)
         _alert(
             book,
-            f"{errors} error(s) and {len(problems) - errors} warning(s), all listed on the "
+            f"{counts_text(problems)}, all listed on the "
             f"{schema.PROBLEMS} sheet:\n" + _problem_lines(problems),
             critical=errors > 0,
         )

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from xlcrm import __version__
 from xlcrm.book.save import VerifyError
-from xlcrm.errors import InputError, Problem
+from xlcrm.errors import SEVERITY_ORDER, InputError, Problem, counts_text
 
 # emoji=False: "Customers!O:O" must not turn into an emoji.
 console = Console(emoji=False)
@@ -140,10 +140,9 @@ def print_problems(problems: Sequence[Problem], *, limit: int = 20) -> None:
     if not problems:
         console.print("No input problems.")
         return
-    errors = sum(p.severity == "error" for p in problems)
-    console.print(f"{errors} error(s), {len(problems) - errors} warning(s):")
-    for p in sorted(problems, key=lambda p: p.severity != "error")[:limit]:
-        colour = "red" if p.severity == "error" else "yellow"
+    console.print(f"{counts_text(problems)}:")
+    for p in sorted(problems, key=lambda p: SEVERITY_ORDER[p.severity])[:limit]:
+        colour = {"error": "red", "warning": "yellow"}.get(p.severity, "cyan")
         # The text comes from the workbook (sheet names, cell text): never rich markup.
         console.print(
             f"  [{colour}]{p.severity}[/] {escape(f'{p.where}: {p.message}. {p.fix}')}",

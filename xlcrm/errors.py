@@ -6,10 +6,14 @@ range), what is wrong, and what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "note"]
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "note": 2}
+"""Errors first, then warnings, then notes (how lists of problems are ordered)."""
 
 
 @dataclass(frozen=True)
@@ -18,9 +22,11 @@ class Problem:
 
     Parameters
     ----------
-    severity : {"error", "warning"}
+    severity : {"error", "warning", "note"}
         ``"error"`` stops the affected computation (a row, an indicator, or the run);
-        ``"warning"`` is reported and the run goes on.
+        ``"warning"`` is reported and the run goes on; ``"note"`` says what xlcrm did that
+        needs nothing from the user (a figure computed from the ledger where none was typed),
+        so that a first run does not read as a list of faults.
     message : str
         What is wrong, in words a sales analyst understands.
     fix : str
@@ -49,6 +55,13 @@ class Problem:
         fix = f" {self.fix}" if self.fix else ""
         end = "" if self.message.endswith((".", "!", "?")) else "."
         return f"{where}{self.message}{end}{fix}"
+
+
+def counts_text(problems: Sequence[Problem]) -> str:
+    """``"5 error(s), 7 warning(s), 5 note(s)"``, leaving out notes when there are none."""
+    n = {s: sum(p.severity == s for p in problems) for s in SEVERITY_ORDER}
+    text = f"{n['error']} error(s), {n['warning']} warning(s)"
+    return text + (f", {n['note']} note(s)" if n["note"] else "")
 
 
 class InputError(ValueError):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from xlcrm import schema
-from xlcrm.errors import Problem, column_letter
+from xlcrm.errors import SEVERITY_ORDER, Problem, column_letter
 from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
 from xlcrm.operations.clv import LIFETIME_BY_COLUMNS
 from xlcrm.operations.kpis import KPI_NAMES, kpi_columns
@@ -131,8 +131,9 @@ def _first_cell(cell: str) -> str:
 
 
 def problems_rows(problems: Sequence[Problem]) -> list[Row]:
-    """The ``Problems`` sheet: errors first, then warnings, each with where and what to do."""
-    order = sorted(problems, key=lambda p: (p.severity != "error",))
+    """The ``Problems`` sheet: errors, then warnings, then notes, each with where and what to
+    do."""
+    order = sorted(problems, key=lambda p: SEVERITY_ORDER[p.severity])
     rows: list[Row] = [list(schema.PROBLEMS_COLUMNS)]
     rows.extend(
         [

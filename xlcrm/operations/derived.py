@@ -321,7 +321,7 @@ def derived_problems(
         )
         if count:
             problems.append(Problem(
-                "warning",
+                "note",
                 f"{column}: {count} of {len(computed)} "
                 f"{'customer has' if count == 1 else 'customers have'} no figure typed; the "
                 f"figure computed from {source} is used (counted in the Computed column of "

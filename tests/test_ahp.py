@@ -230,8 +230,10 @@ def test_alonso_lamata_cr_matches_their_criterion(n: int, excess: float) -> None
 
 
 def test_ri_table_names_and_errors() -> None:
-    assert RI_TABLES["saaty"] == "Saaty (1987) classic RI table"
-    assert RI_TABLES["alonso-lamata"].startswith("Alonso–Lamata (2006)")
+    # Saaty's table is that of his 1980 book; Alonso-Lamata's is their fitted line, so named
+    assert RI_TABLES["saaty"] == "Saaty (1980) classic RI table"
+    assert RI_TABLES["alonso-lamata"].startswith("Alonso–Lamata (2006) fitted line")
+    assert random_index(3, "alonso-lamata") == pytest.approx(0.525 * (1 - 0.087), abs=5e-4)
     r = ahp(HOUSE, ri_table="alonso-lamata")
     assert r.ri_table == "alonso-lamata"
     assert r.ri_table_name == RI_TABLES["alonso-lamata"]

@@ -760,20 +760,31 @@ def CRM_CHURN_RISK(customer_ids: Any, transactions: Any, as_of: Any = None) -> G
     interval between orders, from falling 12-month revenue and, where the history is rich
     enough, from the chance it still buys (P(alive), as CRM_CLV). Two columns: Risk, Reason.
     """
+    given, metrics = _orders_of(customer_ids, transactions, as_of)
+    risk = churn_warning(metrics)
+    return _per_customer(given, risk[["ChurnRisk", "ChurnReason"]].to_numpy().tolist(), 2)
+
+
+def _orders_of(customer_ids: Any, transactions: Any, as_of: Any) -> tuple[np.ndarray, Any]:
+    """Which cells of ``customer_ids`` hold an ID, and those customers' order figures as of
+    ``as_of``; an error in the transactions is the function's one-line message."""
     ids = id_text(as_vector(customer_ids, what="customer_ids"))
-    given = np.array([i is not None for i in ids])
-    today = _as_day(as_of, what="as_of")
+    given = np.array([i is not None for i in ids], dtype=bool)
     table = _table(transactions, what="the transactions range")
-    metrics = order_metrics(table, ids[given], today=today, sheet="transactions range")
+    metrics = order_metrics(table, ids[given], today=_as_day(as_of, what="as_of"),
+                            sheet="transactions range")  # fmt: skip
     errors = [p for p in metrics.problems if p.severity == "error"]
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise InputError(f"{errors[0]}{more}", fix="Correct the transactions, or run Check.")
-    risk = churn_warning(metrics)
-    out: Grid = [[None, None] for _ in ids]
-    for pos, r, why in zip(np.flatnonzero(given), risk["ChurnRisk"], risk["ChurnReason"],
-                           strict=True):
-        out[pos] = [r, why]
+    return given, metrics
+
+
+def _per_customer(given: np.ndarray, rows: Grid, width: int) -> Grid:
+    """One result row per cell of the customer range: blank where no ID was given."""
+    out: Grid = [[None] * width for _ in given]
+    for pos, row in zip(np.flatnonzero(given), rows, strict=True):
+        out[pos] = list(row)
     return out
 
 
@@ -782,7 +793,7 @@ def _option_number(value: Any, default: float | None, *, what: str) -> float | N
     if value is None or value == "":
         return default
     if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-        raise InputError(f"{what} is {str(value)[:40]!r}, not a number",
+        raise InputError(f"{what} is {excerpt(value)}, not a number",
                          fix=f"Give {what} as a number, or leave it blank.")
     return float(value)
 
@@ -805,32 +816,18 @@ def CRM_CLV(customer_ids: Any, transactions: Any, as_of: Any = None, horizon_mon
     and CLV, the gross margin those orders should bring, discounted. Three columns: PAlive,
     ExpectedOrders, CLV. The same figures as the Activity sheet.
     """
-    ids = id_text(as_vector(customer_ids, what="customer_ids"))
-    given = np.array([i is not None for i in ids])
-    today = _as_day(as_of, what="as_of")
-    months = _option_number(horizon_months, 12, what="horizon_months")
-    if months != int(months):
-        raise InputError(f"horizon_months is {months:g}, not a whole number of months",
-                         fix="Give a whole number of months, like 12.")
-    metrics = order_metrics(_table(transactions, what="the transactions range"), ids[given],
-                            today=today, sheet="transactions range")  # fmt: skip
-    errors = [p for p in metrics.problems if p.severity == "error"]
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise InputError(f"{errors[0]}{more}", fix="Correct the transactions, or run Check.")
+    months = _whole_number(horizon_months, 12, what="horizon_months")
+    given, metrics = _orders_of(customer_ids, transactions, as_of)
     value = lifetime_value(
-        metrics.table, today, horizon_months=int(months),
+        metrics.table, metrics.today, horizon_months=months,
         margin=_option_number(margin, None, what="margin"),
         discount_rate=_option_number(discount_rate, 0.1, what="discount_rate"),
-        model=str(model or "bg").strip().lower(),
+        model=_word(model, "bg", what="model"),
     )  # fmt: skip
     if not (value.purchases and value.purchases.usable):
         raise InputError(value.problems[0].message)
-    table = value.table[["PAlive", "ExpectedOrders", "CLV"]].astype(float)
-    out: Grid = [[None, None, None] for _ in ids]
-    for pos, row in zip(np.flatnonzero(given), table.to_numpy(), strict=True):
-        out[pos] = [None if np.isnan(v) else float(v) for v in row]
-    return out
+    figures = value.table[["PAlive", "ExpectedOrders", "CLV"]].to_numpy(dtype=float)
+    return _per_customer(given, [[_num(v) for v in row] for row in figures], 3)
 
 
 @xw.func(category=CATEGORY)

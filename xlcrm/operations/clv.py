@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from xlcrm.errors import InputError, Problem
-from xlcrm.operations.orders import OrderMetrics, churn_risk
+from xlcrm.operations.orders import CHURN_LEVELS, OrderMetrics, churn_risk
 
 __all__ = [
     "CLV_COLUMNS",
@@ -89,7 +89,7 @@ MIN_CUSTOMERS: Final = 20
 """Fewer customers with orders than this: no model is fitted (the estimates would be noise)."""
 MIN_REPEAT_CUSTOMERS: Final = 10
 """Fewer customers with a repeat order than this: no model is fitted."""
-LOW_P_ALIVE: Final = 0.6
+LOW_P_ALIVE: Final = CHURN_P_ALIVE["Medium"]
 """Below this P(alive) (the churn warning's Medium level) CLVNote says why in words."""
 _LOG_BOUND: Final = math.log(1e4)  # parameters searched in [1e-4, 1e4]
 _AT_BOUND: Final = 1e-3
@@ -712,7 +712,7 @@ def churn_with_p_alive(churn: pd.DataFrame, order_table: pd.DataFrame) -> pd.Dat
     """
     p = order_table["PAlive"].to_numpy(dtype=float)
     rule = churn["ChurnRisk"].to_numpy(dtype=object)
-    levels = {lvl: k for k, lvl in enumerate(("Low", "Medium", "High"))}
+    levels = {lvl: k for k, lvl in enumerate(CHURN_LEVELS)}
     by_model = np.where(p < CHURN_P_ALIVE["High"], 2, np.where(p < CHURN_P_ALIVE["Medium"], 1, 0))
     out = churn.copy()
     risk = out["ChurnRisk"].to_numpy(dtype=object).copy()
@@ -723,7 +723,7 @@ def churn_with_p_alive(churn: pd.DataFrame, order_table: pd.DataFrame) -> pd.Dat
             continue
         said = f"P(alive) {p[i]:.2f}"
         if by_model[i] > levels[rule[i]]:
-            risk[i] = ("Low", "Medium", "High")[by_model[i]]
+            risk[i] = CHURN_LEVELS[by_model[i]]
             reason[i] = f"{said}: {note[i]}" if note[i] else said
         else:
             reason[i] = f"{reason[i]} ({said})"

@@ -667,7 +667,6 @@ def attach_lifetime_value(
     and indicators that name PAlive, ExpectedOrders or CLV.
     """
     options = options or LifetimeOptions()
-    options.validate()
     value = lifetime_value(
         metrics.table, metrics.today, horizon_months=options.horizon_months,
         margin=options.margin, discount_rate=options.discount_rate, model=options.model,

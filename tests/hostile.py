@@ -193,6 +193,21 @@ def _with_dtd(name_of: Callable[[dict[str, bytes]], str], dtd: bytes, use: bytes
     return lambda data: _edit(data, edit)
 
 
+def _scores(parts: dict[str, bytes]) -> str:
+    return sheet_part(parts, "Scores")
+
+
+def _crc_corrupt_scores(data: bytes) -> bytes:
+    """A result sheet (which resegment writes over without reading) fails its checksum."""
+    parts = parts_of(data)
+    name = _scores(parts)
+    raw = bytearray(zip_of(parts, stored=True))
+    xml = parts[name]
+    at = raw.find(xml) + xml.index(b"<sheetData") + 12
+    raw[at] = ord("Z") if raw[at] != ord("Z") else ord("Y")
+    return bytes(raw)
+
+
 def _truncate_sheet(parts: dict[str, bytes]) -> None:
     name = _customers(parts)
     parts[name] = parts[name][: len(parts[name]) // 2]
@@ -271,6 +286,10 @@ BROKEN: dict[str, Callable[[bytes], bytes]] = {
     "entity bomb in workbook rels": _with_dtd(
         lambda p: "xl/_rels/workbook.xml.rels", LAUGHS, b""),
     "DOCTYPE in Customers sheet": _with_dtd(_customers, XXE, b""),
+    "entity bomb in the Scores sheet": _with_dtd(_scores, LAUGHS, b""),
+    "CRC-corrupted Scores part": _crc_corrupt_scores,
+    "6 GB Scores, sizes lie": lambda d: bomb(d, part=sheet_part(parts_of(d), "Scores"),
+                                             honest=False),
     "DOCTYPE in [Content_Types].xml": _with_dtd(lambda p: "[Content_Types].xml", LAUGHS, b""),
     "duplicate member": _duplicate_member,
     "dangling table relationship": lambda d: _edit(d, _dangling_table),

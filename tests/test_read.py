@@ -11,6 +11,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+import python_calamine
 from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl.styles import Font
@@ -172,6 +173,46 @@ def test_excel_table_range_and_rows(tmp_path: Path) -> None:
         assert table.frame.index.tolist() == [4, 5, 6]
         with pytest.raises(InputError, match="no Excel Table named 'tblOrders'"):
             wb2.table_range("tblOrders")
+
+
+def test_table_parts_read_as_calamine_reads_them(tmp_path: Path) -> None:
+    """Tables are found from their own small parts, not by parsing their sheets: the ranges
+    equal calamine's for a totals row, a display name other than the internal name, a table
+    without a header row and an empty table."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Orders"
+    ws.append([])
+    ws.append([None, "CustomerID", "Amount"])
+    for i in range(5):
+        ws.append([None, f"C{i}", i])
+    ws.append([None, "Total", 10])
+    totals = Table(displayName="tblOrders", ref="B2:C8")
+    totals.name, totals.totalsRowCount = "Table7", 1
+    ws.add_table(totals)
+    bare = wb.create_sheet("Bare")
+    for i in range(3):
+        bare.append([f"C{i}", i])
+    headless = Table(displayName="tblBare", ref="A1:B3")
+    headless.headerRowCount = 0
+    bare.add_table(headless)
+    empty = wb.create_sheet("Empty")
+    empty.append(["CustomerID", "Amount"])
+    empty.add_table(Table(displayName="tblEmpty", ref="A1:B2"))
+    wb.save(tmp_path / "tables.xlsx")
+    book = python_calamine.CalamineWorkbook.from_path(str(tmp_path / "tables.xlsx"),
+                                                      load_tables=True)
+    with open_workbook(tmp_path / "tables.xlsx") as ours:
+        assert ours.table_names == list(book.table_names)
+        for name in book.table_names:
+            t = book.get_table_by_name(name)
+            start = t.start or (0, 0)
+            end = t.end or start
+            tr = ours.table_range(name)
+            assert (tr.name, tr.sheet, tr.columns) == (t.name, t.sheet, tuple(t.columns))
+            assert (tr.header_row, tr.first_row, tr.last_row, tr.first_col, tr.last_col) == (
+                start[0], start[0] + 1, end[0] + 1, start[1], end[1]), name
+    assert table_range(tmp_path / "tables.xlsx", "tblOrders").ref == "B2:C7"  # no totals
 
 
 def _encrypt(plain: Path, out: Path, password: str) -> Path:

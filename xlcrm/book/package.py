@@ -37,6 +37,7 @@ import posixpath
 import re
 import zipfile
 import zlib
+from collections.abc import Collection
 from xml.etree import ElementTree
 from xml.parsers import expat
 
@@ -70,8 +71,8 @@ NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
-class _RefusedError(Exception):
-    """A reason to refuse the part being checked."""
+class RefusedPartError(Exception):
+    """A reason to refuse the part being checked (raised by :func:`hardened_parser`)."""
 
 
 class _PrologDoneError(Exception):
@@ -110,13 +111,20 @@ def _size_limits(infos: list[zipfile.ZipInfo], label: str) -> None:
 
 
 def _no_dtd(*_args: object) -> None:
-    raise _RefusedError("it has a document type declaration (<!DOCTYPE>), which Excel never "
-                   "writes and which can hide an entity bomb")
+    raise RefusedPartError("it has a document type declaration (<!DOCTYPE>), which Excel "
+                           "never writes and which can hide an entity bomb")
 
 
 def _no_entity(*_args: object) -> None:
-    raise _RefusedError("it declares an entity (<!ENTITY>), which Excel never writes and which can "
-                   "hide an entity bomb")
+    raise RefusedPartError("it declares an entity (<!ENTITY>), which Excel never writes and "
+                           "which can hide an entity bomb")
+
+
+def hardened_parser() -> expat.XMLParserType:
+    """An expat parser that refuses a DTD or an entity (:class:`RefusedPartError`), for a
+    part that reaches a parser without having passed :func:`check_package` (a sheet the
+    package check leaves to the writer, see ``overwritten``)."""
+    return _parser(prolog_only=False)
 
 
 def _parser(prolog_only: bool) -> expat.XMLParserType:
@@ -186,7 +194,7 @@ def _check_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> int | 
                         parser = None  # the rest is only inflated: checksum and size
         if parser is not None:
             parser.Parse(b"", True)
-    except _RefusedError as exc:
+    except RefusedPartError as exc:
         raise damaged(label, f"part {info.filename} is refused: {exc}") from None
     except expat.ExpatError as exc:
         raise damaged(label, f"part {info.filename} is not well-formed XML "
@@ -239,20 +247,21 @@ def _check_relationships(z: zipfile.ZipFile, names: dict[str, str], label: str
     return out
 
 
-def _check_structure(z: zipfile.ZipFile, names: dict[str, str], label: str) -> None:
-    if "[content_types].xml" not in names:
-        raise damaged(label, "its list of content types ([Content_Types].xml) is missing")
-    rels = _check_relationships(z, names, label)
+def _office_part(rels: dict[str, dict[str, tuple[str, str]]], label: str) -> str:
+    """The workbook part (lower case) the package's officeDocument relationship names."""
     office = [t for k, t in rels.get("", {}).values() if k.endswith("/officeDocument")]
     if not office:
         raise damaged(label, "it has no workbook part (no officeDocument relationship)")
-    wb_part = office[0].lower()
-    if not wb_part.endswith(".xml"):
-        return  # a binary workbook (.xlsb): the reader and writers say what they do with it
-    wb_rels = rels.get(wb_part, {})
+    return office[0].lower()
+
+
+def _sheet_parts(z: zipfile.ZipFile, names: dict[str, str], wb_part: str,
+                 wb_rels: dict[str, tuple[str, str]], label: str) -> dict[str, str]:
+    """Each sheet's name (case-folded) -> its part (lower case); every sheet has one."""
     if not any(k.endswith("/styles") for k, _ in wb_rels.values()):
         raise damaged(label, "its styles part (xl/styles.xml) is missing")
-    root = ElementTree.fromstring(z.read(names[wb_part]))
+    root = ElementTree.fromstring(z.read(names[wb_part]))  # checked: well formed, no DTD
+    parts: dict[str, str] = {}
     for sheet in root.iter():
         if not sheet.tag.endswith("}sheet"):
             continue
@@ -261,9 +270,12 @@ def _check_structure(z: zipfile.ZipFile, names: dict[str, str], label: str) -> N
         if rid not in wb_rels:
             raise damaged(label, f"sheet {sheet.get('name', '?')!r} has no part "
                           f"(relationship {rid or '(none)'} is missing)")
+        parts[sheet.get("name", "").casefold()] = wb_rels[rid][1].lower()
+    return parts
 
 
-def check_package(data: bytes, label: str) -> dict[str, int]:
+def check_package(data: bytes, label: str, *, overwritten: Collection[str] = ()
+                  ) -> dict[str, int]:
     """Refuse the ``.xlsx``/``.xlsm`` bytes ``data`` unless they are a sound package.
 
     See the module docstring for what is checked and why. While every part is inflated
@@ -278,6 +290,11 @@ def check_package(data: bytes, label: str) -> dict[str, int]:
         The file's bytes (a zip).
     label : str
         The file's name, for the message.
+    overwritten : collection of str
+        Sheets the caller replaces without reading them (a run's result sheets): their
+        parts are held to the size limits but not inflated here, because only the writer
+        reads them (for their styles), and zipfile checks their checksum then; at 100,000
+        customers they are two thirds of the file.
 
     Raises
     ------
@@ -290,7 +307,7 @@ def check_package(data: bytes, label: str) -> dict[str, int]:
     except (zipfile.BadZipFile, zlib.error, ValueError, EOFError) as exc:
         raise damaged(label, f"it is not a valid zip file ({exc})") from None
     with z:
-        infos = z.infolist()
+        infos = [info for info in z.infolist() if not info.is_dir()]
         if len(infos) > MAX_PARTS:
             raise damaged(label, f"it has {len(infos):,} parts, more than the limit of "
                           f"{MAX_PARTS:,}")
@@ -303,10 +320,28 @@ def check_package(data: bytes, label: str) -> dict[str, int]:
             names[lower] = info.filename
         _size_limits(infos, label)
         bounds: dict[str, int] = {}
+
+        def check(info: zipfile.ZipInfo) -> None:
+            bound = _check_part(z, info, label)
+            if bound is not None:
+                bounds[info.filename.lower()] = bound
+
+        # Relationships first (small), so that finding the workbook and its sheets parses
+        # only checked XML.
         for info in infos:
-            if not info.is_dir():
-                bound = _check_part(z, info, label)
-                if bound is not None:
-                    bounds[info.filename.lower()] = bound
-        _check_structure(z, names, label)
+            if info.filename.lower().endswith(".rels"):
+                check(info)
+        if "[content_types].xml" not in names:
+            raise damaged(label, "its list of content types ([Content_Types].xml) is missing")
+        rels = _check_relationships(z, names, label)
+        wb_part = _office_part(rels, label)
+        skipped: set[str] = set()
+        if wb_part.endswith(".xml"):  # not a binary workbook (.xlsb)
+            check(z.getinfo(names[wb_part]))
+            sheets = _sheet_parts(z, names, wb_part, rels.get(wb_part, {}), label)
+            skipped = {sheets[s.casefold()] for s in overwritten if s.casefold() in sheets}
+        for info in infos:
+            lower = info.filename.lower()
+            if lower not in skipped and not lower.endswith(".rels") and lower != wb_part:
+                check(info)
     return bounds

@@ -247,6 +247,42 @@ _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 _VALUED_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>]*?(?<!/)>')
 
 
+_A1_RANGE = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)(?::\$?([A-Za-z]{1,3})\$?(\d+))?")
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _table_part(xml: bytes, sheet: str) -> TableRange | None:
+    """The range and columns a table part (``xl/tables/table1.xml``) states.
+
+    Rows as calamine gave them before: the header row is the range's first row, or the row
+    above it when the part says the table has no header row; a totals row is not data.
+    ``None`` for a part without a name or a range, which Excel itself would repair away.
+    """
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return None
+    name = root.get("displayName") or root.get("name")
+    m = _A1_RANGE.fullmatch(root.get("ref") or "")
+    if _local(root.tag) != "table" or not name or not m:
+        return None
+    top, left = int(m.group(2)), column_index(m.group(1).upper())
+    bottom = int(m.group(4) or top)
+    right = column_index(m.group(3).upper()) if m.group(3) else left
+    header = 0 if root.get("headerRowCount") == "0" else 1
+    totals = root.get("totalsRowCount") or "0"
+    totals_rows = int(totals) if totals.isdigit() else 0
+    columns = tuple(el.get("name") or "" for el in root.iter() if _local(el.tag) == "tableColumn")
+    header_row = top - 1 + header
+    return TableRange(name=name, sheet=sheet, columns=columns, header_row=header_row,
+                      first_row=header_row + 1,
+                      last_row=max(bottom - totals_rows, header_row + 1),
+                      first_col=left, last_col=right)
+
+
 def _one_line(exc: BaseException, limit: int = 200) -> str:
     """A library's error message as one short line (some span lines or echo whole parts)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -326,6 +362,10 @@ class Workbook:
         xlcrm writes only the first two).
     password : str or None
         Password of an encrypted workbook (opened in memory; nothing decrypted is written).
+    overwritten : collection of str
+        Sheets the caller will replace without reading their cells (a run's result sheets):
+        the package check leaves their parts to the writer (see
+        :func:`~xlcrm.book.package.check_package`).
 
     Raises
     ------
@@ -334,7 +374,8 @@ class Workbook:
         wrong) password was given.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, password: str | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, password: str | None = None,
+                 overwritten: Collection[str] = ()) -> None:
         self.path = Path(path)
         try:
             self.data, self.stamp = _read_snapshot(self.path)
@@ -377,18 +418,12 @@ class Workbook:
         self._content = content
         self._pkg: Package | None = None
         self._grid_bounds: dict[str, int] = {}
-        self._table_ranges: dict[str, TableRange] = {}
-        is_zip = content[:4] == ZIP_MAGIC
-        if is_zip:
+        self._table_ranges: dict[str, TableRange] | None = None
+        if content[:4] == ZIP_MAGIC:
             # Before any part is parsed: sizes (zip bombs), checksums, DTDs, structure.
-            self._grid_bounds = check_package(content, name)
+            self._grid_bounds = check_package(content, name, overwritten=overwritten)
         try:
-            try:
-                self._book = python_calamine.CalamineWorkbook.from_filelike(
-                    io.BytesIO(content), load_tables=is_zip
-                )
-            except python_calamine.TablesNotSupported:  # .xlsb
-                self._book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
+            self._book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
         except python_calamine.PasswordError as exc:
             raise _protected_error(name) from exc
         except Exception as exc:  # calamine's errors for damaged files have several types
@@ -527,17 +562,6 @@ class Workbook:
             name, self.rows(name), header_row=header_row, text_columns=text_columns
         )
 
-    def _check_table_sheets(self) -> None:
-        if getattr(self, "_tables_checked", False):
-            return
-        pkg = self._package()
-        for entry in pkg.sheets() if pkg is not None else []:
-            if entry.part is not None and any(
-                r.type.endswith("/table") for r in pkg.rels(entry.part)
-            ):
-                self._check_extent(entry.name)
-        self._tables_checked = True
-
     def error_cells(self, sheet: str) -> dict[tuple[int, int], str]:
         """Cells of ``sheet`` holding an Excel error value (``#N/A``, ``#DIV/0!`` ...).
 
@@ -579,10 +603,29 @@ class Workbook:
     @property
     def table_names(self) -> list[str]:
         """Names of the Excel Tables (ListObjects) in the workbook (none in an ``.xls``)."""
-        try:
-            return list(self._book.table_names or [])
-        except python_calamine.TablesNotSupported:  # .xls/.xlsb/.ods: no tables to read
-            return []
+        return list(self._tables())
+
+    def _tables(self) -> dict[str, TableRange]:
+        """Every Excel Table of the workbook by name, read from the table parts once.
+
+        A table part is a few hundred bytes naming its range and columns, so this costs
+        nothing beside the sheets (calamine's ``get_table_by_name`` parses the table's whole
+        sheet to find it: 0.27 s a table at 100,000 customers).
+        """
+        if self._table_ranges is None:
+            pkg = self._package()
+            found: dict[str, TableRange] = {}
+            for entry in pkg.sheets() if pkg is not None else []:
+                if entry.kind != "worksheet" or entry.part is None:
+                    continue
+                for rel in pkg.rels(entry.part):
+                    part = None if rel.external else pkg.find(rel.target)
+                    if rel.type.endswith("/table") and part and part.lower().endswith(".xml"):
+                        table = _table_part(pkg.read(part), entry.name)
+                        if table is not None:
+                            found.setdefault(table.name, table)
+            self._table_ranges = found
+        return self._table_ranges
 
     def table_range(self, table_name: str) -> TableRange:
         """Where the Excel Table ``table_name`` (matched ignoring case) sits.
@@ -592,36 +635,16 @@ class Workbook:
         InputError
             When there is no such table.
         """
-        names = self.table_names
-        match = next((n for n in names if n.casefold() == table_name.casefold()), None)
+        tables = self._tables()
+        match = next((n for n in tables if n.casefold() == table_name.casefold()), None)
         if match is None:
             raise InputError(
                 f"the workbook {self.path.name} has no Excel Table named {table_name!r} "
-                f"(its tables: {', '.join(names) or 'none'})",
+                f"(its tables: {', '.join(tables) or 'none'})",
                 fix="Format the range as a table (Home > Format as Table) and name it "
                 f"{table_name} (Table Design > Table Name).",
             )
-        if match in self._table_ranges:
-            return self._table_ranges[match]
-        # calamine reads the table's whole sheet into its grid to find the table (0.27 s for
-        # 100,000 customers): once per table and workbook. The sheets with tables pass the
-        # extent check first (once).
-        self._check_table_sheets()
-        t = self._book.get_table_by_name(match)
-        start = t.start or (0, 0)
-        end = t.end or start
-        # calamine's start is the first data row; the header sits right above it.
-        found = self._table_ranges[match] = TableRange(
-            name=t.name,
-            sheet=t.sheet,
-            columns=tuple(t.columns),
-            header_row=start[0],
-            first_row=start[0] + 1,
-            last_row=end[0] + 1,
-            first_col=start[1],
-            last_col=end[1],
-        )
-        return found
+        return tables[match]
 
     def read_table(self, table_name: str, *, text_columns: Collection[str] = ()) -> SheetTable:
         """The rows of the Excel Table ``table_name`` (only the table's range is read)."""
@@ -637,9 +660,10 @@ class Workbook:
         )
 
 
-def open_workbook(path: str | os.PathLike[str], *, password: str | None = None) -> Workbook:
+def open_workbook(path: str | os.PathLike[str], *, password: str | None = None,
+                  overwritten: Collection[str] = ()) -> Workbook:
     """Read ``path`` once; see :class:`Workbook`."""
-    return Workbook(path, password=password)
+    return Workbook(path, password=password, overwritten=overwritten)
 
 
 def read_sheet(

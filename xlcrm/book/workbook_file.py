@@ -8,6 +8,7 @@ This is the file adapter behind the ``xlcrm`` command. The ribbon's adapter
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -49,11 +50,12 @@ class WorkbookInput:
     problems: list[Problem] = field(default_factory=list)
 
 
-def read_workbook(path: Path) -> WorkbookInput:
+def read_workbook(path: Path, *, overwritten: Collection[str] = ()) -> WorkbookInput:
     """Read the ledger and settings sheets of ``path`` (nothing is written).
 
     The file is read once; its stamp is taken from the same bytes, so a later write can
-    refuse when the file changed in between.
+    refuse when the file changed in between. ``overwritten``: sheets the caller writes
+    anew without reading them, whose parts the package check leaves to the writer.
 
     Raises
     ------
@@ -61,7 +63,7 @@ def read_workbook(path: Path) -> WorkbookInput:
         When the file is not a workbook, is password-protected, has no Customers sheet, or
         has judgments that cannot be used.
     """
-    return book_inputs(open_workbook(Path(path)))
+    return book_inputs(open_workbook(Path(path), overwritten=overwritten))
 
 
 def book_inputs(book: Workbook) -> WorkbookInput:
@@ -192,7 +194,8 @@ def resegment_file(
     workbook is open in Excel or has changed since it was read.
     """
     path = Path(path)
-    data = read_workbook(path)
+    # The result sheets are only written over: the package check leaves them to the writer.
+    data = read_workbook(path, overwritten=schema.RESULT_SHEETS)
     results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp, as_of=as_of)
     results.problems = [*data.problems, *results.problems]
     if progress:

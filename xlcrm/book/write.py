@@ -58,6 +58,7 @@ from xml.parsers import expat
 import numpy as np
 import pandas as pd
 
+from xlcrm.book.package import RefusedPartError, hardened_parser
 from xlcrm.book.read import (
     EXCEL_MAX_COLS,
     EXCEL_MAX_ROWS,
@@ -884,7 +885,7 @@ def _split_sheet(xml: bytes, where: str) -> _SheetXml:
     starts: list[tuple[int, str]] = []
     depth = 0
     root_end = -1
-    parser = expat.ParserCreate()
+    parser = hardened_parser()
 
     def start(name: str, attrs: object) -> None:
         nonlocal depth
@@ -902,6 +903,10 @@ def _split_sheet(xml: bytes, where: str) -> _SheetXml:
     parser.EndElementHandler = end
     try:
         parser.Parse(light, True)
+    except RefusedPartError as exc:
+        raise InputError(f"sheet {where} is refused: {exc}",
+                         fix="Delete that sheet in Excel (xlcrm makes its result sheets anew), "
+                         "save, and run again.") from exc
     except expat.ExpatError as exc:
         raise InputError(f"sheet {where} is not well-formed XML ({exc})",
                          fix="Open the workbook in Excel and save it again.") from exc
@@ -1302,6 +1307,21 @@ def _namespace_prefix(xml: bytes, uri: str) -> str | None:
     return m.group(1).decode() if m else None
 
 
+def _read_replaced(z: zipfile.ZipFile, entry: SheetEntry, label: str) -> bytes:
+    """The old part of a sheet being replaced (the package check leaves these to the writer:
+    zipfile checks the checksum and stops at the declared size, which the check bounded)."""
+    assert entry.part is not None
+    try:
+        return z.read(entry.part)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise InputError(
+            f"sheet {entry.name} of {label} is damaged ({exc})",
+            fix=f"xlcrm writes {entry.name} anew on every run: delete the sheet {entry.name} "
+            "in Excel, save, and run again.",
+            sheet=entry.name,
+        ) from exc
+
+
 def open_package(data: bytes, label: str, purpose: str) -> tuple[zipfile.ZipFile, Package, str]:
     """The zip, the package and the workbook part of the ``.xlsx``/``.xlsm`` bytes ``data``.
 
@@ -1424,8 +1444,8 @@ def write_result_sheets(
                     fix=f"Delete or rename the sheet {entry.name}; xlcrm will add a new one.",
                     sheet=entry.name,
                 )
-            old = z.read(entry.part)
-            split = _split_sheet(old, entry.name)
+            old = _read_replaced(z, entry, label)
+            split = _split_sheet(old, f"{entry.name} of {label}")
             if _child(split, "tableParts") is not None and re.search(
                 rb"<(?:\w+:)?tablePart\b", _child(split, "tableParts") or b""
             ):

@@ -38,6 +38,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Collection
+from dataclasses import dataclass
 from xml.etree import ElementTree
 from xml.parsers import expat
 
@@ -60,6 +61,7 @@ _CHUNK = 1 << 20
 _WIDE_REF = re.compile(rb'r="([A-Z]{2,3})\d')
 _BIG_ROW = re.compile(rb'r="[A-Z]{0,3}(\d{6,})"')
 _SMALL_ROWS = 99_999
+_ERROR_MARK = b't="e"'  # as xlcrm.book.read looks for error cells
 _OVERLAP = 16
 _XML_SUFFIXES = (".xml", ".rels")
 # VML (legacy drawings) is XML-like but not always well formed as Excel writes it: only its
@@ -141,14 +143,34 @@ def _parser(prolog_only: bool) -> expat.XMLParserType:
     return parser
 
 
+@dataclass(frozen=True)
+class PartScan:
+    """What the package check saw in an XML part while inflating it anyway.
+
+    Attributes
+    ----------
+    cells : int
+        An upper bound on the cells of a reader's dense grid of the part (largest row
+        number times widest column its references name; ``<dimension>`` is not trusted).
+    errors : bool
+        Whether the part has a cell marked as an Excel error value (``t="e"``), so that the
+        reader looks for them (inflating the sheet once more) only where there are some.
+    """
+
+    cells: int
+    errors: bool
+
+
 class _Extent:
     """The widest column letters and the largest row number a part's references name."""
 
     def __init__(self) -> None:
         self.columns: set[bytes] = set()
         self.max_row = 0
+        self.errors = False
 
     def scan(self, text: bytes) -> None:
+        self.errors = self.errors or _ERROR_MARK in text
         self.columns.update(_WIDE_REF.findall(text))
         rows = _BIG_ROW.findall(text)
         if rows:
@@ -164,11 +186,10 @@ class _Extent:
         return max(self.max_row, _SMALL_ROWS) * width
 
 
-def _check_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> int | None:
+def _check_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> PartScan | None:
     """Inflate one part in chunks: checksum, real size, and (XML) well-formedness, no DTD.
 
-    Returns an upper bound on the cells a reader's dense grid of the part would hold (for
-    XML parts; see :func:`check_package`).
+    Returns what the scan of an XML part saw (see :class:`PartScan`), ``None`` for others.
     """
     lower = info.filename.lower()
     xml = lower.endswith(_XML_SUFFIXES)
@@ -201,7 +222,7 @@ def _check_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> int | 
                       f"({expat.ErrorString(exc.code)}, line {exc.lineno})") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise damaged(label, f"part {info.filename} is corrupt ({exc})") from None
-    return extent.bound() if extent is not None else None
+    return PartScan(extent.bound(), extent.errors) if extent is not None else None
 
 
 def _source_of(rels_name: str) -> str | None:
@@ -275,14 +296,14 @@ def _sheet_parts(z: zipfile.ZipFile, names: dict[str, str], wb_part: str,
 
 
 def check_package(data: bytes, label: str, *, overwritten: Collection[str] = ()
-                  ) -> dict[str, int]:
+                  ) -> dict[str, PartScan]:
     """Refuse the ``.xlsx``/``.xlsm`` bytes ``data`` unless they are a sound package.
 
     See the module docstring for what is checked and why. While every part is inflated
     anyway, the references in each XML part are scanned too: the result maps each XML
-    part's name (lower case) to an upper bound on the cells of a dense grid of it (largest
-    row number times widest column, ``<dimension>`` ignored), so the reader need not inflate
-    a worksheet again to know that it is safe to read.
+    part's name (lower case) to a :class:`PartScan` (an upper bound on the cells of a dense
+    grid of it, and whether it has error cells), so the reader need not inflate a worksheet
+    again to know that it is safe to read or free of error values.
 
     Parameters
     ----------
@@ -319,7 +340,7 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = ()
                               "clear which one counts")
             names[lower] = info.filename
         _size_limits(infos, label)
-        bounds: dict[str, int] = {}
+        bounds: dict[str, PartScan] = {}
 
         def check(info: zipfile.ZipInfo) -> None:
             bound = _check_part(z, info, label)

@@ -43,7 +43,7 @@ from xml.etree import ElementTree
 
 import python_calamine
 
-from xlcrm.book.package import check_package
+from xlcrm.book.package import PartScan, check_package
 from xlcrm.book.stamp import FileStamp
 
 # re-exported: rows to tables lives in xlcrm.book.tables, shared with the open-workbook reader
@@ -417,11 +417,11 @@ class Workbook:
             )
         self._content = content
         self._pkg: Package | None = None
-        self._grid_bounds: dict[str, int] = {}
+        self._scans: dict[str, PartScan] = {}
         self._table_ranges: dict[str, TableRange] | None = None
         if content[:4] == ZIP_MAGIC:
             # Before any part is parsed: sizes (zip bombs), checksums, DTDs, structure.
-            self._grid_bounds = check_package(content, name, overwritten=overwritten)
+            self._scans = check_package(content, name, overwritten=overwritten)
         try:
             self._book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
         except python_calamine.PasswordError as exc:
@@ -493,8 +493,8 @@ class Workbook:
         # The <dimension> element is not trusted: a hostile (or merely careless) writer can
         # state A1 and put a value in XFD1048576. The package check bounded the grid from
         # every reference in the part (and its size, so reading it whole is bounded too).
-        bound = self._grid_bounds.get(entry.part.lower())
-        if bound is not None and bound <= MAX_GRID_CELLS:
+        scan = self._scans.get(entry.part.lower())
+        if scan is not None and scan.cells <= MAX_GRID_CELLS:
             return
         data = pkg.zip.read(entry.part)
         # Find the farthest cells that hold something.
@@ -573,6 +573,9 @@ class Workbook:
         entry = next((e for e in pkg.sheets() if e.name == name), None) if pkg else None
         if entry is None or entry.part is None:
             return {}
+        scan = self._scans.get(entry.part.lower())
+        if scan is not None and not scan.errors:
+            return {}  # the package check saw no error cell: no need to inflate it again
         data = pkg.zip.read(entry.part)
         if b't="e"' not in data:
             return {}  # the common case, at the cost of one byte search

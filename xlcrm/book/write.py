@@ -369,13 +369,17 @@ def _escape_match(m: re.Match[str]) -> str:
 _CONTROL = tuple(map(chr, [*range(0x09), *range(0x0B, 0x20)]))
 
 
-def _edge_space(joined: str, texts: Sequence[str]) -> bool:
-    """Whether a value of ``texts`` (``joined`` by line breaks, without control characters)
+def _edge_space(joined: str) -> bool:
+    """Whether a value of the texts ``joined`` by line breaks (without control characters)
     starts or ends with whitespace. In ASCII text only a space or a tab can."""
     if joined.isascii():
         return (joined[:1] in (" ", "\t") or joined[-1:] in (" ", "\t") or "\n " in joined
                 or " \n" in joined or "\n\t" in joined or "\t\n" in joined)
-    return any(t[:1].isspace() or t[-1:].isspace() for t in texts)
+    # One scan of the slice: re's \s is str.isspace (both use Py_UNICODE_ISSPACE).
+    return _EDGE_SPACE.search(joined) is not None
+
+
+_EDGE_SPACE = re.compile(r"(?:\A|\n)[^\S\n]|[^\S\n](?:\n|\Z)")
 
 
 def _odd_unicode(text: str) -> bool:
@@ -742,7 +746,7 @@ class _CellWriter:
         texts = [v or "" for v in values]
         joined = "\n".join(texts)
         if (joined.count("\n") != len(texts) - 1 or any(c in joined for c in _CONTROL)
-                or _edge_space(joined, texts) or max(map(len, texts), default=0) > MAX_TEXT):
+                or _edge_space(joined) or max(map(len, texts), default=0) > MAX_TEXT):
             return ["" if not v else self.text_cell(f"{letter}{r}", v, style)
                     for r, v in zip(rows, texts, strict=True)]
         if "_x" in joined or "_X" in joined or _odd_unicode(joined):

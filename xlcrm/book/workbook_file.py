@@ -31,7 +31,7 @@ from xlcrm.book.sheets import (  # noqa: F401
     relocate_ledger_problems,
     relocate_problems,
 )
-from xlcrm.book.write import write_result_sheets
+from xlcrm.book.write import OldSheets, write_result_sheets
 from xlcrm.errors import InputError, Problem, cell_address
 from xlcrm.ledger import Ledger
 from xlcrm.pipeline import Progress, Results, Settings
@@ -196,6 +196,7 @@ def resegment_file(
     path = Path(path)
     # The result sheets are only written over: the package check leaves them to the writer.
     data = read_workbook(path, overwritten=schema.RESULT_SHEETS)
+    old = OldSheets(data.book, schema.RESULT_SHEETS)  # read while the analysis runs
     results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp, as_of=as_of)
     results.problems = [*data.problems, *results.problems]
     if progress:
@@ -204,7 +205,8 @@ def resegment_file(
 
     def write(target: Path) -> None:
         # Written from the very bytes that were read and analysed.
-        write_result_sheets(data.book, target, sheets, owned=schema.RESULT_SHEETS)
+        write_result_sheets(data.book, target, sheets, owned=schema.RESULT_SHEETS,
+                            old_sheets=old)
 
     safe_replace(path, write, backups=backups, expected_stamp=data.book.stamp)
     if progress:

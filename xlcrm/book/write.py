@@ -44,6 +44,7 @@ import math
 import os
 import re
 import struct
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -101,6 +102,7 @@ try:
 except ImportError:  # pragma: no cover - pyarrow is a dependency where it has wheels
     _pa = _pc = None
 _TEXT_PER_CHUNK = 1 << 20  # characters of sheet XML compressed at a time
+_CHUNK_BYTES = 1 << 20  # bytes of an old part inflated at a time
 
 # Built-in number formats that show a date or time (ECMA-376 18.8.30; 27-36 and 50-58 are
 # the East Asian date formats).
@@ -1334,12 +1336,20 @@ def _namespace_prefix(xml: bytes, uri: str) -> str | None:
     return m.group(1).decode() if m else None
 
 
-def _read_replaced(z: zipfile.ZipFile, entry: SheetEntry, label: str) -> bytes:
-    """The old part of a sheet being replaced (the package check leaves these to the writer:
-    zipfile checks the checksum and stops at the declared size, which the check bounded)."""
+_OLD_STYLED_MAX = 8 << 20  # bytes of an old sheet's first rows kept to find their styles
+
+
+def _read_replaced(z: zipfile.ZipFile, entry: SheetEntry, label: str, style_rows: int
+                   ) -> tuple[bytes, bytes]:
+    """The old part of a sheet being replaced, without its cells (see :func:`_stream_light`).
+
+    The package check leaves these parts to the writer: zipfile checks the checksum and
+    stops at the declared size, which the check bounded.
+    """
     assert entry.part is not None
     try:
-        return z.read(entry.part)
+        with z.open(entry.part) as f:
+            return _stream_light(f, style_rows, f"{entry.name} of {label}")
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise InputError(
             f"sheet {entry.name} of {label} is damaged ({exc})",
@@ -1347,6 +1357,98 @@ def _read_replaced(z: zipfile.ZipFile, entry: SheetEntry, label: str) -> bytes:
             "in Excel, save, and run again.",
             sheet=entry.name,
         ) from exc
+
+
+class OldSheets:
+    """The old parts of sheets about to be replaced, without their cells, read in a
+    background thread (:func:`_read_replaced` for each) while the analysis runs.
+
+    Inflating a 100 MB result sheet is mostly zlib, which runs beside Python on a second
+    core: a resegment of 100,000 customers waits for none of it. Give it to
+    :func:`write_result_sheets` as ``old_sheets``; a sheet it does not hold (or read with
+    other ``style_rows``) is read there as before, and an error met in the thread is raised
+    there, as it would have been.
+    """
+
+    def __init__(self, book: Workbook, sheets: Collection[str],
+                 style_rows: int = SheetData.style_rows) -> None:
+        self.style_rows = style_rows
+        self._found: dict[str, tuple[bytes, bytes]] = {}
+        self._error: BaseException | None = None
+        folded = {name.casefold() for name in sheets}
+        self._thread = threading.Thread(target=self._read, args=(book, folded), daemon=True)
+        self._thread.start()
+
+    def _read(self, book: Workbook, folded: set[str]) -> None:
+        try:
+            with zipfile.ZipFile(io.BytesIO(book.data)) as z:
+                for entry in Package(z).sheets():
+                    if entry.name.casefold() in folded and entry.part and \
+                            entry.kind == "worksheet":
+                        self._found[entry.name] = _read_replaced(z, entry, book.path.name,
+                                                                 self.style_rows)
+        except BaseException as exc:  # raised in the writer, where it would have happened
+            self._error = exc
+
+    def get(self, entry: SheetEntry, style_rows: int) -> tuple[bytes, bytes] | None:
+        """The sheet's part without cells and its first rows, or ``None`` when not read."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._found.get(entry.name) if style_rows == self.style_rows else None
+
+
+def _stream_light(f: io.BufferedIOBase, style_rows: int, where: str) -> tuple[bytes, bytes]:
+    """(the worksheet XML with ``<sheetData/>`` for its cells, its text up to the first row
+    after ``style_rows``), inflating the part a megabyte at a time.
+
+    A result sheet of a million customers is a gigabyte of XML of which the writer needs
+    the furniture around the cells and the styles of the first rows: memory stays at a
+    few megabytes, not the part's size.
+    """
+    buf = bytearray()
+    open_re = None
+    while open_re is None or (m := open_re.search(buf)) is None:
+        chunk = f.read(_CHUNK_BYTES)
+        if not chunk:
+            return bytes(buf), bytes(buf)  # no cell data (or not a worksheet: said later)
+        buf += chunk
+        if open_re is None and (w := re.search(rb"<(\w+:)?worksheet\b", buf)) is not None:
+            p = re.escape(w.group(1) or b"")
+            open_re = re.compile(rb"<" + p + rb"sheetData\b" + _TAG_ATTRS.encode() + rb">")
+            close_tag = b"</" + (w.group(1) or b"") + b"sheetData>"
+            row_re = re.compile(rb"<" + p + rb'row\b[^>]*?\br="(\d+)"')
+    if m.group().endswith(b"/>"):
+        buf += f.read()
+        return bytes(buf), bytes(buf)
+    head, rows = bytes(buf[: m.start()]), bytearray(buf[m.start():])
+    styled_end = None  # where the first row after style_rows starts, in rows
+    scanned = 0
+    while True:
+        if styled_end is None:
+            for r in row_re.finditer(rows, max(scanned - 64, 0)):
+                if int(r.group(1)) > style_rows:
+                    styled_end = r.start()
+                    break
+            scanned = len(rows)
+            if styled_end is None and len(rows) > _OLD_STYLED_MAX:
+                styled_end = len(rows)
+            if styled_end is not None:
+                styled = head + bytes(rows[:styled_end])
+                rows = rows[styled_end:]
+        close = rows.find(close_tag)
+        if close >= 0:
+            tail = bytes(rows[close + len(close_tag):]) + f.read()
+            if styled_end is None:
+                styled = head + bytes(rows)
+            return head + b"<" + close_tag[2:-1] + b"/>" + tail, styled
+        if styled_end is not None:
+            del rows[: max(len(rows) - len(close_tag), 0)]
+        chunk = f.read(_CHUNK_BYTES)
+        if not chunk:
+            raise InputError(f"sheet {where} is damaged (unterminated cell data)",
+                             fix="Open the workbook in Excel and save it again.")
+        rows += chunk
 
 
 def open_package(data: bytes, label: str, purpose: str) -> tuple[zipfile.ZipFile, Package, str]:
@@ -1393,6 +1495,7 @@ def write_result_sheets(
     sheets: Mapping[str, SheetContent],
     *,
     owned: Collection[str],
+    old_sheets: OldSheets | None = None,
 ) -> WriteReport:
     """Write ``src`` to ``dst`` with the cells of ``sheets`` regenerated, all else unchanged.
 
@@ -1409,6 +1512,8 @@ def write_result_sheets(
     owned : collection of str
         The sheets xlcrm may write; a name in ``sheets`` outside it is refused (a guard
         against ever overwriting a ledger sheet).
+    old_sheets : OldSheets, optional
+        The replaced sheets' old parts, read beforehand from the same ``src`` Workbook.
 
     Returns
     -------
@@ -1471,7 +1576,8 @@ def write_result_sheets(
                     fix=f"Delete or rename the sheet {entry.name}; xlcrm will add a new one.",
                     sheet=entry.name,
                 )
-            old = _read_replaced(z, entry, label)
+            found = old_sheets.get(entry, options.style_rows) if old_sheets else None
+            old, styled = found or _read_replaced(z, entry, label, options.style_rows)
             split = _split_sheet(old, f"{entry.name} of {label}")
             if _child(split, "tableParts") is not None and re.search(
                 rb"<(?:\w+:)?tablePart\b", _child(split, "tableParts") or b""
@@ -1483,7 +1589,7 @@ def write_result_sheets(
                     "to Range), or move it to a sheet of your own.",
                     sheet=entry.name,
                 )
-            kept = _kept_cell_styles(old, split.prefix, options.style_rows) \
+            kept = _kept_cell_styles(styled, split.prefix, options.style_rows) \
                 if options.keep_styles else {}
             sheet_name = entry.name
             part = entry.part

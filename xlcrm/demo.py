@@ -1487,7 +1487,8 @@ def preset_columns(ledger: Ledger, columns: tuple[str, ...], *, seed: int = 7,
         marketing = 0.015 * revenue * np.exp(0.4 * draws["noise"][0])
         out["ServiceCost12m"] = np.round(contacts + marketing, -1)
     if "IndustryStatus" in columns:
-        size = np.log(customers["Employees"].to_numpy(float))
+        employees = pd.to_numeric(customers["Employees"], errors="coerce").to_numpy(float)
+        size = np.log(np.where(employees > 0, employees, np.nanmedian(employees)))
         status = customers["OperatingStatus"].map(
             {label: -i for i, label in enumerate(OPERATING_STATUS_LABELS)}).to_numpy(float)
         score = (0.8 * (size - size.mean()) / size.std() + 0.3 * status
@@ -1501,9 +1502,10 @@ def preset_columns(ledger: Ledger, columns: tuple[str, ...], *, seed: int = 7,
         before = (first - tx["Date"].min()).dt.days.fillna(0).to_numpy() < 60
         out["CooperationYears"] = np.round(years + np.where(before, 0.5 + draws["gamma"], 0), 1)
     if "FleetSize" in columns:
-        equipment = customers["EquipmentValue"].to_numpy(float)
+        equipment = pd.to_numeric(customers["EquipmentValue"], errors="coerce").to_numpy(float)
+        # A blank equipment value (a planted gap) leaves the fleet size blank too.
         out["FleetSize"] = np.maximum(
-            np.rint(equipment / 120_000 * np.exp(0.25 * draws["noise"][2])), 1).astype(np.int64)
+            np.rint(equipment / 120_000 * np.exp(0.25 * draws["noise"][2])), 1)
     if "Satisfaction" in columns:
         out["Satisfaction"] = _estimated_satisfaction(ledger, index, as_of, draws["noise"][3])
     return pd.DataFrame({c: out[c] for c in columns}, index=customers.index)

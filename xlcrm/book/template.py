@@ -249,6 +249,19 @@ def _help_sheet(ws: Worksheet) -> None:
             "visit interval; editable.",
         ),
         (
+            "Models",
+            "This workbook's Indicators, Judgments and Strategies are one of three ready-made "
+            "models; `xlcrm new CRM.xlsm --model NAME` writes a new workbook with another: "
+            "parts-dealer (this template: Qualification, Potential, Contribution; 8 types; "
+            "ABC by revenue), industrial (the industrial-products seller's current value - "
+            "gross profit, sales volume, marketing and service cost - and future value - "
+            "industry status, cooperation years, satisfaction; 4 types; strategic vs general "
+            "customers by value score) or truck-maker (the heavy-truck maker's direct and "
+            "potential value; 4 types; ABC strategic, key, general by value score). The "
+            "sources fix the groups, indicators and classes; the scoring rules, judgments and "
+            "strategies are xlcrm's defaults, yours to edit (guide: analyst.md, section 9).",
+        ),
+        (
             "Survey",
             "Questionnaire answers go on the Survey sheet, one column per question (1-5). "
             "Give each question an importance in the block below the options on the "

@@ -45,7 +45,7 @@ Everything here is plain data: :func:`preset` returns a :class:`Preset`,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -115,11 +115,13 @@ class Preset:
 
 
 _NONNEG = {"nonnegative": True}
-_SATISFACTION = {"lower": 1, "upper": 5}
-_GROWTH_BANDS = {"thresholds": (-0.1, 0.0, 0.05, 0.15), "points": (0, 25, 50, 75, 100)}
 INDUSTRY_STATUS_LABELS = ("Leader", "Major", "Average", "Minor")
 """The industrial model's rubric for a customer's standing in its own industry."""
-_CREDIT = {"AAA": 100, "AA": 90, "A": 80, "BBB": 65, "BB": 45, "B": 25, "C": 0}
+
+
+def _default(name: str, group: str, new_name: str | None = None) -> Indicator:
+    """The default model's indicator ``name`` (its column and scoring rule) in ``group``."""
+    return replace(default_hierarchy().indicator(name), group=group, name=new_name or name)
 
 
 def _parts_dealer() -> Preset:
@@ -140,9 +142,8 @@ def _parts_dealer() -> Preset:
 def _industrial() -> Preset:
     cur, fut = "Current value", "Future value"
     hierarchy = Hierarchy((
-        Indicator(cur, "Gross profit", "GrossProfit12m", "quantitative", "percentile"),
-        Indicator(cur, "Sales volume", "Revenue12m", "quantitative", "percentile",
-                  params=_NONNEG),
+        _default("Gross profit", cur),
+        _default("Sales revenue", cur, "Sales volume"),
         Indicator(cur, "Marketing and service cost", "ServiceCost12m", "quantitative",
                   "percentile", "cost", params=_NONNEG),
         Indicator(fut, "Industry status", "IndustryStatus", "qualitative", "rubric",
@@ -151,8 +152,7 @@ def _industrial() -> Preset:
         Indicator(fut, "Cooperation years", "CooperationYears", "quantitative", "bands",
                   params={"thresholds": (1.0, 3.0, 6.0), "points": (10, 40, 70, 100),
                           "nonnegative": True}),
-        Indicator(fut, "Satisfaction", "Satisfaction", "quantitative", "minmax",
-                  params=_SATISFACTION),
+        _default("Satisfaction", fut),
     ))  # fmt: skip
     types = (
         CustomerType(1, "HH", "Most valuable",
@@ -195,23 +195,15 @@ def _industrial() -> Preset:
 def _truck_maker() -> Preset:
     direct, potential = "Direct value", "Potential value"
     hierarchy = Hierarchy((
-        Indicator(direct, "Sales revenue", "Revenue12m", "quantitative", "percentile",
-                  params=_NONNEG),
-        Indicator(direct, "Gross profit", "GrossProfit12m", "quantitative", "percentile"),
+        _default("Sales revenue", direct),
+        _default("Gross profit", direct),
         Indicator(direct, "Purchase frequency", "Orders12m", "quantitative", "percentile",
                   params=_NONNEG),
-        Indicator(direct, "Payment timeliness", "DaysToPay", "quantitative", "percentile",
-                  "cost", params=_NONNEG),
+        _default("Payment timeliness", direct),
         Indicator(potential, "Fleet size", "FleetSize", "quantitative", "percentile",
                   params=_NONNEG),
-        Indicator(potential, "Purchase growth", "PurchaseGrowth", "quantitative", "bands",
-                  params=_GROWTH_BANDS),
-        Indicator(potential, "Wallet headroom", "WalletHeadroom", "quantitative",
-                  "percentile", params=_NONNEG),
-        Indicator(potential, "Credit standing", "CreditRating", "qualitative", "rubric",
-                  params={"labels": _CREDIT}),
-        Indicator(potential, "Satisfaction", "Satisfaction", "quantitative", "minmax",
-                  params=_SATISFACTION),
+        *(_default(name, potential) for name in (
+            "Purchase growth", "Wallet headroom", "Credit standing", "Satisfaction")),
     ))  # fmt: skip
     types = (
         CustomerType(1, "HH", "Core fleet",

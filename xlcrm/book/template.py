@@ -46,6 +46,7 @@ from xlcrm.book.vba import template_vba_project
 from xlcrm.book.write import escape_text
 from xlcrm.errors import InputError
 from xlcrm.ledger import Ledger
+from xlcrm.operations.derived import DERIVABLE
 from xlcrm.operations.kpis import KPI_UNITS
 from xlcrm.operations.step import ACTIVITY_COLUMNS
 from xlcrm.pipeline import Options
@@ -916,6 +917,10 @@ def build_workbook(
 
     _help_sheet(sheets[schema.HELP])
     customer_columns = customer_columns_of(hierarchy)
+    if ledger is not None:
+        # A figure xlcrm computes from the ledger need not be a column of a given ledger.
+        customer_columns = [c for c in customer_columns
+                            if c in ledger.customers.columns or c not in DERIVABLE]
     ledger_tables = {
         schema.CUSTOMERS: ("tblCustomers", customer_columns, [schema.CUSTOMER_ID, "Phone"], []),
         schema.TRANSACTIONS: (

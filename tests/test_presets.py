@@ -220,3 +220,27 @@ def test_a_model_workbook_saved_by_libreoffice_reads_the_same(tmp_path) -> None:
     assert settings.hierarchy == p.hierarchy and settings.types == p.types
     results = resegment_file(saved, backups=0, as_of=DEFAULT_TODAY)
     assert not [q for q in results.problems if q.severity in ("error", "warning")]
+
+
+def test_demo_of_a_model_is_the_new_workbook_filled(tmp_path) -> None:
+    """`xlcrm demo --model` writes what `new` writes, filled: same settings sheets, a clean
+    ledger (nothing planted), no error or warning; the default demo keeps its mistakes."""
+    from fixtures.books import read_parts
+
+    from xlcrm.book.demo_file import make_demo_workbook
+    from xlcrm.book.read import sheet_parts
+
+    demo = make_demo_workbook(tmp_path / "d.xlsm", model="industrial", today=DEFAULT_TODAY)
+    assert demo.planted == ()
+    assert not [q for q in demo.results.problems if q.severity in ("error", "warning")]
+    new = preset_workbook("industrial")
+    demo_parts, new_parts = read_parts(demo.path), read_parts(new)
+    # (Indicators differ only by the demo's survey importances.)
+    for sheet in (schema.JUDGMENTS, schema.STRATEGIES):
+        assert demo_parts[sheet_parts(demo.path.read_bytes())[sheet]] == \
+            new_parts[sheet_parts(new)[sheet]], sheet
+    read = read_workbook(demo.path)
+    assert read.settings.hierarchy == preset("industrial").hierarchy
+    customers = read.ledger.customers
+    assert customers["ServiceCost12m"].notna().all()
+    assert customers["Revenue12m"].isna().all()  # computed from Transactions

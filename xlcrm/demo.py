@@ -82,6 +82,7 @@ from xlcrm import schema
 from xlcrm.errors import InputError, cell_address
 from xlcrm.ledger import Ledger
 from xlcrm.operations.derived import DERIVABLE
+from xlcrm.value.presets import INDUSTRY_STATUS_LABELS
 
 __all__ = [
     "COMPUTED_COLUMNS",
@@ -1493,9 +1494,8 @@ def preset_columns(ledger: Ledger, columns: tuple[str, ...], *, seed: int = 7,
             {label: -i for i, label in enumerate(OPERATING_STATUS_LABELS)}).to_numpy(float)
         score = (0.8 * (size - size.mean()) / size.std() + 0.3 * status
                  + 0.5 * draws["noise"][1])
-        labels = ("Leader", "Major", "Average", "Minor")
         out["IndustryStatus"] = _text(_cut((score - score.mean()) / score.std(),
-                                           (0.10, 0.25, 0.40, 0.25), labels))
+                                           (0.10, 0.25, 0.40, 0.25), INDUSTRY_STATUS_LABELS))
     if "CooperationYears" in columns:
         first = tx.groupby("CustomerID")["Date"].min().reindex(ids)
         years = ((as_of - first).dt.days / 365.25).fillna(0).to_numpy(float)

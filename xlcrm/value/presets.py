@@ -107,12 +107,6 @@ class Preset:
     types: tuple[CustomerType, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def new_columns(self) -> tuple[str, ...]:
-        """Customers columns the model reads that the default model does not."""
-        default = set(default_hierarchy().columns)
-        return tuple(c for c in self.hierarchy.columns if c not in default)
-
 
 _NONNEG = {"nonnegative": True}
 INDUSTRY_STATUS_LABELS = ("Leader", "Major", "Average", "Minor")

@@ -88,6 +88,8 @@ class Picture:
         Print row numbers, column letters and gridlines (off for charts).
     max_width : int
         Widest picture in pixels.
+    model : str
+        The ready-made model of the demo workbook pictured (``xlcrm demo --model``).
     """
 
     name: str
@@ -98,6 +100,7 @@ class Picture:
     landscape: bool = True
     headings: bool = True
     max_width: int = 1600
+    model: str = "parts-dealer"
 
 
 PICTURES: tuple[Picture, ...] = (
@@ -120,6 +123,9 @@ PICTURES: tuple[Picture, ...] = (
     # Identity, recency and RFM segment, churn warning, contact plan.
     Picture("activity.png", "Activity", "A1:T18", "ChurnReason", hide="C:H,J:L"),
     Picture("problems.png", "Problems", "A1:E16", "WhatToDo"),
+    # A ready-made model's demo: the heavy-truck maker's 4 types and ABC by value score.
+    Picture("dashboard-truck-maker.png", "Dashboard", "A1:M26", "Potential value",
+            model="truck-maker"),
 )
 
 
@@ -145,10 +151,11 @@ def tools() -> dict[str, str]:
     return paths
 
 
-def demo_workbook(folder: Path) -> Path:
-    """The demo workbook, resegmented as of :data:`STAMP`."""
-    path = folder / DEMO_NAME
-    create_demo_workbook(path, customers=CUSTOMERS, seed=SEED, today=DEFAULT_TODAY, stamp=STAMP)
+def demo_workbook(folder: Path, model: str = "parts-dealer") -> Path:
+    """The demo workbook of ``model``, resegmented as of :data:`STAMP`."""
+    path = folder / (DEMO_NAME if model == "parts-dealer" else f"CRM_Demo_{model}.xlsm")
+    create_demo_workbook(path, customers=CUSTOMERS, seed=SEED, today=DEFAULT_TODAY, stamp=STAMP,
+                         model=model)
     return path
 
 
@@ -397,13 +404,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="xlcrm-guide-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        demo = demo_workbook(work)
-        data = demo.read_bytes()
-        parts = sheet_parts(data)
+        demos = {}
+        for model in dict.fromkeys(p.model for p in PICTURES):
+            data = demo_workbook(work, model).read_bytes()
+            demos[model] = (data, sheet_parts(data))
         copies = []
         for picture in PICTURES:
             copy = work / (Path(picture.name).stem + ".xlsm")
-            copy.write_bytes(print_copy(data, parts, picture))
+            copy.write_bytes(print_copy(*demos[picture.model], picture))
             copies.append(copy)
         to_pdf(paths["soffice"], copies, work)
         args.out.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ Run: ``python scripts/validate_workbooks.py [--keep DIR]`` (CI runs it after the
 The kinds: the committed template; a demo after its first resegment and after a second one;
 ``import-transactions`` into the demo and into the empty template (new customers added);
 ``sync-judgments`` after an indicator was renamed on Indicators; the shareable copies of
-the demo (plain and with contacts masked) and of the imported template. Each is made with
+the demo (plain and with contacts masked) and of the imported template; ``xlcrm new`` with
+each non-default model, and that model's demo resegmented once more. Each is made with
 the ``xlcrm`` command, as a user would, in a temporary folder.
 
 Exit 0 when the validator reports 0 errors on every file. Exit 1 on any error, and also when
@@ -111,7 +112,14 @@ def build_all(folder: Path) -> list[Path]:
         out = folder / name
         xlcrm("share", source, "-o", out, *extra)
         shares.append(out)
-    return [template, demo1, demo2, demo_import, template_import, synced, *shares]
+    models = []
+    for model in ("industrial", "truck-maker"):
+        new, demo = folder / f"new-{model}.xlsm", folder / f"demo-{model}-resegmented.xlsm"
+        xlcrm("new", new, "--model", model)
+        xlcrm("demo", demo, "--model", model, "--quiet")
+        xlcrm("resegment", demo, "--backups", "0", "--quiet")
+        models += [new, demo]
+    return [template, demo1, demo2, demo_import, template_import, synced, *shares, *models]
 
 
 def validator() -> Path:

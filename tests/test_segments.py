@@ -410,7 +410,7 @@ def test_abc_without_positive_value() -> None:
     assert empty.abc.shape == (0,) and empty.problems == []
 
 
-@pytest.mark.parametrize("cutoffs", [(0.95, 0.8), (0.0, 0.5), (0.8, 1.2), (0.8,), "ab", (0.8, 0.8)])
+@pytest.mark.parametrize("cutoffs", [(0.95, 0.8), (0.0, 0.5), (0.8, 1.2), (0.8,), "ab", (0.8, 0.0)])
 def test_abc_bad_cutoffs(cutoffs: object) -> None:
     with pytest.raises(InputError, match="cut-offs"):
         abc_classes([1, 2, 3], cutoffs=cutoffs)  # type: ignore[arg-type]

@@ -203,35 +203,44 @@ def command_name() -> str:
     return typed
 
 
-def demo_next_steps(path: Path, planted: Sequence[Any], command: str = "xlcrm") -> list[str]:
-    """What the demo says last: its mistakes are planted, and three things to try next."""
+def demo_next_steps(path: Path, planted: Sequence[Any], command: str = "xlcrm",
+                    groups: Sequence[str] = ("Potential", "Contribution")) -> list[str]:
+    """What the demo says last: its mistakes are planted (none in another model's clean
+    demo), and three things to try next; ``groups`` are the model's first two groups."""
     errors = [p for p in planted if p.reported and p.kind != "blank"]
     blanks = [p for p in planted if p.kind == "blank"]
     example = next((p for p in errors if p.kind == "text-in-number"), None)
     quoted = f'"{path}"' if " " in str(path) else str(path)
     fix = (f"Correct {example.sheet}!{example.cell} ({example.value!r}, a typo for a number) "
            if example else "Correct a cell the Problems sheet names ")
+    first = (f"The demo ledger contains {len(errors)} deliberate input errors (and "
+             f"{len(blanks)} blank cells) so that you can see the Problems sheet: open it."
+             if planted else "The demo ledger is clean: the Problems sheet has only notes "
+             "about figures computed from the history.")
+    step2 = (f"  2. {fix}in Excel, save, close, and run: {command} check {quoted}" if planted
+             else "  2. Read the model on the Indicators, Judgments and Strategies sheets: "
+             "every setting there is yours to edit.")
     return [
-        f"The demo ledger contains {len(errors)} deliberate input errors (and {len(blanks)} "
-        "blank cells) so that you can see the Problems sheet: open it.",
+        first,
         "Next:",
         f"  1. Open {path.name} in Excel: the Dashboard first, then Problems (each row links "
         "to its cell).",
-        f"  2. {fix}in Excel, save, close, and run: {command} check {quoted}",
-        "  3. Change a judgment on the Judgments sheet (e.g. Contribution against Potential), "
-        f"save, close, and run: {command} resegment {quoted}",
+        step2,
+        f"  3. Change a judgment on the Judgments sheet (e.g. {groups[-1]} against "
+        f"{groups[0]}), save, close, and run: {command} resegment {quoted}",
     ]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from xlcrm import schema
     from xlcrm.book.demo_file import make_demo_workbook
+    from xlcrm.value.presets import preset
 
     out = Path(args.output)
     with progress_bar(not args.quiet) as progress:
         demo = make_demo_workbook(
             out, customers=args.customers, seed=args.seed, today=date.today(),
-            progress=progress, force=args.force,
+            progress=progress, force=args.force, model=args.model,
         )
     results = demo.results
     rows = demo.rows
@@ -247,8 +256,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_summary(results)
     print_problems(results.problems, limit=10)
     console.print()
-    for line in demo_next_steps(out, demo.planted, command_name()):
+    groups = preset(args.model).hierarchy.groups[-2:]
+    for line in demo_next_steps(out, demo.planted, command_name(), groups):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from xlcrm.book.new_book import make_new_workbook
+
+    out = Path(args.output)
+    new = make_new_workbook(out, args.model, force=args.force)
+    model = new.model
+    console.print(f"Wrote {out}: an empty ledger with the {model.name} model "
+                  f"({model.title}).", highlight=False, soft_wrap=True)
+    if new.backup is not None:
+        console.print(f"The file it replaced is kept as {new.backup}.", highlight=False)
+    console.print(f"Customers columns the model reads: {', '.join(model.hierarchy.columns)}.",
+                  highlight=False, soft_wrap=True)
+    console.print("Next: fill Customers (and Transactions, Interactions, Survey), then run: "
+                  f"{command_name()} resegment {out}", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -368,6 +395,16 @@ def _as_of_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _model_argument(p: argparse.ArgumentParser, what: str) -> None:
+    from xlcrm.value.presets import DEFAULT_PRESET, PRESET_NAMES
+
+    # Checked by the command, not by argparse's choices: a bad name is one line listing
+    # the valid names, exit 2, like every other refusal.
+    p.add_argument("--model", default=DEFAULT_PRESET, metavar="NAME",
+                   help=f"{what}: {', '.join(PRESET_NAMES)} (default {DEFAULT_PRESET}); "
+                   "see docs/guide/analyst.md")
+
+
 def cmd_sync_judgments(args: argparse.Namespace) -> int:
     from xlcrm.book.sync_judgments import parse_renames, sync_judgments_file
 
@@ -398,6 +435,7 @@ def cmd_sync_judgments(args: argparse.Namespace) -> int:
 #: each is also in the guide's section of its subcommand (tests/test_guide.py checks both).
 EXAMPLES: dict[str, str] = {
     "demo": "xlcrm demo CRM_Demo.xlsm --customers 1000",
+    "new": "xlcrm new CRM.xlsm --model industrial",
     "resegment": "xlcrm resegment CRM.xlsm",
     "check": "xlcrm check CRM.xlsm",
     "share": "xlcrm share CRM.xlsm --mask-contacts",
@@ -435,8 +473,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed (7)")
     p.add_argument("--force", action="store_true",
                    help="replace OUTPUT if it exists (a backup of it goes to .xlcrm-backups)")
+    _model_argument(p, "the model laid out and exercised by the ledger")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
+
+    p = _add_command(sub, "new", "write a new, empty workbook with one of the ready-made "
+                     "models")
+    p.add_argument("output", help="workbook to write, a new .xlsm file, e.g. CRM.xlsm")
+    _model_argument(p, "the model")
+    p.add_argument("--force", action="store_true",
+                   help="replace OUTPUT if it exists (a backup of it goes to .xlcrm-backups)")
+    p.set_defaults(func=cmd_new)
 
     p = _add_command(sub, "resegment", "score and segment a workbook; write the result sheets")
     p.add_argument("workbook")

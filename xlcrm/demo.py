@@ -82,6 +82,7 @@ from xlcrm import schema
 from xlcrm.errors import InputError, cell_address
 from xlcrm.ledger import Ledger
 from xlcrm.operations.derived import DERIVABLE
+from xlcrm.value.presets import INDUSTRY_STATUS_LABELS
 
 __all__ = [
     "COMPUTED_COLUMNS",
@@ -1409,3 +1410,115 @@ def _survey_frame(
     frame = {"CustomerID": _text(ident.ids[who]), "Date": _to_datetime(day[who])}
     frame |= {q: answers[who, j] for j, q in enumerate(SURVEY_QUESTIONS)}
     return pd.DataFrame(frame, copy=False)
+
+
+# --------------------------------------------------------------------------------------
+# Columns of the other models (xlcrm.value.presets), drawn after the ledger from their own
+# random stream, so that the default ledger is the same with or without them.
+
+SERVICE_COST_PER_CONTACT: Final = {"visit": 400.0, "call": 30.0, "complaint": 800.0,
+                                   "service": 1200.0}
+"""What one contact of each kind costs the seller (``ServiceCost12m``), in currency."""
+PRESET_COLUMNS: Final = ("ServiceCost12m", "IndustryStatus", "CooperationYears", "FleetSize",
+                         "Satisfaction")
+"""The ``Customers`` columns :func:`preset_columns` draws."""
+
+
+def preset_columns(ledger: Ledger, columns: tuple[str, ...], *, seed: int = 7,
+                   today: dt.date | None = None) -> pd.DataFrame:
+    """The ``Customers`` columns a non-default model reads, drawn to fit ``ledger``.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        A clean ledger from :func:`make_ledger` (with history).
+    columns : tuple of str
+        Any of :data:`PRESET_COLUMNS`:
+
+        ``ServiceCost12m``
+            Marketing and service cost of the last 12 months: each contact at
+            :data:`SERVICE_COST_PER_CONTACT`, plus marketing of about 1.5 % of the
+            12-month revenue (lognormal spread), rounded to 10. Large accounts cost more.
+        ``IndustryStatus``
+            The customer's standing in its industry, ``Leader`` 10 %, ``Major`` 25 %,
+            ``Average`` 40 %, ``Minor`` 25 %, by company size and operating status plus noise.
+        ``CooperationYears``
+            Years since the first order; a customer already ordering when the history
+            starts has bought for a further 0.5 to ~15 years (gamma), rounded to 0.1.
+        ``FleetSize``
+            Trucks in the fleet: equipment value / 120 000 with a 25 % lognormal spread,
+            at least 1.
+        ``Satisfaction``
+            The account manager's estimate (1 to 5 in steps of 0.5) for a customer who
+            returned no questionnaire: 4 less 0.4 per complaint in the last 12 months, with
+            noise; blank for a customer with survey answers (xlcrm computes theirs from
+            Survey). Without it a model that weighs satisfaction would guess more than half
+            of its customers' figures.
+    seed : int
+        The ledger's seed (the stream is its own: the ledger does not change).
+    today : datetime.date, optional
+        The history's last day (default :data:`DEFAULT_TODAY`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per name, rows as ``ledger.customers``.
+    """
+    unknown = [c for c in columns if c not in PRESET_COLUMNS]
+    if unknown:
+        raise ValueError(f"no demo generator for columns {unknown}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 14, 5]))
+    customers = ledger.customers
+    n = len(customers)
+    as_of = pd.Timestamp(_as_date(today))
+    ids = customers[schema.CUSTOMER_ID].astype(str).to_numpy()
+    index = pd.Index(ids)
+    tx = ledger.transactions
+    at = index.get_indexer(tx["CustomerID"].astype(str))
+    recent = (tx["Date"] > as_of - pd.DateOffset(years=1)).to_numpy() & (at >= 0)
+    revenue = np.bincount(at[recent], tx["Amount"].to_numpy(float)[recent], n)
+    draws = {"noise": rng.standard_normal((4, n)), "gamma": rng.gamma(2.0, 2.5, n)}
+    out: dict[str, Any] = {}
+    if "ServiceCost12m" in columns:
+        it = ledger.interactions
+        where = index.get_indexer(it["CustomerID"].astype(str))
+        cost = it["Kind"].map(SERVICE_COST_PER_CONTACT).fillna(0).to_numpy(float)
+        mask = (it["Date"] > as_of - pd.DateOffset(years=1)).to_numpy() & (where >= 0)
+        contacts = np.bincount(where[mask], cost[mask], n)
+        marketing = 0.015 * revenue * np.exp(0.4 * draws["noise"][0])
+        out["ServiceCost12m"] = np.round(contacts + marketing, -1)
+    if "IndustryStatus" in columns:
+        employees = pd.to_numeric(customers["Employees"], errors="coerce").to_numpy(float)
+        size = np.log(np.where(employees > 0, employees, np.nanmedian(employees)))
+        status = customers["OperatingStatus"].map(
+            {label: -i for i, label in enumerate(OPERATING_STATUS_LABELS)}).to_numpy(float)
+        score = (0.8 * (size - size.mean()) / size.std() + 0.3 * status
+                 + 0.5 * draws["noise"][1])
+        out["IndustryStatus"] = _text(_cut((score - score.mean()) / score.std(),
+                                           (0.10, 0.25, 0.40, 0.25), INDUSTRY_STATUS_LABELS))
+    if "CooperationYears" in columns:
+        first = tx.groupby("CustomerID")["Date"].min().reindex(ids)
+        years = ((as_of - first).dt.days / 365.25).fillna(0).to_numpy(float)
+        before = (first - tx["Date"].min()).dt.days.fillna(0).to_numpy() < 60
+        out["CooperationYears"] = np.round(years + np.where(before, 0.5 + draws["gamma"], 0), 1)
+    if "FleetSize" in columns:
+        equipment = pd.to_numeric(customers["EquipmentValue"], errors="coerce").to_numpy(float)
+        # A blank equipment value (a planted gap) leaves the fleet size blank too.
+        out["FleetSize"] = np.maximum(
+            np.rint(equipment / 120_000 * np.exp(0.25 * draws["noise"][2])), 1)
+    if "Satisfaction" in columns:
+        out["Satisfaction"] = _estimated_satisfaction(ledger, index, as_of, draws["noise"][3])
+    return pd.DataFrame({c: out[c] for c in columns}, index=customers.index)
+
+
+def _estimated_satisfaction(ledger: Ledger, index: pd.Index, as_of: pd.Timestamp,
+                            noise: np.ndarray) -> np.ndarray:
+    """The manager's 1-5 estimate for customers without survey answers (NaN for the rest)."""
+    it = ledger.interactions
+    where = index.get_indexer(it["CustomerID"].astype(str))
+    recent = (it["Date"] > as_of - pd.DateOffset(years=1)).to_numpy() & (where >= 0)
+    complaints = np.bincount(where[recent & (it["Kind"] == "complaint").to_numpy()],
+                             minlength=len(index))
+    estimate = np.clip(np.round(2 * (4.0 - 0.4 * complaints + 0.5 * noise)) / 2, 1, 5)
+    answered = index.isin(ledger.survey["CustomerID"].astype(str))
+    return np.where(answered, np.nan, estimate)

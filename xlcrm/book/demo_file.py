@@ -23,6 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from xlcrm import schema
@@ -34,6 +35,7 @@ from xlcrm.book.write import write_result_sheets
 from xlcrm.errors import InputError
 from xlcrm.pipeline import Progress, Results
 from xlcrm.report import result_sheets
+from xlcrm.value.presets import DEFAULT_PRESET, Preset, preset
 
 MACRO_WORKBOOK_SUFFIX = ".xlsm"
 
@@ -129,6 +131,7 @@ def make_demo_workbook(
     stamp: datetime | None = None,
     force: bool = False,
     backups: int = 3,
+    model: str = DEFAULT_PRESET,
 ) -> DemoWorkbook:
     """Write the template filled with a synthetic ledger to ``out``, resegmented.
 
@@ -138,6 +141,12 @@ def make_demo_workbook(
     :func:`xlcrm.demo.fit_history`); the Customers columns xlcrm computes from the history
     are left blank (:data:`xlcrm.demo.COMPUTED_COLUMNS`).
 
+    ``model`` names the preset laid out (:mod:`xlcrm.value.presets`): the workbook is the
+    one ``xlcrm new OUT --model NAME`` writes, filled. The default model's ledger holds the
+    planted mistakes of :data:`xlcrm.demo.PLANTED_PROBLEMS` (to show the Problems sheet);
+    another model's ledger is clean, with the columns that model reads
+    (:func:`xlcrm.demo.preset_columns`), so that it shows the model at work.
+
     Raises
     ------
     InputError
@@ -145,17 +154,20 @@ def make_demo_workbook(
         fit on a sheet.
     """
     # openpyxl (the template builder) is loaded only here, not by every command.
-    from xlcrm.book.template import build_workbook
+    from xlcrm.book.new_book import preset_workbook
     from xlcrm.demo import EXCEL_DATA_ROWS, SURVEY_IMPORTANCE, fit_history, make_ledger
 
+    chosen = preset(model)
     out = check_output(Path(out), what="the demo workbook", overwrite=force)
     fit = fit_history(customers, seed=seed, today=today)
     if progress:
         progress("Making a synthetic ledger", 0.0)
+    dirty = chosen.name == DEFAULT_PRESET
     ledger = make_ledger(customers, seed=seed, today=today, type_computed=False,
-                         orders_per_customer=fit.orders_per_customer)
+                         orders_per_customer=fit.orders_per_customer, dirty=dirty)
     frames = {
-        schema.CUSTOMERS: ledger.customers,
+        schema.CUSTOMERS: model_customers(ledger, chosen, seed=seed, today=today,
+                                          estimates=not dirty),
         schema.TRANSACTIONS: ledger.transactions,
         schema.INTERACTIONS: ledger.interactions,
         schema.SURVEY: ledger.survey,
@@ -165,7 +177,7 @@ def make_demo_workbook(
         frame.index = pd.RangeIndex(2, len(frame) + 2)
     rows = {sheet: len(frame) for sheet, frame in frames.items()}
     _refuse_rows(rows, EXCEL_DATA_ROWS)
-    template = build_workbook(importance=SURVEY_IMPORTANCE)
+    template = preset_workbook(chosen.name, importance=SURVEY_IMPORTANCE)
     results: Results | None = None
 
     def write(target: Path) -> None:
@@ -201,6 +213,36 @@ def make_demo_workbook(
 def create_demo_workbook(out: Path, **options: Any) -> Results:
     """:func:`make_demo_workbook` (same arguments), returning only the analysis."""
     return make_demo_workbook(out, **options).results
+
+
+def model_customers(ledger: Any, model: Preset, *, seed: int = 7, today: date | None = None,
+                    estimates: bool = True) -> pd.DataFrame:
+    """The Customers table of a demo ledger for ``model``.
+
+    Its workbook's columns (:func:`xlcrm.book.template.customer_columns_of`): those the
+    default ledger lacks drawn by :func:`xlcrm.demo.preset_columns`, those xlcrm computes
+    from the history left blank, and, with ``estimates``, the account manager's
+    Satisfaction estimate typed for customers who returned no questionnaire (a clean
+    demo; the default demo leaves them blank, as it always has: its Problems sheet shows
+    what a gap costs). For the default model without ``estimates`` the table is
+    ``ledger.customers`` itself.
+    """
+    from xlcrm.book.template import customer_columns_of
+    from xlcrm.demo import preset_columns
+    from xlcrm.operations.derived import DERIVABLE
+
+    columns = customer_columns_of(model.hierarchy)
+    customers = ledger.customers
+    # Satisfaction: the manager's estimate where the customer returned no questionnaire.
+    drawn = tuple(c for c in columns if c not in customers.columns and c not in DERIVABLE
+                  or (estimates and c == "Satisfaction"))
+    if drawn:
+        customers = customers.drop(columns=[c for c in drawn if c in customers.columns])
+        customers = customers.join(preset_columns(ledger, drawn, seed=seed, today=today))
+    missing = [c for c in columns if c not in customers.columns]  # computed: Orders12m
+    if missing:
+        customers = customers.assign(**dict.fromkeys(missing, np.nan))
+    return customers[columns] if list(customers.columns) != columns else customers
 
 
 def _refuse_rows(rows: dict[str, int], limit: int) -> None:

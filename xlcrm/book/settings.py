@@ -368,12 +368,13 @@ def options_from_grid(
                 continue
             values[key] = int(number) if whole else number
     cutoffs = (values.pop("abc_a", 0.80), values.pop("abc_b", 0.95))  # the rest are keywords
-    if not cutoffs[0] < cutoffs[1]:
+    if not cutoffs[0] <= cutoffs[1]:
         problems.append(
             Problem(
                 "error",
-                f"ABC cut-off A ({cutoffs[0]}) must be below cut-off B ({cutoffs[1]})",
-                "Fix the two cut-offs; the defaults 0.80 and 0.95 are used.",
+                f"ABC cut-off A ({cutoffs[0]}) must not be above cut-off B ({cutoffs[1]})",
+                "Fix the two cut-offs (B equal to A: no class B); the defaults 0.80 and 0.95 "
+                "are used.",
                 sheet,
                 None,
             )

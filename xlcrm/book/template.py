@@ -46,6 +46,7 @@ from xlcrm.book.vba import template_vba_project
 from xlcrm.book.write import escape_text
 from xlcrm.errors import InputError
 from xlcrm.ledger import Ledger
+from xlcrm.operations.derived import DERIVABLE
 from xlcrm.operations.kpis import KPI_UNITS
 from xlcrm.operations.step import ACTIVITY_COLUMNS
 from xlcrm.pipeline import Options
@@ -56,6 +57,7 @@ from xlcrm.value.hierarchy import (
     default_judgments,
     hierarchy_to_table,
 )
+from xlcrm.value.segments import DEFAULT_GROUPS
 from xlcrm.value.strategies import DEFAULT_TYPES, CustomerType, strategies_to_table
 
 # Fixed so that builds are byte-for-byte reproducible.
@@ -248,6 +250,19 @@ def _help_sheet(ws: Worksheet) -> None:
             "visit interval; editable.",
         ),
         (
+            "Models",
+            "This workbook's Indicators, Judgments and Strategies are one of three ready-made "
+            "models; `xlcrm new CRM.xlsm --model NAME` writes a new workbook with another: "
+            "parts-dealer (this template: Qualification, Potential, Contribution; 8 types; "
+            "ABC by revenue), industrial (the industrial-products seller's current value - "
+            "gross profit, sales volume, marketing and service cost - and future value - "
+            "industry status, cooperation years, satisfaction; 4 types; strategic vs general "
+            "customers by value score) or truck-maker (the heavy-truck maker's direct and "
+            "potential value; 4 types; ABC strategic, key, general by value score). The "
+            "sources fix the groups, indicators and classes; the scoring rules, judgments and "
+            "strategies are xlcrm's defaults, yours to edit (guide: analyst.md, section 9).",
+        ),
+        (
             "Survey",
             "Questionnaire answers go on the Survey sheet, one column per question (1-5). "
             "Give each question an importance in the block below the options on the "
@@ -307,7 +322,11 @@ def _help_sheet(ws: Worksheet) -> None:
 
 
 def _indicators_sheet(
-    ws: Worksheet, hierarchy: Hierarchy, questions: Sequence[str], importance: Mapping[str, float]
+    ws: Worksheet,
+    hierarchy: Hierarchy,
+    questions: Sequence[str],
+    importance: Mapping[str, float],
+    options: Options,
 ) -> None:
     table = hierarchy_to_table(hierarchy)
     columns = list(table.columns)
@@ -321,15 +340,15 @@ def _indicators_sheet(
         "Method": "minmax,percentile,bands,rubric",
         "Direction": "benefit,cost",
     }
-    for name, options in choices.items():
+    for name, words in choices.items():
         if name in columns:
             col = get_column_letter(columns.index(name) + 1)
-            dv = DataValidation(type="list", formula1=f'"{options}"', allow_blank=False)
+            dv = DataValidation(type="list", formula1=f'"{words}"', allow_blank=False)
             dv.add(f"{col}2:{col}{max(last, 2) + 30}")
             ws.add_data_validation(dv)
     ws.freeze_panes = "A2"
     _widths(ws, [16, 22, 18, 14, 12, 11, 60][: len(columns)])
-    for r, values in enumerate(options_rows(Options()), start=1):
+    for r, values in enumerate(options_rows(options), start=1):
         for c, value in enumerate(values, start=OPTIONS_COL + 1):
             cell = ws.cell(row=r, column=c, value=value)
             if r == 1:
@@ -612,6 +631,14 @@ def _result_sheet(
                  for n, w in (widths or {}).items()})
 
 
+def segments_header(hierarchy: Hierarchy) -> list[str]:
+    """Column headers of the Segments sheet for ``hierarchy``: one High/Low column per group
+    where :data:`xlcrm.schema.SEGMENTS_COLUMNS` has the default three."""
+    lead = list(schema.SEGMENTS_COLUMNS[: len(schema.SCORES_LEAD)])
+    tail = list(schema.SEGMENTS_COLUMNS[len(schema.SCORES_LEAD) + len(DEFAULT_GROUPS):])
+    return [*lead, *hierarchy.groups, *tail]
+
+
 def scores_header(hierarchy: Hierarchy) -> list[str]:
     """Column headers of the Scores sheet for ``hierarchy`` (a contract, see schema)."""
     return [
@@ -622,7 +649,13 @@ def scores_header(hierarchy: Hierarchy) -> list[str]:
     ]
 
 
-def _dashboard_sheet(ws: Worksheet) -> None:
+def customer_columns_of(hierarchy: Hierarchy) -> list[str]:
+    """Headers of the Customers table of a workbook laid out for ``hierarchy``."""
+    identity = list(schema.CUSTOMER_IDENTITY_COLUMNS)
+    return [*identity, *(c for c in hierarchy.columns if c not in identity)]
+
+
+def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
     ws["A1"] = "Customer value dashboard"
     ws["A1"].font = TITLE_FONT
     ws.cell(
@@ -631,7 +664,7 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         value="Run CRM > Resegment (or `xlcrm resegment`) to fill the dashboard.",
     )
     titles = {
-        report.DASH_TYPES_TITLE: "By customer type (Qualification, Potential, Contribution)",
+        report.DASH_TYPES_TITLE: f"By customer type ({', '.join(groups)})",
         report.DASH_ABC_TITLE: "By ABC class (Pareto)",
         report.DASH_CR_TITLE: "Consistency of judgments",
         report.DASH_TEST_TITLE: "Do the segments differ?",
@@ -840,6 +873,7 @@ def build_workbook(
     judgments: Mapping[str, Any] | None = None,
     types: Sequence[CustomerType] = DEFAULT_TYPES,
     importance: Mapping[str, float] | None = None,
+    options: Options | None = None,
 ) -> bytes:
     """Build the CRM workbook (``.xlsm`` bytes): the template, or a copy filled with ``ledger``.
 
@@ -853,6 +887,12 @@ def build_workbook(
         Survey question -> importance for the Indicators sheet's importance block (blank
         importances when omitted: no importance-performance table until the analyst fills
         them).
+    options : Options, optional
+        The options block on the Indicators sheet (the defaults when omitted).
+
+    The Customers table has the identity columns, then every column the hierarchy reads
+    (a figure xlcrm computes from the ledger, such as ``Revenue12m``, included: typed
+    there, it is checked against the ledger; left blank, it is computed).
     """
     hierarchy = hierarchy or default_hierarchy()
     judgments = judgments or default_judgments()
@@ -876,7 +916,11 @@ def build_workbook(
         sheets[name] = ws
 
     _help_sheet(sheets[schema.HELP])
-    customer_columns = [*schema.CUSTOMER_IDENTITY_COLUMNS, *schema.DEFAULT_INDICATOR_COLUMNS]
+    customer_columns = customer_columns_of(hierarchy)
+    if ledger is not None:
+        # A figure xlcrm computes from the ledger need not be a column of a given ledger.
+        customer_columns = [c for c in customer_columns
+                            if c in ledger.customers.columns or c not in DERIVABLE]
     ledger_tables = {
         schema.CUSTOMERS: ("tblCustomers", customer_columns, [schema.CUSTOMER_ID, "Phone"], []),
         schema.TRANSACTIONS: (
@@ -928,6 +972,7 @@ def build_workbook(
         hierarchy,
         [c for c in survey_columns if c not in schema.SURVEY_ID_COLUMNS],
         importance or {},
+        options or Options(),
     )
     _judgments_sheet(
         sheets[schema.JUDGMENTS],
@@ -943,7 +988,7 @@ def build_workbook(
         {**{name: ONE for name in score_columns[2:-len(schema.SCORES_TAIL)]
             + ["Value", "Percentile"]}, "ImputedWeight": PERCENT},
     )
-    _result_sheet(sheets[schema.SEGMENTS], schema.SEGMENTS_COLUMNS)
+    _result_sheet(sheets[schema.SEGMENTS], segments_header(hierarchy))
     _result_sheet(sheets[schema.PROBLEMS], schema.PROBLEMS_COLUMNS,
                   widths={"Severity": 10, "Sheet": 14, "Cell": 12, "Problem": 80, "WhatToDo": 70})
     money, day = "#,##0", "yyyy-mm-dd"
@@ -956,7 +1001,7 @@ def build_workbook(
          "ExpectedOrderValue": money, "CLV": money},
         {"RFMSegment": 18, "ChurnReason": 70},
     )
-    _dashboard_sheet(sheets[schema.DASHBOARD])
+    _dashboard_sheet(sheets[schema.DASHBOARD], hierarchy.groups)
     _xlwings_conf_sheet(sheets[XLWINGS_CONF])
     wb.defined_names["CustomerIDs"] = DefinedName(
         "CustomerIDs", attr_text="tblCustomers[CustomerID]"

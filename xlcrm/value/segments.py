@@ -546,10 +546,13 @@ def _check_cutoffs(cutoffs: Sequence[float]) -> tuple[float, float]:
             f"ABC cut-offs must be two numbers, got {cutoffs!r}",
             fix="Give the cumulative shares closing A and B, e.g. 0.80 and 0.95.",
         ) from None
-    if not (0 < a < b <= 1):
+    # A == B leaves class B empty: two classes, strategic (A) and general (C), as the
+    # industrial seller's model has them (xlcrm.value.presets).
+    if not (0 < a <= b <= 1):
         raise InputError(
-            f"ABC cut-offs {a:g} and {b:g} are not in order 0 < A < B <= 1",
-            fix="Give the cumulative shares closing A and B as fractions, e.g. 0.80 and 0.95.",
+            f"ABC cut-offs {a:g} and {b:g} are not in order 0 < A <= B <= 1",
+            fix="Give the cumulative shares closing A and B as fractions, e.g. 0.80 and 0.95 "
+            "(B equal to A: no class B).",
         )
     return a, b
 
@@ -567,7 +570,8 @@ def abc_classes(
     values : array_like of float
         Value (or revenue) per customer.
     cutoffs : pair of float
-        Cumulative shares closing class A and class B, ``0 < A < B <= 1``.
+        Cumulative shares closing class A and class B, ``0 < A <= B <= 1``; with B equal
+        to A class B is empty (two classes: A strategic, C general).
     ids : sequence, optional
         CustomerID of each value, to name customers in problem messages (else positions).
 
@@ -578,7 +582,7 @@ def abc_classes(
     Raises
     ------
     InputError
-        When the cut-offs are not two numbers with ``0 < A < B <= 1``.
+        When the cut-offs are not two numbers with ``0 < A <= B <= 1``.
 
     Notes
     -----

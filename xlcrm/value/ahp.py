@@ -12,7 +12,8 @@ reciprocal. This module
   lambda_max, CI, RI and CR (:func:`ahp`);
 * names the judgments that contribute most to inconsistency and the Saaty-scale value
   that would repair each (:func:`worst_judgments`);
-* aggregates several raters by the element-wise geometric mean (:func:`aggregate_judgments`);
+* aggregates several raters by the weighted element-wise geometric mean
+  (:func:`aggregate_judgments`) and measures their consensus (:func:`ahp_consensus`);
 * multiplies group weights by local weights in a two-level hierarchy
   (:func:`hierarchy_weights`).
 
@@ -54,6 +55,7 @@ from xlcrm.errors import InputError, Problem
 
 __all__ = [
     "AHPResult",
+    "CONSENSUS_BANDS",
     "GroupJudgment",
     "HierarchyWeights",
     "Judgment",
@@ -64,7 +66,9 @@ __all__ = [
     "SAATY_SCALE",
     "aggregate_judgments",
     "ahp",
+    "ahp_consensus",
     "complete_matrix",
+    "consensus_band",
     "format_judgment",
     "hierarchy_weights",
     "nearest_scale_value",
@@ -925,6 +929,64 @@ def worst_judgments(result: AHPResult, top: int = 3) -> list[Judgment]:
 # --------------------------------------------------------------------------- group
 
 
+#: AHP-OS consensus bands (Goepel, bpmsg.com "AHP group consensus indicator - how to
+#: understand and interpret?"): below 65 % low, 65 % to 75 % moderate, from 75 % high.
+CONSENSUS_BANDS: tuple[tuple[float, str], ...] = ((0.65, "low"), (0.75, "moderate"))
+
+
+def consensus_band(s: float) -> str:
+    """``"low"``, ``"moderate"`` or ``"high"`` for an AHP-OS consensus ``s`` (0 to 1)."""
+    for upper, word in CONSENSUS_BANDS:
+        if s < upper:
+            return word
+    return "high"
+
+
+def ahp_consensus(priorities: Any, scale_max: float = 9.0) -> float:
+    """AHP-OS's group consensus indicator S* (Goepel 2013, 2018), 0 (none) to 1 (full).
+
+    Shannon entropies of the raters' priority vectors ``p_k`` (one row per rater):
+    alpha ``H_a = mean_k(-sum_i p_ki ln p_ki)``, gamma ``H_g = -sum_i pbar_i ln pbar_i`` of
+    the mean vector ``pbar``, beta ``H_b = H_g - H_a``. With ``D = exp(H_b)`` and the AHP
+    correction ``c = exp(ln n - H_a,min)``, where ``H_a,min`` is the entropy of
+    ``(M, 1, ..., 1) / (n + M - 1)`` (one item M = 9 times as important as every other),
+    ``S* = (1/D - 1/c) / (1 - 1/c)``: 1 when all raters agree, 0 when each of n raters puts
+    a different item M times above the rest. As AHP-OS computes it (bpmsg/ahp-os,
+    classes/AhpGroup.php, ``getConsensus``), every rater counts equally: it measures how
+    far the people agree, whatever weight each has in the aggregate.
+
+    Parameters
+    ----------
+    priorities : array-like, shape (k, n)
+        Each rater's weights for the same ``n >= 2`` items, ``k >= 2`` raters.
+    scale_max : float, default 9
+        The largest judgment on the scale (M).
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    Goepel, K. D. (2018). Implementation of an online software tool for the Analytic
+    Hierarchy Process (AHP-OS). *International Journal of the Analytic Hierarchy Process*
+    10(3), 469-487.
+    """
+    p = np.asarray(priorities, dtype=float)
+    if p.ndim != 2 or p.shape[0] < 2 or p.shape[1] < 2:
+        raise InputError("consensus needs two or more raters' weights for two or more items")
+    n, m = p.shape[1], float(scale_max)
+    p = p / p.sum(axis=1, keepdims=True)
+    h_alpha = float(np.mean(-np.sum(p * np.log(p), axis=1)))
+    mean = p.mean(axis=0)
+    h_gamma = float(-np.sum(mean * np.log(mean)))
+    d_beta = math.exp(h_gamma - h_alpha)
+    extreme = np.array([m] + [1.0] * (n - 1)) / (n + m - 1)
+    h_alpha_min = float(-np.sum(extreme * np.log(extreme)))
+    c = math.exp(math.log(n) - h_alpha_min)
+    return (1 / d_beta - 1 / c) / (1 - 1 / c)
+
+
 @dataclass(frozen=True, eq=False)
 class GroupJudgment:
     """Several raters' judgments combined.
@@ -932,35 +994,64 @@ class GroupJudgment:
     Attributes
     ----------
     matrix : numpy.ndarray
-        Element-wise geometric mean of the raters' matrices (NaN where nobody judged).
+        Weighted element-wise geometric mean of the raters' matrices (NaN where nobody
+        judged).
     result : AHPResult
         :func:`ahp` of the aggregated matrix.
     rater_results : tuple of AHPResult
         :func:`ahp` of each rater's own matrix, in the order given.
+    rater_weights : numpy.ndarray
+        Each rater's weight in the aggregate, summing to 1.
     """
 
     matrix: np.ndarray
     result: AHPResult
     rater_results: tuple[AHPResult, ...]
+    rater_weights: np.ndarray = field(default_factory=lambda: np.ones(0))
+
+    @property
+    def consensus(self) -> float:
+        """:func:`ahp_consensus` of the raters' own weights; NaN for one rater or one item."""
+        if len(self.rater_results) < 2 or self.result.n < 2:
+            return math.nan
+        return ahp_consensus([r.weights for r in self.rater_results])
+
+
+def _rater_weights(weights: Any, k: int) -> np.ndarray:
+    """Rater weights normalised to sum 1; equal when ``None``."""
+    if weights is None:
+        return np.full(k, 1.0 / k)
+    w = np.asarray(weights, dtype=float).ravel()
+    if w.size != k or not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise InputError(
+            f"rater weights must be {k} positive numbers, one per rater; got {list(w)}",
+            fix="Give every rater a weight above 0 (1 for equal weight)",
+        )
+    return w / w.sum()
 
 
 def aggregate_judgments(
     matrices: Sequence[Any],
     *,
+    weights: Any = None,
     method: str = "eigen",
     ri_table: str = "saaty",
 ) -> GroupJudgment:
-    """Aggregate individual judgments (AIJ) by the element-wise geometric mean.
+    """Aggregate individual judgments (AIJ) by the weighted element-wise geometric mean.
 
     The geometric mean is the aggregation that keeps the reciprocal property
-    (Aczél and Saaty 1983): ``gm(a_ij) * gm(a_ji) = gm(a_ij a_ji) = 1``.
+    (Aczél and Saaty 1983): ``gm(a_ij) * gm(a_ji) = gm(a_ij a_ji) = 1``; with rater weights
+    ``v_k`` (summing to 1) it is ``prod_k a_ijk ** v_k`` (the WGM-AIJ of AHP-OS).
 
     Parameters
     ----------
     matrices : sequence of matrix-like
         One matrix per rater, each read by :func:`parse_matrix` (named ``rater k`` in
-        messages). A judgment a rater left blank is averaged over the raters who gave it;
-        blank for everyone, it is estimated by :func:`complete_matrix`.
+        messages). A judgment a rater left blank is averaged over the raters who gave it
+        (their weights rescaled); blank for everyone, it is estimated by
+        :func:`complete_matrix`.
+    weights : sequence of float, optional
+        Each rater's weight (positive; normalised to sum 1). Equal when omitted.
     method, ri_table : str
         As in :func:`ahp`, for the aggregate and for each rater.
 
@@ -971,7 +1062,8 @@ def aggregate_judgments(
     Raises
     ------
     InputError
-        No rater, a rater's matrix unusable, or sizes that differ (naming the rater).
+        No rater, a rater's matrix unusable, sizes that differ (naming the rater), or
+        weights that are not one positive number per rater.
     """
     _method_key(method)
     _table_key(ri_table)
@@ -979,6 +1071,7 @@ def aggregate_judgments(
         matrices = list(matrices)
     if len(matrices) == 0:
         raise InputError("no rater's matrix was given", fix="Pass at least one matrix")
+    v = _rater_weights(weights, len(matrices))
     problems: list[Problem] = []
     parsed: list[np.ndarray | None] = []
     for k, m in enumerate(matrices, start=1):
@@ -1005,10 +1098,12 @@ def aggregate_judgments(
 
     stack = np.stack([p for _, p in ok])
     have = ~np.isnan(stack)
-    counts = have.sum(axis=0)
-    logs = np.where(have, np.log(np.where(have, stack, 1.0)), 0.0).sum(axis=0)
+    vk = v[:, None, None] * have
+    total = vk.sum(axis=0)
+    logs = np.where(have, np.log(np.where(have, stack, 1.0)), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        agg = np.where(counts > 0, np.exp(logs / np.maximum(counts, 1)), np.nan)
+        agg = np.where(total > 0, np.exp((vk * logs).sum(axis=0) / np.where(total > 0, total, 1)),
+                       np.nan)
 
     rater_results = []
     for k, p in ok:
@@ -1021,7 +1116,8 @@ def aggregate_judgments(
     if problems:
         raise InputError(problems)
     result = ahp(agg, method=method, ri_table=ri_table)
-    return GroupJudgment(matrix=_frozen(agg), result=result, rater_results=tuple(rater_results))
+    return GroupJudgment(matrix=_frozen(agg), result=result, rater_results=tuple(rater_results),
+                         rater_weights=_frozen(v))
 
 
 # --------------------------------------------------------------------------- hierarchy

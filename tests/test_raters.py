@@ -1,0 +1,208 @@
+"""Several raters: one "Judgments <rater>" sheet each, combined by the run (issue #14).
+
+Known answers for the AHP-OS consensus, the weighted aggregation, and a workbook built
+from the template with three raters, resegmented by the command line: the Dashboard shows
+each rater's CR per level, the aggregate weights and the consensus.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from python_calamine import CalamineWorkbook
+
+from xlcrm import schema
+from xlcrm.book.read import read_grid
+from xlcrm.book.template import build_workbook, judgment_layout
+from xlcrm.book.write import write_result_sheets
+from xlcrm.cli import main
+from xlcrm.demo import make_ledger
+from xlcrm.errors import InputError
+from xlcrm.report import DASH_RATERS_HEADER, DASH_REPAIRS_HEADER
+from xlcrm.value.ahp import aggregate_judgments, ahp, ahp_consensus, consensus_band
+from xlcrm.value.hierarchy import default_hierarchy, default_judgments
+
+# --------------------------------------------------------------------------------------
+# The consensus indicator
+
+
+def test_consensus_is_one_for_identical_raters_and_zero_at_its_floor() -> None:
+    assert ahp_consensus([[0.5, 0.3, 0.2]] * 3) == pytest.approx(1.0)
+    # The floor AHP-OS corrects for: each of n raters puts a different item 9 times above
+    # every other (so the mean is uniform): no consensus at all.
+    n = 4
+    extreme = [[9.0 if i == k else 1.0 for i in range(n)] for k in range(n)]
+    assert ahp_consensus(extreme) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_consensus_by_hand_for_two_raters_and_two_items() -> None:
+    """(0.75, 0.25) vs (0.25, 0.75), worked out from AHP-OS's formulas (AhpGroup.php).
+
+    H_alpha = -(0.75 ln 0.75 + 0.25 ln 0.25) = 0.56233; H_gamma = ln 2 = 0.69315;
+    D = exp(0.13081) = 1.13975; H_alpha,min = H(0.9, 0.1) = 0.32508;
+    c = exp(0.69315 - 0.32508) = 1.44493; S* = (0.87738 - 0.69207) / 0.30793 = 0.6018.
+    """
+    s = ahp_consensus([[0.75, 0.25], [0.25, 0.75]])
+    assert s == pytest.approx(0.6018, abs=1e-4)
+    assert consensus_band(s) == "low"
+    assert [consensus_band(x) for x in (0.6499, 0.65, 0.7499, 0.75)] == [
+        "low", "moderate", "moderate", "high"]
+
+
+def test_weighted_aggregation_is_the_weighted_geometric_mean() -> None:
+    a = [[1, 2], [None, 1]]
+    b = [[1, 8], [None, 1]]
+    g = aggregate_judgments([a, b], weights=[3, 1])
+    assert g.matrix[0, 1] == pytest.approx(2 ** 0.75 * 8 ** 0.25)
+    assert g.matrix[1, 0] == pytest.approx(1 / g.matrix[0, 1])
+    np.testing.assert_allclose(g.rater_weights, [0.75, 0.25])
+    assert aggregate_judgments([a, b]).matrix[0, 1] == pytest.approx(4.0)  # equal: sqrt 16
+    # A judgment only one rater gave is that rater's, whatever the weights.
+    c = [[1, 2, None], [None, 1, 3], [None, None, 1]]
+    d = [[1, 8, 5], [None, 1, None], [None, None, 1]]
+    g = aggregate_judgments([c, d], weights=[1, 9])
+    assert g.matrix[1, 2] == pytest.approx(3.0) and g.matrix[0, 2] == pytest.approx(5.0)
+    with pytest.raises(InputError, match="rater weights must be 2 positive numbers"):
+        aggregate_judgments([a, b], weights=[1, 0])
+    assert math.isnan(aggregate_judgments([a]).consensus)
+
+
+# --------------------------------------------------------------------------------------
+# A workbook with three raters
+
+LEDGER = make_ledger(60, seed=5, dirty=False)
+
+
+def _rater_grid(book, changes: dict[str, list[list[str]]]) -> list[list]:
+    """The Judgments sheet's cells, as a copy of it, with blocks' upper triangles retyped."""
+    grid = [list(r) for r in read_grid(book, schema.JUDGMENTS)]
+    width = max(len(r) for r in grid)
+    grid = [r + [None] * (width - len(r)) for r in grid]
+    for block in judgment_layout(default_hierarchy()):
+        if block.level not in changes:
+            continue
+        typed = changes[block.level]
+        n = len(block.items)
+        for i in range(n):
+            for j in range(i + 1, n):
+                grid[block.first_row - 1 + i][j + 1] = typed[i][j]
+                # The lower triangle's formulas would recalculate; their cached values
+                # would not, so the copy leaves them blank (read as 1/upper).
+                grid[block.first_row - 1 + j][i + 1] = None
+    return grid
+
+
+def _three_raters(tmp_path, weights: list[list] | None = None):
+    """The template with 60 customers; Anna and Ben add their own Judgments sheets.
+
+    Anna agrees with the template but for the groups; Ben contradicts it on the groups
+    (Contribution least important) and types an inconsistent Potential block.
+    """
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    base = tmp_path / "template.xlsm"
+    base.write_bytes(build_workbook(LEDGER))
+    anna = _rater_grid(base, {"Groups": [[None, "1", "1/2"], [None, None, "1/2"], [None] * 3]})
+    ben = _rater_grid(base, {
+        "Groups": [[None, "3", "5"], [None, None, "2"], [None] * 3],
+        "Potential": [[None, "5", "1/5", "1/3"], [None, None, "7", "1/7"],
+                      [None, None, None, "1/4"], [None] * 4],
+    })
+    sheets = {"Judgments Anna": anna, "Judgments Ben": ben}
+    if weights is not None:
+        indicators = [list(r) for r in read_grid(base, schema.INDICATORS)]
+        width = max(len(r) for r in indicators)
+        indicators = [r + [None] * (max(width, 10) - len(r)) for r in indicators]
+        start = len(indicators) + 1
+        indicators += [[None] * len(indicators[0]) for _ in range(len(weights) + 2)]
+        for k, row in enumerate(weights):
+            indicators[start + k][8:10] = row
+        sheets[schema.INDICATORS] = indicators
+    path = tmp_path / "raters.xlsm"
+    write_result_sheets(base, path, sheets, owned=set(sheets))
+    return path
+
+
+def _dashboard(path) -> list[list]:
+    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(
+        schema.DASHBOARD).to_python(skip_empty_area=False)
+
+
+def test_three_raters_show_each_cr_the_aggregate_and_the_consensus(tmp_path, capsys) -> None:
+    path = _three_raters(tmp_path)
+    assert main(["resegment", str(path), "--quiet"]) == 0
+    dash = _dashboard(path)
+    top = DASH_RATERS_HEADER[0]
+    header = dash[top][:10]
+    assert header == ["Level", "n", "Weights", "CR Judgments", "CR Judgments Anna",
+                      "CR Judgments Ben", "CR aggregate", "Consensus", "Agreement", ""]
+    rows = {r[0]: r for r in dash[top + 1: top + 5]}
+    assert list(rows) == ["Groups", "Qualification", "Potential", "Contribution"]
+
+    h = default_hierarchy()
+    template = default_judgments()
+    ben_groups = [[1, 3, 5], [None, 1, 2], [None, None, 1]]
+    anna_groups = [[1, 1, "1/2"], [None, 1, "1/2"], [None, None, 1]]
+    g = rows["Groups"]
+    assert g[3] == pytest.approx(ahp(template["groups"]).cr)
+    assert g[4] == pytest.approx(ahp(anna_groups).cr)
+    assert g[5] == pytest.approx(ahp(ben_groups).cr)
+    agg = aggregate_judgments([template["groups"], anna_groups, ben_groups])
+    assert g[6] == pytest.approx(agg.result.cr)
+    assert g[2] == ", ".join(f"{x} {w:.3f}" for x, w in zip(h.groups, agg.result.weights,
+                                                                strict=True))
+    priorities = [r.weights for r in agg.rater_results]
+    assert g[7] == pytest.approx(ahp_consensus(priorities))
+    assert g[8] == consensus_band(g[7])
+    # Qualification: the three sheets agree exactly: full consensus.
+    assert rows["Qualification"][7] == pytest.approx(1.0) and rows["Qualification"][8] == "high"
+    # Ben's Potential block is inconsistent: its repair is listed for his sheet.
+    assert rows["Potential"][5] >= 0.10
+    rep = dash[DASH_REPAIRS_HEADER[0]: DASH_REPAIRS_HEADER[0] + 3]
+    assert rep[0][:8] == ["Sheet", "Level", "Row", "Column", "Typed", "Suggested", "CR",
+                          "CR after"]
+    assert rep[1][:2] == ["Judgments Ben", "Potential"] and rep[1][7] < rep[1][6]
+    assert len(rep) == 2 or rep[2][0] in ("", None)  # the other sheets are consistent
+
+    # The weights the run used are the aggregate's: Scores' group columns follow them.
+    out = capsys.readouterr()
+    assert "error" not in out.err.lower()
+
+
+def test_rater_weights_table_moves_the_aggregate(tmp_path) -> None:
+    equal = _dashboard_after(_three_raters(tmp_path / "a"))
+    weighted = _dashboard_after(_three_raters(
+        tmp_path / "b", [["Rater sheet", "Weight"], ["Judgments Ben", 4]]))
+    top = DASH_RATERS_HEADER[0] + 1
+    template = default_judgments()["groups"]
+    anna = [[1, 1, "1/2"], [None, 1, "1/2"], [None, None, 1]]
+    ben = [[1, 3, 5], [None, 1, 2], [None, None, 1]]
+    expected = aggregate_judgments([template, anna, ben], weights=[1, 1, 4]).result.cr
+    assert weighted[top][6] == pytest.approx(expected)
+    assert weighted[top][6] != pytest.approx(equal[top][6])
+    assert weighted[top][7] == pytest.approx(equal[top][7])  # consensus: people count alike
+
+
+def _dashboard_after(path):
+    assert main(["resegment", str(path), "--quiet"]) == 0
+    return _dashboard(path)
+
+
+def test_unknown_rater_sheet_in_the_weights_table_names_the_cell(tmp_path, capsys) -> None:
+    path = _three_raters(tmp_path, [["Rater sheet", "Weight"], ["Judgments Chen", 2]])
+    before = path.read_bytes()
+    assert main(["resegment", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "'Judgments Chen' is listed but the workbook has no such sheet" in err
+    assert "Indicators!I" in err
+    assert path.read_bytes() == before
+
+
+def test_single_rater_workbook_shows_one_rater_and_no_repairs(tmp_path) -> None:
+    path = tmp_path / "one.xlsm"
+    path.write_bytes(build_workbook(LEDGER))
+    dash = _dashboard_after(path)
+    assert dash[DASH_RATERS_HEADER[0] - 1][0].startswith("Raters: one (the Judgments sheet)")
+    assert dash[DASH_RATERS_HEADER[0]][0] in ("", None)
+    assert dash[DASH_REPAIRS_HEADER[0] - 1][0].startswith("Repairs: none needed")

@@ -8,13 +8,17 @@ each rater's CR per level, the aggregate weights and the consensus.
 from __future__ import annotations
 
 import math
+import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from python_calamine import CalamineWorkbook
 
+from tests.fixtures.books import read_parts
 from xlcrm import schema
-from xlcrm.book.read import read_grid
+from xlcrm.book.read import read_grid, sheet_parts
+from xlcrm.book.ribbon import write_zip
 from xlcrm.book.template import build_workbook, judgment_layout
 from xlcrm.book.write import write_result_sheets
 from xlcrm.cli import main
@@ -75,52 +79,91 @@ def test_weighted_aggregation_is_the_weighted_geometric_mean() -> None:
 LEDGER = make_ledger(60, seed=5, dirty=False)
 
 
-def _rater_grid(book, changes: dict[str, list[list[str]]]) -> list[list]:
-    """The Judgments sheet's cells, as a copy of it, with blocks' upper triangles retyped."""
-    grid = [list(r) for r in read_grid(book, schema.JUDGMENTS)]
-    width = max(len(r) for r in grid)
-    grid = [r + [None] * (width - len(r)) for r in grid]
+def copy_sheet(book: bytes, source: str, name: str) -> bytes:
+    """``source`` copied as a new last sheet ``name``, as Excel's *Move or Copy > Create a
+    copy* stores it: the same cells, formulas, formats and drop-downs; its own code name."""
+    parts = read_parts(book)
+    old = sheet_parts(book)[source]
+    numbers = [int(m.group(1)) for n in parts
+               if (m := re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", n))]
+    new = f"xl/worksheets/sheet{max(numbers) + 1}.xml"
+    parts[new] = re.sub(rb' codeName="[^"]*"', b"", parts[old]).replace(
+        b' tabSelected="1"', b"")
+    wb = parts["xl/workbook.xml"]
+    sheet_id = 1 + max(int(x) for x in re.findall(rb'sheetId="(\d+)"', wb))
+    rels = parts["xl/_rels/workbook.xml.rels"]
+    rid_numbers = re.findall(rb'Id="rId(\d+)"', rels)
+    rid = f"rId{1 + max(int(x) for x in rid_numbers)}"
+    pos = wb.index(b"</sheets>")
+    parts["xl/workbook.xml"] = (wb[:pos] + f'<sheet name="{name}" sheetId="{sheet_id}" '
+                                f'r:id="{rid}"/>'.encode() + wb[pos:])
+    pos = rels.index(b"</Relationships>")
+    parts["xl/_rels/workbook.xml.rels"] = rels[:pos] + (
+        f'<Relationship Id="{rid}" Type="http://schemas.openxmlformats.org/officeDocument/'
+        f'2006/relationships/worksheet" Target="/{new}"/>').encode() + rels[pos:]
+    ct = parts["[Content_Types].xml"]
+    pos = ct.index(b"</Types>")
+    parts["[Content_Types].xml"] = ct[:pos] + (
+        f'<Override PartName="/{new}" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.worksheet+xml"/>').encode() + ct[pos:]
+    return write_zip(parts)
+
+
+def retype(book: bytes, sheet: str, changes: dict[str, list[list[str | None]]]) -> bytes:
+    """Blocks' upper triangles typed anew on ``sheet``, and the lower triangle's cached
+    values as Excel leaves them after recalculating (1 / upper)."""
+    parts = read_parts(book)
+    part = sheet_parts(book)[sheet]
+    xml = parts[part].decode()
     for block in judgment_layout(default_hierarchy()):
-        if block.level not in changes:
-            continue
-        typed = changes[block.level]
-        n = len(block.items)
-        for i in range(n):
-            for j in range(i + 1, n):
-                grid[block.first_row - 1 + i][j + 1] = typed[i][j]
-                # The lower triangle's formulas would recalculate; their cached values
-                # would not, so the copy leaves them blank (read as 1/upper).
-                grid[block.first_row - 1 + j][i + 1] = None
-    return grid
+        typed = changes.get(block.level)
+        cells = [(a, b) for a in range(block.n) for b in range(a + 1, block.n)] if typed else []
+        for i, j in cells:
+            upper = f"{chr(65 + block.first_col + j - 1)}{block.first_row + i}"
+            lower = f"{chr(65 + block.first_col + i - 1)}{block.first_row + j}"
+            m = re.search(rf'<c r="{upper}"( s="\d+")?[^>]*>.*?</c>', xml)
+            xml = (xml[: m.start()] + f'<c r="{upper}"{m.group(1) or ""} t="inlineStr"><is>'
+                   f"<t>{typed[i][j]}</t></is></c>" + xml[m.end():])
+            value = 1 / float(Fraction(typed[i][j]))  # "1/5" -> 5.0
+            xml = re.sub(rf'(<c r="{lower}"[^>]*>.*?<v>)[^<]*(</v>)',
+                         lambda m, v=value: f"{m.group(1)}{v!r}{m.group(2)}", xml, count=1)
+    parts[part] = xml.encode()
+    return write_zip(parts)
+
+
+ANNA = {"Groups": [[None, "1", "1/2"], [None, None, "1/2"], [None] * 3]}
+BEN = {
+    "Groups": [[None, "3", "5"], [None, None, "2"], [None] * 3],
+    "Potential": [[None, "5", "1/5", "1/3"], [None, None, "7", "1/7"],
+                  [None, None, None, "1/4"], [None] * 4],
+}
 
 
 def _three_raters(tmp_path, weights: list[list] | None = None):
-    """The template with 60 customers; Anna and Ben add their own Judgments sheets.
+    """The template with 60 customers; Anna and Ben copy the Judgments sheet as their own.
 
     Anna agrees with the template but for the groups; Ben contradicts it on the groups
     (Contribution least important) and types an inconsistent Potential block.
     """
     tmp_path.mkdir(parents=True, exist_ok=True)
-    base = tmp_path / "template.xlsm"
-    base.write_bytes(build_workbook(LEDGER))
-    anna = _rater_grid(base, {"Groups": [[None, "1", "1/2"], [None, None, "1/2"], [None] * 3]})
-    ben = _rater_grid(base, {
-        "Groups": [[None, "3", "5"], [None, None, "2"], [None] * 3],
-        "Potential": [[None, "5", "1/5", "1/3"], [None, None, "7", "1/7"],
-                      [None, None, None, "1/4"], [None] * 4],
-    })
-    sheets = {"Judgments Anna": anna, "Judgments Ben": ben}
+    book = build_workbook(LEDGER)
+    book = retype(copy_sheet(book, schema.JUDGMENTS, "Judgments Anna"), "Judgments Anna", ANNA)
+    book = retype(copy_sheet(book, schema.JUDGMENTS, "Judgments Ben"), "Judgments Ben", BEN)
+    path = tmp_path / "raters.xlsm"
+    path.write_bytes(book)
     if weights is not None:
-        indicators = [list(r) for r in read_grid(base, schema.INDICATORS)]
-        width = max(len(r) for r in indicators)
-        indicators = [r + [None] * (max(width, 10) - len(r)) for r in indicators]
+        indicators = [list(r) for r in read_grid(path, schema.INDICATORS)]
+        width = max(10, *(len(r) for r in indicators))
+        indicators = [r + [None] * (width - len(r)) for r in indicators]
         start = len(indicators) + 1
-        indicators += [[None] * len(indicators[0]) for _ in range(len(weights) + 2)]
+        indicators += [[None] * width for _ in range(len(weights) + 1)]
         for k, row in enumerate(weights):
             indicators[start + k][8:10] = row
-        sheets[schema.INDICATORS] = indicators
-    path = tmp_path / "raters.xlsm"
-    write_result_sheets(base, path, sheets, owned=set(sheets))
+        # The analyst types the block; a run never writes Indicators, so the test does.
+        written = tmp_path / "weighted.xlsm"
+        write_result_sheets(path, written, {schema.INDICATORS: indicators},
+                            owned={schema.INDICATORS})
+        written.replace(path)
     return path
 
 
@@ -206,3 +249,53 @@ def test_single_rater_workbook_shows_one_rater_and_no_repairs(tmp_path) -> None:
     assert dash[DASH_RATERS_HEADER[0] - 1][0].startswith("Raters: one (the Judgments sheet)")
     assert dash[DASH_RATERS_HEADER[0]][0] in ("", None)
     assert dash[DASH_REPAIRS_HEADER[0] - 1][0].startswith("Repairs: none needed")
+
+
+def test_sync_judgments_rebuilds_every_rater_sheet(tmp_path, capsys) -> None:
+    from tests.test_sync_judgments import edit_indicators, renamed
+
+    path = _three_raters(tmp_path)
+    h = renamed(default_hierarchy(), "Purchase growth", "Purchase growth rate")
+    path.write_bytes(edit_indicators(path.read_bytes(), h))
+    assert main(["resegment", str(path)]) == 2  # every rater sheet is out of step
+    err = capsys.readouterr().err
+    assert "Judgments Ben!A22" in err or "Judgments!A22" in err
+    assert main(["sync-judgments", str(path), "--rename",
+                 "Purchase growth=Purchase growth rate"]) == 0
+    out = capsys.readouterr().out
+    assert "Judgments Anna:" in out and "Judgments Ben:" in out
+    assert "the Judgments sheet and 2 rater sheet(s)" in out
+    # Ben's inconsistent Potential block kept his judgments under the new name.
+    ben = read_grid(path, "Judgments Ben")
+    assert ben[22][1:5] == ["Purchase growth rate", "Industry outlook", "Wallet headroom",
+                            "Satisfaction"]
+    assert ben[23][2:5] == ["5", "1/5", "1/3"]
+    assert main(["resegment", str(path), "--quiet"]) == 0
+    dash = _dashboard(path)
+    rows = {r[0]: r for r in dash[DASH_RATERS_HEADER[0] + 1: DASH_RATERS_HEADER[0] + 5]}
+    assert rows["Potential"][2].startswith("Purchase growth rate ")
+    assert rows["Potential"][5] >= 0.10  # Ben's CR as before the rename
+
+
+def test_ribbon_sync_rebuilds_every_rater_sheet_of_the_open_workbook(tmp_path, monkeypatch):
+    from fixtures.remote import enable_remote_engine, payload_from, writes
+
+    import udfs.ribbon as ribbon
+    from tests.test_sync_judgments import edit_indicators, renamed
+
+    remote = enable_remote_engine(monkeypatch)
+    path = _three_raters(tmp_path)
+    h = renamed(default_hierarchy(), "Purchase growth", "Purchase growth rate")
+    path.write_bytes(edit_indicators(path.read_bytes(), h))
+    payload = payload_from(path)
+    book = remote(payload)
+    plan = ribbon.sync_judgments(book, renames="Purchase growth=Purchase growth rate")
+    assert plan is not None
+    actions = book.json()["actions"]
+    alert = actions[-1]["args"][0]
+    assert "Judgments Anna:" in alert and "Judgments Ben:" in alert
+    written = writes(actions, payload)
+    assert {"Judgments", "Judgments Anna", "Judgments Ben"} <= set(written)
+    ben = written["Judgments Ben"]
+    assert ben[22][1] == "Purchase growth rate"
+    assert ben[23][2:5] == ["5", "1/5", "1/3"]  # his judgments, kept as typed

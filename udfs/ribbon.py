@@ -479,12 +479,20 @@ def sync_judgments(book: xw.Book | None = None, renames: str = "") -> Any:
         old = read_grid(sheet)
         pairs = [p for p in re.split(r"[;\n]", renames or "") if p.strip()]
         plan = plan_sync(hierarchy, old, renames=parse_renames(pairs))
-        if plan.unchanged:
+        # Every rater's copy ("Judgments <rater>") follows the hierarchy too.
+        raters = {name: (book.sheets[name], read_grid(book.sheets[name]))
+                  for name in schema.rater_sheets(_sheet_names(book)) if name != schema.JUDGMENTS}
+        plans = {name: plan_sync(hierarchy, grid, renames=parse_renames(pairs))
+                 for name, (_, grid) in raters.items()}
+        if plan.unchanged and all(p.unchanged for p in plans.values()):
             _alert(book, "The Judgments sheet already matches the Indicators sheet: nothing "
                    "to do.")
             return plan
         _status(book, "Sync judgments: rebuilding the Judgments sheet")
         _rebuild_judgments(sheet, old, plan)
+        for name, other in plans.items():
+            if not other.unchanged:
+                _rebuild_judgments(raters[name][0], raters[name][1], other)
     except InputError as exc:
         _alert(book, "The Judgments sheet was not changed.\n\n" + _problem_lines(exc.problems),
                critical=True)
@@ -495,6 +503,8 @@ def sync_judgments(book: xw.Book | None = None, renames: str = "") -> Any:
     finally:
         _status(book, False)
     lines = "\n".join(f"• {line}" for line in plan.summary_lines())
+    for name, other in plans.items():
+        lines += f"\n{name}:\n" + "\n".join(f"• {line}" for line in other.summary_lines())
     _alert(book, "Rebuilt the Judgments sheet from the Indicators sheet:\n" + lines
            + ("\n\nType the new judgments in the yellow cells (blank ones are estimated "
               "meanwhile), then Check. " if plan.blank_pairs else "\n\n")

@@ -381,10 +381,16 @@ def cmd_sync_judgments(args: argparse.Namespace) -> int:
         return 0
     for line in report.plan.summary_lines():
         console.print(line, highlight=False, soft_wrap=True)
+    for name, plan in report.raters.items():
+        console.print(f"{name}:", highlight=False)
+        for line in plan.summary_lines():
+            console.print("  " + line, highlight=False, soft_wrap=True)
     if not report.written:
         console.print("Dry run: nothing written.")
         return 0
-    console.print(f"Rebuilt the Judgments sheet of {path.name}"
+    sheets = ("the Judgments sheet" if not report.raters
+              else f"the Judgments sheet and {len(report.raters)} rater sheet(s)")
+    console.print(f"Rebuilt {sheets} of {path.name}"
                   + (f" (backup: {report.backup})" if report.backup else "") + ".",
                   highlight=False)
     if report.problems:

@@ -7,6 +7,7 @@ each rater's CR per level, the aggregate weights and the consensus.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from fractions import Fraction
@@ -208,9 +209,13 @@ def test_three_raters_show_each_cr_the_aggregate_and_the_consensus(tmp_path, cap
     assert rep[1][:2] == ["Judgments Ben", "Potential"] and rep[1][7] < rep[1][6]
     assert len(rep) == 2 or rep[2][0] in ("", None)  # the other sheets are consistent
 
-    # The weights the run used are the aggregate's: Scores' group columns follow them.
-    out = capsys.readouterr()
-    assert "error" not in out.err.lower()
+    # Check names Ben's sheet for his inconsistent block, and only his.
+    capsys.readouterr()
+    main(["check", str(path), "--json"])
+    found = json.loads(capsys.readouterr().out)["problems"]
+    rater_warnings = [p for p in found if (p["sheet"] or "").startswith("Judgments ")]
+    assert [(p["sheet"], p["message"][:40]) for p in rater_warnings] == [
+        ("Judgments Ben", "Potential judgments on Judgments Ben are")]
 
 
 def test_rater_weights_table_moves_the_aggregate(tmp_path) -> None:

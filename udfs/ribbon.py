@@ -411,6 +411,22 @@ def _runs(cells: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
     return runs
 
 
+def _formats_of(sheets: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+    """Refuse before anything is written when a sheet has no block to take formats from
+    (a rater sheet typed over by hand would otherwise stop the sync half done)."""
+    from xlcrm.book.sync_judgments import prototype_cells
+
+    for name, grid in sheets:
+        if not prototype_cells(grid):
+            raise InputError(
+                f"the {name} sheet has no block laid out as the template does, to take its "
+                "formats and drop-downs from",
+                fix="Close the workbook and run `xlcrm sync-judgments WORKBOOK`, which builds "
+                "the sheet from the template.",
+                sheet=name,
+            )
+
+
 def _rebuild_judgments(sheet: Any, old: Sequence[Sequence[Any]], plan: Any) -> None:
     """Lay the open Judgments sheet out anew: formats, drop-downs and CR colours copied
     from the old sheet's own cells of each kind, then the values and formulas in one write.
@@ -488,6 +504,7 @@ def sync_judgments(book: xw.Book | None = None, renames: str = "") -> Any:
             _alert(book, "The Judgments sheet already matches the Indicators sheet: nothing "
                    "to do.")
             return plan
+        _formats_of([(schema.JUDGMENTS, old)] + [(n, g) for n, (_, g) in raters.items()])
         _status(book, "Sync judgments: rebuilding the Judgments sheet")
         _rebuild_judgments(sheet, old, plan)
         for name, other in plans.items():

@@ -411,7 +411,15 @@ def run(
                     None,
                 )
             )
-    repairs = repairs_table(_typed_matrices(weights, review, levels))
+    typed = _typed_matrices(weights, review, levels)
+    if review is not None:
+        problems.extend(
+            Problem("warning", f"{title} judgments on {sheet} are inconsistent "
+                    f"(CR {result.cr:.3f} ≥ 0.10)",
+                    "The Dashboard's Repairs list the judgment to revise first; the aggregate "
+                    "uses them as they are.", sheet, None)
+            for sheet, title, _, result in typed if not result.consistent)
+    repairs = repairs_table(typed)
 
     progress("Checking customers", 0.15)
     customers = ledger.customers

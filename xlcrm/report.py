@@ -216,7 +216,8 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
             ],
         ),
     ]
-    notes = [p for p in results.problems if p.sheet == schema.JUDGMENTS and p.severity == "warning"]
+    notes = [p for p in results.problems
+             if schema.rater_sheets([p.sheet or ""]) and p.severity == "warning"]
     errors = len(results.errors)
     note = []
     if notes:

@@ -222,12 +222,15 @@ def test_rater_weights_table_moves_the_aggregate(tmp_path) -> None:
     equal = _dashboard_after(_three_raters(tmp_path / "a"))
     weighted = _dashboard_after(_three_raters(
         tmp_path / "b", [["Rater sheet", "Weight"], ["Judgments Ben", 4]]))
+    # The same block as an analyst may well type it: "Rater", and Ben by his name.
+    short = _dashboard_after(_three_raters(tmp_path / "c", [["Rater", "Weight"], ["ben", 4]]))
     top = DASH_RATERS_HEADER[0] + 1
     template = default_judgments()["groups"]
     anna = [[1, 1, "1/2"], [None, 1, "1/2"], [None, None, 1]]
     ben = [[1, 3, 5], [None, 1, 2], [None, None, 1]]
     expected = aggregate_judgments([template, anna, ben], weights=[1, 1, 4]).result.cr
     assert weighted[top][6] == pytest.approx(expected)
+    assert short[top][6] == pytest.approx(expected)
     assert weighted[top][6] != pytest.approx(equal[top][6])
     assert weighted[top][7] == pytest.approx(equal[top][7])  # consensus: people count alike
 

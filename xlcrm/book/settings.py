@@ -562,18 +562,24 @@ def rater_weights_from_grid(
     """Rater sheet -> weight, from the block headed ``Rater sheet | Weight`` on Indicators.
 
     Optional: a rater sheet the block does not list weighs 1, so raters count equally
-    until the analyst says otherwise. A listed name that is no rater sheet, or a weight
-    that is not a positive number, is an error naming the cell (a weight silently dropped
-    would change the aggregate without anyone seeing it).
+    until the analyst says otherwise. The header may also read ``Rater | Weight``, and a
+    rater may be named by the sheet ("Judgments Anna") or by the name after "Judgments "
+    ("Anna"): the spellings an analyst reaches for first, so none is ignored silently.
+    A listed name that is no rater sheet, or a weight that is not a positive number, is an
+    error naming the cell (a weight silently dropped would change the aggregate without
+    anyone seeing it).
     """
-    label, value_label = (h.casefold() for h in RATER_HEADER)
+    labels, value_label = {RATER_HEADER[0].casefold(), "rater"}, RATER_HEADER[1].casefold()
     start = next((r for r, row in enumerate(grid) if len(row) > OPTIONS_COL + 1
-                  and _text(row[OPTIONS_COL]).casefold() == label
+                  and _text(row[OPTIONS_COL]).casefold() in labels
                   and _text(row[OPTIONS_COL + 1]).casefold() == value_label), None)
     weights = {s: 1.0 for s in sheets}
     if start is None:
         return weights, []
+    prefix = schema.RATER_SHEET_PREFIX.casefold()
     known = {s.casefold(): s for s in sheets}
+    known.update({s.casefold().removeprefix(prefix).strip(): s for s in sheets
+                  if s.casefold().startswith(prefix)})
     problems: list[Problem] = []
     for r in range(start + 1, len(grid)):
         row = grid[r]

@@ -908,7 +908,10 @@ def worst_judgments(result: AHPResult, top: int = 3) -> list[Judgment]:
 
     found: list[tuple[float, float, int, int, Judgment]] = []
     for level in np.unique(contribution)[::-1]:  # worst level first; ties share a level
-        if len(found) >= top:
+        # A judgment that agrees with the weights (e_ij = 1) is implied exactly by the
+        # others too: the weights are then also the Perron vector of Harker's matrix
+        # without it. Nothing from here on can be repaired; a consistent matrix ends here.
+        if len(found) >= top or level == 0:
             break
         for k in np.flatnonzero(contribution == level):
             i, j = int(iu[k]), int(ju[k])

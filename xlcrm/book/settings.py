@@ -398,6 +398,37 @@ IMPORTANCE_HEADER = ("Survey question", "Importance", "Wording")
 """Header of the importance block on the Indicators sheet, in the options' columns."""
 
 
+def _labelled_rows(
+    grid: Grid, labels: set[str], value_label: str
+) -> list[tuple[int, str, Any]] | None:
+    """``(row, name, value)`` of a two-column block in the options' columns of Indicators.
+
+    The block starts below a header whose first cell is one of ``labels`` and second
+    ``value_label`` (ignoring case) and ends at the first row without a name; ``None``
+    when there is no such header.
+    """
+    folded = {label.casefold() for label in labels}
+    start = next(
+        (
+            r for r, row in enumerate(grid)
+            if len(row) > OPTIONS_COL + 1
+            and _text(row[OPTIONS_COL]).casefold() in folded
+            and _text(row[OPTIONS_COL + 1]).casefold() == value_label.casefold()
+        ),
+        None,
+    )  # fmt: skip
+    if start is None:
+        return None
+    out = []
+    for r in range(start + 1, len(grid)):
+        row = grid[r]
+        name = _text(row[OPTIONS_COL]) if len(row) > OPTIONS_COL else ""
+        if not name:
+            break
+        out.append((r, name, row[OPTIONS_COL + 1] if len(row) > OPTIONS_COL + 1 else None))
+    return out
+
+
 def importance_from_grid(
     grid: Grid, *, sheet: str = schema.INDICATORS
 ) -> tuple[tuple[tuple[str, float], ...], list[Problem]]:
@@ -408,26 +439,12 @@ def importance_from_grid(
     out of the importance-performance table; one with an importance that is not a positive
     number is reported.
     """
-    label, value_label = (h.casefold() for h in IMPORTANCE_HEADER[:2])
-    start = next(
-        (
-            r for r, row in enumerate(grid)
-            if len(row) > OPTIONS_COL + 1
-            and _text(row[OPTIONS_COL]).casefold() == label
-            and _text(row[OPTIONS_COL + 1]).casefold() == value_label
-        ),
-        None,
-    )  # fmt: skip
-    if start is None:
+    rows = _labelled_rows(grid, {IMPORTANCE_HEADER[0]}, IMPORTANCE_HEADER[1])
+    if rows is None:
         return (), []
     pairs: list[tuple[str, float]] = []
     problems: list[Problem] = []
-    for r in range(start + 1, len(grid)):
-        row = grid[r]
-        question = _text(row[OPTIONS_COL]) if len(row) > OPTIONS_COL else ""
-        if not question:
-            break
-        value = row[OPTIONS_COL + 1] if len(row) > OPTIONS_COL + 1 else None
+    for r, question, value in rows:
         if _blank(value):
             continue
         number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -569,24 +586,16 @@ def rater_weights_from_grid(
     error naming the cell (a weight silently dropped would change the aggregate without
     anyone seeing it).
     """
-    labels, value_label = {RATER_HEADER[0].casefold(), "rater"}, RATER_HEADER[1].casefold()
-    start = next((r for r, row in enumerate(grid) if len(row) > OPTIONS_COL + 1
-                  and _text(row[OPTIONS_COL]).casefold() in labels
-                  and _text(row[OPTIONS_COL + 1]).casefold() == value_label), None)
+    rows = _labelled_rows(grid, {RATER_HEADER[0], "Rater"}, RATER_HEADER[1])
     weights = {s: 1.0 for s in sheets}
-    if start is None:
+    if rows is None:
         return weights, []
     prefix = schema.RATER_SHEET_PREFIX.casefold()
     known = {s.casefold(): s for s in sheets}
     known.update({s.casefold().removeprefix(prefix).strip(): s for s in sheets
                   if s.casefold().startswith(prefix)})
     problems: list[Problem] = []
-    for r in range(start + 1, len(grid)):
-        row = grid[r]
-        name = _text(row[OPTIONS_COL]) if len(row) > OPTIONS_COL else ""
-        if not name:
-            break
-        value = row[OPTIONS_COL + 1] if len(row) > OPTIONS_COL + 1 else None
+    for r, name, value in rows:
         if name.casefold() not in known:
             problems.append(Problem(
                 "error", f"rater sheet {name!r} is listed but the workbook has no such sheet",

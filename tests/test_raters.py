@@ -307,3 +307,17 @@ def test_ribbon_sync_rebuilds_every_rater_sheet_of_the_open_workbook(tmp_path, m
     ben = written["Judgments Ben"]
     assert ben[22][1] == "Purchase growth rate"
     assert ben[23][2:5] == ["5", "1/5", "1/3"]  # his judgments, kept as typed
+
+
+def test_libreoffice_saved_three_rater_workbook_reads_the_same(tmp_path) -> None:
+    """LibreOffice renumbers styles and rewrites every sheet: the raters read the same."""
+    from tests.test_sync_judgments import _libreoffice
+
+    path = _three_raters(tmp_path / "excel", [["Rater", "Weight"], ["Ben", 2]])
+    saved = _libreoffice(path, tmp_path / "lo")
+    before, after = _dashboard_after(path), _dashboard_after(saved)
+    top = DASH_RATERS_HEADER[0]
+    assert after[top] == before[top]  # the header
+    for r in range(top + 1, top + 5):
+        assert after[r][:3] == before[r][:3] and after[r][8] == before[r][8]
+        assert after[r][3:8] == pytest.approx(before[r][3:8], abs=1e-12)

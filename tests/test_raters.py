@@ -13,6 +13,7 @@ import re
 from fractions import Fraction
 
 import numpy as np
+import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
@@ -209,6 +210,10 @@ def test_three_raters_show_each_cr_the_aggregate_and_the_consensus(tmp_path, cap
     assert rep[1][:2] == ["Judgments Ben", "Potential"] and rep[1][7] < rep[1][6]
     assert len(rep) == 2 or rep[2][0] in ("", None)  # the other sheets are consistent
 
+    # CRs and consensus show three decimals (the template's formats, kept by the writer).
+    sheet = openpyxl.load_workbook(path)[schema.DASHBOARD]
+    assert {sheet.cell(row=top + 2, column=c).number_format for c in range(4, 9)} == {"0.000"}
+    assert sheet.cell(row=DASH_REPAIRS_HEADER[0] + 2, column=8).number_format == "0.000"
     # Check names Ben's sheet for his inconsistent block, and only his.
     capsys.readouterr()
     main(["check", str(path), "--json"])

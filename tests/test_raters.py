@@ -126,7 +126,10 @@ def retype(book: bytes, sheet: str, changes: dict[str, list[list[str | None]]]) 
             m = re.search(rf'<c r="{upper}"( s="\d+")?[^>]*>.*?</c>', xml)
             xml = (xml[: m.start()] + f'<c r="{upper}"{m.group(1) or ""} t="inlineStr"><is>'
                    f"<t>{typed[i][j]}</t></is></c>" + xml[m.end():])
-            value = 1 / float(Fraction(typed[i][j]))  # "1/5" -> 5.0
+            try:
+                value = 1 / float(Fraction(typed[i][j]))  # "1/5" -> 5.0
+            except (ValueError, ZeroDivisionError):
+                continue  # Excel would show #VALUE! below a typo; the cached value stays
             xml = re.sub(rf'(<c r="{lower}"[^>]*>.*?<v>)[^<]*(</v>)',
                          lambda m, v=value: f"{m.group(1)}{v!r}{m.group(2)}", xml, count=1)
     parts[part] = xml.encode()
@@ -326,3 +329,15 @@ def test_libreoffice_saved_three_rater_workbook_reads_the_same(tmp_path) -> None
     for r in range(top + 1, top + 5):
         assert after[r][:3] == before[r][:3] and after[r][8] == before[r][8]
         assert after[r][3:8] == pytest.approx(before[r][3:8], abs=1e-12)
+
+
+def test_a_typo_on_a_rater_sheet_names_that_sheet_and_cell(tmp_path, capsys) -> None:
+    path = tmp_path / "typo.xlsm"
+    book = build_workbook(LEDGER)
+    book = retype(copy_sheet(book, schema.JUDGMENTS, "Judgments Chen"), "Judgments Chen",
+                  {"Groups": [[None, "x", "1/2"], [None, None, "1/2"], [None] * 3]})
+    path.write_bytes(book)
+    assert main(["resegment", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert 'Judgments Chen!C5: Groups matrix: cell (1,2) holds "x"' in err
+    assert "Judgments!" not in err  # the first rater's sheet is fine

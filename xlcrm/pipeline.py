@@ -610,10 +610,9 @@ def _typed_matrices(
         found = {"groups": weights.group, **weights.local}
         return [(schema.JUDGMENTS, title, items, found[key])
                 for key, title, items in levels if len(items) > 1]
-    return [(sheet, title, items, g.rater_results[k])
+    return [(sheet, title, items, review.groups[key].rater_results[k])
             for key, title, items in levels if key in review.groups
-            for k, sheet in enumerate(review.raters)
-            for g in (review.groups[key],)]
+            for k, sheet in enumerate(review.raters)]
 
 
 def _unrate(segments: SegmentResult, unrated: np.ndarray) -> None:

@@ -341,3 +341,21 @@ def test_a_typo_on_a_rater_sheet_names_that_sheet_and_cell(tmp_path, capsys) -> 
     err = capsys.readouterr().err
     assert 'Judgments Chen!C5: Groups matrix: cell (1,2) holds "x"' in err
     assert "Judgments!" not in err  # the first rater's sheet is fine
+
+
+def test_rater_sheets_without_a_plain_judgments_sheet(tmp_path, capsys) -> None:
+    """The first rater renamed Judgments to "Judgments Anna": the raters are still read,
+    and nobody is told that default judgments are used (they are not)."""
+    book = build_workbook(LEDGER)
+    book = retype(copy_sheet(book, schema.JUDGMENTS, "Judgments Ben"), "Judgments Ben", BEN)
+    parts = read_parts(book)
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(
+        b'name="Judgments" ', b'name="Judgments Anna" ')
+    path = tmp_path / "renamed.xlsm"
+    path.write_bytes(write_zip(parts))
+    assert main(["check", str(path), "--json"]) in (0, 1)
+    found = json.loads(capsys.readouterr().out)["problems"]
+    assert not any("default judgments" in p["message"] for p in found)
+    dash = _dashboard_after(path)
+    header = dash[DASH_RATERS_HEADER[0]]
+    assert header[3:5] == ["CR Judgments Anna", "CR Judgments Ben"]

@@ -525,7 +525,9 @@ def settings_from_grids(
         importance, found = importance_from_grid(indicators)
         problems.extend(found)
         options = replace(options, importance=importance)
-    if judgments is None:
+    if judgments is None and raters and len(raters) > 1:
+        matrices = {}  # the rater sheets carry every judgment (the first one was renamed)
+    elif judgments is None:
         matrices = default_judgments() if hierarchy == default_hierarchy() else None
         if matrices is None:
             raise InputError(

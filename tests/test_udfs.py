@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import udfs
+from xlcrm.value.ahp import nearest_scale_value
 
 CONSISTENT = [[1, 2, 4], [0.5, 1, 2], [0.25, 0.5, 1]]
 EXPECTED = [4 / 7, 2 / 7, 1 / 7]
@@ -102,12 +103,29 @@ def test_repair_names_worst_judgment_and_a_better_value():
     # Consistent with w = (8, 4, 2, 1) but for (1,4), typed 1/8 instead of 8: the culprit.
     matrix = [[1, 2, 4, "1/8"], [None, 1, 2, 4], [None, None, 1, 2], [None, None, None, 1]]
     out = udfs.AHP_REPAIR(matrix, [["Q"], ["P"], ["C"], ["X"]])
-    assert out[0] == ["Row", "Column", "Typed", "Suggested", "Ratio"]
+    assert out[0] == ["Row", "Column", "Typed", "Suggested", "Ratio", "CR after"]
     worst = out[1]
-    assert worst[:3] == ["Q", "X", "1/8"]
+    assert worst[:4] == ["Q", "X", "1/8", "8"]  # the others imply exactly 8
+    assert worst[4] == pytest.approx(8.0)
     repaired = [row[:] for row in matrix]
     repaired[0][3] = worst[3]
-    assert udfs.AHP_CR(repaired) < udfs.AHP_CR(matrix)
+    assert udfs.AHP_CR(repaired) == pytest.approx(worst[5], abs=1e-12)
+    assert worst[5] == pytest.approx(0, abs=1e-9)
+
+
+def test_repair_takes_the_ri_table_and_works_beyond_15_items():
+    n = 16
+    w = np.arange(1, n + 1, dtype=float) % 9 + 1
+    matrix = [[nearest_scale_value(w[i] / w[j]) if j > i else None for j in range(n)]
+              for i in range(n)]
+    for i in range(n):
+        matrix[i][i] = 1
+    matrix[0][5] = "1/9" if w[0] > w[5] else 9  # a typo
+    out = udfs.AHP_REPAIR(matrix)
+    assert isinstance(out, str) and "n <= 15" in out  # the Saaty table stops at 15
+    out = udfs.AHP_REPAIR(matrix, None, 1, "alonso-lamata")
+    assert out[1][:2] == ["1", "6"]
+    assert out[1][5] < udfs.AHP_CR(matrix, "alonso-lamata")
 
 
 def test_group_aggregates_by_geometric_mean():
@@ -384,6 +402,12 @@ def test_repair_top_zero_is_an_error_not_three():
         assert isinstance(out, str) and out.startswith("#AHP: top is "), (bad, out)
     assert len(udfs.AHP_REPAIR(matrix, None, "1")) == 2
     assert len(udfs.AHP_REPAIR(matrix)) == 4  # blank: the three worst
+
+
+def test_repair_on_consistent_judgments_says_so():
+    out = udfs.AHP_REPAIR([[1, 2, 4], [None, 1, 2], [None, None, 1]])
+    assert out[1][0] == ("(none: every judgment agrees with the others as closely as the "
+                         "1-9 scale allows)")
 
 
 def test_off_scale_judgment_is_flagged_in_the_consistency_table():

@@ -282,14 +282,16 @@ def _scale_check(result: core_ahp.AHPResult) -> str:
 @xw.arg("matrix", ndim=2, doc="the pairwise comparison matrix")
 @xw.arg("names", ndim=1, doc="optional: the item names, in the matrix's order")
 @xw.arg("top", doc="how many judgments to list (default 3)")
+@xw.arg("ri_table", doc='"saaty" (default, up to 15 items) or "alonso-lamata" (any size)')
 @excel_errors("AHP")
-def AHP_REPAIR(matrix: Any, names: Any = None, top: Any = None) -> Grid:
+def AHP_REPAIR(matrix: Any, names: Any = None, top: Any = None, ri_table: Any = None) -> Grid:
     """The judgments that make a matrix most inconsistent, worst first, each with the
-    Saaty-scale value that would fit the other judgments better.
+    Saaty-scale value the other judgments imply (the cell left out and re-estimated from
+    the rest) and the CR the matrix would have after that one change.
 
-    Columns: Row, Column, Typed, Suggested, Ratio (the weight ratio the other judgments imply).
+    Columns: Row, Column, Typed, Suggested, Ratio (what the other judgments imply), CR after.
     """
-    result = core_ahp.ahp(as_grid(matrix))
+    result = core_ahp.ahp(as_grid(matrix), ri_table=_word(ri_table, "saaty", what="ri_table"))
     n = result.n
     labels = [str(i + 1) for i in range(n)]
     if names is not None:
@@ -300,7 +302,7 @@ def AHP_REPAIR(matrix: Any, names: Any = None, top: Any = None) -> Grid:
                 fix="Select one name per matrix row.",
             )
         labels = [str(v) for v in given]
-    rows: Grid = [["Row", "Column", "Typed", "Suggested", "Ratio"]]
+    rows: Grid = [["Row", "Column", "Typed", "Suggested", "Ratio", "CR after"]]
     for j in core_ahp.worst_judgments(result, top=_whole_number(top, 3, what="top")):
         rows.append(
             [
@@ -309,10 +311,13 @@ def AHP_REPAIR(matrix: Any, names: Any = None, top: Any = None) -> Grid:
                 core_ahp.format_judgment(j.value),
                 core_ahp.format_judgment(j.suggested),
                 float(j.ratio),
+                float(j.cr_after),
             ]
         )
     if len(rows) == 1:
-        rows.append(["(none: a 1×1 or 2×2 matrix is always consistent)", "", "", "", ""])
+        why = ("a 1×1 or 2×2 matrix is always consistent" if n < 3
+               else "every judgment agrees with the others as closely as the 1-9 scale allows")
+        rows.append([f"(none: {why})", "", "", "", "", ""])
     return rows
 
 

@@ -411,6 +411,22 @@ def _runs(cells: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
     return runs
 
 
+def _formats_of(sheets: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+    """Refuse before anything is written when a sheet has no block to take formats from
+    (a rater sheet typed over by hand would otherwise stop the sync half done)."""
+    from xlcrm.book.sync_judgments import prototype_cells
+
+    for name, grid in sheets:
+        if not prototype_cells(grid):
+            raise InputError(
+                f"the {name} sheet has no block laid out as the template does, to take its "
+                "formats and drop-downs from",
+                fix="Close the workbook and run `xlcrm sync-judgments WORKBOOK`, which builds "
+                "the sheet from the template.",
+                sheet=name,
+            )
+
+
 def _rebuild_judgments(sheet: Any, old: Sequence[Sequence[Any]], plan: Any) -> None:
     """Lay the open Judgments sheet out anew: formats, drop-downs and CR colours copied
     from the old sheet's own cells of each kind, then the values and formulas in one write.
@@ -479,12 +495,21 @@ def sync_judgments(book: xw.Book | None = None, renames: str = "") -> Any:
         old = read_grid(sheet)
         pairs = [p for p in re.split(r"[;\n]", renames or "") if p.strip()]
         plan = plan_sync(hierarchy, old, renames=parse_renames(pairs))
-        if plan.unchanged:
+        # Every rater's copy ("Judgments <rater>") follows the hierarchy too.
+        raters = {name: (book.sheets[name], read_grid(book.sheets[name]))
+                  for name in schema.rater_sheets(_sheet_names(book)) if name != schema.JUDGMENTS}
+        plans = {name: plan_sync(hierarchy, grid, renames=parse_renames(pairs))
+                 for name, (_, grid) in raters.items()}
+        if plan.unchanged and all(p.unchanged for p in plans.values()):
             _alert(book, "The Judgments sheet already matches the Indicators sheet: nothing "
                    "to do.")
             return plan
+        _formats_of([(schema.JUDGMENTS, old)] + [(n, g) for n, (_, g) in raters.items()])
         _status(book, "Sync judgments: rebuilding the Judgments sheet")
         _rebuild_judgments(sheet, old, plan)
+        for name, other in plans.items():
+            if not other.unchanged:
+                _rebuild_judgments(raters[name][0], raters[name][1], other)
     except InputError as exc:
         _alert(book, "The Judgments sheet was not changed.\n\n" + _problem_lines(exc.problems),
                critical=True)
@@ -495,6 +520,8 @@ def sync_judgments(book: xw.Book | None = None, renames: str = "") -> Any:
     finally:
         _status(book, False)
     lines = "\n".join(f"• {line}" for line in plan.summary_lines())
+    for name, other in plans.items():
+        lines += f"\n{name}:\n" + "\n".join(f"• {line}" for line in other.summary_lines())
     _alert(book, "Rebuilt the Judgments sheet from the Indicators sheet:\n" + lines
            + ("\n\nType the new judgments in the yellow cells (blank ones are estimated "
               "meanwhile), then Check. " if plan.blank_pairs else "\n\n")

@@ -104,6 +104,7 @@ def print_summary(results: Any) -> None:
             verdict,
         )
     console.print(cr)
+    _print_raters(results)
     seg = Table(title=f"Customer types ({results.customers} customers)")
     for col in ("Type", "Code", "Name", "Customers", "Value share", "Visit every", "Strategy"):
         seg.add_column(col, justify="right" if col in ("Customers", "Value share") else "left")
@@ -134,6 +135,28 @@ def print_summary(results: Any) -> None:
     if results.derived:
         computed = ", ".join(f"{c} from {src}" for c, src in results.derived.items())
         console.print(f"Indicator columns computed from the ledger: {computed}.")
+
+
+def _print_raters(results: Any) -> None:
+    """With several rater sheets: each one's CR per level, the consensus; then the repairs."""
+    raters = getattr(results, "raters", None)
+    if raters is not None:
+        table = Table(title="Raters (weighted geometric mean; consensus: AHP-OS)")
+        crs = [c for c in raters.columns if c.startswith("CR ")]
+        for col in ("Level", *crs, "Consensus", "Agreement"):
+            table.add_column(escape(col), justify="right" if col.startswith(("CR", "Con"))
+                             else "left")
+        for _, r in raters.iterrows():
+            table.add_row(escape(str(r["Level"])), *(_fmt(r[c], ".3f") for c in crs),
+                          _fmt(r["Consensus"], ".0%"), str(r["Agreement"]))
+        console.print(table)
+    repairs = getattr(results, "repairs", None)
+    if repairs is not None and len(repairs):
+        for _, r in repairs.iterrows():
+            console.print(escape(f"Repair on {r['Sheet']}, {r['Level']}: {r['Row']} vs "
+                                 f"{r['Column']} is {r['Typed']}, the others imply "
+                                 f"{r['Suggested']} (CR {r['CR']:.3f} → {r['CR after']:.3f})"),
+                          highlight=False)
 
 
 def print_problems(problems: Sequence[Problem], *, limit: int = 20) -> None:
@@ -172,6 +195,10 @@ def results_json(results: Any, path: Path) -> dict[str, Any]:
         "customers": results.customers,
         "weights": results.weights.table.to_dict(orient="records"),
         "consistency": results.weights.consistency_table().to_dict(orient="records"),
+        "raters": (None if results.raters is None
+                   else results.raters.to_dict(orient="records")),
+        "repairs": ([] if results.repairs is None
+                    else results.repairs.to_dict(orient="records")),
         "types": [{k: (None if v is None or v != v or str(v) == "<NA>" else v)
                    for k, v in row.items()}
                   for row in results.summary_by_type.to_dict(orient="records")],
@@ -418,10 +445,16 @@ def cmd_sync_judgments(args: argparse.Namespace) -> int:
         return 0
     for line in report.plan.summary_lines():
         console.print(line, highlight=False, soft_wrap=True)
+    for name, plan in report.raters.items():
+        console.print(f"{name}:", highlight=False)
+        for line in plan.summary_lines():
+            console.print("  " + line, highlight=False, soft_wrap=True)
     if not report.written:
         console.print("Dry run: nothing written.")
         return 0
-    console.print(f"Rebuilt the Judgments sheet of {path.name}"
+    sheets = ("the Judgments sheet" if not report.raters
+              else f"the Judgments sheet and {len(report.raters)} rater sheet(s)")
+    console.print(f"Rebuilt {sheets} of {path.name}"
                   + (f" (backup: {report.backup})" if report.backup else "") + ".",
                   highlight=False)
     if report.problems:

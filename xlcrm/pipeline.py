@@ -23,8 +23,9 @@ from xlcrm.operations.derived import DerivedColumns, add_derived_columns, derive
 from xlcrm.operations.orders import OrderMetrics, order_metrics
 from xlcrm.operations.step import Operations, operations
 from xlcrm.operations.survey import SurveyResult, satisfaction
-from xlcrm.value.ahp import HierarchyWeights, hierarchy_weights
+from xlcrm.value.ahp import AHPResult, HierarchyWeights, hierarchy_weights
 from xlcrm.value.hierarchy import Hierarchy, default_hierarchy, default_judgments
+from xlcrm.value.raters import RaterReview, combine_raters, repairs_table
 from xlcrm.value.rating import Rating, rate, unrated_problem
 from xlcrm.value.scoring import MISSING_POLICIES, ScoreResult, score_customers
 from xlcrm.value.segments import (
@@ -154,6 +155,10 @@ class Settings:
     options: Options = field(default_factory=Options)
     problems: list[Problem] = field(default_factory=list)
     """Problems found while reading the settings sheets."""
+    raters: dict[str, dict[str, object]] = field(default_factory=dict)
+    """With several raters: rater sheet name -> that sheet's judgments, as ``judgments``."""
+    rater_weights: dict[str, float] = field(default_factory=dict)
+    """Rater sheet name -> weight in the aggregate (1 for a rater the table does not list)."""
 
 
 @dataclass
@@ -187,6 +192,10 @@ class Results:
     """The Customers rows analysed, holding the figures scored (ledger figures filled in)."""
     lifetime: LifetimeValue | None = None
     """The lifetime-value fit (None without orders); its figures are on Activity."""
+    raters: pd.DataFrame | None = None
+    """With several raters: per level each rater's CR, the aggregate and the consensus."""
+    repairs: pd.DataFrame | None = None
+    """The repair of the worst judgment of every inconsistent matrix (see value.raters)."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -370,7 +379,15 @@ def run(
 
     progress("Weights (AHP)", 0.05)
     groups = list(hierarchy.groups)
+    levels = [("groups", "Groups", groups)] + [
+        (g, g, [i.name for i in hierarchy.by_group[g]]) for g in groups
+    ]
     judgments = settings.judgments
+    review = None
+    if settings.raters:
+        review = combine_raters(settings.raters, settings.rater_weights, levels,
+                                method=options.ahp_method, ri_table=options.ri_table)
+        judgments = review.judgments
     weights = hierarchy_weights(
         judgments["groups"],
         groups,
@@ -385,12 +402,24 @@ def run(
             problems.append(
                 Problem(
                     "warning",
-                    f"judgments for {level} are inconsistent (CR {row['CR']:.3f} ≥ 0.10)",
-                    "Revise the judgments the Judgments sheet marks; weights are used as they are.",
+                    f"{'combined ' if review else ''}judgments for {level} are inconsistent "
+                    f"(CR {row['CR']:.3f} ≥ 0.10)",
+                    ("Revise the raters' judgments the Dashboard's Repairs list"
+                     if review else "Revise the judgments the Judgments sheet marks")
+                    + "; weights are used as they are.",
                     schema.JUDGMENTS,
                     None,
                 )
             )
+    typed = _typed_matrices(weights, review, levels)
+    if review is not None:
+        problems.extend(
+            Problem("warning", f"{title} judgments on {sheet} are inconsistent "
+                    f"(CR {result.cr:.3f} ≥ 0.10)",
+                    "The Dashboard's Repairs list the judgment to revise first; the aggregate "
+                    "uses them as they are.", sheet, None)
+            for sheet, title, _, result in typed if not result.consistent)
+    repairs = repairs_table(typed)
 
     progress("Checking customers", 0.15)
     customers = ledger.customers
@@ -563,7 +592,27 @@ def run(
         as_of=today,
         unrated=rating.unrated,
         scored=kept,
+        raters=None if review is None else review.table,
+        repairs=repairs,
     )
+
+
+def _typed_matrices(
+    weights: HierarchyWeights, review: RaterReview | None,
+    levels: list[tuple[str, str, list[str]]],
+) -> list[tuple[str, str, list[str], AHPResult]]:
+    """Every matrix someone typed, as (sheet, level, items, result), for the repairs.
+
+    With several raters a repair belongs on a rater's sheet, not on the aggregate, which
+    nobody typed.
+    """
+    if review is None:
+        found = {"groups": weights.group, **weights.local}
+        return [(schema.JUDGMENTS, title, items, found[key])
+                for key, title, items in levels if len(items) > 1]
+    return [(sheet, title, items, review.groups[key].rater_results[k])
+            for key, title, items in levels if key in review.groups
+            for k, sheet in enumerate(review.raters)]
 
 
 def _unrate(segments: SegmentResult, unrated: np.ndarray) -> None:

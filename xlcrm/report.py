@@ -92,6 +92,12 @@ CLV_FIGURES = ("Model", "Customers used", "Order parameters", "Spend parameters"
                "Horizon and money", "Status", "Total CLV")  # fmt: skip
 DASH_CLV_HEADER = (185, 0)
 DASH_CLV_COLUMNS = LIFETIME_BY_COLUMNS
+# Judgments under review (sheet rows 200-219, reserved for raters and repairs).
+DASH_RATERS_TITLE = (199, 0)
+DASH_RATERS_HEADER = (200, 0)  # then one row per level: at most MAX_GROUPS + 1
+DASH_REPAIRS_TITLE = (212, 0)
+DASH_REPAIRS_HEADER = (213, 0)
+REPAIRS_SHOWN = 5  # rows 215-219
 
 
 def a1(row: int, col: int, *, absolute: bool = True) -> str:
@@ -210,7 +216,8 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
             ],
         ),
     ]
-    notes = [p for p in results.problems if p.sheet == schema.JUDGMENTS and p.severity == "warning"]
+    notes = [p for p in results.problems
+             if schema.rater_sheets([p.sheet or ""]) and p.severity == "warning"]
     errors = len(results.errors)
     note = []
     if notes:
@@ -273,8 +280,44 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         blocks.append(Block(DASH_OVERDUE_HEADER, frame_rows(overdue)))
         blocks.extend(_survey_blocks(ops))
         blocks.extend(_lifetime_blocks(results.lifetime, ops))
+    blocks.extend(_judgment_blocks(results))
     blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
     blocks.append(Block(DASH_PARETO_HEADER, frame_rows(results.pareto[list(DASH_PARETO_COLUMNS)])))
+    return blocks
+
+
+def _judgment_blocks(results: Any) -> list[Block]:
+    """Raters (each one's CR, the aggregate, the consensus) and the suggested repairs.
+
+    The repairs are here rather than beside the blocks on Judgments: a run never writes
+    into a settings sheet, whose cells are the analyst's (a copied or re-synced block would
+    overwrite or be overwritten by them).
+    """
+    raters = results.raters
+    if raters is None:
+        blocks = [Block(DASH_RATERS_TITLE, [[
+            "Raters: one (the Judgments sheet). For several, copy it as \"Judgments <name>\" "
+            "per rater: the run combines them (see the guide)"]])]
+    else:
+        blocks = [
+            Block(DASH_RATERS_TITLE, [[
+                f"Raters: {sum(c.startswith('CR ') for c in raters.columns) - 1} sheets "
+                "combined by the weighted geometric "
+                "mean of their judgments; consensus (AHP-OS, Goepel): low < 65 %, moderate "
+                "65-75 %, high from 75 %"]]),
+            Block(DASH_RATERS_HEADER, frame_rows(raters)),
+        ]
+    repairs = results.repairs
+    if repairs is None or repairs.empty:
+        blocks.append(Block(DASH_REPAIRS_TITLE, [[
+            "Repairs: none needed (every matrix typed has CR < 0.10)"]]))
+        return blocks
+    more = len(repairs) - REPAIRS_SHOWN
+    blocks.append(Block(DASH_REPAIRS_TITLE, [[
+        "Repairs: the worst judgment of each inconsistent matrix, the value the other "
+        "judgments imply, and the CR after that one change"
+        + (f" ({more} more: =AHP_REPAIR on the sheet)" if more > 0 else "")]]))
+    blocks.append(Block(DASH_REPAIRS_HEADER, frame_rows(repairs.head(REPAIRS_SHOWN))))
     return blocks
 
 

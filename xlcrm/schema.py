@@ -6,6 +6,8 @@ migration. Everything that reads or writes sheets takes its names from here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 # Ledger sheets: owned by the user, read (never rewritten) by an analysis run.
 CUSTOMERS = "Customers"
 TRANSACTIONS = "Transactions"
@@ -18,6 +20,18 @@ INDICATORS = "Indicators"
 JUDGMENTS = "Judgments"
 STRATEGIES = "Strategies"
 SETTINGS_SHEETS = (INDICATORS, JUDGMENTS, STRATEGIES)
+#: A further rater's judgments: a copy of the Judgments sheet named "Judgments Anna".
+RATER_SHEET_PREFIX = JUDGMENTS + " "
+
+
+def rater_sheets(names: Sequence[str]) -> list[str]:
+    """The Judgments sheet and every "Judgments <rater>" sheet, in workbook order.
+
+    Only the Judgments sheet (or none) means one rater: the workbook as it always was.
+    """
+    prefix = RATER_SHEET_PREFIX.casefold()
+    return [n for n in names if n == JUDGMENTS
+            or (n.casefold().startswith(prefix) and n[len(prefix):].strip())]
 
 # Result sheets: owned by xlcrm, regenerated on every run.
 SCORES = "Scores"

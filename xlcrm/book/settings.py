@@ -399,6 +399,37 @@ IMPORTANCE_HEADER = ("Survey question", "Importance", "Wording")
 """Header of the importance block on the Indicators sheet, in the options' columns."""
 
 
+def _labelled_rows(
+    grid: Grid, labels: set[str], value_label: str
+) -> list[tuple[int, str, Any]] | None:
+    """``(row, name, value)`` of a two-column block in the options' columns of Indicators.
+
+    The block starts below a header whose first cell is one of ``labels`` and second
+    ``value_label`` (ignoring case) and ends at the first row without a name; ``None``
+    when there is no such header.
+    """
+    folded = {label.casefold() for label in labels}
+    start = next(
+        (
+            r for r, row in enumerate(grid)
+            if len(row) > OPTIONS_COL + 1
+            and _text(row[OPTIONS_COL]).casefold() in folded
+            and _text(row[OPTIONS_COL + 1]).casefold() == value_label.casefold()
+        ),
+        None,
+    )  # fmt: skip
+    if start is None:
+        return None
+    out = []
+    for r in range(start + 1, len(grid)):
+        row = grid[r]
+        name = _text(row[OPTIONS_COL]) if len(row) > OPTIONS_COL else ""
+        if not name:
+            break
+        out.append((r, name, row[OPTIONS_COL + 1] if len(row) > OPTIONS_COL + 1 else None))
+    return out
+
+
 def importance_from_grid(
     grid: Grid, *, sheet: str = schema.INDICATORS
 ) -> tuple[tuple[tuple[str, float], ...], list[Problem]]:
@@ -409,26 +440,12 @@ def importance_from_grid(
     out of the importance-performance table; one with an importance that is not a positive
     number is reported.
     """
-    label, value_label = (h.casefold() for h in IMPORTANCE_HEADER[:2])
-    start = next(
-        (
-            r for r, row in enumerate(grid)
-            if len(row) > OPTIONS_COL + 1
-            and _text(row[OPTIONS_COL]).casefold() == label
-            and _text(row[OPTIONS_COL + 1]).casefold() == value_label
-        ),
-        None,
-    )  # fmt: skip
-    if start is None:
+    rows = _labelled_rows(grid, {IMPORTANCE_HEADER[0]}, IMPORTANCE_HEADER[1])
+    if rows is None:
         return (), []
     pairs: list[tuple[str, float]] = []
     problems: list[Problem] = []
-    for r in range(start + 1, len(grid)):
-        row = grid[r]
-        question = _text(row[OPTIONS_COL]) if len(row) > OPTIONS_COL else ""
-        if not question:
-            break
-        value = row[OPTIONS_COL + 1] if len(row) > OPTIONS_COL + 1 else None
+    for r, question, value in rows:
         if _blank(value):
             continue
         number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -474,9 +491,16 @@ def options_rows(options: Options) -> list[list[Any]]:
 
 
 def settings_from_grids(
-    indicators: Grid | None, judgments: Grid | None, strategies: Grid | None
+    indicators: Grid | None,
+    judgments: Grid | None,
+    strategies: Grid | None,
+    raters: dict[str, Grid] | None = None,
 ) -> Settings:
     """Settings from the three settings sheets; a missing sheet falls back to the defaults.
+
+    ``raters`` holds the grid of every rater sheet (the Judgments sheet and each
+    "Judgments <rater>" sheet, see :func:`xlcrm.schema.rater_sheets`); with two or more the
+    run aggregates them (:func:`raters_from_grids`).
 
     Problems found are kept in ``Settings.problems``; input that makes a run impossible
     (a hierarchy that cannot be read at all) raises :class:`InputError`.
@@ -502,7 +526,9 @@ def settings_from_grids(
         importance, found = importance_from_grid(indicators)
         problems.extend(found)
         options = replace(options, importance=importance)
-    if judgments is None:
+    if judgments is None and raters and len(raters) > 1:
+        matrices = {}  # the rater sheets carry every judgment (the first one was renamed)
+    elif judgments is None:
         matrices = default_judgments() if hierarchy == default_hierarchy() else None
         if matrices is None:
             raise InputError(
@@ -527,6 +553,13 @@ def settings_from_grids(
             # be used. `check` lists these (errors first, with the sheet's warnings, such as
             # the blank pairs a sync left); `resegment` stops with the first.
             raise InputError(sorted(found, key=lambda p: p.severity != "error"))
+    rater_judgments, rater_weights, found = raters_from_grids(dict(raters or {}), hierarchy,
+                                                              indicators)
+    if rater_judgments:
+        found = [p for p in found if p.sheet != schema.JUDGMENTS]  # read above already
+        problems.extend(found)
+        if any(p.severity == "error" for p in found):
+            raise InputError(sorted(found, key=lambda p: p.severity != "error"))
     if strategies is None:
         types = default_types(len(hierarchy.groups))
     else:
@@ -534,5 +567,74 @@ def settings_from_grids(
                                              groups=len(hierarchy.groups))
         problems.extend(found)
     return Settings(
-        hierarchy=hierarchy, judgments=matrices, types=types, options=options, problems=problems
+        hierarchy=hierarchy, judgments=matrices, types=types, options=options, problems=problems,
+        raters=rater_judgments, rater_weights=rater_weights,
     )
+
+
+RATER_HEADER = ("Rater sheet", "Weight")
+"""Header of the rater weights block on the Indicators sheet, in the options' columns."""
+
+
+def rater_weights_from_grid(
+    grid: Grid, sheets: Sequence[str], *, sheet: str = schema.INDICATORS
+) -> tuple[dict[str, float], list[Problem]]:
+    """Rater sheet -> weight, from the block headed ``Rater sheet | Weight`` on Indicators.
+
+    Optional: a rater sheet the block does not list weighs 1, so raters count equally
+    until the analyst says otherwise. The header may also read ``Rater | Weight``, and a
+    rater may be named by the sheet ("Judgments Anna") or by the name after "Judgments "
+    ("Anna"): the spellings an analyst reaches for first, so none is ignored silently.
+    A listed name that is no rater sheet, or a weight that is not a positive number, is an
+    error naming the cell (a weight silently dropped would change the aggregate without
+    anyone seeing it).
+    """
+    rows = _labelled_rows(grid, {RATER_HEADER[0], "Rater"}, RATER_HEADER[1])
+    weights = {s: 1.0 for s in sheets}
+    if rows is None:
+        return weights, []
+    prefix = schema.RATER_SHEET_PREFIX.casefold()
+    known = {s.casefold(): s for s in sheets}
+    known.update({s.casefold().removeprefix(prefix).strip(): s for s in sheets
+                  if s.casefold().startswith(prefix)})
+    problems: list[Problem] = []
+    for r, name, value in rows:
+        if name.casefold() not in known:
+            problems.append(Problem(
+                "error", f"rater sheet {name!r} is listed but the workbook has no such sheet",
+                f"Name a sheet from: {', '.join(sheets)}; a rater's sheet is a copy of "
+                "Judgments named \"Judgments <rater>\".", sheet, cell_address(r, OPTIONS_COL)))
+            continue
+        try:
+            number = float(_text(value)) if not _blank(value) else 1.0
+        except ValueError:
+            number = float("nan")
+        if not (number == number and 0 < number < float("inf")):
+            problems.append(Problem(
+                "error", f"weight of rater sheet {name} is {_text(value)!r}",
+                "Type a positive number (1 for an equal say); the rater weighs 1 meanwhile.",
+                sheet, cell_address(r, OPTIONS_COL + 1)))
+            continue
+        weights[known[name.casefold()]] = number
+    return weights, problems
+
+
+def raters_from_grids(
+    grids: dict[str, Grid], hierarchy: Any, indicators: Grid | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, float], list[Problem]]:
+    """Each rater sheet's judgments and weight; empty when there is only one rater.
+
+    Every sheet is read as the Judgments sheet is (same blocks, same checks), its problems
+    naming that sheet.
+    """
+    if len(grids) < 2:
+        return {}, {}, []
+    problems: list[Problem] = []
+    raters: dict[str, dict[str, Any]] = {}
+    for name, grid in grids.items():
+        matrices, found = judgments_from_grid(grid, hierarchy, sheet=name)
+        problems.extend(found)
+        raters[name] = matrices
+    weights, found = rater_weights_from_grid(indicators or [], list(grids))
+    problems.extend(found)
+    return raters, weights, problems

@@ -1131,7 +1131,7 @@ ELEMENTS_DROPPED: Mapping[str, str] = {
 def _sheet_kind(name: str) -> str:
     if name in schema.LEDGER_SHEETS:
         return "ledger: what your team records"
-    if name in schema.SETTINGS_SHEETS:
+    if name in schema.SETTINGS_SHEETS or schema.rater_sheets([name]):
         return "settings: indicators, judgments and strategies of the analysis"
     if name in schema.RESULT_SHEETS:
         return "results computed by xlcrm"

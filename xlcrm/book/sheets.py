@@ -113,8 +113,11 @@ def inputs_from_sheets(
         survey=frames[schema.SURVEY],
     )
     grids = {s: read_grid(s) if s in names else None for s in schema.SETTINGS_SHEETS}
+    raters = schema.rater_sheets(names)
     settings = settings_from_grids(
-        grids[schema.INDICATORS], grids[schema.JUDGMENTS], grids[schema.STRATEGIES]
+        grids[schema.INDICATORS], grids[schema.JUDGMENTS], grids[schema.STRATEGIES],
+        {s: grids[s] if s == schema.JUDGMENTS else read_grid(s) for s in raters}
+        if len(raters) > 1 else None,
     )
     return ledger, settings
 

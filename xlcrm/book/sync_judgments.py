@@ -323,7 +323,7 @@ def layout_rows(hierarchy: Hierarchy) -> int:
     return _FIRST_TITLE_ROW - 1 + sum(n + _BLOCK_GAP for n in sizes)
 
 
-def blank_pair_problems(plan: SyncPlan) -> list[Problem]:
+def blank_pair_problems(plan: SyncPlan, sheet: str = schema.JUDGMENTS) -> list[Problem]:
     """A warning per pair left blank, at its cell on the new sheet (what check will say)."""
     out = []
     row = _FIRST_TITLE_ROW - 1  # 0-based title row of the first block
@@ -335,7 +335,7 @@ def blank_pair_problems(plan: SyncPlan) -> list[Problem]:
                 out.append(Problem(
                     "warning", f"{lv.level}: {a} vs {b} is a new pair without a judgment",
                     "Type your judgment on Saaty's scale (1/9 ... 9) in the yellow cell.",
-                    schema.JUDGMENTS, cell_address(first + index[a], 1 + index[b])))
+                    sheet, cell_address(first + index[a], 1 + index[b])))
         row += len(lv.items) + _BLOCK_GAP
     return out
 
@@ -726,17 +726,24 @@ class SyncReport:
     removed_parts: tuple[str, ...] = ()
     backup: Path | None = None
     problems: tuple[Problem, ...] = field(default=())
+    raters: dict[str, SyncPlan] = field(default_factory=dict)
+    """The further rater sheets ("Judgments <rater>") rebuilt alike, by sheet name."""
 
     def to_json(self) -> dict[str, Any]:
         return {**self.plan.to_json(), "written": self.written,
                 "changed_parts": list(self.changed_parts),
                 "removed_parts": list(self.removed_parts),
-                "backup": str(self.backup) if self.backup else None}
+                "backup": str(self.backup) if self.backup else None,
+                "rater_sheets": {name: plan.to_json() for name, plan in self.raters.items()}}
 
 
-def synced_workbook(data: bytes, plan: SyncPlan, label: str) -> tuple[dict[str, bytes],
-                                                                      list[str], Any]:
-    """The new bytes of the parts that change, the parts removed, and the package."""
+def synced_workbook(
+    data: bytes, plan: SyncPlan, label: str, raters: Mapping[str, SyncPlan] | None = None,
+) -> tuple[dict[str, bytes], list[str], Any]:
+    """The new bytes of the parts that change, the parts removed, and the package.
+
+    ``raters`` holds the plans of the further rater sheets, rebuilt the same way.
+    """
     from xlcrm.book.read import rels_part
     from xlcrm.book.template import judgments_sheet_parts
     from xlcrm.book.write import _calc_chain_lists, _remove_elements, open_package
@@ -755,12 +762,22 @@ def synced_workbook(data: bytes, plan: SyncPlan, label: str) -> tuple[dict[str, 
     new_sheet, new_styles = judgments_sheet_parts(plan.hierarchy, plan.typed)
     styles = _StyleMerge(z.read(styles_name), new_styles)
     edits = {entry.part: rebuilt_sheet(z.read(entry.part), new_sheet, styles, entry.name)}
+    rebuilt = [entry]
+    by_name = {e.name: e for e in entries}
+    for name, other in (raters or {}).items():
+        rater = by_name[name]
+        if rater.part is None or rater.kind != "worksheet":
+            continue
+        # Every rater sheet is laid out as the Judgments sheet, so it uses the same formats.
+        sheet_xml, _ = judgments_sheet_parts(other.hierarchy, other.typed)
+        edits[rater.part] = rebuilt_sheet(z.read(rater.part), sheet_xml, styles, name)
+        rebuilt.append(rater)
     if styles.changed:
         edits[styles_name] = styles.render()
     removed: list[str] = []
     calc_rel = next((r for r in wb_rels if r.type.endswith("/calcChain")), None)
     calc_name = pkg.find(calc_rel.target) if calc_rel else None
-    if calc_name and calc_rel and _calc_chain_lists(z.read(calc_name), entries, [entry]):
+    if calc_name and calc_rel and _calc_chain_lists(z.read(calc_name), entries, rebuilt):
         # It lists the old formula cells; Excel rebuilds it on load.
         removed.append(calc_name)
         rels_name = pkg.find(rels_part(wb_part)) or rels_part(wb_part)
@@ -824,14 +841,17 @@ def sync_judgments_file(
     hierarchy = hierarchy_from_grid(_grid(book, schema.INDICATORS))
     plan = plan_sync(hierarchy, _grid(book, schema.JUDGMENTS), renames=renames,
                      default=default)
-    problems = tuple(blank_pair_problems(plan))
+    raters = {name: plan_sync(hierarchy, book.read_grid(name), renames=renames, default=default)
+              for name in schema.rater_sheets(book.sheet_names) if name != schema.JUDGMENTS}
+    problems = tuple(blank_pair_problems(plan)) + tuple(
+        p for name, other in raters.items() for p in blank_pair_problems(other, name))
     if dry_run:
-        return SyncReport(plan, False, problems=problems)
-    edits, removed, z = synced_workbook(book.data, plan, path.name)
+        return SyncReport(plan, False, problems=problems, raters=raters)
+    edits, removed, z = synced_workbook(book.data, plan, path.name, raters)
     saved = safe_replace(path, lambda target: _write_parts(book.data, z, edits, removed, target),
                          backups=backups, expected_stamp=book.stamp)
     return SyncReport(plan, True, tuple(edits), tuple(removed),
-                      getattr(saved, "backup", None), problems)
+                      getattr(saved, "backup", None), problems, raters)
 
 
 def _grid(book: Any, sheet: str) -> list[list[Any]] | None:

@@ -729,6 +729,16 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
     survey_formats = ("0", ONE, "0.00", "0")
     for i, fmt in enumerate(survey_formats):
         ws.cell(row=report.DASH_SURVEY_ROWS[0] + 1 + i, column=4).number_format = fmt
+    # Raters: CRs and the consensus from column D on (as many columns as rater sheets);
+    # Repairs: the CR now and after, columns G and H.
+    for row in range(report.DASH_RATERS_HEADER[0] + 2,
+                     report.DASH_RATERS_HEADER[0] + 3 + report.MAX_GROUPS):
+        for col in range(4, 27):
+            ws.cell(row=row, column=col).number_format = "0.000"
+    for row in range(report.DASH_REPAIRS_HEADER[0] + 2,
+                     report.DASH_REPAIRS_HEADER[0] + 2 + report.REPAIRS_SHOWN):
+        for col in (7, 8):
+            ws.cell(row=row, column=col).number_format = "0.000"
     total_clv = report.DASH_CLV_ROWS[0] + report.CLV_FIGURES.index("Total CLV")
     ws.cell(row=total_clv + 1, column=3).number_format = "#,##0"
     for i in range(report.MAX_QUESTIONS):

@@ -21,7 +21,7 @@ from xlcrm.ledger import Ledger
 from xlcrm.operations.clv import LifetimeOptions, LifetimeValue, attach_lifetime_value
 from xlcrm.operations.derived import DerivedColumns, add_derived_columns, derived_problems
 from xlcrm.operations.orders import OrderMetrics, order_metrics
-from xlcrm.operations.step import Operations, operations
+from xlcrm.operations.step import Operations, carried_columns, operations
 from xlcrm.operations.survey import SurveyResult, satisfaction
 from xlcrm.value.ahp import HierarchyWeights, hierarchy_weights
 from xlcrm.value.hierarchy import Hierarchy, default_hierarchy, default_judgments
@@ -775,4 +775,14 @@ def result_tables(
     cluster = pd.array(profiles.labels + 1, dtype="Int64")
     cluster[profiles.labels < 0] = pd.NA
     seg["Cluster"] = cluster
+    for column, values in carried_columns(kept).items():
+        seg[column] = pd.Series(values, dtype=object, copy=False)
+    owner_of = np.full(size + 1, None, dtype=object)
+    for t in types:
+        if t.number <= size:
+            owner_of[t.number] = t.owner
+    owner = owner_of[index]
+    if rating is not None and rating.unrated.any():
+        owner[rating.unrated] = None
+    seg["Owner"] = pd.Series(owner, dtype=object, copy=False)
     return scores_table, pd.DataFrame(seg, copy=False)

@@ -943,7 +943,9 @@ def build_workbook(
         {**{name: ONE for name in score_columns[2:-len(schema.SCORES_TAIL)]
             + ["Value", "Percentile"]}, "ImputedWeight": PERCENT},
     )
-    _result_sheet(sheets[schema.SEGMENTS], schema.SEGMENTS_COLUMNS)
+    carried = {"AccountManager": 18, "Industry": 16, "Region": 12}
+    _result_sheet(sheets[schema.SEGMENTS], schema.SEGMENTS_COLUMNS,
+                  widths={**carried, "Owner": 22})
     _result_sheet(sheets[schema.PROBLEMS], schema.PROBLEMS_COLUMNS,
                   widths={"Severity": 10, "Sheet": 14, "Cell": 12, "Problem": 80, "WhatToDo": 70})
     money, day = "#,##0", "yyyy-mm-dd"
@@ -954,7 +956,7 @@ def build_workbook(
          "GrowthRate": PERCENT, "RecencyDays": "0", "LastContact": day, "NextContactDue": day,
          "Satisfaction": ONE, "PAlive": "0.00", "ExpectedOrders": ONE,
          "ExpectedOrderValue": money, "CLV": money},
-        {"RFMSegment": 18, "ChurnReason": 70},
+        {"RFMSegment": 18, "ChurnReason": 70, **carried},
     )
     _dashboard_sheet(sheets[schema.DASHBOARD])
     _xlwings_conf_sheet(sheets[XLWINGS_CONF])

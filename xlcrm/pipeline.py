@@ -187,6 +187,11 @@ class Results:
     """The Customers rows analysed, holding the figures scored (ledger figures filled in)."""
     lifetime: LifetimeValue | None = None
     """The lifetime-value fit (None without orders); its figures are on Activity."""
+    orders: OrderMetrics | None = None
+    """Per-customer order figures as of ``as_of`` (None without activity)."""
+    scope: str = ""
+    """Whom the results cover when not every customer (shown on the Dashboard), see
+    :func:`xlcrm.subset.subset_results`."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -559,6 +564,7 @@ def run(
         abc_basis=options.abc_basis if basis is not value else "Value",
         operations=ops,
         lifetime=lifetime,
+        orders=orders,
         derived=derived.sources,
         as_of=today,
         unrated=rating.unrated,

@@ -18,6 +18,7 @@ import pandas as pd
 from xlcrm import schema
 from xlcrm.errors import SEVERITY_ORDER, Problem, column_letter
 from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
+from xlcrm.operations.breakdown import BREAKDOWN_COLUMNS, breakdown
 from xlcrm.operations.clv import LIFETIME_BY_COLUMNS
 from xlcrm.operations.kpis import KPI_NAMES, kpi_columns
 from xlcrm.operations.step import ACTIVITY_COLUMNS
@@ -92,6 +93,25 @@ CLV_FIGURES = ("Model", "Customers used", "Order parameters", "Spend parameters"
                "Horizon and money", "Status", "Total CLV")  # fmt: skip
 DASH_CLV_HEADER = (185, 0)
 DASH_CLV_COLUMNS = LIFETIME_BY_COLUMNS
+# Per account manager, industry and region (sheet rows 325-399): title, header, then at most
+# *_SHOWN rows each (the rest added up in one "Other (n)" row).
+DASH_BREAKDOWN_COLUMNS = BREAKDOWN_COLUMNS
+DASH_MANAGER_TITLE = (324, 0)
+DASH_MANAGER_HEADER = (325, 0)
+MANAGERS_SHOWN = 30
+DASH_INDUSTRY_TITLE = (357, 0)
+DASH_INDUSTRY_HEADER = (358, 0)
+INDUSTRIES_SHOWN = 15
+DASH_REGION_TITLE = (375, 0)
+DASH_REGION_HEADER = (376, 0)
+REGIONS_SHOWN = 15
+DASH_BREAKDOWNS = (
+    # column, block title, title cell, header cell, rows shown
+    (schema.ACCOUNT_MANAGER, "By account manager", DASH_MANAGER_TITLE, DASH_MANAGER_HEADER,
+     MANAGERS_SHOWN),
+    ("Industry", "By industry", DASH_INDUSTRY_TITLE, DASH_INDUSTRY_HEADER, INDUSTRIES_SHOWN),
+    ("Region", "By region", DASH_REGION_TITLE, DASH_REGION_HEADER, REGIONS_SHOWN),
+)
 
 
 def a1(row: int, col: int, *, absolute: bool = True) -> str:
@@ -212,7 +232,7 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
     ]
     notes = [p for p in results.problems if p.sheet == schema.JUDGMENTS and p.severity == "warning"]
     errors = len(results.errors)
-    note = []
+    note = [results.scope] if results.scope else []
     if notes:
         note.append("Warning: " + "; ".join(p.message for p in notes) + ".")
     if errors:
@@ -273,8 +293,48 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         blocks.append(Block(DASH_OVERDUE_HEADER, frame_rows(overdue)))
         blocks.extend(_survey_blocks(ops))
         blocks.extend(_lifetime_blocks(results.lifetime, ops))
+    blocks.extend(breakdown_blocks(results))
     blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
     blocks.append(Block(DASH_PARETO_HEADER, frame_rows(results.pareto[list(DASH_PARETO_COLUMNS)])))
+    return blocks
+
+
+def per_customer(results: Any) -> pd.DataFrame:
+    """One row per analysed customer: what the breakdowns count (Segments' AccountManager,
+    Industry, Region, ABC and Move; the value score; the 12-month revenue scored; Activity's
+    churn risk and overdue flag)."""
+    seg = results.segments_table
+    frame = pd.DataFrame({c: seg[c] for c in (*schema.BREAKDOWN_COLUMNS, "ABC", "Move")
+                          if c in seg.columns})
+    frame["Value"] = results.scores_table["Value"].to_numpy()
+    scored = results.scored
+    if scored is not None and "Revenue12m" in scored.columns:
+        frame["Revenue12m"] = pd.to_numeric(scored["Revenue12m"], errors="coerce").to_numpy()
+    if results.operations is not None:
+        activity = results.operations.activity
+        for column in ("ChurnRisk", "Overdue"):
+            frame[column] = activity[column].to_numpy()
+        if "Revenue12m" not in frame:
+            frame["Revenue12m"] = activity["Revenue12m"].to_numpy()
+    return frame
+
+
+def breakdown_blocks(results: Any) -> list[Block]:
+    """Per account manager, industry and region: customers, revenue, value, A/B/C, at risk,
+    overdue and moved down (:func:`xlcrm.operations.breakdown.breakdown`)."""
+    frame = per_customer(results)
+    moved = "" if "Move" in frame else "; MovedDown is blank until the workbook keeps a History"
+    blocks = []
+    for column, title, title_at, header_at, shown in DASH_BREAKDOWNS:
+        values = frame.get(column)
+        if values is None or values.isna().all() or (values.astype("string").str.strip()
+                                                      .fillna("") == "").all():
+            blocks.append(Block(title_at, [[f"{title}: the {schema.CUSTOMERS} sheet has no "
+                                            f"{column} column (or it is empty)"]]))
+            continue
+        table = breakdown(frame, column, shown=shown)
+        blocks.append(Block(title_at, [[f"{title} ({column} on {schema.CUSTOMERS}{moved})"]]))
+        blocks.append(Block(header_at, frame_rows(table)))
     return blocks
 
 

@@ -642,6 +642,7 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         report.DASH_SURVEY_TITLE: "Survey",
         report.DASH_IPA_TITLE: "Importance-performance",
         report.DASH_CLV_TITLE: "Lifetime value (CLV)",
+        **{title_at: title for _, title, title_at, _, _ in report.DASH_BREAKDOWNS},
     }
     for (r, c), text in titles.items():
         ws.cell(row=r + 1, column=c + 1, value=text).font = BOLD
@@ -656,6 +657,8 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         report.DASH_OVERDUE_HEADER: report.DASH_OVERDUE_COLUMNS,
         report.DASH_IPA_HEADER: report.DASH_IPA_COLUMNS,
         report.DASH_CLV_HEADER: report.DASH_CLV_COLUMNS,
+        **{header_at: report.DASH_BREAKDOWN_COLUMNS
+           for *_, header_at, _ in report.DASH_BREAKDOWNS},
     }
     for (r, c), names in headers.items():
         _header(ws, r + 1, c + 1, names)
@@ -677,6 +680,11 @@ def _dashboard_sheet(ws: Worksheet) -> None:
         (report.DASH_OVERDUE_HEADER, report.OVERDUE_SHOWN,
          {"Value": ONE, "NextContactDue": "yyyy-mm-dd", "DaysOverdue": "0",
           "LastContact": "yyyy-mm-dd"}),
+        *((header_at, shown, {"CustomerShare": PERCENT, "Revenue12m": "#,##0",
+                              "RevenueShare": PERCENT, "MeanValue": ONE,
+                              **{c: "0" for c in ("A", "B", "C", "AtRisk", "Overdue",
+                                                  "MovedDown")}})
+          for *_, header_at, shown in report.DASH_BREAKDOWNS),
     ]
     for (r, c), n, by_name in formats:
         names = headers[(r, c)]

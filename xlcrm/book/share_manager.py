@@ -37,8 +37,13 @@ from xlcrm.book.append import _edit_table_xml, sheet_tables
 from xlcrm.book.read import Workbook
 from xlcrm.book.sheets import analyse
 from xlcrm.book.workbook_file import book_inputs
-from xlcrm.book.write import _new_member, _raw_member, _write_zip, open_package, \
-    write_result_sheets
+from xlcrm.book.write import (
+    _new_member,
+    _raw_member,
+    _write_zip,
+    open_package,
+    write_result_sheets,
+)
 from xlcrm.errors import InputError, Problem
 from xlcrm.report import result_sheets
 from xlcrm.subset import subset_results

@@ -1,0 +1,244 @@
+"""One account manager's book (``xlcrm share BOOK --manager NAME``), and the per-manager,
+industry and region figures behind it.
+
+Known answers come from the master workbook: the copy must hold exactly the manager's rows of
+every ledger sheet, the types and classes the master gives them, and not one byte naming
+another customer anywhere in the zip.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fixtures.books import read_parts, write_parts
+from fixtures.validate import validator_errors
+
+from xlcrm import report, schema
+from xlcrm.book.read import open_workbook
+from xlcrm.book.share import MASK_TEXT, default_output, make_shareable
+from xlcrm.book.workbook_file import create_demo_workbook
+from xlcrm.cli import main
+from xlcrm.errors import InputError
+from xlcrm.operations.breakdown import BLANK_GROUP, breakdown
+from xlcrm.value.strategies import DEFAULT_TYPES
+
+MADE = datetime(2026, 5, 4, 9, 30)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("managers") / "demo.xlsm"
+    create_demo_workbook(path, customers=150)  # three managers
+    return path
+
+
+def frame(path: Path, sheet: str) -> pd.DataFrame:
+    with open_workbook(path) as wb:
+        return wb.read_sheet(sheet).frame.reset_index(drop=True)
+
+
+def ids(values: pd.Series) -> list[str]:
+    return [str(v).strip() for v in values]
+
+
+def leaks(copy: Path, customers: pd.DataFrame, manager: str) -> list[tuple[str, str]]:
+    """(value, part) for every other customer's ID or name found in any part of ``copy``.
+
+    The kept customers' names are blanked out first: "Shenyang Guangda Earthmoving Ltd"
+    (kept) must not count as "Guangda Earthmoving Ltd" (another manager's).
+    """
+    mine = customers[schema.ACCOUNT_MANAGER].str.strip() == manager
+    kept = sorted({html.escape(str(n).strip(), quote=False) for n in customers.Name[mine]},
+                  key=len, reverse=True)
+    others = [v for _, r in customers[~mine].iterrows()
+              for v in (str(r.CustomerID).strip(), html.escape(str(r.Name).strip(), quote=False))]
+    found = []
+    with zipfile.ZipFile(copy) as z:
+        for name in z.namelist():
+            text = z.read(name).decode("utf-8", "replace")
+            for k in kept:
+                text = text.replace(k, "\0")
+            found += [(v, name) for v in others
+                      if re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text)]
+    return found
+
+
+def test_each_demo_manager_gets_a_book_of_their_customers_and_no_one_else(demo, tmp_path):
+    customers = frame(demo, schema.CUSTOMERS)
+    managers = sorted(set(customers.AccountManager.str.strip()))
+    assert len(managers) == 3
+    master_tx = frame(demo, schema.TRANSACTIONS)
+    for manager in managers:
+        out = tmp_path / f"{manager}.xlsx"
+        made = make_shareable(demo, out, manager=manager, made=MADE)
+        mine = customers[customers.AccountManager.str.strip() == manager]
+        assert len(mine) > 0 and f"account manager {manager} ({len(mine)} of 150)" in \
+            made.customers
+        assert ids(frame(out, schema.CUSTOMERS).CustomerID) == ids(mine.CustomerID)
+        for sheet in (schema.SCORES, schema.SEGMENTS, schema.ACTIVITY):
+            assert ids(frame(out, sheet).CustomerID) == ids(mine.CustomerID), sheet
+        tx = frame(out, schema.TRANSACTIONS)
+        expected = master_tx[master_tx.CustomerID.str.strip().isin(ids(mine.CustomerID))]
+        assert len(tx) == len(expected) > 0
+        assert np.allclose(tx.Amount.to_numpy(float), expected.Amount.to_numpy(float))
+        assert leaks(out, customers, manager) == []
+    # the same search does find the others in the whole book's copy (the test can fail)
+    whole = make_shareable(demo, tmp_path / "all.xlsx", made=MADE).output
+    assert len(leaks(whole, customers, managers[0])) > 100
+
+
+def test_the_dashboard_counts_the_managers_customers_with_their_master_types(demo, tmp_path):
+    customers = frame(demo, schema.CUSTOMERS)
+    manager = customers.AccountManager.iloc[0].strip()
+    n = int((customers.AccountManager.str.strip() == manager).sum())
+    out = make_shareable(demo, tmp_path / "m.xlsx", manager=manager, made=MADE).output
+    with open_workbook(out) as wb:
+        grid = wb.read_grid(schema.DASHBOARD)
+    assert f"· {n} customers" in grid[1][0]
+    assert f"Only the customers of account manager {manager}" in grid[2][0]
+    kpi_row = grid[report.DASH_KPI_ROWS["Customers"]]
+    assert kpi_row[0] == "Customers" and kpi_row[1] == n
+    r, _ = report.DASH_TYPES_HEADER
+    assert sum(row[3] or 0 for row in grid[r + 1: r + 1 + report.N_TYPES]) == n
+    r, _ = report.DASH_ABC_HEADER
+    assert sum(row[2] for row in grid[r + 1: r + 4]) == n
+    r, _ = report.DASH_MANAGER_HEADER
+    assert grid[r + 1][:3] == [manager, n, 1.0] and not grid[r + 2][0]
+    risk = [row[0] for row in grid[report.DASH_RISK_HEADER[0] + 1:] if row[0]][:5]
+    mine = set(ids(frame(out, schema.CUSTOMERS).CustomerID))
+    assert risk and set(risk) <= mine
+    # every customer keeps the type and class the whole book gives it
+    master = frame(demo, schema.SEGMENTS).set_index("CustomerID")
+    copy = frame(out, schema.SEGMENTS).set_index("CustomerID")
+    assert (master.loc[copy.index, ["Type", "ABC"]].fillna(0) ==
+            copy[["Type", "ABC"]].fillna(0)).all().all()
+
+
+def test_problems_about_others_go_and_the_rest_point_at_their_new_rows(demo, tmp_path):
+    # the demo's typo 'approx 200' sits in some customer's row: that manager's copy keeps it
+    customers = frame(demo, schema.CUSTOMERS)
+    with open_workbook(demo) as wb:
+        problems = wb.read_sheet(schema.PROBLEMS).frame
+    row_problems = problems[(problems.Sheet == schema.CUSTOMERS)
+                            & problems.Cell.str.fullmatch(r"[A-Z]+\d+")]
+    assert len(row_problems) >= 3
+    for cell in row_problems.Cell:
+        owner = customers.iloc[int(re.sub(r"[A-Z]", "", cell)) - 2]
+        manager = owner.AccountManager.strip()
+        out = tmp_path / f"{manager}.xlsx"
+        if not out.exists():
+            make_shareable(demo, out, manager=manager, made=MADE)
+        copy = frame(out, schema.CUSTOMERS)
+        with open_workbook(out) as wb:
+            kept = wb.read_sheet(schema.PROBLEMS).frame
+        column = re.sub(r"\d", "", cell)
+        new_cells = [c for c in kept.Cell if isinstance(c, str)
+                     and re.fullmatch(rf"{column}\d+", c)]
+        rows = [copy.iloc[int(c[len(column):]) - 2].CustomerID.strip() for c in new_cells]
+        assert owner.CustomerID.strip() in rows, cell
+        assert set(rows) <= set(ids(copy.CustomerID))
+
+
+def test_combined_with_masked_contacts_and_valid(demo, tmp_path):
+    customers = frame(demo, schema.CUSTOMERS)
+    manager = customers.AccountManager.iloc[-1].strip()
+    out = make_shareable(demo, tmp_path / "masked.xlsx", manager=manager, mask_contacts=True,
+                         made=MADE).output
+    copy = frame(out, schema.CUSTOMERS)
+    assert (copy.Email == MASK_TEXT).all() and len(copy) > 0
+    assert validator_errors(out)[out] == []
+
+
+def test_a_libreoffice_saved_book_with_a_defined_name_naming_a_customer(demo, tmp_path):
+    """Shared strings (LibreOffice writes every text there) must not keep the others, nor
+    a defined name holding another customer's name as a constant."""
+    if shutil.which("soffice") is None:
+        pytest.skip("LibreOffice is not installed")
+    run = subprocess.run(["soffice", "--headless", "--convert-to", "xlsx", "--outdir",
+                          str(tmp_path), str(demo)], capture_output=True, timeout=300)
+    src = tmp_path / "demo.xlsx"
+    assert run.returncode == 0 and src.exists()
+    customers = frame(src, schema.CUSTOMERS)
+    manager = customers.AccountManager.iloc[0].strip()
+    other = customers[customers.AccountManager.str.strip() != manager].iloc[0]
+    parts = read_parts(src)
+    name = b'<definedName name="BigDeal">"' + html.escape(other.Name.strip()).encode() + \
+        b'"</definedName>'
+    wb = parts["xl/workbook.xml"]
+    parts["xl/workbook.xml"] = (wb.replace(b"<definedNames>", b"<definedNames>" + name, 1)
+                                if b"<definedNames>" in wb else
+                                wb.replace(b"</sheets>", b"</sheets><definedNames>" + name
+                                           + b"</definedNames>", 1))
+    write_parts(src, parts)
+    assert "xl/sharedStrings.xml" in read_parts(src)  # the shape under test
+    out = make_shareable(src, tmp_path / "lo.xlsx", manager=manager, made=MADE).output
+    assert leaks(out, customers, manager) == []
+    assert len(frame(out, schema.CUSTOMERS)) == (customers.AccountManager.str.strip()
+                                                  == manager).sum()
+
+
+def test_unknown_manager_one_line_listing_the_managers_exit_2(demo, tmp_path, capsys):
+    out = tmp_path / "x.xlsx"
+    assert main(["share", str(demo), "--manager", "Nobody Here", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    managers = sorted(set(frame(demo, schema.CUSTOMERS).AccountManager.str.strip()))
+    assert len(err.splitlines()) == 1 and "Nobody Here" in err
+    assert f"Use one of: {', '.join(managers)}." in err
+    assert not out.exists()
+    with pytest.raises(InputError):
+        make_shareable(demo, out, manager="")
+
+
+def test_default_name_carries_the_manager_as_customers_spells_it(demo, tmp_path, capsys):
+    src = tmp_path / "book.xlsm"
+    shutil.copyfile(demo, src)
+    manager = frame(demo, schema.CUSTOMERS).AccountManager.iloc[0].strip()
+    assert main(["share", str(src), "--manager", f"  {manager.upper()} ", "--quiet"]) == 0
+    expected = default_output(src, manager=manager)
+    assert expected.exists() and f"({manager}, shareable " in expected.name
+    assert f"account manager {manager}" in capsys.readouterr().out
+
+
+def test_segments_and_activity_carry_manager_industry_region_and_owner(demo):
+    customers = frame(demo, schema.CUSTOMERS).set_index("CustomerID")
+    owners = {t.number: t.owner for t in DEFAULT_TYPES}
+    for sheet in (schema.SEGMENTS, schema.ACTIVITY):
+        table = frame(demo, sheet).set_index("CustomerID")
+        assert list(table.columns[-4 if sheet == schema.SEGMENTS else -3:]) == [
+            *schema.BREAKDOWN_COLUMNS, *(["Owner"] if sheet == schema.SEGMENTS else [])]
+        for column in schema.BREAKDOWN_COLUMNS:
+            assert (table[column] == customers.loc[table.index, column]).all(), (sheet, column)
+    seg = frame(demo, schema.SEGMENTS)
+    typed = seg.Type.notna()
+    assert (seg.Owner[typed] == seg.Type[typed].astype(int).map(owners)).all()
+    assert seg.Owner[~typed].isna().all()
+
+
+def test_breakdown_known_answers():
+    customers = pd.DataFrame({
+        "AccountManager": ["Ann", "Bob", None, "Ann", " "],
+        "Value": [50, 60, 70, None, 10], "Revenue12m": [100, 300, 50, 100, 0],
+        "ABC": ["A", "A", "B", "C", None], "ChurnRisk": ["High", "Low", "Medium", "Low", "Low"],
+        "Overdue": ["Yes", "No", "No", "Yes", "No"],
+    })
+    out = breakdown(customers, "AccountManager").set_index("Group")
+    assert list(out.index) == ["Bob", "Ann", BLANK_GROUP]  # by revenue, the blank group last
+    assert out.loc["Ann", ["Customers", "Revenue12m", "MeanValue", "A", "C", "AtRisk",
+                           "Overdue"]].tolist() == [2, 200, 50, 1, 1, 1, 2]
+    assert out.loc[BLANK_GROUP, ["Customers", "AtRisk", "B"]].tolist() == [2, 1, 1]
+    assert out.RevenueShare.sum() == pytest.approx(1.0)
+    assert out.MovedDown.isna().all()  # no Move column: unknown, not zero
+    folded = breakdown(customers.assign(Move=["down", "same", "down", "up", "new"]),
+                       "AccountManager", shown=2).set_index("Group")
+    assert list(folded.index) == ["Bob", "Other (2)"]
+    assert folded.loc["Other (2)", ["Customers", "MovedDown"]].tolist() == [4, 2]
+    assert folded.Customers.sum() == 5

@@ -15,6 +15,7 @@ import subprocess
 import zipfile
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -242,3 +243,30 @@ def test_breakdown_known_answers():
     assert list(folded.index) == ["Bob", "Other (2)"]
     assert folded.loc["Other (2)", ["Customers", "MovedDown"]].tolist() == [4, 2]
     assert folded.Customers.sum() == 5
+
+
+def test_ribbon_share_for_one_manager(demo, tmp_path):
+    import udfs.ribbon as ribbon
+
+    src = tmp_path / "crm.xlsm"
+    shutil.copyfile(demo, src)
+    alerts: list[str] = []
+
+    class App:
+        status_bar: str | bool = False
+
+        def alert(self, prompt, title=None, buttons="ok", mode=None, callback=None):
+            alerts.append(prompt)
+            return "no" if buttons == "yes_no_cancel" else "ok"
+
+    def book():
+        return SimpleNamespace(fullname=str(src), name=src.name, app=App(),
+                               api=SimpleNamespace(Saved=True))
+
+    manager = frame(demo, schema.CUSTOMERS).AccountManager.iloc[0].strip()
+    out = ribbon.share(book(), manager=f" {manager.lower()}")
+    assert out == default_output(src, manager=manager) and out.exists()
+    assert f"account manager {manager}" in alerts[-1]
+    assert ribbon.share(book(), manager="Nobody") is None
+    assert "No copy was made" in alerts[-1] and manager in alerts[-1]
+    assert ribbon.share(book(), manager="") == default_output(src)  # blank: every customer

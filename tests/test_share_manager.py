@@ -270,3 +270,59 @@ def test_ribbon_share_for_one_manager(demo, tmp_path):
     assert ribbon.share(book(), manager="Nobody") is None
     assert "No copy was made" in alerts[-1] and manager in alerts[-1]
     assert ribbon.share(book(), manager="") == default_output(src)  # blank: every customer
+
+
+def test_a_contacts_sheet_links_notes_and_formulas_follow_their_rows(demo, tmp_path):
+    """A sheet of the user's own keyed by CustomerID (plain range, row 1 headers), a mailto
+    link and a formula on every Customers row, and a note on another customer's row, in a
+    book last saved by LibreOffice: each kept row keeps its own link and value, the others'
+    are gone."""
+    if shutil.which("soffice") is None:
+        pytest.skip("LibreOffice is not installed")
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    wb = openpyxl.load_workbook(demo)
+    ws = wb[schema.CUSTOMERS]
+    header = [c.value for c in ws[1]]
+    col = {h: i + 1 for i, h in enumerate(header)}
+    extra = len(header) + 1
+    ws.cell(row=1, column=extra, value="IDLength")
+    contacts = wb.create_sheet("Contacts")
+    contacts.append(["CustomerID", "Person", "Role"])
+    for r in range(2, ws.max_row + 1):
+        cid = ws.cell(row=r, column=col["CustomerID"]).value
+        email = ws.cell(row=r, column=col["Email"])
+        email.hyperlink = f"mailto:{email.value}"
+        ws.cell(row=r, column=extra, value=f"=LEN(A{r})*{r}")  # known: differs per row
+        contacts.append([cid, f"Buyer of {cid}", "buyer"])
+        contacts.append([cid, f"Boss of {cid}", "decision maker"])
+    plain = tmp_path / "edited.xlsx"
+    customers = frame(demo, schema.CUSTOMERS)
+    manager = customers.AccountManager.iloc[1].strip()
+    mine = customers.AccountManager.str.strip() == manager
+    other_row = int(np.flatnonzero(~mine)[0]) + 2
+    ws.cell(row=other_row, column=col["Name"]).comment = Comment("Secret deal note", "Boss")
+    wb.save(plain)
+    run = subprocess.run(["soffice", "--headless", "--convert-to", "xlsx", "--outdir",
+                          str(tmp_path / "lo"), str(plain)], capture_output=True, timeout=300)
+    src = tmp_path / "lo" / "edited.xlsx"
+    assert run.returncode == 0 and src.exists()
+
+    out = make_shareable(src, tmp_path / "m.xlsx", manager=manager, made=MADE).output
+    copy = frame(out, schema.CUSTOMERS)
+    kept = ids(customers.CustomerID[mine])
+    assert ids(copy.CustomerID) == kept
+    master_rows = {cid: i + 2 for i, cid in enumerate(ids(customers.CustomerID))}
+    assert [int(v) for v in copy.IDLength] == [len(c) * master_rows[c] for c in kept]
+    people = frame(out, "Contacts")
+    assert list(people.Person) == [f"{w} of {c}" for c in kept for w in ("Buyer", "Boss")]
+    links = openpyxl.load_workbook(out)[schema.CUSTOMERS]
+    email_col = [c.value for c in links[1]].index("Email") + 1
+    for r in range(2, len(kept) + 2):
+        cell = links.cell(row=r, column=email_col)
+        assert cell.hyperlink is not None and cell.hyperlink.target == f"mailto:{cell.value}"
+    assert links.cell(row=len(kept) + 2, column=email_col).hyperlink is None
+    assert leaks(out, customers, manager) == []
+    with zipfile.ZipFile(out) as z:
+        assert not any(b"Secret deal note" in z.read(n) for n in z.namelist())

@@ -1419,7 +1419,8 @@ def shareable_bytes(
     # A copy of some customers only drops what masking drops beyond the contact columns
     # (notes, text boxes, chart caches, unused strings): they may name the others.
     scrub = mask_contacts or bool(only)
-    plan = parts.plan_parts(pkg, {e.rid for e in kept}, scrub)
+    # A manager's own customers keep their mailto: links unless contacts are masked.
+    plan = parts.plan_parts(pkg, {e.rid for e in kept}, scrub, keep_mailto=not mask_contacts)
     sst_part = next(iter(plan.of_kind("sharedStrings")), None)
     targets = _mask_targets(z, pkg, kept, sst_part) if mask_contacts else {}
     b = _Build(z, pkg, book.path.name, scrub, plan, targets, outcome)

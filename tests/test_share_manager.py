@@ -326,3 +326,44 @@ def test_a_contacts_sheet_links_notes_and_formulas_follow_their_rows(demo, tmp_p
     assert leaks(out, customers, manager) == []
     with zipfile.ZipFile(out) as z:
         assert not any(b"Secret deal note" in z.read(n) for n in z.namelist())
+
+
+def test_the_copy_agrees_with_the_masters_row_for_that_manager_as_of_its_day(demo, tmp_path):
+    """The master's By account manager row is the manager's copy's, figure for figure, also
+    when the master was judged as of an earlier day (the copy judges the same day)."""
+    src = tmp_path / "asof.xlsm"
+    shutil.copyfile(demo, src)
+    assert main(["resegment", str(src), "--as-of", "2026-10-31", "--backups", "0"]) == 0
+    with open_workbook(src) as wb:
+        master = wb.read_grid(schema.DASHBOARD)
+    r, _ = report.DASH_MANAGER_HEADER
+    rows = {row[0]: row[:12] for row in master[r + 1: r + 1 + report.MANAGERS_SHOWN] if row[0]}
+    assert len(rows) == 3
+    for manager, row in rows.items():
+        out = make_shareable(src, tmp_path / f"{manager}.xlsx", manager=manager,
+                             made=MADE).output
+        with open_workbook(out) as wb:
+            copy = wb.read_grid(schema.DASHBOARD)
+        assert "as of 2026-10-31" in copy[1][0]
+        mine = copy[r + 1][:12]
+        assert mine[0] == manager and mine[1] == row[1]  # customers
+        assert mine[3] == pytest.approx(row[3])  # revenue
+        assert mine[5] == pytest.approx(row[5])  # mean value score
+        assert mine[6:11] == row[6:11]  # A, B, C, at risk, overdue
+
+
+def test_without_an_as_of_day_the_copy_judges_the_day_the_master_was_computed(demo, tmp_path):
+    src = tmp_path / "old.xlsm"
+    shutil.copyfile(demo, src)
+    parts = read_parts(src)
+    name = next(n for n, x in parts.items() if n.startswith("xl/worksheets/")
+                and b"by xlcrm from" in x and b"Computed " in x)
+    parts[name], n = re.subn(rb"Computed \d{4}-\d{2}-\d{2}", b"Computed 2026-09-30",
+                             parts[name])
+    parts[name] = re.sub(" · as of \\d{4}-\\d{2}-\\d{2}".encode(), b"", parts[name])
+    assert n == 1 and b"as of" not in parts[name]
+    write_parts(src, parts)
+    manager = frame(demo, schema.CUSTOMERS).AccountManager.iloc[0].strip()
+    out = make_shareable(src, tmp_path / "old.xlsx", manager=manager, made=MADE).output
+    with open_workbook(out) as wb:
+        assert "as of 2026-09-30" in wb.read_grid(schema.DASHBOARD)[1][0]

@@ -55,7 +55,7 @@ _CELL_R = re.compile(rb"""(\sr=["'][A-Z]{1,3})(\d+)(["'])""")
 _REF_ELEMENT = re.compile(rb"<(?:\w+:)?(?:hyperlink|mergeCell)\b[^>]*?/>", re.S)
 _REF_ATTR = re.compile(rb"""(\sref=["'])([^"']*)(["'])""")
 _A1 = re.compile(r"^(\$?[A-Z]{1,3}\$?)(\d+)$")
-_AS_OF = re.compile(r"as of (\d{4}-\d{2}-\d{2})")
+_AS_OF = re.compile(r"as of (\d{4}-\d{2}-\d{2})|^Computed (\d{4}-\d{2}-\d{2}) ")
 _WORD = re.compile(r"[\w.\-/]+")
 
 
@@ -181,14 +181,15 @@ def _names_other(p: Problem, ids: set[str], names: list[str]) -> bool:
 
 
 def _as_of(book: Workbook) -> date | None:
-    """The as-of day the master's Dashboard states, so that the copy judges the same day."""
+    """The day the master's Dashboard was judged from (its as-of day, else the day it was
+    computed), so that the copy shows the master's figures, not a day later's."""
     try:
         grid = book.read_grid(schema.DASHBOARD)
     except InputError:
         return None
     stamp = str(grid[1][0]) if len(grid) > 1 and grid[1] else ""
-    m = _AS_OF.search(stamp)
-    return date.fromisoformat(m.group(1)) if m else None
+    found = [m.group(1) or m.group(2) for m in _AS_OF.finditer(stamp)]
+    return date.fromisoformat(found[-1]) if found else None
 
 
 def manager_workbook(book: Workbook, manager: str, dst: Path,

@@ -367,3 +367,29 @@ def test_without_an_as_of_day_the_copy_judges_the_day_the_master_was_computed(de
     out = make_shareable(src, tmp_path / "old.xlsx", manager=manager, made=MADE).output
     with open_workbook(out) as wb:
         assert "as of 2026-09-30" in wb.read_grid(schema.DASHBOARD)[1][0]
+
+
+def test_rows_without_numbers_links_and_merges_move_with_their_rows():
+    """Rows may omit r="..." (then each is the one after the previous): the removed one is
+    found by position, later rows get their new number; links and merges on removed rows go,
+    the others move up; a merge ending on a removed row ends on the row kept above it."""
+    from xlcrm.book.share_manager import RowMap, _shift_rows
+
+    xml = (b'<sheetData><row r="1"><c r="A1"><v>1</v></c></row><row><c><v>2</v></c></row>'
+           b'<row r="3"><c r="A3"><v>3</v></c></row><x:row><x:c><x:v>4</x:v></x:c></x:row>'
+           b'<row r="5" spans="1:2"><c r="A5"><v>5</v></c><c r="B5"><v>6</v></c></row>'
+           b'</sheetData><mergeCells count="3"><mergeCell ref="A3:B4"/><mergeCell ref="C2:D3"/>'
+           b'<mergeCell ref="A1:A2"/></mergeCells><hyperlinks><hyperlink ref="A2" r:id="rId1"/>'
+           b'<hyperlink ref="B5" r:id="rId2"/></hyperlinks>')
+    assert _shift_rows(xml, RowMap([2])) == (
+        b'<sheetData><row r="1"><c r="A1"><v>1</v></c></row>'
+        b'<row r="2"><c r="A2"><v>3</v></c></row><x:row r="3"><x:c><x:v>4</x:v></x:c></x:row>'
+        b'<row r="4" spans="1:2"><c r="A4"><v>5</v></c><c r="B4"><v>6</v></c></row>'
+        b'</sheetData><mergeCells count="2"><mergeCell ref="A2:B3"/>'
+        b'<mergeCell ref="A1:A1"/></mergeCells><hyperlinks>'
+        b'<hyperlink ref="B4" r:id="rId2"/></hyperlinks>')
+    emptied = _shift_rows(b'<sheetData/><mergeCells count="1"><mergeCell ref="A2:B2"/>'
+                          b'</mergeCells><hyperlinks><hyperlink ref="A2" r:id="rId1"/>'
+                          b'</hyperlinks>', RowMap([2]))
+    assert emptied == b"<sheetData/>"  # an empty list is not allowed by the schema
+    assert RowMap([2, 5]).new_row(4) == 3 and RowMap([2, 5]).new_row(5) is None

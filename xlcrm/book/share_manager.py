@@ -53,6 +53,9 @@ _ROW = re.compile(rb"<((?:\w+:)?)row\b((?:[^>\"'/]|\"[^\"]*\"|'[^']*')*)(?:/>|>(
 _R_NUM = re.compile(rb"""(\sr=["'])(\d+)(["'])""")
 _CELL_R = re.compile(rb"""(\sr=["'][A-Z]{1,3})(\d+)(["'])""")
 _REF_ELEMENT = re.compile(rb"<(?:\w+:)?(?:hyperlink|mergeCell)\b[^>]*?/>", re.S)
+_EMPTY_LIST = re.compile(rb"<((?:\w+:)?)(mergeCells|hyperlinks)\b[^>]*>\s*</\1\2>")
+_MERGE_LIST = re.compile(rb"<((?:\w+:)?)mergeCells\b[^>]*>.*?</\1mergeCells>", re.S)
+_COUNT = re.compile(rb'count="\d+"')
 _REF_ATTR = re.compile(rb"""(\sref=["'])([^"']*)(["'])""")
 _A1 = re.compile(r"^(\$?[A-Z]{1,3}\$?)(\d+)$")
 _AS_OF = re.compile(r"as of (\d{4}-\d{2}-\d{2})|^Computed (\d{4}-\d{2}-\d{2}) ")
@@ -123,17 +126,23 @@ def _shift_rows(xml: bytes, rows: RowMap) -> bytes:
     """The sheet part without the removed rows, later rows (and cell, hyperlink and merge
     references) moved up."""
 
+    last = 0  # a row without r="..." is the one after the previous row (the spec's rule)
+
     def row(m: re.Match[bytes]) -> bytes:
+        nonlocal last
         r = _R_NUM.search(m.group(2))
-        if r is None:
-            return m.group()
-        new = rows.new_row(int(r.group(2)))
+        number = int(r.group(2)) if r else last + 1
+        last = number
+        new = rows.new_row(number)
         if new is None:
             return b""
-        if new == int(r.group(2)):
+        if new == number:
             return m.group()
-        return _CELL_R.sub(lambda c: c.group(1) + str(new).encode() + c.group(3), m.group()) \
-            .replace(r.group(), r.group(1) + str(new).encode() + r.group(3), 1)
+        moved = _CELL_R.sub(lambda c: c.group(1) + str(new).encode() + c.group(3), m.group())
+        if r is None:  # give the row its new number, or a reader would count it in place
+            tag = len(m.group(1)) + 4
+            return moved[:tag] + f' r="{new}"'.encode() + moved[tag:]
+        return moved.replace(r.group(), r.group(1) + str(new).encode() + r.group(3), 1)
 
     out = _ROW.sub(row, xml)
 
@@ -146,7 +155,12 @@ def _shift_rows(xml: bytes, rows: RowMap) -> bytes:
             return b""
         return m.group().replace(ref.group(), ref.group(1) + moved.encode() + ref.group(3), 1)
 
-    return _REF_ELEMENT.sub(element, out)
+    out = _REF_ELEMENT.sub(element, out)
+    # The schema wants at least one child in each list, and mergeCells counts them.
+    out = _EMPTY_LIST.sub(b"", out)
+    return _MERGE_LIST.sub(lambda m: _COUNT.sub(
+        b'count="' + str(m.group().count(b"mergeCell ") + m.group().count(b"mergeCell/"))
+        .encode() + b'"', m.group(), count=1), out)
 
 
 def _moved_ref(ref: str, rows: RowMap) -> str | None:

@@ -5,9 +5,10 @@ Run: ``python scripts/validate_workbooks.py [--keep DIR]`` (CI runs it after the
 The kinds: the committed template; a demo after its first resegment and after a second one;
 ``import-transactions`` into the demo and into the empty template (new customers added);
 ``sync-judgments`` after an indicator was renamed on Indicators; the shareable copies of
-the demo (plain and with contacts masked) and of the imported template; ``xlcrm new`` with
-each non-default model, and that model's demo resegmented once more. Each is made with
-the ``xlcrm`` command, as a user would, in a temporary folder.
+the demo (plain, with contacts masked, and of one account manager's customers) and of the
+imported template; ``xlcrm new`` with each non-default model, and that model's demo
+resegmented once more. Each is made with the ``xlcrm`` command, as a user would, in a
+temporary folder.
 
 Exit 0 when the validator reports 0 errors on every file. Exit 1 on any error, and also when
 a workbook cannot be built or the validator cannot be set up (the reason is printed): this
@@ -108,7 +109,9 @@ def build_all(folder: Path) -> list[Path]:
     shares = []
     for source, extra, name in ((demo2, (), "demo-share.xlsx"),
                                 (demo2, ("--mask-contacts",), "demo-share-masked.xlsx"),
-                                (template_import, (), "template-imported-share.xlsx")):
+                                (template_import, (), "template-imported-share.xlsx"),
+                                (demo2, ("--manager", first_manager(demo2)),
+                                 "demo-share-manager.xlsx")):
         out = folder / name
         xlcrm("share", source, "-o", out, *extra)
         shares.append(out)
@@ -120,6 +123,14 @@ def build_all(folder: Path) -> list[Path]:
         xlcrm("resegment", demo, "--backups", "0", "--quiet")
         models += [new, demo]
     return [template, demo1, demo2, demo_import, template_import, synced, *shares, *models]
+
+
+def first_manager(book: Path) -> str:
+    """The AccountManager of the first customer of ``book`` (for a per-manager copy)."""
+    from xlcrm.book.read import open_workbook
+
+    with open_workbook(book) as wb:
+        return str(wb.read_sheet("Customers").frame["AccountManager"].iloc[0]).strip()
 
 
 def validator() -> Path:

@@ -9,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ("xlcrm/value", "xlcrm/operations", "xlcrm/pipeline.py", "xlcrm/report.py",
-        "xlcrm/schema.py", "xlcrm/errors.py", "xlcrm/ledger.py", "xlcrm/formula.py")  # fmt: skip
+        "xlcrm/schema.py", "xlcrm/errors.py", "xlcrm/ledger.py", "xlcrm/formula.py",
+        "xlcrm/subset.py")  # fmt: skip
 #: What the core must never import: Excel, the command line, files and their libraries.
 FORBIDDEN_IN_CORE = ("xlwings", "udfs", "xlcrm.book", "xlcrm.sources", "xlcrm.cli",
                      "openpyxl", "python_calamine", "rich")  # fmt: skip

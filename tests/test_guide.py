@@ -241,6 +241,7 @@ def test_every_result_column_is_explained():
         *ACTIVITY_COLUMNS, *schema.PROBLEMS_COLUMNS, *report.DASH_TYPES_COLUMNS,
         *report.DASH_ABC_COLUMNS, *report.DASH_CR_COLUMNS, *report.DASH_PARETO_COLUMNS,
         *report.DASH_KPI_COLUMNS, *report.DASH_IPA_COLUMNS, *VALIDATION_COLUMNS,
+        *report.DASH_BREAKDOWN_COLUMNS,
     }  # fmt: skip
     columns -= {f"Type {t}" for t in range(2, 8)}  # written `Type 1` ... `Type 8`
     missing = sorted(c for c in columns if f"`{c}`" not in text)
@@ -261,6 +262,9 @@ def test_the_dashboard_blocks_are_where_the_guide_says():
         "Customers at risk": report.DASH_RISK_TITLE,
         "Survey": report.DASH_SURVEY_TITLE,
         "Importance-performance": report.DASH_IPA_TITLE,
+        "By account manager": report.DASH_MANAGER_TITLE,
+        "By industry": report.DASH_INDUSTRY_TITLE,
+        "By region": report.DASH_REGION_TITLE,
     }
     for label, anchor in blocks.items():
         m = re.search(rf"^\| {re.escape(label)} \| `([A-Z]+[0-9]+)` \|", text, flags=re.M)

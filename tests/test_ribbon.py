@@ -116,7 +116,7 @@ def test_every_callback_is_a_ribbon_sub_in_crmribbon() -> None:
 
 @pytest.mark.parametrize(
     ("sub", "action"),
-    [("CRM_Resegment", "resegment"), ("CRM_Check", "check"), ("CRM_Share", "share")],
+    [("CRM_Resegment", "resegment"), ("CRM_Check", "check")],
 )
 def test_python_actions_run_through_xlwings(sub: str, action: str) -> None:
     body = _subs(CRM_RIBBON.read_bytes().decode())[sub][1]
@@ -147,6 +147,24 @@ def test_sync_judgments_asks_for_renames_and_passes_them() -> None:
     assert call in body
     assert 'Replace(Replace(renames, """", ""), "\\", "")' in body
     assert callable(udfs.ribbon.sync_judgments)
+
+
+def test_share_asks_for_a_manager_listing_the_managers_and_passes_the_name() -> None:
+    import inspect
+
+    import udfs.ribbon
+
+    vba = CRM_RIBBON.read_bytes().decode()
+    body = _subs(vba)["CRM_Share"][1]
+    assert "Application.InputBox(" in body and "ManagerList()" in body
+    assert "If VarType(manager) = vbBoolean Then Exit Sub" in body  # Cancel
+    call = 'RunPython "import udfs.ribbon; udfs.ribbon.share(manager=r""" & manager & """)"'
+    assert call in body
+    assert 'Replace(Replace(manager, """", ""), "\\", "")' in body
+    function = re.search(r"^Private Function ManagerList\(\) As String\r?\n(.*?)^End Function",
+                         vba, re.M | re.S)
+    assert function and '.ListColumns("AccountManager")' in function.group(1)
+    assert "manager" in inspect.signature(udfs.ribbon.share).parameters
 
 
 def test_help_needs_no_python() -> None:

@@ -324,10 +324,13 @@ def _is_remote(book: xw.Book) -> bool:
     return False
 
 
-def share(book: xw.Book | None = None) -> Path | None:
+def share(book: xw.Book | None = None, manager: str = "") -> Path | None:
     """Write a copy of the saved workbook to email: values only, no macros.
 
-    Asks whether contact details are to be masked, then writes
+    ``manager`` (typed in the button's input box, which lists the managers): only that
+    account manager's customers, on every sheet, with the Dashboard over them (``<name>
+    (MANAGER, shareable YYYY-MM-DD).xlsx``); blank for every customer. Asks whether contact
+    details are to be masked, then writes
     ``<name> (shareable YYYY-MM-DD).xlsx`` beside the workbook with
     :func:`xlcrm.book.share.make_shareable` (what ``xlcrm share`` does) and shows its path.
     The copy is made from the file on disk: with unsaved changes the action asks to save
@@ -376,9 +379,11 @@ def share(book: xw.Book | None = None) -> Path | None:
         # Imported here: the file reader needs python-calamine, which xlwings Lite lacks.
         from xlcrm.book.share import default_output, make_shareable
 
-        out = default_output(source)
+        manager = " ".join(str(manager or "").split())
+        out = None if manager else default_output(source)
         report = make_shareable(source, out, mask_contacts=answer == "yes",
-                                progress=_progress(book, "Shareable copy"))
+                                progress=_progress(book, "Shareable copy"),
+                                manager=manager or None)
     except InputError as exc:
         _alert(book, "No copy was made.\n\n" + _problem_lines(exc.problems), critical=True)
         return None
@@ -393,6 +398,7 @@ def share(book: xw.Book | None = None) -> Path | None:
     text = (
         f"Wrote the shareable copy of the workbook as last saved:\n{report.output}\n\n"
         f"Values only, no macros; {masked}. Results computed: {computed}."
+        + (f"\n\n{report.customers}" if report.customers else "")
     )
     if report.warnings:
         text += "\n\n" + "\n".join(f"• {w}" for w in report.warnings[:ALERT_PROBLEMS])

@@ -342,12 +342,15 @@ def cmd_share(args: argparse.Namespace) -> int:
     path = Path(args.workbook)
     out = Path(args.output) if args.output else None
     with progress_bar(not (args.quiet or args.json)) as progress:
-        report = make_shareable(path, out, mask_contacts=args.mask_contacts, progress=progress)
+        report = make_shareable(path, out, mask_contacts=args.mask_contacts, progress=progress,
+                                manager=args.manager)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
         return 0
     console.print(f"Wrote {report.output}: a copy of {path.name} with values only, no macros.",
                   highlight=False)
+    if report.customers:
+        console.print(report.customers, highlight=False)
     console.print(f"Results computed: {report.computed or 'never (run xlcrm resegment first)'}"
                   f"; {report.formulas} formula(s) replaced by their values.", highlight=False)
     if report.masked:
@@ -540,6 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "'<name> (shareable YYYY-MM-DD).xlsx' beside the workbook)")
     p.add_argument("--mask-contacts", action="store_true",
                    help="replace Contact, Phone and Email by (masked)")
+    p.add_argument("--manager", metavar="NAME",
+                   help="only the customers of this account manager (AccountManager on "
+                   "Customers), on every sheet, with the Dashboard over them")
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_share)

@@ -21,7 +21,7 @@ from xlcrm.ledger import Ledger
 from xlcrm.operations.clv import LifetimeOptions, LifetimeValue, attach_lifetime_value
 from xlcrm.operations.derived import DerivedColumns, add_derived_columns, derived_problems
 from xlcrm.operations.orders import OrderMetrics, order_metrics
-from xlcrm.operations.step import Operations, operations
+from xlcrm.operations.step import Operations, carried_columns, operations
 from xlcrm.operations.survey import SurveyResult, satisfaction
 from xlcrm.value.ahp import AHPResult, HierarchyWeights, hierarchy_weights
 from xlcrm.value.hierarchy import Hierarchy, default_hierarchy, default_judgments
@@ -196,6 +196,11 @@ class Results:
     """With several raters: per level each rater's CR, the aggregate and the consensus."""
     repairs: pd.DataFrame | None = None
     """The repair of the worst judgment of every inconsistent matrix (see value.raters)."""
+    orders: OrderMetrics | None = None
+    """Per-customer order figures as of ``as_of`` (None without activity)."""
+    scope: str = ""
+    """Whom the results cover when not every customer (shown on the Dashboard), see
+    :func:`xlcrm.subset.subset_results`."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -588,6 +593,7 @@ def run(
         abc_basis=options.abc_basis if basis is not value else "Value",
         operations=ops,
         lifetime=lifetime,
+        orders=orders,
         derived=derived.sources,
         as_of=today,
         unrated=rating.unrated,
@@ -824,4 +830,14 @@ def result_tables(
     cluster = pd.array(profiles.labels + 1, dtype="Int64")
     cluster[profiles.labels < 0] = pd.NA
     seg["Cluster"] = cluster
+    for column, values in carried_columns(kept).items():
+        seg[column] = pd.Series(values, dtype=object, copy=False)
+    owner_of = np.full(size + 1, None, dtype=object)
+    for t in types:
+        if t.number <= size:
+            owner_of[t.number] = t.owner
+    owner = owner_of[index]
+    if rating is not None and rating.unrated.any():
+        owner[rating.unrated] = None
+    seg["Owner"] = pd.Series(owner, dtype=object, copy=False)
     return scores_table, pd.DataFrame(seg, copy=False)

@@ -18,6 +18,7 @@ import pandas as pd
 from xlcrm import schema
 from xlcrm.errors import SEVERITY_ORDER, Problem, column_letter
 from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
+from xlcrm.operations.breakdown import BREAKDOWN_COLUMNS, breakdown
 from xlcrm.operations.clv import LIFETIME_BY_COLUMNS
 from xlcrm.operations.kpis import KPI_NAMES, kpi_columns
 from xlcrm.operations.step import ACTIVITY_COLUMNS
@@ -98,6 +99,25 @@ DASH_RATERS_HEADER = (200, 0)  # then one row per level: at most MAX_GROUPS + 1
 DASH_REPAIRS_TITLE = (212, 0)
 DASH_REPAIRS_HEADER = (213, 0)
 REPAIRS_SHOWN = 5  # rows 215-219
+# Per account manager, industry and region (sheet rows 325-399): title, header, then at most
+# *_SHOWN rows each (the rest added up in one "Other (n)" row).
+DASH_BREAKDOWN_COLUMNS = BREAKDOWN_COLUMNS
+DASH_MANAGER_TITLE = (324, 0)
+DASH_MANAGER_HEADER = (325, 0)
+MANAGERS_SHOWN = 30
+DASH_INDUSTRY_TITLE = (357, 0)
+DASH_INDUSTRY_HEADER = (358, 0)
+INDUSTRIES_SHOWN = 15
+DASH_REGION_TITLE = (375, 0)
+DASH_REGION_HEADER = (376, 0)
+REGIONS_SHOWN = 15
+DASH_BREAKDOWNS = (
+    # column, block title, title cell, header cell, rows shown
+    (schema.ACCOUNT_MANAGER, "By account manager", DASH_MANAGER_TITLE, DASH_MANAGER_HEADER,
+     MANAGERS_SHOWN),
+    ("Industry", "By industry", DASH_INDUSTRY_TITLE, DASH_INDUSTRY_HEADER, INDUSTRIES_SHOWN),
+    ("Region", "By region", DASH_REGION_TITLE, DASH_REGION_HEADER, REGIONS_SHOWN),
+)
 
 
 def a1(row: int, col: int, *, absolute: bool = True) -> str:
@@ -219,7 +239,7 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
     notes = [p for p in results.problems
              if schema.rater_sheets([p.sheet or ""]) and p.severity == "warning"]
     errors = len(results.errors)
-    note = []
+    note = [results.scope] if results.scope else []
     if notes:
         note.append("Warning: " + "; ".join(p.message for p in notes) + ".")
     if errors:
@@ -281,6 +301,7 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         blocks.extend(_survey_blocks(ops))
         blocks.extend(_lifetime_blocks(results.lifetime, ops))
     blocks.extend(_judgment_blocks(results))
+    blocks.extend(breakdown_blocks(results))
     blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
     blocks.append(Block(DASH_PARETO_HEADER, frame_rows(results.pareto[list(DASH_PARETO_COLUMNS)])))
     return blocks
@@ -318,6 +339,42 @@ def _judgment_blocks(results: Any) -> list[Block]:
         "judgments imply, and the CR after that one change"
         + (f" ({more} more: =AHP_REPAIR on the sheet)" if more > 0 else "")]]))
     blocks.append(Block(DASH_REPAIRS_HEADER, frame_rows(repairs.head(REPAIRS_SHOWN))))
+def per_customer(results: Any) -> pd.DataFrame:
+    """One row per analysed customer: what the breakdowns count (Segments' AccountManager,
+    Industry, Region, ABC and Move; the value score; the 12-month revenue scored; Activity's
+    churn risk and overdue flag)."""
+    seg = results.segments_table
+    frame = pd.DataFrame({c: seg[c] for c in (*schema.BREAKDOWN_COLUMNS, "ABC", "Move")
+                          if c in seg.columns})
+    frame["Value"] = results.scores_table["Value"].to_numpy()
+    scored = results.scored
+    if scored is not None and "Revenue12m" in scored.columns:
+        frame["Revenue12m"] = pd.to_numeric(scored["Revenue12m"], errors="coerce").to_numpy()
+    if results.operations is not None:
+        activity = results.operations.activity
+        for column in ("ChurnRisk", "Overdue"):
+            frame[column] = activity[column].to_numpy()
+        if "Revenue12m" not in frame:
+            frame["Revenue12m"] = activity["Revenue12m"].to_numpy()
+    return frame
+
+
+def breakdown_blocks(results: Any) -> list[Block]:
+    """Per account manager, industry and region: customers, revenue, value, A/B/C, at risk,
+    overdue and moved down (:func:`xlcrm.operations.breakdown.breakdown`)."""
+    frame = per_customer(results)
+    moved = "" if "Move" in frame else "; MovedDown is blank until the workbook keeps a History"
+    blocks = []
+    for column, title, title_at, header_at, shown in DASH_BREAKDOWNS:
+        values = frame.get(column)
+        if values is None or values.isna().all() or (values.astype("string").str.strip()
+                                                      .fillna("") == "").all():
+            blocks.append(Block(title_at, [[f"{title}: the {schema.CUSTOMERS} sheet has no "
+                                            f"{column} column (or it is empty)"]]))
+            continue
+        table = breakdown(frame, column, shown=shown)
+        blocks.append(Block(title_at, [[f"{title} ({column} on {schema.CUSTOMERS}{moved})"]]))
+        blocks.append(Block(header_at, frame_rows(table)))
     return blocks
 
 

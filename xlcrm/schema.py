@@ -58,6 +58,11 @@ CUSTOMER_IDENTITY_COLUMNS = (
     "Phone",
     "Email",
 )
+# Customers columns carried into Segments and Activity (blank where the ledger has none), so
+# that an account manager can filter to their accounts and the Dashboard can break the
+# figures down per manager, industry and region.
+ACCOUNT_MANAGER = "AccountManager"
+BREAKDOWN_COLUMNS = (ACCOUNT_MANAGER, "Industry", "Region")
 # Contact details masked in a shareable copy.
 CONTACT_COLUMNS = ("Contact", "Phone", "Email")
 
@@ -112,5 +117,7 @@ SEGMENTS_COLUMNS = (
     "ABC",
     "ABCName",
     "Cluster",
+    *BREAKDOWN_COLUMNS,
+    "Owner",  # who owns the type's strategy (Strategies sheet)
 )
 PROBLEMS_COLUMNS = ("Severity", "Sheet", "Cell", "Problem", "WhatToDo")

@@ -39,10 +39,38 @@ Public Sub CRM_ImportOrders(control As IRibbonControl)
     RunPython "import udfs.ribbon; udfs.ribbon.import_orders(r""" & exportFile & """)"
 End Sub
 
-' Write a copy of this workbook that can be emailed to people without Python.
+' Write a copy of this workbook that can be emailed to people without Python: of every
+' customer, or of one account manager's customers only (udfs/ribbon.py's share).
 Public Sub CRM_Share(control As IRibbonControl)
-    RunPython "import udfs.ribbon; udfs.ribbon.share()"
+    Dim manager As Variant
+    manager = Application.InputBox( _
+        "A copy for one account manager only? Type the name (" & ManagerList() & _
+        "), or leave blank for a copy of every customer:", "Make shareable copy", "", Type:=2)
+    If VarType(manager) = vbBoolean Then Exit Sub ' Cancel
+    ' Quotes and backslashes would end the Python string: names never need them here.
+    manager = Replace(Replace(manager, """", ""), "\", "")
+    RunPython "import udfs.ribbon; udfs.ribbon.share(manager=r""" & manager & """)"
 End Sub
+
+' The account managers of the Customers table, each once, separated by commas (shortened
+' to fit the input box); empty when the table has no AccountManager column.
+Private Function ManagerList() As String
+    Dim column As Range, cell As Range, seen As String, name As String
+    On Error Resume Next
+    Set column = ThisWorkbook.Worksheets("Customers").ListObjects("tblCustomers") _
+        .ListColumns("AccountManager").DataBodyRange
+    On Error GoTo 0
+    If column Is Nothing Then Exit Function
+    For Each cell In column.Cells
+        name = Trim(CStr(cell.Value))
+        If Len(name) > 0 And InStr(1, "|" & seen & "|", "|" & name & "|", vbTextCompare) = 0 Then
+            If Len(seen) > 0 Then seen = seen & "|"
+            seen = seen & name
+        End If
+    Next cell
+    ManagerList = Replace(seen, "|", ", ")
+    If Len(ManagerList) > 150 Then ManagerList = Left(ManagerList, 147) & "..."
+End Function
 
 ' Show the Help sheet (plain VBA on purpose: it must work where Python is not installed).
 Public Sub CRM_Help(control As IRibbonControl)

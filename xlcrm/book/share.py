@@ -54,6 +54,7 @@ import html
 import io
 import os
 import re
+import tempfile
 import zipfile
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -203,6 +204,8 @@ class ShareReport:
     source_open : bool
         The source was open in a spreadsheet program (a lock file beside it): the copy shows
         its last saved state.
+    customers : str
+        Whose customers the copy holds (``share --manager``); empty for every customer.
     """
 
     source: Path
@@ -218,6 +221,7 @@ class ShareReport:
     removed: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     source_open: bool = False
+    customers: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-able values (``xlcrm share --json``)."""
@@ -235,6 +239,7 @@ class ShareReport:
             "removed": list(self.removed),
             "warnings": list(self.warnings),
             "source_open": self.source_open,
+            "customers": self.customers,
         }
 
 
@@ -253,21 +258,32 @@ class _Outcome:
     warnings: list[str] = field(default_factory=list)
     verbatim: set[str] = field(default_factory=set)
     """Members copied byte for byte (their compressed bytes)."""
+    masking: bool = False
+    """Contact columns were to be masked."""
+    only: str = ""
+    """Whose customers the copy holds, when not everyone's."""
 
 
 # --------------------------------------------------------------------------------------------
 # Where the copy goes
 
 
-def default_output(source: str | os.PathLike[str], day: date | None = None) -> Path:
-    """``<stem> (shareable YYYY-MM-DD).xlsx`` beside ``source``.
+_UNSAFE_IN_NAME = re.compile(r'[\\/:*?"<>|]+')
+
+
+def default_output(source: str | os.PathLike[str], day: date | None = None,
+                   manager: str | None = None) -> Path:
+    """``<stem> (shareable YYYY-MM-DD).xlsx`` beside ``source``; ``<stem> (NAME, shareable
+    YYYY-MM-DD).xlsx`` for one manager's customers.
 
     Dated, so that a copy emailed yesterday is not overwritten by today's; the same day's
-    copy is replaced by a new one.
+    copy is replaced by a new one. Named after the manager, so that each manager's book is
+    its own file (characters a file name cannot hold become ``_``).
     """
     p = Path(source)
     day = day or date.today()
-    return p.with_name(f"{p.stem} (shareable {day:%Y-%m-%d}).xlsx")
+    who = _UNSAFE_IN_NAME.sub("_", " ".join(manager.split())) + ", " if manager else ""
+    return p.with_name(f"{p.stem} ({who}shareable {day:%Y-%m-%d}).xlsx")
 
 
 def _is_shareable_copy(path: Path) -> bool:
@@ -1170,6 +1186,7 @@ def _cover_rows(
         ["Results computed", computed],
         ["Copy made", f"{made:%Y-%m-%d %H:%M}"],
         ["Contact details", contacts],
+        *([["Customers", outcome.only]] if outcome.only else []),
         ["Formulas replaced by values", f"{outcome.formulas:,} cells"],
         *([("Taken out" if i == 0 else ""), what] for i, what in enumerate(removed)),
         ["Recalculation", "Nothing recalculates here; edits change no score. The analyst "
@@ -1375,6 +1392,7 @@ def shareable_bytes(
     mask_contacts: bool = False,
     made: datetime | None = None,
     progress: Progress | None = None,
+    only: str = "",
 ) -> tuple[list[_Member], _Outcome]:
     """The zip members of the shareable copy of ``book`` (see the module doc).
 
@@ -1396,11 +1414,16 @@ def shareable_bytes(
     entries = pkg.sheets()
     dropped = [e for e in entries if _sheet_is_dropped(e)]
     kept = [e for e in entries if e not in dropped]
-    outcome = _Outcome(sheets=[], cover="", computed=run_stamp(book))
-    plan = parts.plan_parts(pkg, {e.rid for e in kept}, mask_contacts)
+    outcome = _Outcome(sheets=[], cover="", computed=run_stamp(book), masking=mask_contacts,
+                       only=only)
+    # A copy of some customers only drops what masking drops beyond the contact columns
+    # (notes, text boxes, chart caches, unused strings): they may name the others.
+    scrub = mask_contacts or bool(only)
+    # A manager's own customers keep their mailto: links unless contacts are masked.
+    plan = parts.plan_parts(pkg, {e.rid for e in kept}, scrub, keep_mailto=not mask_contacts)
     sst_part = next(iter(plan.of_kind("sharedStrings")), None)
     targets = _mask_targets(z, pkg, kept, sst_part) if mask_contacts else {}
-    b = _Build(z, pkg, book.path.name, mask_contacts, plan, targets, outcome)
+    b = _Build(z, pkg, book.path.name, scrub, plan, targets, outcome)
     b.metadata = any(parts.rel_kind(r) == "metadata" for r in pkg.rels(wb_part))
 
     worksheets = [e for e in kept if e.kind == "worksheet"]
@@ -1414,7 +1437,7 @@ def shareable_bytes(
         if kind != "worksheet":
             _copy_part(b, part, kind)
     parts.prune(plan, b.filtered)
-    if mask_contacts and sst_part is not None:
+    if scrub and sst_part is not None:
         _scrub_unused_strings(b, sst_part, [e.part for e in worksheets if e.part])
     for ref, err in b.errors:
         outcome.warnings.append(
@@ -1465,7 +1488,7 @@ def _assemble(b: _Build, book: Workbook, wb_part: str, entries: Sequence[SheetEn
         wb_part: wb_xml,
         "docProps/core.xml": parts.core_xml(stamp),
         "docProps/app.xml": parts.app_xml(),
-        cover_part: _cover_part(_cover_rows(b.label, outcome, made, kept, b.mask), cover),
+        cover_part: _cover_part(_cover_rows(b.label, outcome, made, kept, outcome.masking), cover),
     }
     rels = dict(plan.rels)
     rels[wb_part] = [*rels.get(wb_part, []), cover_rel]
@@ -1599,6 +1622,7 @@ def make_shareable(
     mask_contacts: bool = False,
     made: datetime | None = None,
     progress: Progress | None = None,
+    manager: str | None = None,
 ) -> ShareReport:
     """Write a copy of the workbook ``source`` to email: values only, no macros.
 
@@ -1617,6 +1641,10 @@ def make_shareable(
         The time shown as "Copy made" (default: now).
     progress : callable or None
         Called with ``(step, fraction)``.
+    manager : str or None
+        Keep only the customers of this account manager (Customers' AccountManager; case
+        and spaces aside), on every sheet, with the result sheets recomputed for them
+        (:mod:`xlcrm.book.share_manager`); an unknown name is refused, listing the managers.
 
     Returns
     -------
@@ -1631,15 +1659,26 @@ def make_shareable(
     """
     source = Path(source)
     made = made or datetime.now()
-    out = Path(output) if output is not None else default_output(source, made.date())
-    _check_output(source, out)
+    if manager is None or output is not None:
+        out = Path(output) if output is not None else default_output(source, made.date())
+        _check_output(source, out)
     if progress:
         progress("Reading the workbook", 0.0)
     book = open_workbook(source)
     try:
-        members, outcome = shareable_bytes(book, mask_contacts=mask_contacts, made=made,
-                                           progress=progress)
-        comment = zipfile.ZipFile(io.BytesIO(book.data)).comment
+        if manager is not None and output is None:
+            from xlcrm.book.share_manager import manager_name
+
+            # Named as Customers spells the manager, whatever case was typed.
+            out = default_output(source, made.date(), manager_name(book, manager))
+            _check_output(source, out)
+        if manager is not None:
+            members, outcome, comment = _manager_members(book, manager, mask_contacts, made,
+                                                         progress)
+        else:
+            members, outcome = shareable_bytes(book, mask_contacts=mask_contacts, made=made,
+                                               progress=progress)
+            comment = zipfile.ZipFile(io.BytesIO(book.data)).comment
     finally:
         book.close()
 
@@ -1680,4 +1719,26 @@ def make_shareable(
         removed=tuple(outcome.removed),
         warnings=tuple(outcome.warnings),
         source_open=bool(lock_files(source)),
+        customers=outcome.only,
     )
+
+
+def _manager_members(book: Workbook, manager: str, mask_contacts: bool, made: datetime,
+                     progress: Progress | None) -> tuple[list[_Member], _Outcome, bytes]:
+    """The shareable copy's members of ``manager``'s book (a temporary workbook of the same
+    name, so that the cover names the source)."""
+    from xlcrm.book.share_manager import manager_workbook
+
+    if progress:
+        progress(f"Keeping the customers of {manager}", 0.05)
+    with tempfile.TemporaryDirectory(prefix="xlcrm-manager-") as tmp:
+        subset = Path(tmp) / book.path.name
+        only = manager_workbook(book, manager, subset)
+        part = open_workbook(subset)
+        try:
+            members, outcome = shareable_bytes(part, mask_contacts=mask_contacts, made=made,
+                                               progress=progress, only=only)
+            comment = zipfile.ZipFile(io.BytesIO(part.data)).comment
+        finally:
+            part.close()
+    return members, outcome, comment

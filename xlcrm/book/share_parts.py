@@ -169,11 +169,14 @@ def _link_allowed(target: str, mask: bool) -> bool:
     return low.startswith(LINK_SCHEMES) or (not mask and low.startswith("mailto:"))
 
 
-def plan_parts(pkg: Package, sheet_rids: set[str], mask: bool) -> Plan:
+def plan_parts(pkg: Package, sheet_rids: set[str], mask: bool,
+               keep_mailto: bool | None = None) -> Plan:
     """Walk the package from its root along :data:`FOLLOW` only.
 
-    ``sheet_rids`` are the workbook relationship ids of the sheets the copy keeps.
+    ``sheet_rids`` are the workbook relationship ids of the sheets the copy keeps;
+    ``mailto:`` links are kept when ``keep_mailto`` (default: without ``mask``).
     """
+    mailto = not mask if keep_mailto is None else keep_mailto
     plan = Plan()
     wb_part = pkg.workbook_part()
     todo = [("", "package")]
@@ -187,7 +190,7 @@ def plan_parts(pkg: Package, sheet_rids: set[str], mask: bool) -> Plan:
                 ok = ok and rel.id in sheet_rids
             name = None
             if ok and rel.external:
-                ok = k == "hyperlink" and _link_allowed(rel.target, mask)
+                ok = k == "hyperlink" and _link_allowed(rel.target, not mailto)
             elif ok:
                 name = pkg.find(rel.target)
                 ok = name is not None and k != "hyperlink"

@@ -675,6 +675,7 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         report.DASH_SURVEY_TITLE: "Survey",
         report.DASH_IPA_TITLE: "Importance-performance",
         report.DASH_CLV_TITLE: "Lifetime value (CLV)",
+        **{title_at: title for _, title, title_at, _, _ in report.DASH_BREAKDOWNS},
     }
     for (r, c), text in titles.items():
         ws.cell(row=r + 1, column=c + 1, value=text).font = BOLD
@@ -689,6 +690,8 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         report.DASH_OVERDUE_HEADER: report.DASH_OVERDUE_COLUMNS,
         report.DASH_IPA_HEADER: report.DASH_IPA_COLUMNS,
         report.DASH_CLV_HEADER: report.DASH_CLV_COLUMNS,
+        **{header_at: report.DASH_BREAKDOWN_COLUMNS
+           for *_, header_at, _ in report.DASH_BREAKDOWNS},
     }
     for (r, c), names in headers.items():
         _header(ws, r + 1, c + 1, names)
@@ -710,6 +713,11 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         (report.DASH_OVERDUE_HEADER, report.OVERDUE_SHOWN,
          {"Value": ONE, "NextContactDue": "yyyy-mm-dd", "DaysOverdue": "0",
           "LastContact": "yyyy-mm-dd"}),
+        *((header_at, shown, {"CustomerShare": PERCENT, "Revenue12m": "#,##0",
+                              "RevenueShare": PERCENT, "MeanValue": ONE,
+                              **{c: "0" for c in ("A", "B", "C", "AtRisk", "Overdue",
+                                                  "MovedDown")}})
+          for *_, header_at, shown in report.DASH_BREAKDOWNS),
     ]
     for (r, c), n, by_name in formats:
         names = headers[(r, c)]
@@ -998,7 +1006,9 @@ def build_workbook(
         {**{name: ONE for name in score_columns[2:-len(schema.SCORES_TAIL)]
             + ["Value", "Percentile"]}, "ImputedWeight": PERCENT},
     )
-    _result_sheet(sheets[schema.SEGMENTS], segments_header(hierarchy))
+    carried = {"AccountManager": 18, "Industry": 16, "Region": 12}
+    _result_sheet(sheets[schema.SEGMENTS], segments_header(hierarchy),
+                  widths={**carried, "Owner": 22})
     _result_sheet(sheets[schema.PROBLEMS], schema.PROBLEMS_COLUMNS,
                   widths={"Severity": 10, "Sheet": 14, "Cell": 12, "Problem": 80, "WhatToDo": 70})
     money, day = "#,##0", "yyyy-mm-dd"
@@ -1009,7 +1019,7 @@ def build_workbook(
          "GrowthRate": PERCENT, "RecencyDays": "0", "LastContact": day, "NextContactDue": day,
          "Satisfaction": ONE, "PAlive": "0.00", "ExpectedOrders": ONE,
          "ExpectedOrderValue": money, "CLV": money},
-        {"RFMSegment": 18, "ChurnReason": 70},
+        {"RFMSegment": 18, "ChurnReason": 70, **carried},
     )
     _dashboard_sheet(sheets[schema.DASHBOARD], hierarchy.groups)
     _xlwings_conf_sheet(sheets[XLWINGS_CONF])

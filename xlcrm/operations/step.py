@@ -34,7 +34,7 @@ ACTIVITY_COLUMNS = (
     "CustomerID", "Name", "FirstOrder", "LastOrder", "Orders", "Revenue12m", "RevenuePrev12m",
     "GrowthRate", "RecencyDays", "R", "F", "M", "RFMSegment", "ChurnRisk", "ChurnReason",
     "LastContact", "NextContactDue", "Overdue", "OpenComplaints", "Satisfaction",
-    *INDICATOR_COLUMNS,
+    *INDICATOR_COLUMNS, *schema.BREAKDOWN_COLUMNS,
 )  # fmt: skip
 
 
@@ -69,6 +69,14 @@ def _named(frame: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
 def customer_ids(customers: pd.DataFrame) -> pd.Series:
     """The CustomerIDs of ``customers`` as trimmed text, positionally."""
     return customers[schema.CUSTOMER_ID].astype("string").str.strip().reset_index(drop=True)
+
+
+def carried_columns(customers: pd.DataFrame) -> dict[str, np.ndarray]:
+    """AccountManager, Industry and Region of ``customers`` as they are typed (blank where the
+    Customers table has no such column), for Segments and Activity."""
+    n = len(customers)
+    return {col: (customers[col].to_numpy(dtype=object) if col in customers.columns
+                  else np.full(n, None, dtype=object)) for col in schema.BREAKDOWN_COLUMNS}
 
 
 def visit_intervals(types: pd.Series, catalogue: Sequence[CustomerType]) -> np.ndarray:
@@ -165,6 +173,7 @@ def operations(
             "Satisfaction": s["SatisfactionIndex"].to_numpy(),
             **{col: (m[col] if col in m.columns else pd.Series(np.nan, index=m.index))
                .to_numpy(dtype=float) for col in INDICATOR_COLUMNS},
+            **carried_columns(customers),
         }
     )
     segments = pd.DataFrame({"Type": types.to_numpy(), "ABC": abc}, index=ids.to_numpy())

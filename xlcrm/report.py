@@ -339,6 +339,9 @@ def _judgment_blocks(results: Any) -> list[Block]:
         "judgments imply, and the CR after that one change"
         + (f" ({more} more: =AHP_REPAIR on the sheet)" if more > 0 else "")]]))
     blocks.append(Block(DASH_REPAIRS_HEADER, frame_rows(repairs.head(REPAIRS_SHOWN))))
+    return blocks
+
+
 def per_customer(results: Any) -> pd.DataFrame:
     """One row per analysed customer: what the breakdowns count (Segments' AccountManager,
     Industry, Region, ABC and Move; the value score; the 12-month revenue scored; Activity's

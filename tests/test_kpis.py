@@ -87,11 +87,11 @@ def test_kpis_by_definition(inputs) -> None:
     assert overall["Surveyed customers"] == 2
     assert overall["Overdue contacts"] == 5  # all but A (visited 10 days ago)
     assert overall["High churn risk"] == 2
-    assert overall["Value share of A customers"] == pytest.approx(80 / 100)
+    assert overall["A share of summed value scores"] == pytest.approx(80 / 100)
 
     t1 = k["Type 1"]  # A, B, F
     assert list(t1[:11]) == pytest.approx([3, 1, 0.5, 1.0, 2.0, 1, 4.0, 75.0, 1, 2, 2])
-    assert np.isnan(t1["Value share of A customers"])
+    assert np.isnan(t1["A share of summed value scores"])
     t2 = k["Type 2"]  # C, D
     assert list(t2[:11]) == pytest.approx([2, 2, 0.0, 0.0, 0.5, 0, 10.0, 50.0, 1, 2, 0])
     t3 = k["Type 3"]  # E: nobody active, every rate undefined
@@ -115,7 +115,7 @@ def test_kpis_with_inputs_left_out(inputs) -> None:
     assert k[OVERALL]["Customers"] == 6 and k[OVERALL]["Churn rate"] == pytest.approx(1 / 3)
     for name in ("Complaint rate", "Open complaints", "Avg resolution days",
                  "Satisfaction index", "Surveyed customers", "Overdue contacts",
-                 "High churn risk", "Value share of A customers"):
+                 "High churn risk", "A share of summed value scores"):
         assert np.isnan(k[OVERALL][name]), name
     assert k.drop(columns=OVERALL).isna().all().all()
     # Segments indexed by CustomerID, in another order, give the same table.
@@ -162,7 +162,7 @@ def test_kpis_on_the_demo_ledger() -> None:
     assert 0 < overall["Churn rate"] < 0.5 and 0 < overall["Repeat-purchase rate"] <= 1
     assert overall["Satisfaction index"] == pytest.approx(result.overall_index)
     assert overall["High churn risk"] == (churn["ChurnRisk"] == "High").sum()
-    assert overall["Value share of A customers"] == pytest.approx(
+    assert overall["A share of summed value scores"] == pytest.approx(
         value.iloc[:100].sum() / value.sum()
     )
     types = [f"Type {n}" for n in range(1, 9)]

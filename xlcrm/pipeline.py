@@ -61,7 +61,11 @@ TYPE_SUMMARY_COLUMNS = (
     "MeanValue",
     "VisitIntervalDays",
     "Strategy",
+    "Revenue",
+    "RevenueShare",
 )
+"""Per type: ``Value`` is the summed value score (0-100 each) and ``ValueShare`` its share;
+``Revenue`` is the summed revenue of the last 12 months and ``RevenueShare`` its share."""
 ABC_SUMMARY_COLUMNS = (
     "Class",
     "Name",
@@ -581,7 +585,7 @@ def run(
         profiles=profiles,
         validation=validation,
         summary_by_type=type_summary(segments.type, rating.unrated, value.to_numpy(dtype=float),
-                                     settings.types, len(groups)),
+                                     settings.types, len(groups), _revenue(kept)),
         summary_by_abc=abc_summary(by_abc),
         pareto=pareto,
         scores_table=scores_table,
@@ -664,6 +668,14 @@ def _missing_strategies(
     return out
 
 
+def _revenue(kept: pd.DataFrame) -> np.ndarray | None:
+    """Revenue of the last 12 months per analysed customer (ledger figures filled in), or
+    ``None`` when the Customers table has no such column."""
+    if REVENUE_COLUMN not in kept.columns:
+        return None
+    return pd.to_numeric(kept[REVENUE_COLUMN], errors="coerce").to_numpy(dtype=float)
+
+
 def _abc_of(
     basis: np.ndarray, classed: np.ndarray, cutoffs: tuple[float, float], ids: np.ndarray
 ) -> ABCResult:
@@ -689,8 +701,13 @@ def type_summary(
     value: np.ndarray,
     catalogue: tuple[CustomerType, ...],
     groups: int,
+    revenue: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per type that customers have: number, code, name, counts and shares, interval, strategy.
+
+    ``revenue`` (per customer, like ``value``) gives the ``Revenue`` and ``RevenueShare``
+    columns (blank without it): a type's share of the revenue next to its share of the
+    customers is what a sales manager compares.
 
     Only types with customers are listed, in number order; then ``Unrated`` and
     ``No type`` (a group score that could not be computed) when some customers are.
@@ -701,12 +718,16 @@ def type_summary(
     key = np.where(unrated, -1, np.where(np.isnan(numbers), 0, numbers)).astype(np.int64)
     n = len(key)
     total = float(np.nansum(value))
-    grouped = pd.DataFrame({"key": key, "value": value}).groupby("key")["value"]
-    stats = pd.DataFrame({"count": grouped.size(), "sum": grouped.sum(), "mean": grouped.mean()})
+    money = np.full(n, np.nan) if revenue is None else np.asarray(revenue, dtype=float)
+    total_money = float(np.nansum(money))
+    frame = pd.DataFrame({"key": key, "value": value, "money": money}).groupby("key")
+    grouped = frame["value"]
+    stats = pd.DataFrame({"count": grouped.size(), "sum": grouped.sum(), "mean": grouped.mean(),
+                          "money": frame["money"].sum(min_count=1)})
     order = [k for k in stats.index if k > 0] + [k for k in (-1, 0) if k in stats.index]
     rows = []
     for k in order:
-        count, value_sum, mean = stats.loc[k]
+        count, value_sum, mean, money_sum = stats.loc[k]
         lead: tuple[object, ...]
         if k == -1:
             lead = (None, "", UNRATED, "Fill the indicators listed on the Segments sheet")
@@ -721,7 +742,8 @@ def type_summary(
         number, code, name, strategy = lead
         interval = named[k].visit_interval_days if k in named else None
         rows.append((number, code, name, int(count), count / n if n else np.nan, value_sum,
-                     value_sum / total if total else np.nan, mean, interval, strategy))
+                     value_sum / total if total else np.nan, mean, interval, strategy, money_sum,
+                     money_sum / total_money if total_money else np.nan))
     out = pd.DataFrame(rows, columns=list(TYPE_SUMMARY_COLUMNS))
     for column in ("Type", "VisitIntervalDays"):
         out[column] = out[column].astype("Int64")

@@ -20,9 +20,9 @@ from xlcrm.errors import SEVERITY_ORDER, Problem, column_letter
 from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
 from xlcrm.operations.breakdown import BREAKDOWN_COLUMNS, breakdown
 from xlcrm.operations.clv import LIFETIME_BY_COLUMNS
-from xlcrm.operations.kpis import KPI_NAMES, kpi_columns
+from xlcrm.operations.kpis import KPI_NAMES, OVERALL, kpi_columns
 from xlcrm.operations.step import ACTIVITY_COLUMNS
-from xlcrm.pipeline import ABC_SUMMARY_COLUMNS, TYPE_SUMMARY_COLUMNS
+from xlcrm.pipeline import ABC_SUMMARY_COLUMNS
 from xlcrm.value.segments import VALIDATION_COLUMNS
 
 Row = list[Any]
@@ -37,62 +37,119 @@ class Block:
 
 
 # Dashboard layout (0-based rows/columns). The template's charts refer to these cells.
+# Rows 0-98 are what a sales manager decides from (the print area, :data:`DASH_PRINT_ROWS`):
+# the headline tiles, types, classes, KPIs, who is at risk and who is overdue. Below them
+# the analyst's blocks (judgments, tests, survey, lifetime-value model). Rows 199-398
+# (sheet rows 200-399) belong to other blocks (see docs/ARCHITECTURE.md).
 DASH_STAMP = (1, 0)
 DASH_NOTES = (2, 0)
-DASH_TYPES_TITLE = (4, 0)
-DASH_TYPES_HEADER = (5, 0)
-DASH_TYPES_COLUMNS = TYPE_SUMMARY_COLUMNS
+DASH_TILES = (4, 0)
+"""Headline tiles: a label row, a figure row below it and a caption row below that."""
+TILE_NAMES = ("Customers", "Active customers", "A share of revenue", "Churn rate",
+              "Value at risk", "Overdue contacts", "Moved down since last run")  # fmt: skip
+NO_EARLIER_RUN = "\u2014"
+"""What the moved-down tile shows until a run can be compared with an earlier one."""
+DASH_TYPES_TITLE = (8, 0)
+DASH_TYPES_HEADER = (9, 0)
+# What each type row shows (columns of pipeline.TYPE_SUMMARY_COLUMNS) under which header.
+# Every share says what it is a share of; a value score is 0-100 per customer, so a type's
+# "Value" is a sum of scores, not money.
+TYPE_HEADERS = {
+    "Type": "Type", "Code": "Code", "Name": "Name", "Customers": "Customers",
+    "CustomerShare": "Share of customers", "Revenue": "Revenue 12m",
+    "RevenueShare": "Share of revenue", "Value": "Summed value score",
+    "ValueShare": "Share of summed value scores", "MeanValue": "Mean value score",
+    "VisitIntervalDays": "Visit interval (days)",
+}  # fmt: skip
+DASH_TYPES_COLUMNS = tuple(TYPE_HEADERS.values())
 N_TYPES = 8
-DASH_ABC_TITLE = (15, 0)
-DASH_ABC_HEADER = (16, 0)
-DASH_ABC_COLUMNS = ABC_SUMMARY_COLUMNS
-DASH_CR_TITLE = (21, 0)
-DASH_CR_HEADER = (22, 0)
-DASH_CR_COLUMNS = ("Level", "n", "LambdaMax", "CI", "RI", "CR", "Consistent")
-MAX_GROUPS = 9
-DASH_TEST_TITLE = (34, 0)
-DASH_TEST_HEADER = (35, 0)
-# Right of the widest table (the KPIs, columns A..M); the charts float right of it.
-DASH_PARETO_TITLE = (4, 14)
-DASH_PARETO_HEADER = (5, 14)
-DASH_PARETO_COLUMNS = ("CustomerShare", "ValueShare")
-PARETO_POINTS = 101
-DASH_KPI_TITLE = (50, 0)
-DASH_KPI_HEADER = (51, 0)
+# Long texts (strategies, churn reasons) go in the wide, wrapped column N.
+TEXT_COL = 13
+DASH_TYPES_STRATEGY = (DASH_TYPES_HEADER[0], TEXT_COL)
+DASH_ABC_TITLE = (19, 0)
+DASH_ABC_HEADER = (20, 0)
+ABC_HEADERS = {
+    "Revenue": ("Class", "Name", "Customers", "Share of customers", "Revenue 12m",
+                "Share of revenue", "Mean revenue"),
+    "Value": ("Class", "Name", "Customers", "Share of customers", "Summed value score",
+              "Share of summed value scores", "Mean value score"),
+}  # fmt: skip
+"""The ABC block's headers by what the classes were made from (pipeline.ABC_BASES)."""
+DASH_ABC_COLUMNS = ABC_HEADERS["Revenue"]
+DASH_KPI_TITLE = (25, 0)
+DASH_KPI_HEADER = (26, 0)
+MAX_KPIS = 16
+"""KPI rows the layout keeps free (more KPIs may come; the next block starts below)."""
 DASH_KPI_ROWS = {name: DASH_KPI_HEADER[0] + 1 + i for i, name in enumerate(KPI_NAMES)}
 """KPI name -> its 0-based Dashboard row (the KPI table always lists every KPI, in order)."""
 DASH_KPI_COLUMNS = ("KPI", *kpi_columns())
-DASH_RISK_TITLE = (68, 0)
-DASH_RISK_HEADER = (69, 0)
+DASH_RISK_TITLE = (44, 0)
+DASH_RISK_HEADER = (45, 0)
 AT_RISK_SHOWN = 25
-# Name in column C, the wide one (column B holds the narrow type codes above).
-DASH_RISK_COLUMNS = ("CustomerID", "Value", "Name", "ChurnRisk", "ValueAtRisk", "ChurnReason")
-DASH_TEST_COLUMNS = VALIDATION_COLUMNS
-DASH_OVERDUE_TITLE = (97, 0)
-DASH_OVERDUE_HEADER = (98, 0)
-DASH_OVERDUE_COLUMNS = (
-    "CustomerID", "Value", "Name", "NextContactDue", "DaysOverdue", "LastContact",
-    "OpenComplaints",
-)
+# Name in column C, the wide one; the reason in the wrapped text column N. Headers are
+# words that wrap (a cut "ValueAtRis" is no header); the Activity sheet keeps the names.
+RISK_HEADERS = {"CustomerID": "CustomerID", "Value": "Value score", "Name": "Name",
+                "ChurnRisk": "Churn risk", "ValueAtRisk": "Value at risk"}  # fmt: skip
+DASH_RISK_COLUMNS = tuple(RISK_HEADERS.values())
+DASH_RISK_REASON = (DASH_RISK_HEADER[0], TEXT_COL)
+DASH_OVERDUE_TITLE = (72, 0)
+DASH_OVERDUE_HEADER = (73, 0)
+OVERDUE_HEADERS = {
+    "CustomerID": "CustomerID", "Value": "Value score", "Name": "Name",
+    "NextContactDue": "Next contact due", "DaysOverdue": "Days overdue",
+    "LastContact": "Last contact", "OpenComplaints": "Open complaints",
+}  # fmt: skip
+DASH_OVERDUE_COLUMNS = tuple(OVERDUE_HEADERS.values())
 OVERDUE_SHOWN = 25
-DASH_SURVEY_TITLE = (125, 0)
-DASH_SURVEY_ROWS = (126, 0)
+DASH_PRINT_ROWS = 99
+"""Sheet rows 1..99 and columns A..N are the Dashboard's print area (2 landscape pages)."""
+DASH_PRINT_COLS = TEXT_COL + 1
+DASH_CR_TITLE = (100, 0)
+DASH_CR_HEADER = (101, 0)
+DASH_CR_COLUMNS = ("Level", "n", "LambdaMax", "CI", "RI", "CR", "Consistent")
+MAX_GROUPS = 9
+DASH_TEST_TITLE = (113, 0)
+DASH_TEST_HEADER = (114, 0)
+DASH_TEST_COLUMNS = VALIDATION_COLUMNS
+TEST_ROWS = 15
+# Right of the print area; the charts float right of it.
+DASH_PARETO_TITLE = (4, 15)
+DASH_PARETO_HEADER = (5, 15)
+DASH_PARETO_COLUMNS = ("Share of customers", "Cumulative share of revenue")
+"""Pareto headers (by revenue; ``... of summed value scores`` when the classes are by value)."""
+PARETO_POINTS = 101
+# Cells the charts draw their guide lines from (below the Pareto points, off the print area).
+DASH_PARETO_LINE = (DASH_PARETO_HEADER[0] + PARETO_POINTS + 2, DASH_PARETO_HEADER[1])
+"""The class A cut-off as a horizontal line on the Pareto chart: header and two points."""
+DASH_IPA_LINES = (DASH_PARETO_LINE[0] + 4, DASH_PARETO_HEADER[1])
+"""The importance-performance quadrant lines: header, two points of the vertical line (at
+the mean importance), two of the horizontal line (at the mean performance)."""
+DASH_SURVEY_TITLE = (131, 0)
+DASH_SURVEY_ROWS = (132, 0)
 SURVEY_FIGURES = (
     "Questionnaires used",
     "Satisfaction index (0-100)",
     "Cronbach's alpha",
     "Questionnaires complete (for alpha)",
 )
-DASH_IPA_TITLE = (131, 0)
-DASH_IPA_HEADER = (132, 0)
-DASH_IPA_COLUMNS = ("Question", "Importance", "Performance", "PerformanceIndex", "Quadrant")
-MAX_QUESTIONS = 40
-DASH_CLV_TITLE = (176, 0)
-DASH_CLV_ROWS = (177, 0)
+DASH_IPA_TITLE = (137, 0)
+DASH_IPA_HEADER = (138, 0)
+IPA_HEADERS = {"Question": "Question", "Importance": "Importance",
+               "Performance": "Performance", "PerformanceIndex": "Performance index",
+               "Quadrant": "Quadrant"}  # fmt: skip
+DASH_IPA_COLUMNS = tuple(IPA_HEADERS.values())
+MAX_QUESTIONS = 30
+DASH_CLV_TITLE = (170, 0)
+DASH_CLV_ROWS = (171, 0)
 CLV_FIGURES = ("Model", "Customers used", "Order parameters", "Spend parameters",
                "Horizon and money", "Status", "Total CLV")  # fmt: skip
-DASH_CLV_HEADER = (185, 0)
-DASH_CLV_COLUMNS = LIFETIME_BY_COLUMNS
+DASH_CLV_HEADER = (179, 0)
+CLV_HEADERS = dict(zip(LIFETIME_BY_COLUMNS, ("Segment", "Customers", "CLV", "Share of CLV",
+                                             "Mean CLV", "Mean P(alive)"), strict=True))
+DASH_CLV_COLUMNS = tuple(CLV_HEADERS.values())
+DASH_LAST_ROW = 198
+"""Last 0-based row of this module's blocks (sheet row 199): the CLV table, 3 classes and
+16 types, ends there."""
 # Judgments under review (sheet rows 200-219, reserved for raters and repairs).
 DASH_RATERS_TITLE = (199, 0)
 DASH_RATERS_HEADER = (200, 0)  # then one row per level: at most MAX_GROUPS + 1
@@ -146,6 +203,11 @@ def frame_rows(frame: pd.DataFrame, *, header: bool = True) -> list[Row]:
     return rows
 
 
+def labelled(frame: pd.DataFrame, headers: dict[str, str]) -> list[Row]:
+    """The columns ``headers`` names of ``frame`` under the Dashboard's header words."""
+    return [list(headers.values()), *frame_rows(frame[list(headers)], header=False)]
+
+
 def _first_cell(cell: str) -> str:
     """The cell a link should go to: ``B5:D7`` -> ``B5``; ``G:G`` -> ``G1``; ``1:1`` -> ``A1``."""
     first = cell.split(":")[0]
@@ -188,12 +250,14 @@ def _summary_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[Row]:
 def type_rows(summary: pd.DataFrame) -> list[Row]:
     """The Dashboard's rows of the type summary: at most :data:`N_TYPES`, in its formats.
 
-    Only types that customers have are in ``summary``. When there are more rows than the
-    Dashboard's formatted (and charted) rows, as four or more groups allow, the largest
-    types are shown in number order and the rest are added up in one ``Other types`` row;
-    the Segments sheet has every customer's type.
+    Each row holds the figures of :data:`TYPE_HEADERS` and then the strategy (which the
+    Dashboard shows in its wrapped text column). Only types that customers have are in
+    ``summary``. When there are more rows than the Dashboard's formatted (and charted) rows,
+    as four or more groups allow, the largest types are shown in number order and the rest
+    are added up in one ``Other types`` row; the Segments sheet has every customer's type.
     """
-    rows = _summary_rows(summary, DASH_TYPES_COLUMNS)
+    columns = [*TYPE_HEADERS, "Strategy"]
+    rows = _summary_rows(summary, columns)
     if len(rows) <= N_TYPES:
         return rows
     counts = summary["Customers"].to_numpy()
@@ -204,12 +268,61 @@ def type_rows(summary: pd.DataFrame) -> list[Row]:
         "Name": f"Other types ({len(rest)})",
         "Customers": customers,
         "CustomerShare": float(rest["CustomerShare"].sum()),
+        "Revenue": rest["Revenue"].sum(min_count=1),
+        "RevenueShare": rest["RevenueShare"].sum(min_count=1),
         "Value": value,
         "ValueShare": float(rest["ValueShare"].sum()),
         "MeanValue": value / customers if customers else None,
         "Strategy": "Each type's strategy is on the Segments and Strategies sheets",
     }
-    return [rows[k] for k in keep] + [[clean(other.get(c)) for c in DASH_TYPES_COLUMNS]]
+    return [rows[k] for k in keep] + [[clean(other.get(c)) for c in columns]]
+
+
+def _tiles(results: Any) -> Block:
+    """The headline: one tile per figure, label above, figure, and a caption below."""
+    ops = results.operations
+    kpi = ops.kpis[OVERALL] if ops is not None else None
+    n = results.customers
+    abc = results.summary_by_abc.set_index("Class")
+    a_share = (abc.loc["A", "ValueShare"] if results.abc_basis == "Revenue"
+               and "A" in abc.index else None)  # fmt: skip
+    at_risk = (ops.at_risk["ValueAtRisk"].sum(min_count=1) if ops is not None
+               and "ValueAtRisk" in ops.at_risk else None)  # fmt: skip
+    active = kpi["Active customers"] if kpi is not None else None
+    overdue = kpi["Overdue contacts"] if kpi is not None else None
+    down, compared = moved_down(results.segments_table)
+    figures = [n, active, a_share, kpi["Churn rate"] if kpi is not None else None,
+               at_risk, overdue, NO_EARLIER_RUN if down is None else down]
+    captions = [
+        "analysed",
+        f"{active / n:.0%} ordered in 12 months" if n and active == active and active
+        is not None else "no orders in the ledger",
+        f"class A: {int(abc.loc['A', 'Customers'])} customers" if a_share is not None else
+        "classes are by value score: see ABC below",
+        "of last year's buyers did not reorder",
+        "CLV x (1 - P(alive)) of those at risk"
+        if results.lifetime is not None and ops is not None
+        and ops.at_risk["ValueAtRisk"].notna().any() else "needs orders for the CLV model",
+        f"{overdue / n:.0%} of customers: see the list below" if n and overdue == overdue
+        and overdue is not None else "no contacts in the ledger",
+        "no earlier run" if down is None else f"of {compared} customers in the last run",
+    ]
+    return Block(DASH_TILES, [list(TILE_NAMES), [clean(v) for v in figures], captions])
+
+
+def moved_down(segments: pd.DataFrame) -> tuple[int | None, int]:
+    """Customers whose ``Move`` on Segments is ``down``, and how many were compared.
+
+    ``(None, 0)`` when Segments has no ``Move`` column or no customer was in an earlier
+    run (every move ``new`` or blank): there is nothing to compare yet, which is not 0.
+    """
+    if "Move" not in segments.columns:
+        return None, 0
+    move = segments["Move"].astype("string").str.strip().str.lower()
+    compared = int(move.isin(("up", "down", "same")).sum())
+    if not compared:
+        return None, 0
+    return int((move == "down").sum()), compared
 
 
 def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
@@ -254,17 +367,20 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         note.append(f"{unrated} customers are Unrated (too many indicators imputed): see the "
                     "Segments sheet.")
     blocks.append(Block(DASH_NOTES, [[" ".join(note)]]))
+    blocks.append(_tiles(results))
 
     groups = ", ".join(map(str, results.segments.high.columns))
     blocks.append(Block(DASH_TYPES_TITLE, [[f"By customer type ({groups})"]]))
-    blocks.append(
-        Block(DASH_TYPES_HEADER, [list(DASH_TYPES_COLUMNS)] + type_rows(results.summary_by_type))
-    )
-    blocks.append(Block(DASH_ABC_TITLE, [["By ABC class (Pareto)"]]))
+    types = type_rows(results.summary_by_type)
+    blocks.append(Block(DASH_TYPES_HEADER, [list(DASH_TYPES_COLUMNS)] + [r[:-1] for r in types]))
+    blocks.append(Block(DASH_TYPES_STRATEGY, [["Strategy"]] + [r[-1:] for r in types]))
+    basis = "revenue" if results.abc_basis == "Revenue" else "value score"
+    blocks.append(Block(DASH_ABC_TITLE, [[f"By ABC class (Pareto, by {basis})"]]))
     blocks.append(
         Block(
             DASH_ABC_HEADER,
-            [list(DASH_ABC_COLUMNS)] + _summary_rows(results.summary_by_abc, DASH_ABC_COLUMNS),
+            [list(ABC_HEADERS[results.abc_basis])]
+            + _summary_rows(results.summary_by_abc, ABC_SUMMARY_COLUMNS),
         )
     )
     blocks.append(
@@ -292,18 +408,25 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
               else "value")  # fmt: skip
         blocks.append(Block(DASH_RISK_TITLE, [[f"Customers at risk of churning, by {by} (top "
                                                f"{AT_RISK_SHOWN}; all on the Activity sheet)"]]))
-        at_risk = ops.at_risk[list(DASH_RISK_COLUMNS)].head(AT_RISK_SHOWN)
-        blocks.append(Block(DASH_RISK_HEADER, frame_rows(at_risk)))
+        at_risk = ops.at_risk.head(AT_RISK_SHOWN)
+        blocks.append(Block(DASH_RISK_HEADER, labelled(at_risk, RISK_HEADERS)))
+        blocks.append(Block(DASH_RISK_REASON, frame_rows(at_risk[["ChurnReason"]])))
         blocks.append(Block(DASH_OVERDUE_TITLE, [[
             f"Contacts overdue, by value (top {OVERDUE_SHOWN}; all on the Activity sheet)"]]))
-        overdue = ops.overdue[list(DASH_OVERDUE_COLUMNS)].head(OVERDUE_SHOWN)
-        blocks.append(Block(DASH_OVERDUE_HEADER, frame_rows(overdue)))
+        overdue = ops.overdue.head(OVERDUE_SHOWN)
+        blocks.append(Block(DASH_OVERDUE_HEADER, labelled(overdue, OVERDUE_HEADERS)))
         blocks.extend(_survey_blocks(ops))
         blocks.extend(_lifetime_blocks(results.lifetime, ops))
     blocks.extend(_judgment_blocks(results))
     blocks.extend(breakdown_blocks(results))
     blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
-    blocks.append(Block(DASH_PARETO_HEADER, frame_rows(results.pareto[list(DASH_PARETO_COLUMNS)])))
+    pareto = results.pareto[["CustomerShare", "ValueShare"]]
+    of = "revenue" if results.abc_basis == "Revenue" else "summed value scores"
+    blocks.append(Block(DASH_PARETO_HEADER, [[DASH_PARETO_COLUMNS[0], f"Cumulative share of {of}"],
+                                             *frame_rows(pareto, header=False)]))
+    cut = float(results.abc.cutoffs[0])
+    blocks.append(Block(DASH_PARETO_LINE, [["Share of customers", f"Class A cut-off ({cut:.0%})"],
+                                           [0.0, cut], [1.0, cut]]))
     return blocks
 
 
@@ -401,8 +524,29 @@ def _survey_blocks(ops: Any) -> list[Block]:
     return [
         *blocks,
         Block(DASH_IPA_TITLE, [[title]]),
-        Block(DASH_IPA_HEADER, frame_rows(ipa[list(DASH_IPA_COLUMNS)].head(MAX_QUESTIONS))),
+        Block(DASH_IPA_HEADER, labelled(ipa.head(MAX_QUESTIONS), IPA_HEADERS)),
+        Block(DASH_IPA_LINES, quadrant_lines(ipa.head(MAX_QUESTIONS))),
     ]
+
+
+def quadrant_lines(ipa: pd.DataFrame) -> list[Row]:
+    """End points of the lines that split the importance-performance chart into quadrants.
+
+    At the mean importance and the mean performance of the questions shown, where the
+    table's ``Quadrant`` splits them (Martilla & James); each line runs a tenth of the
+    data's range beyond the outermost points, so that it crosses the whole cloud.
+    """
+    x = pd.to_numeric(ipa["Importance"], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(ipa["Performance"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return [["Quadrant line x", "Quadrant line y"]]
+    x, y = x[ok], y[ok]
+    pad_x, pad_y = max(np.ptp(x), 1.0) / 10, max(np.ptp(y), 1.0) / 10
+    mx, my = float(x.mean()), float(y.mean())
+    return [["Quadrant line x", "Quadrant line y"],
+            [mx, float(y.min() - pad_y)], [mx, float(y.max() + pad_y)],
+            [float(x.min() - pad_x), my], [float(x.max() + pad_x), my]]
 
 
 def _lifetime_blocks(lifetime: Any, ops: Any) -> list[Block]:
@@ -435,7 +579,7 @@ def _lifetime_blocks(lifetime: Any, ops: Any) -> list[Block]:
                               for label, value in zip(CLV_FIGURES, figures, strict=True)]),
     ]
     if ops.lifetime_by_segment is not None:
-        blocks.append(Block(DASH_CLV_HEADER, frame_rows(ops.lifetime_by_segment)))
+        blocks.append(Block(DASH_CLV_HEADER, labelled(ops.lifetime_by_segment, CLV_HEADERS)))
     return blocks
 
 

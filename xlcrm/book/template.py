@@ -20,6 +20,9 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference, ScatterChart, Series
+from openpyxl.chart.data_source import StrRef
+from openpyxl.chart.label import DataLabelList
+from openpyxl.chart.series import SeriesLabel
 from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -655,6 +658,43 @@ def customer_columns_of(hierarchy: Hierarchy) -> list[str]:
     return [*identity, *(c for c in hierarchy.columns if c not in identity)]
 
 
+# Dashboard column widths (characters). A holds type numbers, KPI names, customer IDs; C the
+# customer names (the demo's longest is 56 characters); D..M figures; N (report.TEXT_COL)
+# the wrapped strategies and churn reasons; P..Q the chart data.
+DASH_WIDTHS = [22, 11, 52, *([11] * 10), 70, 3, 12, 14]
+LINE = 15.0
+"""Points per line of 11-point text (the sheets' default row height)."""
+TILE_FILL = PatternFill("solid", fgColor="DDEBF7")
+TILE_LABEL_FONT = Font(name="Calibri", bold=True, color="1F4E78")
+TILE_FIGURE_FONT = Font(name="Calibri", bold=True, size=16, color="1F4E78")
+TILE_CAPTION_FONT = Font(name="Calibri", italic=True, size=9, color="595959")
+HEADER_WRAP = Alignment(wrap_text=True, vertical="bottom")
+TEXT_WRAP = Alignment(wrap_text=True, vertical="top")
+# Thousands and millions, so that a large sum fits its tile.
+SHORT_MONEY = '[>=1000000]#,##0.0,,"M";[>=1000]#,##0,"k";0'
+
+
+def wrapped_lines(text: str, width: float, *, bold: bool = False) -> int:
+    """Lines ``text`` takes when wrapped at word breaks in a column ``width`` characters wide.
+
+    A character of 11-point Calibri is on average narrower than the digit that defines the
+    width unit; bold is about a tenth wider. The estimate errs on the side of one line more.
+    """
+    room = max(1.0, (width - 1) / (1.1 if bold else 1.0))
+    lines, used = 1, 0.0
+    for word in str(text).split():
+        need = len(word) if not used else used + 1 + len(word)
+        if need <= room:
+            used = need
+        else:
+            lines, used = lines + 1, float(len(word))
+    return lines
+
+
+def _row_height(ws: Worksheet, row: int, lines: int, size: float = 11) -> None:
+    ws.row_dimensions[row].height = max(LINE, lines * LINE * size / 11)
+
+
 def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
     ws["A1"] = "Customer value dashboard"
     ws["A1"].font = TITLE_FONT
@@ -663,6 +703,7 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         column=1,
         value="Run CRM > Resegment (or `xlcrm resegment`) to fill the dashboard.",
     )
+    _widths(ws, DASH_WIDTHS)
     titles = {
         report.DASH_TYPES_TITLE: f"By customer type ({', '.join(groups)})",
         report.DASH_ABC_TITLE: "By ABC class (Pareto)",
@@ -679,40 +720,110 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
     }
     for (r, c), text in titles.items():
         ws.cell(row=r + 1, column=c + 1, value=text).font = BOLD
-    headers = {
+    _dashboard_tiles(ws)
+    headers = dashboard_headers()
+    for (r, c), names in headers.items():
+        _header(ws, r + 1, c + 1, names)
+        lines = max(wrapped_lines(n, DASH_WIDTHS[c + j], bold=True) for j, n in enumerate(names))
+        for j in range(len(names)):
+            ws.cell(row=r + 1, column=c + 1 + j).alignment = HEADER_WRAP
+        if c == 0:  # the blocks at the right (chart data) do not set their rows' heights
+            _row_height(ws, r + 1, lines)
+    _dashboard_text_rows(ws)
+    _dashboard_charts(ws)
+    _dashboard_formats(ws, headers)
+    _dashboard_page(ws)
+
+
+def dashboard_headers() -> dict[tuple[int, int], tuple[str, ...]]:
+    """Header cells of the Dashboard's blocks as the template lays them out (0-based anchor
+    -> header words)."""
+    return {
         report.DASH_TYPES_HEADER: report.DASH_TYPES_COLUMNS,
+        report.DASH_TYPES_STRATEGY: ("Strategy",),
         report.DASH_ABC_HEADER: report.DASH_ABC_COLUMNS,
         report.DASH_CR_HEADER: report.DASH_CR_COLUMNS,
         report.DASH_PARETO_HEADER: report.DASH_PARETO_COLUMNS,
         report.DASH_TEST_HEADER: report.DASH_TEST_COLUMNS,
         report.DASH_KPI_HEADER: report.DASH_KPI_COLUMNS,
         report.DASH_RISK_HEADER: report.DASH_RISK_COLUMNS,
+        report.DASH_RISK_REASON: ("Churn reason",),
         report.DASH_OVERDUE_HEADER: report.DASH_OVERDUE_COLUMNS,
         report.DASH_IPA_HEADER: report.DASH_IPA_COLUMNS,
         report.DASH_CLV_HEADER: report.DASH_CLV_COLUMNS,
         **{header_at: report.DASH_BREAKDOWN_COLUMNS
            for *_, header_at, _ in report.DASH_BREAKDOWNS},
     }
-    for (r, c), names in headers.items():
-        _header(ws, r + 1, c + 1, names)
-    _dashboard_charts(ws)
-    # Number formats the written values take over (the writer keeps a cell's style).
+
+
+def _dashboard_tiles(ws: Worksheet) -> None:
+    """The headline row: label, figure and caption of each tile, on a light fill."""
+    r, c = report.DASH_TILES
+    formats = ("0", "0", PERCENT, PERCENT, SHORT_MONEY, "0", "0")
+    labels = max(wrapped_lines(n, DASH_WIDTHS[c + j], bold=True)
+                 for j, n in enumerate(report.TILE_NAMES))
+    for j, (name, fmt) in enumerate(zip(report.TILE_NAMES, formats, strict=True)):
+        label = ws.cell(row=r + 1, column=c + 1 + j, value=name)
+        figure = ws.cell(row=r + 2, column=c + 1 + j)
+        caption = ws.cell(row=r + 3, column=c + 1 + j)
+        for cell, font in ((label, TILE_LABEL_FONT), (figure, TILE_FIGURE_FONT),
+                           (caption, TILE_CAPTION_FONT)):
+            cell.fill, cell.font = TILE_FILL, font
+            cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
+        figure.number_format = fmt
+    _row_height(ws, r + 1, labels)
+    _row_height(ws, r + 2, 1, size=16)
+    # Captions are at most TILE_CAPTION_LINES lines of 9-point text (report keeps them short).
+    _row_height(ws, r + 3, TILE_CAPTION_LINES, size=9)
+
+
+TILE_CAPTION_LINES = 3
+
+
+def _dashboard_text_rows(ws: Worksheet) -> None:
+    """Rows whose strategy or churn reason wraps in the text column get two or three lines;
+    type numbers sit at the left of column A, away from the codes in B."""
+    text = report.TEXT_COL + 1
+    for header, n, lines in ((report.DASH_TYPES_STRATEGY, report.N_TYPES, 2),
+                             (report.DASH_RISK_REASON, report.AT_RISK_SHOWN, 2)):
+        for row in range(header[0] + 2, header[0] + 2 + n):
+            ws.cell(row=row, column=text).alignment = TEXT_WRAP
+            _row_height(ws, row, lines)
+            for col in range(1, text):
+                ws.cell(row=row, column=col).alignment = Alignment(vertical="top",
+                                                                   horizontal="left"
+                                                                   if col == 1 else None)
+    for name, row in report.DASH_KPI_ROWS.items():
+        _row_height(ws, row + 1, wrapped_lines(name, DASH_WIDTHS[0]))
+    # The validation block's tests and groups are phrases in narrow columns.
+    for row in range(report.DASH_TEST_HEADER[0] + 2,
+                     report.DASH_TEST_HEADER[0] + 2 + report.TEST_ROWS):
+        for col in (2, 5):
+            ws.cell(row=row, column=col).alignment = TEXT_WRAP
+        _row_height(ws, row, 3)
+
+
+def _dashboard_formats(ws: Worksheet, headers: Mapping[tuple[int, int], Sequence[str]]) -> None:
+    """Number formats the written values take over (the writer keeps a cell's style)."""
+    share = {"Share of customers": PERCENT, "Share of revenue": PERCENT,
+             "Share of summed value scores": PERCENT}
     formats = [
-        (report.DASH_TYPES_HEADER, report.N_TYPES, {"CustomerShare": PERCENT, "ValueShare":
-                                                    PERCENT, "Value": ONE, "MeanValue": ONE}),
-        (report.DASH_ABC_HEADER, 3, {"CustomerShare": PERCENT, "ValueShare": PERCENT,
-                                     "Value": "#,##0", "MeanValue": "#,##0"}),
+        (report.DASH_TYPES_HEADER, report.N_TYPES,
+         {**share, "Summed value score": ONE, "Mean value score": ONE, "Revenue 12m": "#,##0"}),
+        (report.DASH_ABC_HEADER, 3, {"Share of customers": PERCENT, "Share of revenue": PERCENT,
+                                     "Revenue 12m": "#,##0", "Mean revenue": "#,##0"}),
         (report.DASH_CR_HEADER, report.MAX_GROUPS + 1,
          {c: "0.000" for c in ("LambdaMax", "CI", "RI", "CR")}),
         (report.DASH_PARETO_HEADER, report.PARETO_POINTS,
          {c: PERCENT for c in report.DASH_PARETO_COLUMNS}),
-        (report.DASH_RISK_HEADER, report.AT_RISK_SHOWN, {"Value": ONE, "ValueAtRisk": "#,##0"}),
+        (report.DASH_RISK_HEADER, report.AT_RISK_SHOWN,
+         {"Value score": ONE, "Value at risk": "#,##0"}),
         # 3 classes, then the types (16 formatted: the default 8, or 4 groups' 16)
-        (report.DASH_CLV_HEADER, 3 + 16, {"CLV": "#,##0", "CLVShare": PERCENT,
-                                          "MeanCLV": "#,##0", "MeanPAlive": "0.00"}),
+        (report.DASH_CLV_HEADER, 3 + 16, {"CLV": "#,##0", "Share of CLV": PERCENT,
+                                          "Mean CLV": "#,##0", "Mean P(alive)": "0.00"}),
         (report.DASH_OVERDUE_HEADER, report.OVERDUE_SHOWN,
-         {"Value": ONE, "NextContactDue": "yyyy-mm-dd", "DaysOverdue": "0",
-          "LastContact": "yyyy-mm-dd"}),
+         {"Value score": ONE, "Next contact due": "yyyy-mm-dd", "Days overdue": "0",
+          "Last contact": "yyyy-mm-dd"}),
         *((header_at, shown, {"CustomerShare": PERCENT, "Revenue12m": "#,##0",
                               "RevenueShare": PERCENT, "MeanValue": ONE,
                               **{c: "0" for c in ("A", "B", "C", "AtRisk", "Overdue",
@@ -720,12 +831,16 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
           for *_, header_at, shown in report.DASH_BREAKDOWNS),
     ]
     for (r, c), n, by_name in formats:
-        names = headers[(r, c)]
+        names = list(headers[(r, c)])
         for name, fmt in by_name.items():
-            col = c + 1 + list(names).index(name)
+            col = c + 1 + names.index(name)
             for row in range(r + 2, r + 2 + n):
                 ws.cell(row=row, column=col).number_format = fmt
-    for row in range(report.DASH_TEST_HEADER[0] + 2, report.DASH_KPI_TITLE[0]):
+    for row in range(report.DASH_TYPES_HEADER[0] + 2,
+                     report.DASH_TYPES_HEADER[0] + 2 + report.N_TYPES):
+        ws.cell(row=row, column=1).alignment = Alignment(horizontal="left", vertical="top")
+    for row in range(report.DASH_TEST_HEADER[0] + 2,
+                     report.DASH_TEST_HEADER[0] + 2 + report.TEST_ROWS):
         ws.cell(row=row, column=3).number_format = "0.000"
         ws.cell(row=row, column=4).number_format = "0.0E+00"
     kpi_formats = {"share": PERCENT, "days": ONE, "index 0-100": ONE,
@@ -753,13 +868,31 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         row = report.DASH_IPA_HEADER[0] + 2 + i
         for col, fmt in ((2, "0.0"), (3, "0.00"), (4, ONE)):
             ws.cell(row=row, column=col).number_format = fmt
-    # Column A holds type numbers, KPI names, judgment levels and survey figures' labels.
-    _widths(ws, [24, 10, 26, 11, 13, 11, 11, 11, 16, 40, 11, 11, 11, 4, 14, 12])
+    for r0 in (report.DASH_PARETO_LINE[0], report.DASH_IPA_LINES[0]):
+        for row in range(r0 + 2, r0 + 6):
+            for col in (report.DASH_PARETO_LINE[1] + 1, report.DASH_PARETO_LINE[1] + 2):
+                ws.cell(row=row, column=col).number_format = "0.00"
+
+
+def _dashboard_page(ws: Worksheet) -> None:
+    """Print the decision blocks (rows 1..DASH_PRINT_ROWS, columns A..N) one page wide,
+    landscape A4: two to three pages (tests/test_dashboard_layout.py counts them)."""
+    last = get_column_letter(report.DASH_PRINT_COLS)
+    ws.print_area = f"A1:{last}{report.DASH_PRINT_ROWS}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.print_title_rows = None
 
 
 def _dashboard_charts(ws: Worksheet) -> None:
     t_row = report.DASH_TYPES_HEADER[0] + 1  # 1-based header row
     names = Reference(ws, min_col=3, min_row=t_row + 1, max_row=t_row + report.N_TYPES)
+    types = list(report.DASH_TYPES_COLUMNS)
 
     def bar(title: str, col: int, header_row: int, n: int, cats: Reference, y: str) -> BarChart:
         chart = BarChart()
@@ -773,30 +906,60 @@ def _dashboard_charts(ws: Worksheet) -> None:
         chart.height, chart.width = 7, 14
         return chart
 
-    ws.add_chart(bar("Customers per type", 4, t_row, report.N_TYPES, names, "customers"), "R2")
-    ws.add_chart(bar("Value share per type", 7, t_row, report.N_TYPES, names, "share"), "R17")
+    ws.add_chart(bar("Customers per type", 1 + types.index("Customers"), t_row,
+                     report.N_TYPES, names, "customers"), "S2")
+    ws.add_chart(bar("Share of revenue per type", 1 + types.index("Share of revenue"), t_row,
+                     report.N_TYPES, names, "share of revenue"), "S17")
     a_row = report.DASH_ABC_HEADER[0] + 1
+    abc = list(report.DASH_ABC_COLUMNS)
     abc_names = Reference(ws, min_col=2, min_row=a_row + 1, max_row=a_row + 3)
-    ws.add_chart(bar("Customers per ABC class", 3, a_row, 3, abc_names, "customers"), "Z2")
-    ws.add_chart(bar("Value share per ABC class", 6, a_row, 3, abc_names, "share"), "Z17")
+    ws.add_chart(bar("Customers per ABC class", 1 + abc.index("Customers"), a_row, 3,
+                     abc_names, "customers"), "AA2")
+    ws.add_chart(bar("Share of revenue per ABC class", 1 + abc.index("Share of revenue"),
+                     a_row, 3, abc_names, "share of what the classes are ranked by"), "AA17")
+    ws.add_chart(_pareto_chart(ws), "S32")
+    ws.add_chart(_ipa_chart(ws), "AA32")
+    _kpi_charts(ws)
+
+
+def _line_series(ws: Worksheet, anchor: tuple[int, int], first: int, title: str) -> Series:
+    """A thin dashed grey line through two points of the chart-data cells at ``anchor``
+    (rows ``first`` and ``first + 1`` below its header)."""
+    row, col = anchor[0] + 2 + first, anchor[1] + 1  # 1-based first point
+    xs = Reference(ws, min_col=col, min_row=row, max_row=row + 1)
+    ys = Reference(ws, min_col=col + 1, min_row=row, max_row=row + 1)
+    line = Series(ys, xs, title=title)
+    line.marker.symbol = "none"
+    line.smooth = False
+    line.graphicalProperties.line.solidFill = "7F7F7F"
+    line.graphicalProperties.line.dashStyle = "dash"
+    line.graphicalProperties.line.width = 12700
+    return line
+
+
+def _pareto_chart(ws: Worksheet) -> ScatterChart:
+    """Cumulative share by share of customers, both axes 0-100 %, with the class A cut-off."""
     p_row = report.DASH_PARETO_HEADER[0] + 1
     p_col = report.DASH_PARETO_HEADER[1] + 1
     pareto = ScatterChart(scatterStyle="lineMarker")
-    pareto.title = "Pareto curve: share of value by share of customers"
+    pareto.title = "Pareto curve: cumulative share by share of customers"
     pareto.style = 13
     pareto.x_axis.title = "share of customers (best first)"
-    pareto.y_axis.title = "cumulative share of value"
+    pareto.y_axis.title = "cumulative share"
     xs = Reference(ws, min_col=p_col, min_row=p_row + 1, max_row=p_row + report.PARETO_POINTS)
     ys = Reference(ws, min_col=p_col + 1, min_row=p_row, max_row=p_row + report.PARETO_POINTS)
     series = Series(ys, xs, title_from_data=True)
     series.marker.symbol = "none"
     series.smooth = False
     pareto.series.append(series)
+    pareto.series.append(_line_series(ws, report.DASH_PARETO_LINE, 0, "class A cut-off"))
+    for axis in (pareto.x_axis, pareto.y_axis):
+        axis.scaling.min, axis.scaling.max, axis.majorUnit = 0, 1, 0.2
+        axis.number_format = "0%"
+        axis.delete = False
     pareto.legend = None
     pareto.height, pareto.width = 7, 14
-    ws.add_chart(pareto, "R32")
-    ws.add_chart(_ipa_chart(ws), "Z32")
-    _kpi_charts(ws)
+    return pareto
 
 
 def _kpi_charts(ws: Worksheet) -> None:
@@ -805,10 +968,10 @@ def _kpi_charts(ws: Worksheet) -> None:
     last_col = len(report.DASH_KPI_COLUMNS)
     groups = Reference(ws, min_col=2, max_col=last_col, min_row=header)
     charts = (
-        ("Churn rate", "share", "R47"),
-        ("Repeat-purchase rate", "share", "Z47"),
-        ("Complaint rate", "complaints per active customer", "R62"),
-        ("Satisfaction index", "index 0-100", "Z62"),
+        ("Churn rate", "share", "S47"),
+        ("Repeat-purchase rate", "share", "AA47"),
+        ("Complaint rate", "complaints per active customer", "S62"),
+        ("Satisfaction index", "index 0-100", "AA62"),
     )
     for kpi, unit, anchor in charts:
         row = report.DASH_KPI_ROWS[kpi] + 1
@@ -824,27 +987,40 @@ def _kpi_charts(ws: Worksheet) -> None:
 
 
 def _ipa_chart(ws: Worksheet) -> ScatterChart:
-    """Importance (x) against performance (y) per survey question: the IPA grid."""
+    """Importance (x) against performance (y) per survey question: the IPA grid.
+
+    One series per question row, named by its Question cell and labelled with that name,
+    so that each point says which question it is; two dashed lines at the mean importance
+    and the mean performance mark the quadrants the table names.
+    """
     top = report.DASH_IPA_HEADER[0] + 2  # first data row, 1-based
     col = report.DASH_IPA_HEADER[1] + 1
     names = list(report.DASH_IPA_COLUMNS)
-    xs = Reference(ws, min_col=col + names.index("Importance"), min_row=top,
-                   max_row=top + report.MAX_QUESTIONS - 1)
-    ys = Reference(ws, min_col=col + names.index("Performance"), min_row=top,
-                   max_row=top + report.MAX_QUESTIONS - 1)
     chart = ScatterChart(scatterStyle="lineMarker")
     chart.title = "Importance-performance per survey question"
     chart.style = 13
     chart.x_axis.title = "importance"
     chart.y_axis.title = "performance (mean answer)"
-    series = Series(ys, xs, title="questions")
-    series.marker.symbol = "circle"
-    series.marker.size = 8
-    # Without an explicit fill some programs draw the markers in the background colour.
-    series.marker.graphicalProperties = GraphicalProperties(solidFill="4472C4")
-    series.marker.graphicalProperties.line.solidFill = "4472C4"
-    series.graphicalProperties.line.noFill = True
-    chart.series.append(series)
+    for i in range(report.MAX_QUESTIONS):
+        row = top + i
+        xs = Reference(ws, min_col=col + names.index("Importance"), min_row=row)
+        ys = Reference(ws, min_col=col + names.index("Performance"), min_row=row)
+        series = Series(ys, xs, title_from_data=False)
+        series.tx = SeriesLabel(strRef=StrRef(f"'{schema.DASHBOARD}'!$A${row}"))
+        series.marker.symbol = "circle"
+        series.marker.size = 8
+        # Without an explicit fill some programs draw the markers in the background colour.
+        series.marker.graphicalProperties = GraphicalProperties(solidFill="4472C4")
+        series.marker.graphicalProperties.line.solidFill = "4472C4"
+        series.graphicalProperties.line.noFill = True
+        series.dLbls = DataLabelList(showSerName=True, showVal=False, showCatName=False,
+                                     showLegendKey=False, showPercent=False,
+                                     showBubbleSize=False, dLblPos="r")
+        chart.series.append(series)
+    chart.series.append(_line_series(ws, report.DASH_IPA_LINES, 0, "mean importance"))
+    chart.series.append(_line_series(ws, report.DASH_IPA_LINES, 2, "mean performance"))
+    for axis in (chart.x_axis, chart.y_axis):
+        axis.delete = False
     chart.legend = None
     chart.height, chart.width = 7, 14
     return chart

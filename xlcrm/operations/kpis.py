@@ -45,7 +45,7 @@ Overdue contacts
     Customers whose next planned contact is due (on or before today).
 High churn risk
     Customers whose churn risk is High (when a churn table is given).
-Value share of A customers
+A share of summed value scores
     Sum of the value of class A customers / sum over all customers with a value (Overall
     column only; NaN in the group columns, where it would be 1 or 0 by construction).
 """
@@ -97,7 +97,7 @@ KPI_UNITS: Final = {
     "Surveyed customers": "customers",
     "Overdue contacts": "customers",
     "High churn risk": "customers",
-    "Value share of A customers": "share",
+    "A share of summed value scores": "share",
 }
 """KPI name -> unit (``share`` is a fraction: format it as a percentage)."""
 
@@ -119,7 +119,8 @@ KPI_DEFINITIONS: Final = {
     "Surveyed customers": "Customers who answered a questionnaire.",
     "Overdue contacts": "Customers whose next planned contact is due.",
     "High churn risk": "Customers whose churn risk is High.",
-    "Value share of A customers": "Value of class A customers / value of all customers.",
+    "A share of summed value scores": "Summed value score (0-100 each) of class A customers /"
+    " summed value score of all customers (not a share of revenue).",
 }
 
 

@@ -528,6 +528,7 @@ def make_ledger(
         model = _model(ident, rngs["latent"], as_of, months, orders_per_customer)
         tx = _history(model, rngs["history"])
         inter, complaints12 = _interactions(model, ident, rngs["interactions"])
+        inter = _with_planned_contacts(inter, model, rngs["planned"])
         responded, survey_day, answers = _survey_draws(model, rngs["survey"], complaints12)
 
         in_last = tx["day"] > model.y1
@@ -805,7 +806,10 @@ def _check_args(n: int, seed: int, months: int, orders_per_customer: float) -> N
 def _streams(seed: int) -> dict[str, np.random.Generator]:
     # Independent streams per purpose: make_customers and make_ledger share the identity,
     # latent and survey draws, and planting never shifts the clean data.
-    names = ("identity", "latent", "history", "interactions", "survey", "summary", "plant")
+    # New purposes go at the end: spawned children keep their order, so the others' draws
+    # do not move.
+    names = ("identity", "latent", "history", "interactions", "survey", "summary", "plant",
+             "planned")
     children = np.random.SeedSequence(seed).spawn(len(names))
     return {name: np.random.default_rng(s) for name, s in zip(names, children, strict=True)}
 
@@ -1273,6 +1277,61 @@ def _interactions(
     complaints12 = np.bincount(cust[complaint & (day > m.y1)], minlength=m.n)
     table = {"cust": cust, "day": day, "kind": kind, "outcome": outcome, "resolved": resolved}
     return table, complaints12
+
+
+PLANNED_INTERVALS = ((0.45, 14), (0.60, 21), (0.80, 30), (0.90, 45), (1.0, 90))
+"""(share of customers by size, largest first, contact interval in days) the account
+managers work to: about the visit intervals of the default strategies, whose best types
+(Star: 14 days) are mostly the largest customers."""
+PLANNED_SLIP = 0.05
+"""Share of served customers whose manager has let the rhythm slip (overdue by design)."""
+
+
+def _planned_contacts(m: _Model, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The account managers' recent check-in calls: (customer, day) of each.
+
+    A customer still served (ordering, or silent for less than 120 days) is called at its
+    size tier's interval (:data:`PLANNED_INTERVALS`), a little early rather than late, the
+    last three times; a few (:data:`PLANNED_SLIP`) were last called 1.2 to 3 intervals ago.
+    So "overdue" on the demo's Activity sheet is the exception it is in a working sales
+    team: lapsed customers nobody calls any more, slipped rhythms, and customers whose type
+    asks for more than their tier gets.
+    """
+    rank = np.argsort(np.argsort(-m.z_size, kind="stable"), kind="stable") / max(m.n, 1)
+    interval = np.select([rank < q for q, _ in PLANNED_INTERVALS],
+                         [d for _, d in PLANNED_INTERVALS]).astype(float)
+    served = np.flatnonzero(m.end + 120 >= m.today)
+    gap = interval[served]
+    slipped = rng.random(served.size) < PLANNED_SLIP
+    # Days since the last call: within 80 % of the interval, or 1.2-3 intervals when slipped.
+    since = np.where(slipped, gap * rng.uniform(1.2, 3.0, served.size),
+                     gap * rng.uniform(0.0, 0.8, served.size))
+    steps = gap[:, None] * rng.uniform(0.8, 1.0, (served.size, 3))
+    offsets = since[:, None] + np.concatenate([np.zeros((served.size, 1)),
+                                               np.cumsum(steps[:, 1:], axis=1)], axis=1)
+    days = m.today - np.floor(offsets).astype(np.int64)
+    cust = np.repeat(served, 3)
+    days = days.ravel()
+    keep = days >= np.maximum(m.first_day, m.start[cust] - 30)
+    return cust[keep], _to_weekday(days[keep])
+
+
+def _with_planned_contacts(
+    inter: dict[str, np.ndarray], m: _Model, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """``inter`` with :func:`_planned_contacts` added as calls, in the table's order."""
+    cust, day = _planned_contacts(m, rng)
+    call = INTERACTION_KINDS.index("call")
+    out = {
+        "cust": np.concatenate([inter["cust"], cust]),
+        "day": np.concatenate([inter["day"], day]),
+        "kind": np.concatenate([inter["kind"], np.full(cust.size, call, dtype=np.int64)]),
+        "outcome": np.concatenate([inter["outcome"],
+                                   np.full(cust.size, "Call: planned check-in", dtype=object)]),
+        "resolved": np.concatenate([inter["resolved"], np.full(cust.size, -1, dtype=np.int64)]),
+    }
+    order = np.lexsort((out["kind"], out["cust"], out["day"]))
+    return {k: v[order] for k, v in out.items()}
 
 
 def _survey_draws(

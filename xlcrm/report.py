@@ -410,7 +410,7 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
                                                f"{AT_RISK_SHOWN}; all on the Activity sheet)"]]))
         at_risk = ops.at_risk.head(AT_RISK_SHOWN)
         blocks.append(Block(DASH_RISK_HEADER, labelled(at_risk, RISK_HEADERS)))
-        blocks.append(Block(DASH_RISK_REASON, frame_rows(at_risk[["ChurnReason"]])))
+        blocks.append(Block(DASH_RISK_REASON, labelled(at_risk, {"ChurnReason": "Churn reason"})))
         blocks.append(Block(DASH_OVERDUE_TITLE, [[
             f"Contacts overdue, by value (top {OVERDUE_SHOWN}; all on the Activity sheet)"]]))
         overdue = ops.overdue.head(OVERDUE_SHOWN)

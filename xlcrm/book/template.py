@@ -614,7 +614,14 @@ def _strategies_sheet(ws: Worksheet, types: Sequence[CustomerType]) -> None:
                 cell.fill = INPUT_FILL
             cell.alignment = WRAP
     ws.freeze_panes = "A2"
-    _widths(ws, [6, 7, 26, 70, 22, 18][: len(columns)])
+    widths = [6, 7, 26, 70, 22, 18][: len(columns)]
+    _widths(ws, widths)
+    # Spreadsheet programs do not grow wrapped rows on open: a two-line strategy would
+    # overlap the next row. Size each row for its longest wrapped cell.
+    for r, values in enumerate(table.itertuples(index=False, name=None), start=2):
+        lines = max(wrapped_lines(str(v), w) for v, w in zip(values, widths, strict=False)
+                    if v is not None and v == v)
+        _row_height(ws, r, lines)
 
 
 def _result_sheet(
@@ -795,6 +802,15 @@ def _dashboard_text_rows(ws: Worksheet) -> None:
                                                                    if col == 1 else None)
     for name, row in report.DASH_KPI_ROWS.items():
         _row_height(ws, row + 1, wrapped_lines(name, DASH_WIDTHS[0]))
+        ws.cell(row=row + 1, column=1).alignment = TEXT_WRAP
+    # Names start a space to the right of the figures left of them (value scores, counts).
+    for header, n in ((report.DASH_TYPES_HEADER, report.N_TYPES),
+                      (report.DASH_RISK_HEADER, report.AT_RISK_SHOWN),
+                      (report.DASH_OVERDUE_HEADER, report.OVERDUE_SHOWN)):
+        for row in range(header[0] + 1, header[0] + 2 + n):
+            cell = ws.cell(row=row, column=3)
+            cell.alignment = Alignment(indent=1, vertical=cell.alignment.vertical,
+                                       wrap_text=cell.alignment.wrap_text)
     # The validation block's tests and groups are phrases in narrow columns.
     for row in range(report.DASH_TEST_HEADER[0] + 2,
                      report.DASH_TEST_HEADER[0] + 2 + report.TEST_ROWS):

@@ -525,6 +525,8 @@ class _CellWriter:
             if style != col_styles.get(c):
                 self._kept_by_col.setdefault(c, {})[r] = style
         self.formula_types = _formula_types()
+        self.heights: dict[int, str] = {}
+        """1-based row -> the height attributes the old sheet gave it (kept with the styles)."""
         self._s_attr: dict[int | None, str] = {None: ""}
         self._rows_key: Sequence[int] | None = None
         self._rows_text: list[str] = []
@@ -1011,6 +1013,29 @@ def _kept_cell_styles(old: bytes, prefix: str, max_row: int) -> dict[tuple[int, 
     }
 
 
+def _kept_row_heights(old: bytes, prefix: str, max_row: int) -> dict[int, str]:
+    """1-based row -> `` ht="..." customHeight="1"`` of the old sheet's rows of a set height
+    among its first ``max_row`` rows: a layout's tall rows (wrapped headers, a headline)
+    stay tall when the cells are written again."""
+    p = re.escape(prefix.encode())
+    sd = re.search(rb"<" + p + rb"sheetData\b", old)
+    if sd is None:
+        return {}
+    out: dict[int, str] = {}
+    for m in re.compile(rb"<" + p + rb"row\b([^>]*)>").finditer(old, sd.start()):
+        attrs = m.group(1)
+        r = re.search(rb'\br="(\d+)"', attrs)
+        if r is None:
+            continue
+        row = int(r.group(1))
+        if row > max_row:
+            break
+        ht = re.search(rb'\bht="([0-9.]+)"', attrs)
+        if ht and re.search(rb'\bcustomHeight="(1|true)"', attrs):
+            out[row] = f' ht="{ht.group(1).decode()}" customHeight="1"'
+    return out
+
+
 def _freeze_xml(old: bytes | None, prefix: str, rows: int) -> bytes:
     attrs = ' workbookViewId="0"'
     if old:
@@ -1144,7 +1169,7 @@ def _sheet_rows(blocks: list[Block], writer: _CellWriter) -> Iterator[str]:
     """The ``<row>`` elements of all blocks in row order, many rows per string."""
     if len(blocks) == 1:
         for rows, bodies in _block_rows(blocks[0], writer):
-            text = "".join([f'<row r="{r}">{body}</row>'
+            text = "".join([f'<row r="{r}"{writer.heights.get(r, "")}>{body}</row>'
                             for r, body in zip(rows, bodies, strict=True) if body])
             if text:
                 yield text
@@ -1161,7 +1186,7 @@ def _sheet_rows(blocks: list[Block], writer: _CellWriter) -> Iterator[str]:
         for (_, right, _), (left, _, _) in zip(parts, parts[1:], strict=False):
             if left <= right:
                 raise ValueError(f"sheet {writer.sheet}: blocks overlap in row {r}")
-        yield f'<row r="{r}">' + "".join(p[2] for p in parts) + "</row>"
+        yield f'<row r="{r}"{writer.heights.get(r, "")}>' + "".join(p[2] for p in parts) + "</row>"
 
 
 def _sheet_chunks(
@@ -1618,6 +1643,8 @@ def write_result_sheets(
         for dropped in _DROPPED_WITH_CELLS:
             _set_child(split, dropped, None)
         writer = _CellWriter(styles, date1904, sheet_name, kept, col_styles)
+        if options.keep_styles and entry is not None:
+            writer.heights = _kept_row_heights(old, split.prefix, options.style_rows)
         chunks = _sheet_chunks(split, blocks, writer, options)
         if entry is not None:
             # Compressed now, while the cells are generated: memory holds compressed bytes.

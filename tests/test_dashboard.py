@@ -99,11 +99,43 @@ def test_kpi_charts_read_their_kpi_rows(demo):
 
 
 def test_ipa_chart_reads_importance_and_performance(demo):
+    """One labelled point per question row (named by its Question cell), then the two
+    quadrant lines from the cells the report writes."""
     path, _ = demo
     refs = _chart_refs(path)["Importance-performance per survey question"]
     first = report.DASH_IPA_HEADER[0] + 2
-    last = first + report.MAX_QUESTIONS - 1
-    assert refs == [f"'Dashboard'!$B${first}:$B${last}", f"'Dashboard'!$C${first}:$C${last}"]
+    points = [refs[3 * i: 3 * i + 3] for i in range(report.MAX_QUESTIONS)]
+    for i, (name, x, y) in enumerate(points):
+        row = first + i
+        assert (name, x, y) == (f"'Dashboard'!$A${row}", f"'Dashboard'!$B${row}",
+                                f"'Dashboard'!$C${row}")
+    lines = refs[3 * report.MAX_QUESTIONS:]
+    r, c = report.DASH_IPA_LINES
+    col = chr(ord("A") + c)
+    ycol = chr(ord("A") + c + 1)
+    assert lines == [f"'Dashboard'!${col}${r + 2}:${col}${r + 3}",
+                     f"'Dashboard'!${ycol}${r + 2}:${ycol}${r + 3}",
+                     f"'Dashboard'!${col}${r + 4}:${col}${r + 5}",
+                     f"'Dashboard'!${ycol}${r + 4}:${ycol}${r + 5}"]
+    with zipfile.ZipFile(path) as z:
+        xml = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/")
+                   and "Importance-performance" in z.read(n).decode())
+    assert len(re.findall(r'<(?:c:)?showSerName val="1"', xml)) == report.MAX_QUESTIONS
+
+
+def test_quadrant_lines_cross_at_the_means(demo):
+    path, results = demo
+    rows = open_workbook(path).rows(schema.DASHBOARD)
+    ipa = results.operations.importance_performance
+    mx, my = ipa["Importance"].mean(), ipa["Performance"].mean()
+    got = [[cell(rows, report.DASH_IPA_LINES, i, j) for j in range(2)] for i in range(1, 5)]
+    assert got[0][0] == got[1][0] == pytest.approx(mx)
+    assert got[2][1] == got[3][1] == pytest.approx(my)
+    assert got[0][1] < ipa["Performance"].min() and got[1][1] > ipa["Performance"].max()
+    assert got[2][0] < ipa["Importance"].min() and got[3][0] > ipa["Importance"].max()
+    # Known answer: the table's quadrants split at the same means.
+    high = ipa[(ipa["Importance"] > mx) & (ipa["Performance"] < my)]
+    assert set(high["Quadrant"]) <= {"Concentrate here"}
 
 
 def test_overlapping_blocks_are_refused():

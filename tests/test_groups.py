@@ -139,7 +139,8 @@ def test_two_groups_give_four_named_types(ledger):
     assert [r[2] for r in rows] == [by_number[r[0]] for r in rows]
     assert sum(r[3] for r in rows) == results.customers
     interval = {n: d for n, _, _, d in names}
-    assert [r[8] for r in rows] == [interval[r[0]] for r in rows]
+    at = report.DASH_TYPES_COLUMNS.index("Visit interval (days)")
+    assert [r[at] for r in rows] == [interval[r[0]] for r in rows]
 
 
 def test_a_strategies_sheet_for_three_groups_is_not_read_as_four(ledger):
@@ -181,7 +182,7 @@ def test_a_four_group_workbook_keeps_the_dashboards_formats(ledger, tmp_path):
     assert all(r[3] > 0 for r in rows) and sum(r[3] for r in rows) == 120
     sheet = load_workbook(path, read_only=False)[schema.DASHBOARD]
     top = report.DASH_TYPES_HEADER[0] + 2  # first type row, 1-based
-    share = 1 + report.DASH_TYPES_COLUMNS.index("CustomerShare")
+    share = 1 + report.DASH_TYPES_COLUMNS.index("Share of customers")
     for row in range(top, top + listed):
         cell = sheet.cell(row=row, column=share)
         assert isinstance(cell.value, float) and "%" in cell.number_format, cell.coordinate

@@ -135,7 +135,7 @@ SURVEY_FIGURES = (
 DASH_IPA_TITLE = (137, 0)
 DASH_IPA_HEADER = (138, 0)
 IPA_HEADERS = {"Question": "Question", "Importance": "Importance",
-               "Performance": "Performance", "PerformanceIndex": "Performance index",
+               "Performance": "Performance", "PerformanceIndex": "Index 0-100",
                "Quadrant": "Quadrant"}  # fmt: skip
 DASH_IPA_COLUMNS = tuple(IPA_HEADERS.values())
 MAX_QUESTIONS = 30

@@ -109,13 +109,14 @@ PICTURES: tuple[Picture, ...] = (
     Picture("indicators.png", "Indicators", "A1:J17", "Parameters", hide="H"),
     Picture("judgments.png", "Judgments", "A1:G39", "Weight", landscape=False),
     Picture("strategies.png", "Strategies", "A1:F9", "VisitIntervalDays"),
-    Picture("dashboard.png", "Dashboard", "A1:M47", "By ABC class"),
-    Picture("dashboard-kpis.png", "Dashboard", "A51:M124", "KPIs (last 12 months)",
+    # The headline tiles, types and classes, then the KPIs and who to call (the print area).
+    Picture("dashboard.png", "Dashboard", "A1:N24", "By ABC class", hide="L:M"),
+    Picture("dashboard-kpis.png", "Dashboard", "A26:N99", "KPIs (last 12 months)",
             landscape=False),
-    Picture("dashboard-survey.png", "Dashboard", "A126:E140", "Cronbach", landscape=False,
+    Picture("dashboard-survey.png", "Dashboard", "A132:E146", "Cronbach", landscape=False,
             max_width=1100),
-    Picture("dashboard-clv.png", "Dashboard", "A177:H197", "Lifetime value", landscape=False),
-    Picture("dashboard-charts.png", "Dashboard", "R1:AH76", "Pareto curve", landscape=False,
+    Picture("dashboard-clv.png", "Dashboard", "A171:H191", "Lifetime value", landscape=False),
+    Picture("dashboard-charts.png", "Dashboard", "S1:AI58", "Pareto curve", landscape=False,
             headings=False, max_width=1200),
     # Identity, the Qualification indicators, then the group scores and the value.
     Picture("scores.png", "Scores", "A1:U18", "Percentile", hide="G:N"),
@@ -188,6 +189,9 @@ def print_copy(data: bytes, parts: dict[str, str], picture: Picture) -> bytes:
             f'<definedName name="_xlnm.Print_Area" localSheetId="{index}">'
             f"'{html.escape(quoted)}'!{_absolute(picture.area)}</definedName>"
         )
+        # The sheet's own print area (the Dashboard has one) gives way to the picture's.
+        book = re.sub(r'<definedName name="_xlnm\.Print_Area" localSheetId="\d+">[^<]*'
+                      r"</definedName>", "", book)
         if "<definedNames>" in book:
             book = book.replace("<definedNames>", "<definedNames>" + name, 1)
         else:

@@ -534,7 +534,8 @@ def quadrant_lines(ipa: pd.DataFrame) -> list[Row]:
 
     At the mean importance and the mean performance of the questions shown, where the
     table's ``Quadrant`` splits them (Martilla & James); each line runs a tenth of the
-    data's range beyond the outermost points, so that it crosses the whole cloud.
+    data's range (at least half a point of the scale) beyond the outermost points, so
+    that it crosses the whole cloud visibly even when the answers lie close together.
     """
     x = pd.to_numeric(ipa["Importance"], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(ipa["Performance"], errors="coerce").to_numpy(dtype=float)
@@ -542,7 +543,7 @@ def quadrant_lines(ipa: pd.DataFrame) -> list[Row]:
     if not ok.any():
         return [["Quadrant line x", "Quadrant line y"]]
     x, y = x[ok], y[ok]
-    pad_x, pad_y = max(np.ptp(x), 1.0) / 10, max(np.ptp(y), 1.0) / 10
+    pad_x, pad_y = max(np.ptp(x) / 10, 0.5), max(np.ptp(y) / 10, 0.5)
     mx, my = float(x.mean()), float(y.mean())
     return [["Quadrant line x", "Quadrant line y"],
             [mx, float(y.min() - pad_y)], [mx, float(y.max() + pad_y)],

@@ -612,7 +612,9 @@ def _strategies_sheet(ws: Worksheet, types: Sequence[CustomerType]) -> None:
             cell = _value_cell(ws, r, c, value)
             if columns[c - 1] not in ("Type", "Code"):
                 cell.fill = INPUT_FILL
-            cell.alignment = WRAP
+            # A type number at the left, as its code is: "1" and "HHH" do not read "1HHH".
+            cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left"
+                                       if columns[c - 1] == "Type" else None)
     ws.freeze_panes = "A2"
     widths = [6, 7, 26, 70, 22, 18][: len(columns)]
     _widths(ws, widths)
@@ -906,6 +908,7 @@ def _dashboard_page(ws: Worksheet) -> None:
 
 
 def _dashboard_charts(ws: Worksheet) -> None:
+    at = chart_rows(ws, 5)
     t_row = report.DASH_TYPES_HEADER[0] + 1  # 1-based header row
     names = Reference(ws, min_col=3, min_row=t_row + 1, max_row=t_row + report.N_TYPES)
     types = list(report.DASH_TYPES_COLUMNS)
@@ -923,23 +926,42 @@ def _dashboard_charts(ws: Worksheet) -> None:
         return chart
 
     ws.add_chart(bar("Customers per type", 1 + types.index("Customers"), t_row,
-                     report.N_TYPES, names, "customers"), "S2")
+                     report.N_TYPES, names, "customers"), f"S{at[0]}")
     ws.add_chart(bar("Share of revenue per type", 1 + types.index("Share of revenue"), t_row,
-                     report.N_TYPES, names, "share of revenue"), "S17")
+                     report.N_TYPES, names, "share of revenue"), f"S{at[1]}")
     a_row = report.DASH_ABC_HEADER[0] + 1
     abc = list(report.DASH_ABC_COLUMNS)
     abc_names = Reference(ws, min_col=2, min_row=a_row + 1, max_row=a_row + 3)
     ws.add_chart(bar("Customers per ABC class", 1 + abc.index("Customers"), a_row, 3,
-                     abc_names, "customers"), "AA2")
+                     abc_names, "customers"), f"AA{at[0]}")
     ws.add_chart(bar("Share of revenue per ABC class", 1 + abc.index("Share of revenue"),
-                     a_row, 3, abc_names, "share of what the classes are ranked by"), "AA17")
-    ws.add_chart(_pareto_chart(ws), "S32")
-    ws.add_chart(_ipa_chart(ws), "AA32")
-    _kpi_charts(ws)
+                     a_row, 3, abc_names, "share of what the classes are ranked by"), f"AA{at[1]}")
+    ws.add_chart(_pareto_chart(ws), f"S{at[2]}")
+    ws.add_chart(_ipa_chart(ws), f"AA{at[2]}")
+    _kpi_charts(ws, at)
+
+
+CHART_POINTS = 7 / 2.54 * 72
+"""Height of a Dashboard chart (7 cm) in points."""
+
+
+def chart_rows(ws: Worksheet, count: int, top: int = 2) -> list[int]:
+    """1-based rows where ``count`` charts stacked from row ``top`` start, each one row
+    below the end of the one above: the rows' heights (tall wrapped rows too) are summed,
+    so charts neither overlap nor leave gaps."""
+    out, row = [], top
+    for _ in range(count):
+        out.append(row)
+        used = 0.0
+        while used < CHART_POINTS:
+            used += ws.row_dimensions[row].height or LINE
+            row += 1
+        row += 1
+    return out
 
 
 def _line_series(ws: Worksheet, anchor: tuple[int, int], first: int, title: str) -> Series:
-    """A thin dashed grey line through two points of the chart-data cells at ``anchor``
+    """A dashed red line through two points of the chart-data cells at ``anchor``
     (rows ``first`` and ``first + 1`` below its header)."""
     row, col = anchor[0] + 2 + first, anchor[1] + 1  # 1-based first point
     xs = Reference(ws, min_col=col, min_row=row, max_row=row + 1)
@@ -947,9 +969,10 @@ def _line_series(ws: Worksheet, anchor: tuple[int, int], first: int, title: str)
     line = Series(ys, xs, title=title)
     line.marker.symbol = "none"
     line.smooth = False
-    line.graphicalProperties.line.solidFill = "7F7F7F"
+    # Red: a grey line would vanish into a gridline (the 80 % cut-off lies on one).
+    line.graphicalProperties.line.solidFill = "C00000"
     line.graphicalProperties.line.dashStyle = "dash"
-    line.graphicalProperties.line.width = 12700
+    line.graphicalProperties.line.width = 19050
     return line
 
 
@@ -978,16 +1001,16 @@ def _pareto_chart(ws: Worksheet) -> ScatterChart:
     return pareto
 
 
-def _kpi_charts(ws: Worksheet) -> None:
+def _kpi_charts(ws: Worksheet, at: Sequence[int]) -> None:
     """One bar per group (Overall, Type 1..8, Class A..C) for the KPIs worth comparing."""
     header = report.DASH_KPI_HEADER[0] + 1  # 1-based
     last_col = len(report.DASH_KPI_COLUMNS)
     groups = Reference(ws, min_col=2, max_col=last_col, min_row=header)
     charts = (
-        ("Churn rate", "share", "S47"),
-        ("Repeat-purchase rate", "share", "AA47"),
-        ("Complaint rate", "complaints per active customer", "S62"),
-        ("Satisfaction index", "index 0-100", "AA62"),
+        ("Churn rate", "share", f"S{at[3]}"),
+        ("Repeat-purchase rate", "share", f"AA{at[3]}"),
+        ("Complaint rate", "complaints per active customer", f"S{at[4]}"),
+        ("Satisfaction index", "index 0-100", f"AA{at[4]}"),
     )
     for kpi, unit, anchor in charts:
         row = report.DASH_KPI_ROWS[kpi] + 1

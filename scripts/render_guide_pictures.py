@@ -113,7 +113,7 @@ PICTURES: tuple[Picture, ...] = (
     Picture("dashboard.png", "Dashboard", "A1:N24", "By ABC class", hide="L:M"),
     Picture("dashboard-kpis.png", "Dashboard", "A26:N99", "KPIs (last 12 months)",
             landscape=False),
-    Picture("dashboard-survey.png", "Dashboard", "A132:E146", "Cronbach", landscape=False,
+    Picture("dashboard-survey.png", "Dashboard", "A132:F146", "Cronbach", landscape=False,
             max_width=1100),
     Picture("dashboard-clv.png", "Dashboard", "A171:H191", "Lifetime value", landscape=False),
     Picture("dashboard-charts.png", "Dashboard", "S1:AI58", "Pareto curve", landscape=False,

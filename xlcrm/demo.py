@@ -701,6 +701,8 @@ def fit_history(
         float((rate * np.maximum(spans[kind][1] - spans[kind][0] + 1, 1) / 365.25).sum())
         for kind, rate in _contact_rates(model).items()
     )
+    # The planned calls (an upper bound: a call before the customer's first day is left out).
+    contacts += PLANNED_CALLS * min(1.0, model.activity) * float(_served(model).sum())
     expected = {
         schema.TRANSACTIONS: round(n_customers * orders_per_customer),
         schema.INTERACTIONS: round(contacts),
@@ -1300,20 +1302,33 @@ def _planned_contacts(m: _Model, rng: np.random.Generator) -> tuple[np.ndarray, 
     rank = np.argsort(np.argsort(-m.z_size, kind="stable"), kind="stable") / max(m.n, 1)
     interval = np.select([rank < q for q, _ in PLANNED_INTERVALS],
                          [d for _, d in PLANNED_INTERVALS]).astype(float)
-    served = np.flatnonzero(m.end + 120 >= m.today)
+    served = np.flatnonzero(_served(m))
+    # A thinner history (fewer orders per customer, see fit_history) has fewer planned
+    # calls too: a share of the customers in proportion to the order rate.
+    served = served[rng.random(served.size) < min(1.0, m.activity)]
     gap = interval[served]
     slipped = rng.random(served.size) < PLANNED_SLIP
     # Days since the last call: within 80 % of the interval, or 1.2-3 intervals when slipped.
     since = np.where(slipped, gap * rng.uniform(1.2, 3.0, served.size),
                      gap * rng.uniform(0.0, 0.8, served.size))
-    steps = gap[:, None] * rng.uniform(0.8, 1.0, (served.size, 3))
+    steps = gap[:, None] * rng.uniform(0.8, 1.0, (served.size, PLANNED_CALLS))
     offsets = since[:, None] + np.concatenate([np.zeros((served.size, 1)),
                                                np.cumsum(steps[:, 1:], axis=1)], axis=1)
     days = m.today - np.floor(offsets).astype(np.int64)
-    cust = np.repeat(served, 3)
+    cust = np.repeat(served, PLANNED_CALLS)
     days = days.ravel()
     keep = days >= np.maximum(m.first_day, m.start[cust] - 30)
     return cust[keep], _to_weekday(days[keep])
+
+
+PLANNED_CALLS = 3
+"""Planned calls per served customer: the last three of its rhythm."""
+
+
+def _served(m: _Model) -> np.ndarray:
+    """Customers the account managers still call: ordering, or silent under 120 days (as
+    the sales contacts of :func:`_contact_spans`)."""
+    return m.end + 120 >= m.today
 
 
 def _with_planned_contacts(

@@ -667,10 +667,11 @@ def customer_columns_of(hierarchy: Hierarchy) -> list[str]:
     return [*identity, *(c for c in hierarchy.columns if c not in identity)]
 
 
-# Dashboard column widths (characters). A holds type numbers, KPI names, customer IDs; C the
+# Dashboard column widths (characters). A holds type numbers, KPI names, customer IDs and the
+# CLV segments ("2 HHL Promising but dormant"); C the
 # customer names (the demo's longest is 56 characters); D..M figures; N (report.TEXT_COL)
 # the wrapped strategies and churn reasons; P..Q the chart data.
-DASH_WIDTHS = [22, 12, 52, *([12] * 10), 80, 3, 12, 14]
+DASH_WIDTHS = [28, 12, 52, *([12] * 10), 80, 3, 12, 14]
 LINE = 15.0
 """Points per line of 11-point text (the sheets' default row height)."""
 TILE_FILL = PatternFill("solid", fgColor="DDEBF7")

@@ -21,7 +21,10 @@ orders at its own rhythm (evenly spaced orders with some jitter, as B2B replenis
 a customer's usual interval between orders means something.
 ``Interactions`` holds visits (with the account manager's name in the outcome), calls,
 complaints and service jobs; complaints and service jobs carry a ``ResolvedDate`` unless still
-open. ``Survey`` holds one questionnaire (``Q1`` ... ``Q6``, Likert 1..5, Cronbach's alpha
+open. The account managers' last three planned check-in calls of each customer they still
+serve follow a contact rhythm by size (14 days for the largest, 90 for the smallest; see
+:func:`_planned_contacts`), so that about a fifth of the customers are overdue, not all.
+``Survey`` holds one questionnaire (``Q1`` ... ``Q6``, Likert 1..5, Cronbach's alpha
 about 0.8) from about 40 % of the customers.
 
 The derived columns of ``Customers`` are computed from the generated tables, with these

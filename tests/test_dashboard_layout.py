@@ -70,6 +70,12 @@ def test_names_strategies_and_reasons_are_not_cut(demo):
             name = ws.cell(row=row, column=3).value
             if name:
                 assert len(name) + 1 <= wide, name  # one character of indent
+    # CLV per class and type: segment names such as "2 HHL Promising but dormant" in A.
+    first = ws.column_dimensions["A"].width
+    for row in range(report.DASH_CLV_HEADER[0] + 2, report.DASH_CLV_HEADER[0] + 2 + 19):
+        segment = ws.cell(row=row, column=1).value
+        if segment:
+            assert len(segment) <= first - 1, segment
     text = ws.column_dimensions["N"].width
     for header, n in ((report.DASH_TYPES_STRATEGY, 8), (report.DASH_RISK_REASON, 25)):
         for row in range(header[0] + 2, header[0] + 2 + n):

@@ -1644,7 +1644,7 @@ def write_result_sheets(
             _set_child(split, dropped, None)
         writer = _CellWriter(styles, date1904, sheet_name, kept, col_styles)
         if options.keep_styles and entry is not None:
-            writer.heights = _kept_row_heights(old, split.prefix, options.style_rows)
+            writer.heights = _kept_row_heights(styled, split.prefix, options.style_rows)
         chunks = _sheet_chunks(split, blocks, writer, options)
         if entry is not None:
             # Compressed now, while the cells are generated: memory holds compressed bytes.

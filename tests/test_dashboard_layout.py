@@ -170,3 +170,23 @@ def test_dashboard_prints_on_two_or_three_pages(demo, tmp_path):
                           text=True, check=True).stdout
     pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
     assert 2 <= pages <= 3
+
+
+def test_rewriting_the_dashboard_keeps_the_layouts_row_heights(demo, tmp_path):
+    """The writer regenerates the cells; the tall rows the template set (tiles, wrapped
+    headers, wrapped reasons) stay as tall, and an untouched row stays default."""
+    from xlcrm.book.write import write_result_sheets
+
+    path, _ = demo
+    before = load_workbook(path)[schema.DASHBOARD].row_dimensions
+    rows = open_workbook(path).rows(schema.DASHBOARD)
+    out = tmp_path / "again.xlsm"
+    write_result_sheets(path.read_bytes(), out, {schema.DASHBOARD: rows},
+                        owned={schema.DASHBOARD})
+    after = load_workbook(out)[schema.DASHBOARD].row_dimensions
+    tile_label = report.DASH_TILES[0] + 1
+    reason = report.DASH_RISK_REASON[0] + 2
+    for row in (tile_label, tile_label + 1, report.DASH_TYPES_HEADER[0] + 1, reason):
+        assert before[row].height and before[row].height > 15
+        assert after[row].height == before[row].height, row
+    assert after[report.DASH_STAMP[0] + 1].height is None

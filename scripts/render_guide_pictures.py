@@ -199,6 +199,9 @@ def print_copy(data: bytes, parts: dict[str, str], picture: Picture) -> bytes:
 
         part = parts[picture.sheet]
         sheet = z.read(part).decode("utf-8")
+        # The sheet's own page breaks (the Dashboard has some) would split the picture.
+        sheet = re.sub(r"<rowBreaks\b.*?</rowBreaks>|<colBreaks\b.*?</colBreaks>", "", sheet,
+                       flags=re.S)
         sheet = _fit_to_one_page(sheet, picture)
         if picture.hide:
             sheet = hide_columns(sheet, column_numbers(picture.hide))

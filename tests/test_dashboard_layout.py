@@ -170,6 +170,13 @@ def test_dashboard_prints_on_two_or_three_pages(demo, tmp_path):
                           text=True, check=True).stdout
     pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
     assert 2 <= pages <= 3
+    if shutil.which("pdftotext"):
+        # Each list starts a page of its own (the page breaks above their titles).
+        for page, title in ((2, "Customers at risk"), (3, "Contacts overdue")):
+            text = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page),
+                                   str(tmp_path / "dash.pdf"), "-"], capture_output=True,
+                                  text=True, check=True).stdout
+            assert text.lstrip().startswith(title), (page, text[:80])
 
 
 def test_rewriting_the_dashboard_keeps_the_layouts_row_heights(demo, tmp_path):

@@ -102,7 +102,8 @@ OVERDUE_HEADERS = {
 DASH_OVERDUE_COLUMNS = tuple(OVERDUE_HEADERS.values())
 OVERDUE_SHOWN = 25
 DASH_PRINT_ROWS = 99
-"""Sheet rows 1..99 and columns A..N are the Dashboard's print area (2 landscape pages)."""
+"""Sheet rows 1..99 and columns A..N are the Dashboard's print area (3 landscape pages: a
+page break above the at-risk and the overdue lists keeps each list whole)."""
 DASH_PRINT_COLS = TEXT_COL + 1
 DASH_CR_TITLE = (100, 0)
 DASH_CR_HEADER = (101, 0)

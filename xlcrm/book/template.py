@@ -30,6 +30,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -895,7 +896,7 @@ def _dashboard_formats(ws: Worksheet, headers: Mapping[tuple[int, int], Sequence
 
 def _dashboard_page(ws: Worksheet) -> None:
     """Print the decision blocks (rows 1..DASH_PRINT_ROWS, columns A..N) one page wide,
-    landscape A4: two to three pages (tests/test_dashboard_layout.py counts them)."""
+    landscape A4: three pages, one per part (tests/test_dashboard_layout.py counts them)."""
     last = get_column_letter(report.DASH_PRINT_COLS)
     ws.print_area = f"A1:{last}{report.DASH_PRINT_ROWS}"
     ws.page_setup.orientation = "landscape"
@@ -905,7 +906,10 @@ def _dashboard_page(ws: Worksheet) -> None:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.page_margins.top = ws.page_margins.bottom = 0.5
-    ws.print_title_rows = None
+    # Each list on a page of its own: the headline, types, classes and KPIs; the customers
+    # at risk; the overdue contacts.
+    for title in (report.DASH_RISK_TITLE, report.DASH_OVERDUE_TITLE):
+        ws.row_breaks.append(Break(id=title[0]))  # a break after the row above the title
 
 
 def _dashboard_charts(ws: Worksheet) -> None:

@@ -125,8 +125,8 @@ PICTURES: tuple[Picture, ...] = (
     Picture("activity.png", "Activity", "A1:T18", "ChurnReason", hide="C:H,J:L"),
     Picture("problems.png", "Problems", "A1:E16", "WhatToDo"),
     # A ready-made model's demo: the heavy-truck maker's 4 types and ABC by value score.
-    Picture("dashboard-truck-maker.png", "Dashboard", "A1:M26", "Potential value",
-            model="truck-maker"),
+    Picture("dashboard-truck-maker.png", "Dashboard", "A1:N24", "Potential value",
+            hide="L:M", model="truck-maker"),
 )
 
 

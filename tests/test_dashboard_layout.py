@@ -197,3 +197,30 @@ def test_rewriting_the_dashboard_keeps_the_layouts_row_heights(demo, tmp_path):
         assert before[row].height and before[row].height > 15
         assert after[row].height == before[row].height, row
     assert after[report.DASH_STAMP[0] + 1].height is None
+
+
+def test_a_share_of_revenue_when_the_classes_are_by_value_score(tmp_path):
+    """The truck maker's model ranks ABC by value score; the tile still gives class A's
+    share of the revenue (summed from the customers' revenue), not the ABC block's share of
+    summed value scores, and the ABC header row is tall enough for that block's words."""
+    results = create_demo_workbook(tmp_path / "truck.xlsm", customers=120, seed=11,
+                                   stamp=STAMP, model="truck-maker")
+    assert results.abc_basis == "Value"
+    seg = results.segments_table
+    revenue = pd.to_numeric(results.scored["Revenue12m"], errors="coerce").to_numpy()
+    a = (seg["ABC"] == "A").to_numpy()
+    classed = seg["ABC"].notna().to_numpy()
+    want = revenue[a].sum() / revenue[classed].sum()
+    rows = open_workbook(tmp_path / "truck.xlsm").rows(schema.DASHBOARD)
+    r, _ = report.DASH_TILES
+    assert rows[r + 1][2] == pytest.approx(want)
+    abc = results.summary_by_abc.set_index("Class")
+    assert rows[r + 1][2] != pytest.approx(abc.loc["A", "ValueShare"], abs=0.01)
+    assert "ranked by value score" in rows[r + 2][2]
+    ws = load_workbook(tmp_path / "truck.xlsm")[schema.DASHBOARD]
+    hr = report.DASH_ABC_HEADER[0] + 1
+    for j, name in enumerate(report.ABC_HEADERS["Value"]):
+        assert ws.cell(row=hr, column=1 + j).value == name
+        letter = ws.cell(row=hr, column=1 + j).column_letter
+        need = lines(name, ws.column_dimensions[letter].width, bold=True)
+        assert need * 15 <= ws.row_dimensions[hr].height, name

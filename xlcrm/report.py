@@ -285,8 +285,7 @@ def _tiles(results: Any) -> Block:
     kpi = ops.kpis[OVERALL] if ops is not None else None
     n = results.customers
     abc = results.summary_by_abc.set_index("Class")
-    a_share = (abc.loc["A", "ValueShare"] if results.abc_basis == "Revenue"
-               and "A" in abc.index else None)  # fmt: skip
+    a_share = a_share_of_revenue(results)
     at_risk = (ops.at_risk["ValueAtRisk"].sum(min_count=1) if ops is not None
                and "ValueAtRisk" in ops.at_risk else None)  # fmt: skip
     active = kpi["Active customers"] if kpi is not None else None
@@ -298,8 +297,9 @@ def _tiles(results: Any) -> Block:
         "analysed",
         f"{active / n:.0%} ordered in 12 months" if n and active == active and active
         is not None else "no orders in the ledger",
-        f"class A: {int(abc.loc['A', 'Customers'])} customers" if a_share is not None else
-        "classes are by value score: see ABC below",
+        (f"class A: {int(abc.loc['A', 'Customers'])} customers"
+         + ("" if results.abc_basis == "Revenue" else " (ranked by value score)"))
+        if a_share is not None else "no revenue figures in the ledger",
         "of last year's buyers did not reorder",
         "CLV x (1 - P(alive)) of those at risk"
         if results.lifetime is not None and ops is not None
@@ -309,6 +309,28 @@ def _tiles(results: Any) -> Block:
         "no earlier run" if down is None else f"of {compared} customers in the last run",
     ]
     return Block(DASH_TILES, [list(TILE_NAMES), [clean(v) for v in figures], captions])
+
+
+def a_share_of_revenue(results: Any) -> float | None:
+    """Class A's share of the 12-month revenue of all classed customers.
+
+    The ABC block's share when the classes are by revenue; otherwise summed from each
+    customer's revenue (the classes are then by value score, and what A brings in money is
+    still the question a sales manager asks). ``None`` without revenue figures.
+    """
+    abc = results.summary_by_abc.set_index("Class")
+    if results.abc_basis == "Revenue":
+        return clean(abc.loc["A", "ValueShare"]) if "A" in abc.index else None
+    scored = results.scored
+    if scored is None or "Revenue12m" not in scored.columns:
+        return None
+    revenue = pd.to_numeric(scored["Revenue12m"], errors="coerce").to_numpy(dtype=float)
+    letters = np.asarray(results.abc.abc, dtype=object)
+    known = np.isfinite(revenue) & pd.notna(letters)
+    total = revenue[known].sum()
+    if len(letters) != len(revenue) or not known.any() or total <= 0:
+        return None
+    return float(revenue[known & (letters == "A")].sum() / total)
 
 
 def moved_down(segments: pd.DataFrame) -> tuple[int | None, int]:

@@ -735,7 +735,10 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
     headers = dashboard_headers()
     for (r, c), names in headers.items():
         _header(ws, r + 1, c + 1, names)
-        lines = max(wrapped_lines(n, DASH_WIDTHS[c + j], bold=True) for j, n in enumerate(names))
+        # The ABC block's words depend on its basis: the row fits the longer of both.
+        variants = report.ABC_HEADERS.values() if (r, c) == report.DASH_ABC_HEADER else [names]
+        lines = max(wrapped_lines(n, DASH_WIDTHS[c + j], bold=True)
+                    for words in variants for j, n in enumerate(words))
         for j in range(len(names)):
             ws.cell(row=r + 1, column=c + 1 + j).alignment = HEADER_WRAP
         if c == 0:  # the blocks at the right (chart data) do not set their rows' heights

@@ -159,7 +159,11 @@ DASH_REPAIRS_HEADER = (213, 0)
 REPAIRS_SHOWN = 5  # rows 215-219
 # Per account manager, industry and region (sheet rows 325-399): title, header, then at most
 # *_SHOWN rows each (the rest added up in one "Other (n)" row).
-DASH_BREAKDOWN_COLUMNS = BREAKDOWN_COLUMNS
+# Under the words the other blocks use for the same figures (one name, one definition).
+BREAKDOWN_HEADERS = dict(zip(BREAKDOWN_COLUMNS, (
+    "Group", "Customers", "Share of customers", "Revenue 12m", "Share of revenue",
+    "Mean value score", "A", "B", "C", "At risk", "Overdue", "Moved down"), strict=True))
+DASH_BREAKDOWN_COLUMNS = tuple(BREAKDOWN_HEADERS.values())
 DASH_MANAGER_TITLE = (324, 0)
 DASH_MANAGER_HEADER = (325, 0)
 MANAGERS_SHOWN = 30
@@ -512,7 +516,7 @@ def breakdown_blocks(results: Any) -> list[Block]:
     """Per account manager, industry and region: customers, revenue, value, A/B/C, at risk,
     overdue and moved down (:func:`xlcrm.operations.breakdown.breakdown`)."""
     frame = per_customer(results)
-    moved = "" if "Move" in frame else "; MovedDown is blank until the workbook keeps a History"
+    moved = "" if "Move" in frame else "; Moved down is blank until the workbook keeps a History"
     blocks = []
     for column, title, title_at, header_at, shown in DASH_BREAKDOWNS:
         values = frame.get(column)
@@ -523,7 +527,7 @@ def breakdown_blocks(results: Any) -> list[Block]:
             continue
         table = breakdown(frame, column, shown=shown)
         blocks.append(Block(title_at, [[f"{title} ({column} on {schema.CUSTOMERS}{moved})"]]))
-        blocks.append(Block(header_at, frame_rows(table)))
+        blocks.append(Block(header_at, labelled(table, BREAKDOWN_HEADERS)))
     return blocks
 
 

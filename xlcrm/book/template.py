@@ -847,10 +847,10 @@ def _dashboard_formats(ws: Worksheet, headers: Mapping[tuple[int, int], Sequence
         (report.DASH_OVERDUE_HEADER, report.OVERDUE_SHOWN,
          {"Value score": ONE, "Next contact due": "yyyy-mm-dd", "Days overdue": "0",
           "Last contact": "yyyy-mm-dd"}),
-        *((header_at, shown, {"CustomerShare": PERCENT, "Revenue12m": "#,##0",
-                              "RevenueShare": PERCENT, "MeanValue": ONE,
-                              **{c: "0" for c in ("A", "B", "C", "AtRisk", "Overdue",
-                                                  "MovedDown")}})
+        *((header_at, shown, {"Share of customers": PERCENT, "Revenue 12m": "#,##0",
+                              "Share of revenue": PERCENT, "Mean value score": ONE,
+                              **{c: "0" for c in ("A", "B", "C", "At risk", "Overdue",
+                                                  "Moved down")}})
           for *_, header_at, shown in report.DASH_BREAKDOWNS),
     ]
     for (r, c), n, by_name in formats:

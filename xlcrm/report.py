@@ -136,9 +136,9 @@ SENS_CHART_ITEMS = 15
 SENS_TABLE_TITLE = (SENS_CHART_HEADER[0] + SENS_CHART_ITEMS + 2, 0)
 SENS_TABLE_HEADER = (SENS_TABLE_TITLE[0] + 1, 0)
 SENS_TABLE_COLUMNS = SENSITIVITY_COLUMNS
-# Right of the chart, which floats over columns L..V.
-SENS_CORR_TITLE = (SENS_CHART_TITLE[0], 22)
-SENS_CORR_HEADER = (SENS_CHART_HEADER[0], 22)
+# Right of the chart, which floats over columns M..X.
+SENS_CORR_TITLE = (SENS_CHART_TITLE[0], 25)
+SENS_CORR_HEADER = (SENS_CHART_HEADER[0], 25)
 
 
 def a1(row: int, col: int, *, absolute: bool = True) -> str:

@@ -828,7 +828,7 @@ def _sensitivity_sheet(ws: Worksheet) -> None:
     first = report.SENS_CORR_HEADER[1] + 2
     for col in range(first, first + 135):  # 9 groups x 15 indicators at most
         ws.column_dimensions[get_column_letter(col)].number_format = "0.00"
-    _widths(ws, [16, 22, 10, 13, 13, 13, 15, 12, 15, 10, 13])
+    _widths(ws, [16, 22, 12, 13, 13, 13, 16, 12, 16, 10, 13])
     ws.column_dimensions[get_column_letter(first - 1)].width = 22
     chart = BarChart()
     chart.type = "bar"  # horizontal: the weights' names read along the axis
@@ -842,8 +842,8 @@ def _sensitivity_sheet(ws: Worksheet) -> None:
     chart.set_categories(Reference(ws, min_col=2, min_row=top,
                                    max_row=top + report.SENS_CHART_ITEMS - 1))
     chart.x_axis.scaling.orientation = "maxMin"  # the most sensitive weight on top
-    chart.height, chart.width = 9, 16
-    ws.add_chart(chart, "L2")
+    chart.height, chart.width = 12, 18  # room for the 15 weights' names
+    ws.add_chart(chart, "M2")
 
 
 def _kpi_charts(ws: Worksheet) -> None:

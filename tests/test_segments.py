@@ -596,9 +596,9 @@ def test_validation_finds_separated_segments() -> None:
         "EffectSize",
         "Effect",
         "Magnitude",
-        "Groups",
         "Verdict",
         "Note",
+        "Groups",
     ]
     assert len(table) == 9
     assert (table["PValue"] < 1e-10).all()

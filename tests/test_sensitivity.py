@@ -220,7 +220,7 @@ def test_the_resegmented_demo_shows_the_block_and_the_chart(resegmented_demo: Pa
     assert corr_row[report.SENS_CORR_HEADER[1]] == "Indicator"
     dashboard = book.get_sheet_by_name(schema.DASHBOARD).to_python()
     assert dashboard[report.DASH_SENS_ROWS[0]][0] == headline
-    assert 219 <= report.DASH_SENS_TITLE[0] and report.DASH_SENS_ROWS[0] + 8 <= 268
+    assert report.DASH_SENS_TITLE[0] >= 219 and report.DASH_SENS_ROWS[0] + 8 <= 268
     segments = book.get_sheet_by_name(schema.SEGMENTS).to_python()
     assert segments[0][-1] == "Stable"
     assert {row[-1] for row in segments[1:]} <= {"Yes", "No", ""}

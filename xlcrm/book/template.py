@@ -730,6 +730,7 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
     for row in range(report.DASH_TEST_HEADER[0] + 2, report.DASH_KPI_TITLE[0]):
         ws.cell(row=row, column=3).number_format = "0.000"
         ws.cell(row=row, column=4).number_format = "0.0E+00"
+        ws.cell(row=row, column=5).number_format = "0.00"  # EffectSize
     kpi_formats = {"share": PERCENT, "days": ONE, "index 0-100": ONE,
                    "complaints per active customer": "0.00"}
     for kpi, row in report.DASH_KPI_ROWS.items():

@@ -933,8 +933,8 @@ def kmeans_profiles(
 # --------------------------------------------------------------------------- validation
 
 VALIDATION_COLUMNS = (
-    "Dimension", "Test", "Statistic", "PValue", "EffectSize", "Effect", "Magnitude", "Groups",
-    "Verdict", "Note",
+    "Dimension", "Test", "Statistic", "PValue", "EffectSize", "Effect", "Magnitude", "Verdict",
+    "Note", "Groups",
 )
 EFFECT_THRESHOLDS = {
     "Cohen's d": (0.2, 0.5, 0.8),
@@ -1025,11 +1025,11 @@ def validate_segments(
         High and Low, two-sided; one-way ANOVA and Kruskal-Wallis across the types),
         ``Statistic``, ``PValue``, ``EffectSize`` and ``Effect`` (Cohen's d for High vs
         Low, eta squared for ANOVA, epsilon squared for Kruskal-Wallis), ``Magnitude``
-        (negligible, small, medium, large: :data:`EFFECT_THRESHOLDS`), ``Groups`` (the
-        group sizes), ``Verdict`` ("differ (large effect)" when p < alpha and the effect
+        (negligible, small, medium, large: :data:`EFFECT_THRESHOLDS`), ``Verdict`` ("differ (large effect)" when p < alpha and the effect
         is not negligible, "differ in name only: the effect is negligible" when it is,
         "no significant difference", "skipped" when a test could not run, "undefined"
-        when the scores do not vary) and ``Note``.
+        when the scores do not vary), ``Note`` and ``Groups`` (the group sizes; last, as
+        the widest).
 
     Notes
     -----
@@ -1070,8 +1070,8 @@ def validate_segments(
             dict(
                 zip(
                     VALIDATION_COLUMNS,
-                    (dim, test, stat, p, size, effect, word, groups,
-                     verdict or _verdict(p, alpha, word), note),
+                    (dim, test, stat, p, size, effect, word,
+                     verdict or _verdict(p, alpha, word), note, groups),
                     strict=True,
                 )
             )

@@ -22,9 +22,12 @@ Rules (and why an analyst would agree):
 - Unrated customers have no type and no class by value, so they are not judged: their
   Stable flag is blank, and shares are of the customers judged.
 - Above :data:`SAMPLE_LIMIT` customers the moves are tried on a fixed random sample of that
-  many (seeded, so a run is reproducible): each move costs a sort of the moved scores,
-  and 60 sorts of a million scores would cost more than the rest of the analysis. The
-  shares are then the sample's; Stable is blank outside it (the sheet says so).
+  many (seeded, so a run is reproducible): each move costs a sort of the moved scores
+  (and, with ABC by value, a stable sort of the moved values), and 60 of them on a
+  million customers would cost more than the rest of the analysis; on 100 000 they take
+  about a third of an in-memory run by revenue, two thirds by value (bench/
+  bench_sensitivity.py). The shares are then the sample's; Stable is blank outside it
+  (the sheet says so).
 
 :func:`indicator_correlation` gives the Spearman correlation of the indicator scores;
 :func:`correlation_problems` warns about pairs above 0.9, where one indicator probably
@@ -61,7 +64,7 @@ MOVES = (-0.25, -0.10, 0.10, 0.25)
 """The relative moves tried on every weight."""
 HEADLINE_MOVE = 0.10
 """The move the headline speaks of ("when any weight moves by 10 %")."""
-SAMPLE_LIMIT = 200_000
+SAMPLE_LIMIT = 100_000
 """Most customers on whom the moves are tried; a fixed random sample above it."""
 CORRELATION_LIMIT = 0.9
 """Spearman correlation above which two indicators probably measure the same thing."""
@@ -365,7 +368,7 @@ def indicator_correlation(
     Rank correlation, because scores are bounded and often bunched (bands, rubrics), and
     what matters is whether one indicator orders the customers as another does. Above
     ``limit`` customers it is computed on a seeded random sample of that many: the
-    sampling error of a correlation of 200 000 pairs is about 0.002. An indicator whose
+    sampling error of a correlation of 100 000 pairs is about 0.003. An indicator whose
     scores do not vary has no correlation (NaN).
     """
     frame = indicator_scores

@@ -1025,8 +1025,9 @@ def validate_segments(
         High and Low, two-sided; one-way ANOVA and Kruskal-Wallis across the types),
         ``Statistic``, ``PValue``, ``EffectSize`` and ``Effect`` (Cohen's d for High vs
         Low, eta squared for ANOVA, epsilon squared for Kruskal-Wallis), ``Magnitude``
-        (negligible, small, medium, large: :data:`EFFECT_THRESHOLDS`), ``Verdict`` ("differ (large effect)" when p < alpha and the effect
-        is not negligible, "differ in name only: the effect is negligible" when it is,
+        (negligible, small, medium, large: :data:`EFFECT_THRESHOLDS`), ``Verdict``
+        ("differ (large effect)" when p < alpha and the effect is not negligible,
+        "differ in name only: the effect is negligible" when it is,
         "no significant difference", "skipped" when a test could not run, "undefined"
         when the scores do not vary), ``Note`` and ``Groups`` (the group sizes; last, as
         the widest).

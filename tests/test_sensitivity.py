@@ -231,5 +231,24 @@ def test_the_resegmented_demo_shows_the_block_and_the_chart(resegmented_demo: Pa
                for c in charts)
 
 
+def test_the_command_prints_the_headline(resegmented_demo: Path, capsys) -> None:
+    import json
+
+    assert main(["resegment", str(resegmented_demo), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["sensitivity"]
+    assert out["headline"].startswith("The types of ")
+    assert set(out["stable_share"]) == {"0.10", "0.25"}
+    assert out["stable_share"]["0.25"] <= out["stable_share"]["0.10"]
+
+
+def test_the_guide_says_where_the_blocks_are() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "results.md").read_text()
+    for label, anchor in (("Headline", report.SENS_HEADLINE), ("Per weight",
+                          report.SENS_CHART_TITLE), ("Every move", report.SENS_TABLE_TITLE),
+                          ("Indicator correlation", report.SENS_CORR_TITLE),
+                          ("Sensitivity headline", report.DASH_SENS_TITLE)):
+        assert f"| {label} | `{report.a1(*anchor, absolute=False)}` |" in text, label
+
+
 def test_the_resegmented_demo_passes_the_validator(resegmented_demo: Path) -> None:
     assert validator_errors(resegmented_demo) == {resegmented_demo: []}

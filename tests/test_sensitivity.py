@@ -163,6 +163,13 @@ def test_exclude_policy_gaps_are_left_out_of_the_weighting() -> None:
     assert result.stable.tolist() == [True, False, True, True]
 
 
+def test_a_hierarchy_with_nothing_to_move() -> None:
+    result = weight_sensitivity(pd.DataFrame({"a": [1.0, 2.0, 3.0]}), ["G"], {"a": 1.0},
+                                {"G": 1.0})
+    assert result.table.empty and result.stable.all()
+    assert result.headline().startswith("No weight to move")
+
+
 def test_bad_input_is_named() -> None:
     scores, groups, local = tiny()
     with pytest.raises(Exception, match="no indicator weight for c"):

@@ -526,8 +526,9 @@ def sensitivity_sheet(results: Any, *, source: str = "") -> list[Row]:
         Block(SENS_HEADLINE, [[sens.headline()]]),
         Block(SENS_CHART_TITLE, [[f"Share of customers whose {what} changes, per weight and "
                                   f"move (the {SENS_CHART_ITEMS} weights that matter most)"]]),
-        Block(SENS_CHART_HEADER, [list(SENS_CHART_COLUMNS)] + frame_rows(
-            _top_weights(sens.table, SENS_CHART_ITEMS), header=False)),
+        Block(SENS_CHART_HEADER, [list(SENS_CHART_COLUMNS)] + (frame_rows(
+            _top_weights(sens.table, SENS_CHART_ITEMS), header=False) if len(sens.table)
+            else [["No weight to move: every level has a single item."]])),
         Block(SENS_TABLE_TITLE, [["Every move (Level: groups for a group weight, else the "
                                   "indicator's group; shares of the customers judged)"]]),
         Block(SENS_TABLE_HEADER, frame_rows(sens.table[list(SENS_TABLE_COLUMNS)])),

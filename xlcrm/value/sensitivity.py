@@ -143,6 +143,8 @@ class SensitivityResult:
         """One sentence for the Dashboard: the share of customers no move of ``move`` changes."""
         share = self.stable_at.get(abs(move), math.nan)
         what = "types and ABC classes" if self.abc_by_value else "types"
+        if self.table.empty:
+            return "No weight to move: every level of the hierarchy has a single item."
         if not self.judged or math.isnan(share):
             return "No customer has a type to test against the weights."
         sample = f" (a sample of {self.judged:,} customers)" if self.sampled else ""
@@ -288,76 +290,97 @@ def weight_sensitivity(
     local = _check_weights(names, local_weights, "indicator")
     group_w = _check_weights(groups, group_weights, "group")
     group_cols = [np.flatnonzero(np.array(indicator_groups) == g) for g in groups]
-    weighting = _Weighting(x, group_cols, local, group_w)
-
-    def split(g: int, scores: np.ndarray) -> np.ndarray:
-        name = groups[g]
-        how = method.get(name, "kmeans") if isinstance(method, Mapping) else method
-        cut = thresholds.get(name) if isinstance(thresholds, Mapping) else thresholds
-        return _high(scores, keep, how, cut)
-
-    base_scores = np.column_stack([weighting.group_score(g, local[c])
-                                   for g, c in enumerate(group_cols)])
-    base_high = np.column_stack([split(g, base_scores[:, g]) for g in range(len(groups))])
-    typed = keep & np.isfinite(base_scores).all(axis=1)
-    base_value = weighting.value(base_scores, group_w)
-    by_value = abc_cutoffs is not None
-    base_abc = _abc(base_value, keep, abc_cutoffs) if by_value else None
-    judged = typed | keep if by_value else typed
-
-    changed = np.zeros(len(x), dtype=bool)
-    changed_at: dict[float, np.ndarray] = {}
-    records: list[tuple[object, ...]] = []
-
-    def record(level: str, item: str, move: float, before: float, after: float,
-               type_change: np.ndarray, abc_change: np.ndarray | None) -> None:
-        nonlocal changed
-        either = type_change if abc_change is None else type_change | abc_change
-        changed |= either
-        size = abs(move)
-        changed_at[size] = changed_at.get(size, np.zeros(len(x), dtype=bool)) | either
-        n_typed, n_judged = int(typed.sum()), int(judged.sum())
-        types = int(type_change.sum())
-        abcs = None if abc_change is None else int(abc_change.sum())
-        records.append((
-            level, item, move, before, after, types, types / n_typed if n_typed else math.nan,
-            abcs, (abcs / int(keep.sum()) if keep.any() else math.nan) if abcs is not None
-            else None, int(either.sum()), int(either.sum()) / n_judged if n_judged else math.nan,
-        ))
-
-    def abc_change(scores: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
-        if not by_value:
-            return None
-        return keep & (_abc(weighting.value(scores, weights), keep, abc_cutoffs) != base_abc)
-
-    no_change = np.zeros(len(x), dtype=bool)
+    splits = [(method.get(g, "kmeans") if isinstance(method, Mapping) else method,
+               thresholds.get(g) if isinstance(thresholds, Mapping) else thresholds)
+              for g in groups]
+    trials = _Trials(_Weighting(x, group_cols, local, group_w), keep, splits, abc_cutoffs)
     if len(groups) > 1:
         for g, group in enumerate(groups):
             for move in moves:
-                w = moved_weights(group_w, g, move)
-                record(GROUP_LEVEL, group, move, group_w[g], w[g], no_change,
-                       abc_change(base_scores, w))
+                trials.move_group(g, move, GROUP_LEVEL, group)
     for g, cols in enumerate(group_cols):
-        if len(cols) < 2:
-            continue
-        for j, col in enumerate(cols):
-            for move in moves:
-                w = moved_weights(local[cols], j, move)
-                scores = base_scores.copy()
-                scores[:, g] = weighting.group_score(g, w)
-                flips = typed & (split(g, scores[:, g]) != base_high[:, g])
-                record(groups[g], names[col], move, local[col], w[j], flips,
-                       abc_change(scores, group_w))
+        if len(cols) > 1:  # a lone indicator has nothing to be rescaled against
+            for j, col in enumerate(cols):
+                for move in moves:
+                    trials.move_indicator(g, j, move, groups[g], names[col])
+    return trials.result(rows, n, sampled, indicator_scores.index)
 
-    stable = pd.array(np.full(n, pd.NA), dtype="boolean")
-    stable[rows[judged]] = ~changed[judged]
-    n_judged = int(judged.sum())
-    stable_at = {size: (float((~mask[judged]).mean()) if n_judged else math.nan)
-                 for size, mask in changed_at.items()}
-    table = pd.DataFrame.from_records(records, columns=list(SENSITIVITY_COLUMNS))
-    table["ABCChanges"] = table["ABCChanges"].astype("Int64")
-    return SensitivityResult(table, pd.Series(stable, index=indicator_scores.index, name="Stable"),
-                             stable_at, n_judged, n, sampled, by_value)
+
+class _Trials:
+    """The run's types and classes, and what each weight move changes of them."""
+
+    def __init__(self, weighting: _Weighting, keep: np.ndarray,
+                 splits: list[tuple[str, float | None]],
+                 abc_cutoffs: tuple[float, float] | None) -> None:
+        self.weighting, self.keep, self.splits = weighting, keep, splits
+        self.abc_cutoffs = abc_cutoffs
+        self.scores = np.column_stack([weighting.group_score(g, weighting.local[c])
+                                       for g, c in enumerate(weighting.group_cols)])
+        self.high = np.column_stack([self.split(g, self.scores[:, g])
+                                     for g in range(self.scores.shape[1])])
+        self.typed = keep & np.isfinite(self.scores).all(axis=1)
+        self.abc = self.classes(self.scores, weighting.group_w)
+        # With ABC by value, every rated customer is judged (on its class at least).
+        self.judged = self.typed | keep if abc_cutoffs is not None else self.typed
+        self.changed = np.zeros(len(keep), dtype=bool)
+        self.changed_at: dict[float, np.ndarray] = {}
+        self.records: list[tuple[object, ...]] = []
+
+    def split(self, g: int, scores: np.ndarray) -> np.ndarray:
+        how, threshold = self.splits[g]
+        return _high(scores, self.keep, how, threshold)
+
+    def classes(self, scores: np.ndarray, group_w: np.ndarray) -> np.ndarray | None:
+        if self.abc_cutoffs is None:
+            return None
+        return _abc(self.weighting.value(scores, group_w), self.keep, self.abc_cutoffs)
+
+    def move_group(self, g: int, move: float, level: str, item: str) -> None:
+        """A group weight: no group score moves, so only the classes by value can change."""
+        w = moved_weights(self.weighting.group_w, g, move)
+        self.record(level, item, move, self.weighting.group_w[g], w[g],
+                    np.zeros(len(self.keep), dtype=bool), self.classes(self.scores, w))
+
+    def move_indicator(self, g: int, j: int, move: float, level: str, item: str) -> None:
+        """An indicator weight: its group's score moves, and the cut is placed again."""
+        cols = self.weighting.group_cols[g]
+        w = moved_weights(self.weighting.local[cols], j, move)
+        scores = self.scores.copy()
+        scores[:, g] = self.weighting.group_score(g, w)
+        flips = self.typed & (self.split(g, scores[:, g]) != self.high[:, g])
+        self.record(level, item, move, self.weighting.local[cols[j]], w[j], flips,
+                    self.classes(scores, self.weighting.group_w))
+
+    def record(self, level: str, item: str, move: float, before: float, after: float,
+               type_change: np.ndarray, abc: np.ndarray | None) -> None:
+        abc_change = None if abc is None else self.keep & (abc != self.abc)
+        either = type_change if abc_change is None else type_change | abc_change
+        self.changed |= either
+        size = abs(move)
+        self.changed_at[size] = self.changed_at.get(size, np.zeros_like(either)) | either
+
+        def share(count: int | None, of: np.ndarray) -> float | None:
+            if count is None:
+                return None
+            return count / int(of.sum()) if of.any() else math.nan
+
+        types, changed = int(type_change.sum()), int(either.sum())
+        abcs = None if abc_change is None else int(abc_change.sum())
+        self.records.append((level, item, move, before, after, types, share(types, self.typed),
+                             abcs, share(abcs, self.keep), changed, share(changed, self.judged)))
+
+    def result(self, rows: np.ndarray, n: int, sampled: bool,
+               index: pd.Index) -> SensitivityResult:
+        judged = self.judged
+        stable = pd.array(np.full(n, pd.NA), dtype="boolean")
+        stable[rows[judged]] = ~self.changed[judged]
+        n_judged = int(judged.sum())
+        stable_at = {size: (float((~mask[judged]).mean()) if n_judged else math.nan)
+                     for size, mask in self.changed_at.items()}
+        table = pd.DataFrame.from_records(self.records, columns=list(SENSITIVITY_COLUMNS))
+        table["ABCChanges"] = table["ABCChanges"].astype("Int64")
+        return SensitivityResult(table, pd.Series(stable, index=index, name="Stable"),
+                                 stable_at, n_judged, n, sampled, self.abc_cutoffs is not None)
 
 
 def indicator_correlation(

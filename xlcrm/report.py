@@ -301,7 +301,8 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
     )
     cr = results.weights.consistency_table()
     blocks.append(Block(DASH_CR_HEADER, frame_rows(cr[list(DASH_CR_COLUMNS)])))
-    blocks.append(Block(DASH_TEST_TITLE, [["Do the segments differ? (p < 0.05: yes)"]]))
+    blocks.append(Block(DASH_TEST_TITLE, [["Do the segments differ? (yes when p < 0.05 and the "
+                                          "effect size is at least small)"]]))
     blocks.append(Block(DASH_TEST_HEADER, frame_rows(results.validation[list(DASH_TEST_COLUMNS)])))
     ops = results.operations
     if ops is not None:

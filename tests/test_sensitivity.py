@@ -230,7 +230,10 @@ def test_the_resegmented_demo_shows_the_block_and_the_chart(resegmented_demo: Pa
     assert report.DASH_SENS_TITLE[0] >= 219 and report.DASH_SENS_ROWS[0] + 8 <= 268
     segments = book.get_sheet_by_name(schema.SEGMENTS).to_python()
     assert segments[0][-1] == "Stable"
+    type_col = segments[0].index("Type")
     assert {row[-1] for row in segments[1:]} <= {"Yes", "No", ""}
+    # Judged exactly when typed: the Unrated (no type) have no Stable flag.
+    assert all((row[type_col] == "") == (row[-1] == "") for row in segments[1:])
     with zipfile.ZipFile(resegmented_demo) as z:
         charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
     top = report.SENS_CHART_HEADER[0] + 2
@@ -259,3 +262,29 @@ def test_the_guide_says_where_the_blocks_are() -> None:
 
 def test_the_resegmented_demo_passes_the_validator(resegmented_demo: Path) -> None:
     assert validator_errors(resegmented_demo) == {resegmented_demo: []}
+
+
+def test_the_run_leaves_unrated_customers_out_and_counts_abc_by_value() -> None:
+    from dataclasses import replace
+    from datetime import datetime
+
+    from xlcrm import pipeline
+    from xlcrm.demo import make_ledger
+    from xlcrm.ledger import Ledger
+
+    stamp = datetime(2026, 10, 31, 9, 0)
+    demo = make_ledger(200, seed=5, dirty=False, today=stamp.date())
+    blank = pd.DataFrame({schema.CUSTOMER_ID: ["X0001"], schema.CUSTOMER_NAME: ["Nobody Ltd"]})
+    ledger = Ledger(pd.concat([demo.customers, blank], ignore_index=True), demo.transactions,
+                    demo.interactions, demo.survey)
+    by_value = pipeline.Settings(options=replace(pipeline.Options(), abc_basis="Value"))
+    results = pipeline.run(ledger, by_value, stamp=stamp)
+    seg = results.segments_table
+    assert seg.iloc[-1]["TypeName"] == "Unrated" and seg.iloc[-1]["Stable"] is None
+    assert seg["Stable"].iloc[:-1].isin(["Yes", "No"]).all()
+    sens = results.sensitivity
+    assert sens.abc_by_value and sens.judged == 200
+    groups = sens.table[sens.table["Level"] == "groups"]
+    assert (groups["TypeChanges"] == 0).all() and groups["ABCChanges"].sum() > 0
+    by_revenue = pipeline.run(ledger, stamp=stamp).sensitivity
+    assert not by_revenue.abc_by_value and by_revenue.table["ABCChanges"].isna().all()

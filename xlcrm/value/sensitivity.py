@@ -279,14 +279,14 @@ def weight_sensitivity(
     if len(indicator_groups) != len(names) or any(g not in groups for g in indicator_groups):
         raise InputError("every indicator column needs one of the groups",
                          fix="Pass the group of each indicator, in column order.")
-    x = _as_matrix(indicator_scores)
-    n = len(x)
+    n = len(indicator_scores)
     keep = np.ones(n, dtype=bool) if rated is None else np.asarray(rated, dtype=bool).copy()
     rows = np.arange(n)
     sampled = n > limit
-    if sampled:
+    if sampled:  # sampled before the scores are copied: a million rows cost 100 MB
         rows = np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
-        x, keep = x[rows], keep[rows]
+        keep = keep[rows]
+    x = _as_matrix(indicator_scores.iloc[rows] if sampled else indicator_scores)
     local = _check_weights(names, local_weights, "indicator")
     group_w = _check_weights(groups, group_weights, "group")
     group_cols = [np.flatnonzero(np.array(indicator_groups) == g) for g in groups]

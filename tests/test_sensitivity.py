@@ -163,6 +163,18 @@ def test_exclude_policy_gaps_are_left_out_of_the_weighting() -> None:
     assert result.stable.tolist() == [True, False, True, True]
 
 
+def test_the_chart_block_lists_only_the_weights_moved() -> None:
+    # Fewer weights than the chart's 15 rows: no made-up Level x Item pairs fill the rest.
+    scores, groups, local = tiny()
+    result = weight_sensitivity(scores, groups, local, GROUPS, method="threshold",
+                                thresholds=50.0)
+    top = report._top_weights(result.table, report.SENS_CHART_ITEMS)
+    assert sorted(map(tuple, top[["Level", "Item"]].to_numpy().tolist())) == [
+        ("G", "a"), ("G", "b"), ("groups", "G"), ("groups", "H")]
+    assert top.iloc[0]["Item"] in ("a", "b") and top.iloc[0]["Weight"] == 0.5
+    assert top.iloc[0][0.10] == pytest.approx(0.25)
+
+
 def test_a_hierarchy_with_nothing_to_move() -> None:
     result = weight_sensitivity(pd.DataFrame({"a": [1.0, 2.0, 3.0]}), ["G"], {"a": 1.0},
                                 {"G": 1.0})

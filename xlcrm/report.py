@@ -464,10 +464,10 @@ def _lifetime_blocks(lifetime: Any, ops: Any) -> list[Block]:
 
 def _top_weights(table: pd.DataFrame, shown: int) -> pd.DataFrame:
     """One row per weight with its ChangedShare per move, most sensitive first."""
-    wide = table.pivot_table(index=["Level", "Item"], columns="Move", values="ChangedShare",
-                             sort=False, dropna=False)
     before = table.groupby(["Level", "Item"], sort=False)["WeightBefore"].first()
-    wide = wide.reindex(columns=list(MOVES))
+    # pivot, not pivot_table: only the weights moved, never every Level x Item pair.
+    wide = table.pivot(index=["Level", "Item"], columns="Move", values="ChangedShare")
+    wide = wide.reindex(index=before.index, columns=list(MOVES))
     order = wide.max(axis=1).sort_values(ascending=False, kind="stable").index[:shown]
     out = wide.loc[order].reset_index()
     out.insert(2, "Weight", before.loc[order].to_numpy())
@@ -526,7 +526,8 @@ def sensitivity_sheet(results: Any, *, source: str = "") -> list[Row]:
                             f"{sample}"]]),
         Block(SENS_HEADLINE, [[sens.headline()]]),
         Block(SENS_CHART_TITLE, [[f"Share of customers whose {what} changes, per weight and "
-                                  f"move (the {SENS_CHART_ITEMS} weights that matter most)"]]),
+                                  f"move (up to {SENS_CHART_ITEMS} weights, those that matter "
+                                  "most first)"]]),
         Block(SENS_CHART_HEADER, [list(SENS_CHART_COLUMNS)] + (frame_rows(
             _top_weights(sens.table, SENS_CHART_ITEMS), header=False) if len(sens.table)
             else [["No weight to move: every level has a single item."]])),

@@ -127,6 +127,8 @@ PICTURES: tuple[Picture, ...] = (
     # A ready-made model's demo: the heavy-truck maker's 4 types and ABC by value score.
     Picture("dashboard-truck-maker.png", "Dashboard", "A1:N24", "Potential value",
             hide="L:M", model="truck-maker"),
+    # The chart block, the chart and the first moves of the table.
+    Picture("sensitivity.png", "Sensitivity", "A1:X40", "Every move", landscape=False),
 )
 
 

@@ -129,6 +129,17 @@ def _fill(book: Path, name: str) -> None:
     filled.replace(book)
 
 
+def _serious(problems: list) -> list:
+    """Errors and warnings, except that two indicators measure the same thing (#14 item 4).
+
+    The models keep the indicators their sources name, and some of those rank the demo's
+    customers almost alike (Sales revenue and Gross profit at 0.98): the Spearman warning is
+    a true finding about the model, not a fault of the preset.
+    """
+    return [q for q in problems if q.severity in ("error", "warning")
+            and "rank the customers almost alike" not in q.message]
+
+
 @pytest.mark.parametrize("name", PRESET_NAMES)
 def test_new_then_demo_data_then_resegment_has_no_error_or_warning(name, tmp_path) -> None:
     p = preset(name)
@@ -137,10 +148,10 @@ def test_new_then_demo_data_then_resegment_has_no_error_or_warning(name, tmp_pat
     shutil.copy(book, new_copy)
     _fill(book, name)
     results = resegment_file(book, backups=0, as_of=DEFAULT_TODAY)
-    serious = [str(q) for q in results.problems if q.severity in ("error", "warning")]
+    serious = [str(q) for q in _serious(results.problems)]
     assert serious == []
     # The only notes: indicator figures computed from the history, as designed.
-    assert all("computed from" in q.message for q in results.problems)
+    assert all("computed from" in q.message for q in results.problems if q.severity == "note")
     summary = results.summary_by_type.dropna(subset=["Type"])
     named = dict(zip(summary["Type"].astype(int), summary["Name"], strict=True))
     assert named == {t.number: t.name for t in p.types if t.number in named}
@@ -219,7 +230,7 @@ def test_a_model_workbook_saved_by_libreoffice_reads_the_same(tmp_path) -> None:
     p = preset("truck-maker")
     assert settings.hierarchy == p.hierarchy and settings.types == p.types
     results = resegment_file(saved, backups=0, as_of=DEFAULT_TODAY)
-    assert not [q for q in results.problems if q.severity in ("error", "warning")]
+    assert not _serious(results.problems)
 
 
 def test_demo_of_a_model_is_the_new_workbook_filled(tmp_path) -> None:
@@ -232,7 +243,7 @@ def test_demo_of_a_model_is_the_new_workbook_filled(tmp_path) -> None:
 
     demo = make_demo_workbook(tmp_path / "d.xlsm", model="industrial", today=DEFAULT_TODAY)
     assert demo.planted == ()
-    assert not [q for q in demo.results.problems if q.severity in ("error", "warning")]
+    assert not _serious(demo.results.problems)
     new = preset_workbook("industrial")
     demo_parts, new_parts = read_parts(demo.path), read_parts(new)
     # (Indicators differ only by the demo's survey importances.)

@@ -593,13 +593,17 @@ def test_validation_finds_separated_segments() -> None:
         "Test",
         "Statistic",
         "PValue",
-        "Groups",
+        "EffectSize",
+        "Effect",
+        "Magnitude",
         "Verdict",
         "Note",
+        "Groups",
     ]
     assert len(table) == 9
     assert (table["PValue"] < 1e-10).all()
-    assert (table["Verdict"] == "differ").all()
+    assert (table["Verdict"] == "differ (large effect)").all()
+    assert table["Effect"].tolist()[:3] == ["Cohen's d", "eta squared", "epsilon squared"]
     assert table["Test"].tolist()[:3] == [
         "Welch t (High vs Low)",
         "ANOVA (types)",
@@ -641,7 +645,7 @@ def test_validation_skips_small_groups() -> None:
     assert mwu["Verdict"] == "skipped" and "fewer than 2" in mwu["Note"]
     anova = table.loc["ANOVA (types)"]
     assert anova["Groups"] == "types 1: 3, 5: 2"
-    assert anova["Verdict"] == "differ"
+    assert anova["Verdict"] == "differ (large effect)"
     types_one = pd.array([1, 1, 1, 1, 5, pd.NA], dtype="Int64")
     table = validate_segments(scores, high, types_one).set_index("Test")
     assert table.loc["Kruskal-Wallis (types)", "Verdict"] == "skipped"
@@ -711,3 +715,45 @@ def test_codes_for_many_groups() -> None:
     result = segment_types(scores, groups=names, method="median")
     expected = ["".join(np.where(row >= scores.median(), "H", "L")) for _, row in scores.iterrows()]
     assert result.code.tolist() == expected
+
+
+def test_effect_sizes_known_answers() -> None:
+    # Two types, 1 2 3 against 4 5 6: grand mean 3.5, SS between 13.5, SS total 17.5, so
+    # eta squared = 13.5 / 17.5; the ranks are the values, so H = 12/42 * (6² + 15²)/3 - 21
+    # = 27/7 and epsilon squared = H / (n - 1) = 27/35 = the same 0.7714.
+    scores = pd.DataFrame({"Qualification": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    high = pd.DataFrame({"Qualification": [False] * 3 + [True] * 3})
+    table = validate_segments(scores, high, [8, 8, 8, 1, 1, 1]).set_index("Test")
+    np.testing.assert_allclose(table.loc["ANOVA (types)", "EffectSize"], 13.5 / 17.5)
+    np.testing.assert_allclose(table.loc["Kruskal-Wallis (types)", "Statistic"], 27 / 7)
+    np.testing.assert_allclose(table.loc["Kruskal-Wallis (types)", "EffectSize"], 27 / 35)
+    # High 4 5 6 against Low 1 2 3: means 5 and 2, each SD 1, so d = 3 pooled SDs.
+    np.testing.assert_allclose(table.loc["Welch t (High vs Low)", "EffectSize"], 3.0)
+    assert (table["Magnitude"] == "large").all()
+
+
+def test_effect_size_thresholds_and_verdict() -> None:
+    from xlcrm.value.segments import cohens_d, magnitude
+
+    # Cohen (1988): d 0.2 / 0.5 / 0.8; eta squared 0.01 / 0.06 / 0.14.
+    assert [magnitude("Cohen's d", d) for d in (0.19, 0.2, 0.49, 0.5, 0.8, -0.9)] == [
+        "negligible", "small", "small", "medium", "large", "large"]
+    assert [magnitude("eta squared", e) for e in (0.005, 0.01, 0.06, 0.14)] == [
+        "negligible", "small", "medium", "large"]
+    # Cohen's d against an independent figure: the unit-variance textbook case.
+    np.testing.assert_allclose(cohens_d(np.array([3.0, 4.0, 5.0]), np.array([1.0, 2.0, 3.0])), 2)
+
+
+def test_verdict_does_not_rest_on_p_alone() -> None:
+    # 20 000 customers per type with means 0.05 SD apart: p is tiny, the effect negligible.
+    rng = np.random.default_rng(3)
+    n = 20_000
+    score = np.concatenate([rng.normal(50, 10, n), rng.normal(50.5, 10, n)])
+    types = np.repeat([1, 2], n)
+    scores = pd.DataFrame({"Qualification": score})
+    high = pd.DataFrame({"Qualification": score >= 50})
+    table = validate_segments(scores, high, types).set_index("Test")
+    anova = table.loc["ANOVA (types)"]
+    assert anova["PValue"] < 0.001
+    assert anova["Magnitude"] == "negligible"
+    assert anova["Verdict"] == "differ in name only: the effect is negligible"

@@ -442,3 +442,23 @@ def test_a_cold_worksheet_function_does_not_load_the_heavy_libraries(module):
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.split()
     assert loaded == []
+
+
+def test_ahp_sensitivity_the_guides_example():
+    scores = [["Revenue", "Profit", "Growth"], [90, 90, 50], [60, 38, 50], [10, 10, 50],
+              [80, 70, 50], [None, None, None]]
+    groups = ["Contribution", "Contribution", "Potential"]
+    out = udfs.AHP_SENSITIVITY(scores, groups, [0.3, 0.3, 0.4], [-0.1, 0.1])
+    assert out[0][:6] == ["Level", "Item", "Move", "WeightBefore", "WeightAfter", "TypeChanges"]
+    rows = {(r[1], r[2]): r for r in out[1:]}
+    assert len(out) == 1 + 4 + 4  # 2 groups and 2 indicators of Contribution, 2 moves each
+    profit = rows[("Profit", 0.1)]
+    assert profit[3:7] == [0.5, pytest.approx(0.55), 1, 0.25]
+    assert rows[("Contribution", 0.1)][5] == 0  # a group weight never changes a type
+    assert profit[7] is None  # ABC not counted unless asked
+    with_abc = udfs.AHP_SENSITIVITY(scores, groups, [0.3, 0.3, 0.4], 0.1, True)
+    assert all(isinstance(r[7], int) for r in with_abc[1:])
+    assert udfs.AHP_SENSITIVITY(scores, groups[:2], [0.3, 0.3, 0.4]).startswith(
+        "#SENSITIVITY: scores have 3 columns but there are 2 groups")
+    assert "row 1, column 2 is 'x'" in udfs.AHP_SENSITIVITY([[1, "x", 3]], groups, [0.3, 0.3, 0.4])
+    assert "add up to 1" in udfs.AHP_SENSITIVITY([[1, 2, 3]], groups, [0.3, 0.3, 0.3])

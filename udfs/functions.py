@@ -31,6 +31,7 @@ from xlcrm.value import ahp as core_ahp
 from xlcrm.value.hierarchy import quick_indicator
 from xlcrm.value.scoring import score_values
 from xlcrm.value.segments import abc_classes, high_low, kmeans_profiles
+from xlcrm.value.sensitivity import MOVES, SENSITIVITY_COLUMNS, weight_sensitivity
 from xlcrm.value.strategies import DEFAULT_TYPES, CustomerType, strategies_from_table, type_number
 
 #: Excel's Insert Function dialog lists the functions under this category.
@@ -335,6 +336,59 @@ def AHP_GROUP(*matrices: Any) -> Grid:
         )
     group = core_ahp.aggregate_judgments([as_grid(m) for m in matrices])
     return [[float(v) for v in row] for row in group.matrix]
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("scores", ndim=2, doc="indicator scores, one row per customer, one column per "
+        "indicator; with the header row, the indicators are named")
+@xw.arg("groups", ndim=1, doc="the group of each score column (Qualification, Potential, ...)")
+@xw.arg("weights", ndim=1, doc="the global weight of each score column (adding up to 1)")
+@xw.arg("moves", ndim=1, doc="optional: the moves to try, e.g. -0.1 and 0.1 (default -25 %, "
+        "-10 %, +10 %, +25 %)")
+@xw.arg("abc", doc="optional: TRUE to count ABC class changes too (ABC by value score)")
+@excel_errors("SENSITIVITY")
+def AHP_SENSITIVITY(scores: Any, groups: Any, weights: Any, moves: Any = None,
+                    abc: Any = None) -> Grid:
+    """Do the customer types depend on the exact weights? Each group and indicator weight is
+    moved in turn (the others rescaled to keep the sum 1) and the customers whose type
+    changes are counted, with High/Low re-cut as Resegment cuts it.
+
+    One row per weight and move: Level, Item, Move, weights before and after, how many
+    customers change type (and ABC class) and what share. Few changes: the types are safe.
+    """
+    grid = [row for row in as_grid(scores) if not _blank_row(row)]
+    header = None
+    if grid and all(isinstance(v, str) and _to_numbers([v])[1].all() for v in grid[0]):
+        header, grid = [v.strip() for v in grid[0]], grid[1:]  # the score columns' headers
+    names = [str(g).strip() if g is not None else "" for g in as_vector(groups, what="groups")]
+    global_w = _numbers(weights, what="weights")
+    width = len(grid[0]) if grid else 0
+    if not grid or any(len(row) != width for row in grid):
+        raise InputError("scores must be a block of numbers", fix="Select the score columns.")
+    if len(names) != width or len(global_w) != width or "" in names:
+        raise InputError(f"scores have {width} columns but there are {len(names)} groups and "
+                         f"{len(global_w)} weights", fix="Give one group and one weight per "
+                         "score column.")
+    values, bad = _to_numbers(list(itertools.chain.from_iterable(grid)))
+    if bad.any():
+        cell = int(np.flatnonzero(bad)[0])
+        raise InputError(f"score row {cell // width + 1}, column {cell % width + 1} is "
+                         f"{excerpt(grid[cell // width][cell % width])}, not a number",
+                         fix="Give the scores as numbers (a blank counts as missing).")
+    group_w = {g: float(global_w[[n == g for n in names]].sum()) for g in dict.fromkeys(names)}
+    if any(w <= 0 for w in group_w.values()) or not np.isclose(sum(group_w.values()), 1.0):
+        raise InputError("weights must be positive in every group and add up to 1",
+                         fix="Use the global weights from AHP_WEIGHTS or the Judgments sheet.")
+    columns = header if header and len(set(header)) == width else [
+        f"column {i + 1}" for i in range(width)]
+    local = {c: float(w) / group_w[n] for c, w, n in zip(columns, global_w, names, strict=True)}
+    chosen = MOVES if moves is None else tuple(float(m) for m in _numbers(moves, what="moves"))
+    result = weight_sensitivity(
+        pd.DataFrame(values.reshape(len(grid), width), columns=columns), names, local, group_w,
+        moves=chosen, abc_cutoffs=(0.80, 0.95) if abc is True else None,
+    )
+    table = result.table.astype(object).where(result.table.notna(), None)
+    return [list(SENSITIVITY_COLUMNS), *table.to_numpy().tolist()]
 
 
 # --- scoring ----------------------------------------------------------------------------

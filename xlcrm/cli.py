@@ -132,6 +132,8 @@ def print_summary(results: Any) -> None:
             _fmt(r["ValueShare"], ".1%"),
         )
     console.print(abc)
+    if results.sensitivity is not None:
+        console.print(f"{results.sensitivity.headline()} (Sensitivity sheet)", highlight=False)
     if results.derived:
         computed = ", ".join(f"{c} from {src}" for c, src in results.derived.items())
         console.print(f"Indicator columns computed from the ledger: {computed}.")
@@ -204,6 +206,10 @@ def results_json(results: Any, path: Path) -> dict[str, Any]:
                   for row in results.summary_by_type.to_dict(orient="records")],
         "abc": results.summary_by_abc.to_dict(orient="records"),
         "computed_columns": dict(results.derived),
+        "sensitivity": None if results.sensitivity is None else {
+            "headline": results.sensitivity.headline(),
+            "stable_share": {f"{m:.2f}": v for m, v in results.sensitivity.stable_at.items()},
+        },
         "problems": problems_json(results.problems),
     }
 

@@ -39,6 +39,12 @@ from xlcrm.value.segments import (
     summarise_segments,
     validate_segments,
 )
+from xlcrm.value.sensitivity import (
+    SensitivityResult,
+    correlation_problems,
+    indicator_correlation,
+    weight_sensitivity,
+)
 from xlcrm.value.strategies import ABC_CLASSES, DEFAULT_TYPES, CustomerType, type_code
 
 Progress = Callable[[str, float], None]
@@ -205,6 +211,10 @@ class Results:
     scope: str = ""
     """Whom the results cover when not every customer (shown on the Dashboard), see
     :func:`xlcrm.subset.subset_results`."""
+    sensitivity: SensitivityResult | None = None
+    """How many customers change type or ABC class when a weight moves (Sensitivity sheet)."""
+    correlation: pd.DataFrame | None = None
+    """Spearman correlation of the indicator scores (Sensitivity sheet)."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -559,6 +569,14 @@ def run(
 
     progress("Validating segments", 0.8)
     validation = validate_segments(group_scores, segments.high, segments.type)
+    progress("Sensitivity to the weights", 0.85)
+    sensitivity = weight_sensitivity(
+        indicator_scores, [i.group for i in hierarchy.indicators], local, group_w,
+        method=options.high_low, thresholds=options.thresholds, rated=rated,
+        abc_cutoffs=options.abc_cutoffs if basis is value else None,
+    )
+    correlation = indicator_correlation(indicator_scores)
+    problems.extend(correlation_problems(correlation, sheet=schema.INDICATORS))
 
     progress("Summaries", 0.9)
     # ABC shares are of what the classes were made from (revenue by default).
@@ -576,6 +594,7 @@ def run(
         kept, scores, segments, abc, profiles, settings.types,
         ids=kept_ids, rating=rating, computed=derived.computed_count(),
     )
+    segments_table["Stable"] = stable_words(sensitivity.stable)
     progress("Done", 1.0)
     return Results(
         weights=weights,
@@ -604,6 +623,8 @@ def run(
         scored=kept,
         raters=None if review is None else review.table,
         repairs=repairs,
+        sensitivity=sensitivity,
+        correlation=correlation,
     )
 
 
@@ -623,6 +644,13 @@ def _typed_matrices(
     return [(sheet, title, items, review.groups[key].rater_results[k])
             for key, title, items in levels if key in review.groups
             for k, sheet in enumerate(review.raters)]
+
+
+def stable_words(stable: pd.Series) -> pd.Series:
+    """The Segments sheet's Stable column: Yes, No, or blank for a customer not judged."""
+    flags = stable.to_numpy(dtype=float, na_value=np.nan)
+    words = np.array(["No", "Yes", None], dtype=object)
+    return pd.Series(words[np.where(np.isnan(flags), 2, flags).astype(np.int64)], dtype=object)
 
 
 def _unrate(segments: SegmentResult, unrated: np.ndarray) -> None:

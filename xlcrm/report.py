@@ -24,6 +24,7 @@ from xlcrm.operations.kpis import KPI_NAMES, OVERALL, kpi_columns
 from xlcrm.operations.step import ACTIVITY_COLUMNS
 from xlcrm.pipeline import ABC_SUMMARY_COLUMNS
 from xlcrm.value.segments import VALIDATION_COLUMNS
+from xlcrm.value.sensitivity import CORRELATION_LIMIT, MOVES, SENSITIVITY_COLUMNS
 
 Row = list[Any]
 
@@ -180,6 +181,26 @@ DASH_BREAKDOWNS = (
     ("Industry", "By industry", DASH_INDUSTRY_TITLE, DASH_INDUSTRY_HEADER, INDUSTRIES_SHOWN),
     ("Region", "By region", DASH_REGION_TITLE, DASH_REGION_HEADER, REGIONS_SHOWN),
 )
+# Sheet rows 220-269 (1-based) are the sensitivity block's.
+DASH_SENS_TITLE = (219, 0)
+DASH_SENS_ROWS = (220, 0)
+SENS_TOP_SHOWN = 5
+"""Weights listed on the Dashboard, those whose moves change the most customers."""
+
+# Sensitivity sheet (0-based). The template's chart refers to the chart block's cells.
+SENS_STAMP = (1, 0)
+SENS_HEADLINE = (2, 0)
+SENS_CHART_TITLE = (4, 0)
+SENS_CHART_HEADER = (5, 0)
+SENS_CHART_COLUMNS = ("Level", "Item", "Weight", *(f"{m:+.0%}" for m in MOVES))
+SENS_CHART_ITEMS = 15
+"""Weights in the chart block: those whose moves change the most customers."""
+SENS_TABLE_TITLE = (SENS_CHART_HEADER[0] + SENS_CHART_ITEMS + 2, 0)
+SENS_TABLE_HEADER = (SENS_TABLE_TITLE[0] + 1, 0)
+SENS_TABLE_COLUMNS = SENSITIVITY_COLUMNS
+# Right of the chart, which floats over columns M..X.
+SENS_CORR_TITLE = (SENS_CHART_TITLE[0], 25)
+SENS_CORR_HEADER = (SENS_CHART_HEADER[0], 25)
 
 
 def a1(row: int, col: int, *, absolute: bool = True) -> str:
@@ -423,7 +444,8 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
     )
     cr = results.weights.consistency_table()
     blocks.append(Block(DASH_CR_HEADER, frame_rows(cr[list(DASH_CR_COLUMNS)])))
-    blocks.append(Block(DASH_TEST_TITLE, [["Do the segments differ? (p < 0.05: yes)"]]))
+    blocks.append(Block(DASH_TEST_TITLE, [["Do the segments differ? (yes when p < 0.05 and the "
+                                          "effect size is at least small)"]]))
     blocks.append(Block(DASH_TEST_HEADER, frame_rows(results.validation[list(DASH_TEST_COLUMNS)])))
     ops = results.operations
     if ops is not None:
@@ -446,6 +468,7 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         blocks.extend(_lifetime_blocks(results.lifetime, ops))
     blocks.extend(_judgment_blocks(results))
     blocks.extend(breakdown_blocks(results))
+    blocks.extend(_sensitivity_headline(results))
     blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
     pareto = results.pareto[["CustomerShare", "ValueShare"]]
     of = "revenue" if results.abc_basis == "Revenue" else "summed value scores"
@@ -611,6 +634,89 @@ def _lifetime_blocks(lifetime: Any, ops: Any) -> list[Block]:
     return blocks
 
 
+def _top_weights(table: pd.DataFrame, shown: int) -> pd.DataFrame:
+    """One row per weight with its ChangedShare per move, most sensitive first."""
+    before = table.groupby(["Level", "Item"], sort=False)["WeightBefore"].first()
+    # pivot, not pivot_table: only the weights moved, never every Level x Item pair.
+    wide = table.pivot(index=["Level", "Item"], columns="Move", values="ChangedShare")
+    wide = wide.reindex(index=before.index, columns=list(MOVES))
+    order = wide.max(axis=1).sort_values(ascending=False, kind="stable").index[:shown]
+    out = wide.loc[order].reset_index()
+    out.insert(2, "Weight", before.loc[order].to_numpy())
+    return out
+
+
+def _sensitivity_headline(results: Any) -> list[Block]:
+    """Dashboard rows 220-269: the headline, the most sensitive weights, correlated pairs."""
+    sens = results.sensitivity
+    if sens is None:
+        return []
+    lines: list[Row] = [[sens.headline()]]
+    if len(sens.table):
+        top = _top_weights(sens.table, SENS_TOP_SHOWN)
+        lines.append([f"Customers whose type{' or ABC class' if sens.abc_by_value else ''} "
+                      "changes, for the weights that matter most (every move on the "
+                      f"{schema.SENSITIVITY} sheet):"])
+        lines.extend([f"{r.Level}: {r.Item}", None, ", ".join(
+            f"{m:+.0%}: {clean(v) or 0:.1%}" for m, v in zip(MOVES, r[3:], strict=True))]
+            for r in top.itertuples(index=False))
+    pairs = _correlated_pairs(results.correlation)
+    lines.append([f"Indicators correlated above {CORRELATION_LIMIT:g} (Spearman): "
+                  + ("; ".join(pairs) + " (see the Problems sheet)" if pairs else "none")])
+    return [Block(DASH_SENS_TITLE, [["Do the decisions depend on the exact weights?"]]),
+            Block(DASH_SENS_ROWS, lines)]
+
+
+def _correlated_pairs(correlation: pd.DataFrame | None) -> list[str]:
+    if correlation is None:
+        return []
+    names = list(correlation.columns)
+    values = correlation.to_numpy(dtype=float)
+    return [f"{names[i]} and {names[j]} ({values[i, j]:.2f})"
+            for i in range(len(names)) for j in range(i + 1, len(names))
+            if np.isfinite(values[i, j]) and abs(values[i, j]) > CORRELATION_LIMIT]
+
+
+def sensitivity_sheet(results: Any, *, source: str = "") -> list[Row]:
+    """The ``Sensitivity`` sheet: headline, chart block, every move, indicator correlation."""
+    sens = results.sensitivity
+    title = "Sensitivity of the customer types and ABC classes to the AHP weights"
+    blocks = [Block((0, 0), [[title]])]
+    if sens is None:
+        blocks.append(Block(SENS_STAMP, [["Run CRM > Resegment to fill this sheet."]]))
+        return blocks_to_rows(blocks)
+    basis = ("ABC is by value score, so class changes are counted too" if sens.abc_by_value
+             else f"ABC is by {results.abc_basis.lower()}, which no weight changes")
+    what = "type or class" if sens.abc_by_value else "type"
+    sample = (f"; tried on a fixed random sample of {sens.judged:,} customers (Stable is "
+              "blank for the others)" if sens.sampled else "")
+    blocks += [
+        Block(SENS_STAMP, [[f"Computed {results.stamp:%Y-%m-%d %H:%M} by xlcrm from "
+                            f"{source or 'this workbook'} · each weight moved by "
+                            + ", ".join(f"{m:+.0%}" for m in MOVES)
+                            + f", the others of its level rescaled to keep the sum 1 · {basis}"
+                            f"{sample}"]]),
+        Block(SENS_HEADLINE, [[sens.headline()]]),
+        Block(SENS_CHART_TITLE, [[f"Share of customers whose {what} changes, per weight and "
+                                  f"move (up to {SENS_CHART_ITEMS} weights, those that matter "
+                                  "most first)"]]),
+        Block(SENS_CHART_HEADER, [list(SENS_CHART_COLUMNS)] + (frame_rows(
+            _top_weights(sens.table, SENS_CHART_ITEMS), header=False) if len(sens.table)
+            else [["No weight to move: every level has a single item."]])),
+        Block(SENS_TABLE_TITLE, [["Every move (Level: groups for a group weight, else the "
+                                  "indicator's group; shares of the customers judged)"]]),
+        Block(SENS_TABLE_HEADER, frame_rows(sens.table[list(SENS_TABLE_COLUMNS)])),
+    ]
+    corr = results.correlation
+    if corr is not None and len(corr):
+        blocks.append(Block(SENS_CORR_TITLE, [[
+            "Spearman correlation of the indicator scores (above "
+            f"{CORRELATION_LIMIT:g}: one indicator probably measures the other)"]]))
+        blocks.append(Block(SENS_CORR_HEADER, frame_rows(
+            corr.rename_axis("Indicator").reset_index())))
+    return blocks_to_rows(blocks)
+
+
 def blocks_to_rows(blocks: Sequence[Block]) -> list[Row]:
     """Lay blocks out on one grid (rows of equal length, ``None`` where empty).
 
@@ -652,4 +758,5 @@ def result_sheets(results: Any, *, source: str = "") -> dict[str, pd.DataFrame |
             if results.operations is not None
             else [list(ACTIVITY_COLUMNS), ["No orders, contacts or survey answers in the ledger."]]
         ),
+        schema.SENSITIVITY: sensitivity_sheet(results, source=source),
     }

@@ -39,7 +39,8 @@ SEGMENTS = "Segments"
 DASHBOARD = "Dashboard"
 PROBLEMS = "Problems"
 ACTIVITY = "Activity"
-RESULT_SHEETS = (SCORES, SEGMENTS, DASHBOARD, PROBLEMS, ACTIVITY)
+SENSITIVITY = "Sensitivity"
+RESULT_SHEETS = (SCORES, SEGMENTS, DASHBOARD, PROBLEMS, ACTIVITY, SENSITIVITY)
 
 HELP = "Help"
 # xlwings' configuration sheet (UDF Modules); Python-only, dropped from a shareable copy.
@@ -119,5 +120,6 @@ SEGMENTS_COLUMNS = (
     "Cluster",
     *BREAKDOWN_COLUMNS,
     "Owner",  # who owns the type's strategy (Strategies sheet)
+    "Stable",
 )
 PROBLEMS_COLUMNS = ("Severity", "Sheet", "Cell", "Problem", "WhatToDo")

@@ -81,6 +81,7 @@ SHEET_ORDER = (
     schema.SEGMENTS,
     schema.ACTIVITY,
     schema.PROBLEMS,
+    schema.SENSITIVITY,
 )
 # VBA code names: stable ASCII identifiers, one per sheet (the VBA project has a document
 # module for each).
@@ -728,6 +729,7 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         report.DASH_IPA_TITLE: "Importance-performance",
         report.DASH_CLV_TITLE: "Lifetime value (CLV)",
         **{title_at: title for _, title, title_at, _, _ in report.DASH_BREAKDOWNS},
+        report.DASH_SENS_TITLE: "Do the decisions depend on the exact weights?",
     }
     for (r, c), text in titles.items():
         ws.cell(row=r + 1, column=c + 1, value=text).font = BOLD
@@ -866,6 +868,7 @@ def _dashboard_formats(ws: Worksheet, headers: Mapping[tuple[int, int], Sequence
                      report.DASH_TEST_HEADER[0] + 2 + report.TEST_ROWS):
         ws.cell(row=row, column=3).number_format = "0.000"
         ws.cell(row=row, column=4).number_format = "0.0E+00"
+        ws.cell(row=row, column=5).number_format = "0.00"  # EffectSize
     kpi_formats = {"share": PERCENT, "days": ONE, "index 0-100": ONE,
                    "complaints per active customer": "0.00"}
     for kpi, row in report.DASH_KPI_ROWS.items():
@@ -1007,6 +1010,51 @@ def _pareto_chart(ws: Worksheet) -> ScatterChart:
     pareto.legend = None
     pareto.height, pareto.width = 7, 14
     return pareto
+
+
+def _sensitivity_sheet(ws: Worksheet) -> None:
+    """Titles, headers, number formats and the chart of the Sensitivity sheet."""
+    ws["A1"] = "Sensitivity of the customer types and ABC classes to the AHP weights"
+    ws["A1"].font = TITLE_FONT
+    ws.cell(row=report.SENS_STAMP[0] + 1, column=1,
+            value="Run CRM > Resegment (or `xlcrm resegment`) to fill this sheet.")
+    for (r, c), text in ((report.SENS_CHART_TITLE, "Share of customers whose type changes"),
+                         (report.SENS_TABLE_TITLE, "Every move"),
+                         (report.SENS_CORR_TITLE, "Spearman correlation of the indicator scores")):
+        ws.cell(row=r + 1, column=c + 1, value=text).font = BOLD
+    for (r, c), names in ((report.SENS_CHART_HEADER, report.SENS_CHART_COLUMNS),
+                          (report.SENS_TABLE_HEADER, report.SENS_TABLE_COLUMNS)):
+        _header(ws, r + 1, c + 1, names)
+    # The long table's formats by column; the chart block above it has its own cells'.
+    table = list(report.SENS_TABLE_COLUMNS)
+    for name, fmt in (("Move", "+0%;-0%;0%"), ("WeightBefore", "0.000"), ("WeightAfter", "0.000"),
+                      ("TypeChangeShare", PERCENT), ("ABCChangeShare", PERCENT),
+                      ("ChangedShare", PERCENT)):
+        ws.column_dimensions[get_column_letter(table.index(name) + 1)].number_format = fmt
+    top = report.SENS_CHART_HEADER[0] + 2  # first data row, 1-based
+    for row in range(top, top + report.SENS_CHART_ITEMS):
+        ws.cell(row=row, column=3).number_format = "0.000"
+        for col in range(4, len(report.SENS_CHART_COLUMNS) + 1):
+            ws.cell(row=row, column=col).number_format = PERCENT
+    first = report.SENS_CORR_HEADER[1] + 2
+    for col in range(first, first + 135):  # 9 groups x 15 indicators at most
+        ws.column_dimensions[get_column_letter(col)].number_format = "0.00"
+    _widths(ws, [16, 22, 12, 13, 13, 13, 16, 12, 16, 10, 13])
+    ws.column_dimensions[get_column_letter(first - 1)].width = 22
+    chart = BarChart()
+    chart.type = "bar"  # horizontal: the weights' names read along the axis
+    chart.grouping = "clustered"
+    chart.title = "Customers whose type changes when one weight moves"
+    chart.y_axis.title = "share of customers"
+    moves = len(report.SENS_CHART_COLUMNS) - 3
+    data = Reference(ws, min_col=4, max_col=3 + moves, min_row=top - 1,
+                     max_row=top + report.SENS_CHART_ITEMS - 1)
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=2, min_row=top,
+                                   max_row=top + report.SENS_CHART_ITEMS - 1))
+    chart.x_axis.scaling.orientation = "maxMin"  # the most sensitive weight on top
+    chart.height, chart.width = 12, 18  # room for the 15 weights' names
+    ws.add_chart(chart, "M2")
 
 
 def _kpi_charts(ws: Worksheet, at: Sequence[int]) -> None:
@@ -1245,6 +1293,7 @@ def build_workbook(
         {"RFMSegment": 18, "ChurnReason": 70, **carried},
     )
     _dashboard_sheet(sheets[schema.DASHBOARD], hierarchy.groups)
+    _sensitivity_sheet(sheets[schema.SENSITIVITY])
     _xlwings_conf_sheet(sheets[XLWINGS_CONF])
     wb.defined_names["CustomerIDs"] = DefinedName(
         "CustomerIDs", attr_text="tblCustomers[CustomerID]"

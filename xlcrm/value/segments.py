@@ -932,13 +932,62 @@ def kmeans_profiles(
 
 # --------------------------------------------------------------------------- validation
 
-VALIDATION_COLUMNS = ("Dimension", "Test", "Statistic", "PValue", "Groups", "Verdict", "Note")
+VALIDATION_COLUMNS = (
+    "Dimension", "Test", "Statistic", "PValue", "EffectSize", "Effect", "Magnitude", "Verdict",
+    "Note", "Groups",
+)
+EFFECT_THRESHOLDS = {
+    "Cohen's d": (0.2, 0.5, 0.8),
+    "eta squared": (0.01, 0.06, 0.14),
+    "epsilon squared": (0.01, 0.06, 0.14),
+}
+"""Where a small, medium and large effect begin (Cohen 1988: d 0.2/0.5/0.8, eta squared
+0.01/0.06/0.14; epsilon squared is read on the eta-squared scale, as Tomczak & Tomczak 2014
+advise). Below the first an effect is negligible."""
 
 
-def _verdict(p_value: float, alpha: float) -> str:
+def magnitude(effect: str, size: float) -> str:
+    """``"negligible"``, ``"small"``, ``"medium"`` or ``"large"`` by :data:`EFFECT_THRESHOLDS`."""
+    if math.isnan(size):
+        return ""
+    small, medium, large = EFFECT_THRESHOLDS[effect]
+    size = abs(size)
+    return ("large" if size >= large else "medium" if size >= medium
+            else "small" if size >= small else "negligible")
+
+
+def _verdict(p_value: float, alpha: float, size_word: str = "") -> str:
+    """The verdict in words, from the p-value and the effect's magnitude together.
+
+    With thousands of customers every difference is significant, so a small p alone says
+    nothing about whether the segments differ enough to treat them differently.
+    """
     if math.isnan(p_value):
         return "undefined"
-    return "differ" if p_value < alpha else "no significant difference"
+    if p_value >= alpha:
+        return "no significant difference"
+    if size_word == "negligible":
+        return "differ in name only: the effect is negligible"
+    return f"differ ({size_word} effect)" if size_word else "differ"
+
+
+def cohens_d(high: np.ndarray, low: np.ndarray) -> float:
+    """Cohen's d: the difference of the means in pooled standard deviations (Cohen 1988)."""
+    n1, n2 = len(high), len(low)
+    pooled = ((n1 - 1) * np.var(high, ddof=1) + (n2 - 1) * np.var(low, ddof=1)) / (n1 + n2 - 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float((np.mean(high) - np.mean(low)) / np.sqrt(pooled))
+
+
+def eta_squared(f: float, groups: int, n: int) -> float:
+    """Eta squared of a one-way ANOVA from its F: SS between / SS total."""
+    between, within = groups - 1, n - groups
+    return f * between / (f * between + within) if within > 0 else math.nan
+
+
+def epsilon_squared(h: float, n: int) -> float:
+    """Epsilon squared of a Kruskal-Wallis test, H / (n - 1) (Tomczak & Tomczak 2014)."""
+    return h / (n - 1) if n > 1 else math.nan
 
 
 def _type_keys(types: npt.ArrayLike) -> np.ndarray:
@@ -974,9 +1023,14 @@ def validate_segments(
     pandas.DataFrame
         One row per dimension and test: ``Dimension``, ``Test`` (Welch's t-test between
         High and Low, two-sided; one-way ANOVA and Kruskal-Wallis across the types),
-        ``Statistic``, ``PValue``, ``Groups`` (the group sizes), ``Verdict`` ("differ"
-        when p < alpha, "no significant difference", "skipped" when a test could not
-        run, "undefined" when the scores do not vary) and ``Note``.
+        ``Statistic``, ``PValue``, ``EffectSize`` and ``Effect`` (Cohen's d for High vs
+        Low, eta squared for ANOVA, epsilon squared for Kruskal-Wallis), ``Magnitude``
+        (negligible, small, medium, large: :data:`EFFECT_THRESHOLDS`), ``Verdict``
+        ("differ (large effect)" when p < alpha and the effect is not negligible,
+        "differ in name only: the effect is negligible" when it is,
+        "no significant difference", "skipped" when a test could not run, "undefined"
+        when the scores do not vary), ``Note`` and ``Groups`` (the group sizes; last, as
+        the widest).
 
     Notes
     -----
@@ -1009,12 +1063,16 @@ def validate_segments(
         *,
         verdict: str = "",
         note: str = "",
+        effect: str = "",
+        size: float = math.nan,
     ) -> None:
+        word = magnitude(effect, size) if effect else ""
         rows.append(
             dict(
                 zip(
                     VALIDATION_COLUMNS,
-                    (dim, test, stat, p, groups, verdict or _verdict(p, alpha), note),
+                    (dim, test, stat, p, size, effect, word,
+                     verdict or _verdict(p, alpha, word), note, groups),
                     strict=True,
                 )
             )
@@ -1049,7 +1107,8 @@ def validate_segments(
                 result = stats.ttest_ind(hi, lo, equal_var=False)
             stat, p = float(result.statistic), float(result.pvalue)
             note = "scores do not vary within High and Low" if math.isnan(p) else ""
-            add(dim, test, stat, p, groups_text, note=note)
+            add(dim, test, stat, p, groups_text, note=note, effect="Cohen's d",
+                size=cohens_d(hi, lo))
 
         if type_keys is None:
             continue
@@ -1068,9 +1127,10 @@ def validate_segments(
             f"type(s) {', '.join(too_small)} left out (fewer than 2 customers)" if too_small else ""
         )
         groups_text = "types " + ", ".join(sizes) if sizes else "no type"
-        for test, func in (
-            ("ANOVA (types)", stats.f_oneway),
-            ("Kruskal-Wallis (types)", stats.kruskal),
+        used = sum(len(m) for m in samples)
+        for test, func, effect in (
+            ("ANOVA (types)", stats.f_oneway, "eta squared"),
+            ("Kruskal-Wallis (types)", stats.kruskal, "epsilon squared"),
         ):
             if len(samples) < 2:
                 reason = "fewer than 2 types with at least 2 customers"
@@ -1096,7 +1156,9 @@ def validate_segments(
             if math.isnan(p):
                 reason = "scores do not vary within the types"
                 test_note = f"{reason}; {note}" if note else reason
-            add(dim, test, stat, p, groups_text, note=test_note)
+            size = (eta_squared(stat, len(samples), used) if effect == "eta squared"
+                    else epsilon_squared(stat, used))
+            add(dim, test, stat, p, groups_text, note=test_note, effect=effect, size=size)
     return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS))
 
 

@@ -1104,7 +1104,7 @@ def _unknown_keys(totals: OrderTotals, known: pd.Index, cap: int | None) -> list
     out = [
         Problem(
             "warning",
-            f"{totals.source}: CustomerID {key!r} is not on {schema.CUSTOMERS}; its"
+            f"CustomerID {key!r} is not on {schema.CUSTOMERS}; its"
             f" {int(n)} line(s) are left out",
             fix,
             totals.source,
@@ -1116,7 +1116,7 @@ def _unknown_keys(totals: OrderTotals, known: pd.Index, cap: int | None) -> list
         out.append(
             Problem(
                 "warning",
-                f"{totals.source}: {len(unknown) - len(listed)} more CustomerIDs are not on"
+                f"{len(unknown) - len(listed)} more CustomerIDs are not on"
                 f" {schema.CUSTOMERS} ({len(unknown)} in all; the first {len(listed)} are"
                 " listed)",
                 fix,

@@ -122,7 +122,8 @@ def _bad_lines(
             continue
         limit = n if cap is None else min(n, cap)
         for where, value in listing(kind, limit):
-            text = message.format(value=_show(value), today=today)
+            shown = _show(value).strip("'")[:10] if kind == "future" else _show(value)
+            text = message.format(value=shown, today=today)
             out.append(Problem(severity, f"{where}, column {header[column]}: {text}", fix,
                                source.label, None))  # fmt: skip
         if n > limit:

@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import shutil
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,8 @@ import sqlalchemy as sa
 
 from xlcrm import schema
 from xlcrm.book.read import open_workbook
+from xlcrm.book.settings import options_from_grid
+from xlcrm.book.sheets import analyse
 from xlcrm.book.workbook_file import analyse_file, create_demo_workbook, read_workbook
 from xlcrm.cli import main
 from xlcrm.errors import InputError
@@ -255,3 +258,26 @@ def test_unreachable_database_and_missing_file_exit_2_and_write_nothing(
         assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert "cannot be reached" in err
     assert copy.read_bytes() == before
+
+
+def test_the_workbook_names_the_source_for_the_ribbon(book, tmp_path) -> None:
+    """The ribbon runs :func:`analyse` without ``orders``: the Indicators options decide."""
+    path, lines = book
+    _write_parquet(lines.reset_index(drop=True), tmp_path / "erp.parquet")
+    grid = [[None] * 10 for _ in range(3)]
+    grid[0][8:10] = ["Option", "Value"]
+    grid[1][8:10] = ["Orders source", str(tmp_path / "erp.parquet")]
+    grid[2][8:10] = ["Orders table", ""]
+    options, problems = options_from_grid(grid)
+    assert problems == [] and options.orders_source == str(tmp_path / "erp.parquet")
+    data = read_workbook(path)
+    sheet = analyse(data.ledger, data.settings, as_of=TODAY)
+    settings = replace(data.settings, options=options)
+    named = analyse(data.ledger, settings, as_of=TODAY)
+    assert any("orders come from erp.parquet" in p.message for p in named.problems)
+    want, got = sheet.operations.activity, named.operations.activity
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    secret = replace(options, orders_source="postgresql://crm:secret@erp/erp",
+                     orders_table="orders")
+    with pytest.raises(InputError, match="holds a database password"):
+        analyse(data.ledger, replace(data.settings, options=secret), as_of=TODAY)

@@ -68,7 +68,9 @@ def _day(day: dt.date) -> int:
     return (day - _EPOCH).days
 
 
-def line_columns(source: OrderSource, names: Sequence[str], float_key: set[str]) -> LineColumns:
+def line_columns(
+    source: OrderSource, names: Sequence[str], types: dict[str, str] | None = None
+) -> LineColumns:
     """Map the source's columns with the CSV import's header matching (ERP and Chinese
     synonyms); one line naming the source and its columns when a required one is missing."""
     headers = [n for n in names if n not in _FILE_COLUMNS]
@@ -84,7 +86,9 @@ def line_columns(source: OrderSource, names: Sequence[str], float_key: set[str])
         )
     return LineColumns(
         mapped["CustomerID"], mapped["Date"], mapped["Amount"], mapped.get("GrossProfit"),
-        mapped.get(schema.DOCUMENT_NO), mapped["CustomerID"] in float_key,
+        mapped.get(schema.DOCUMENT_NO),
+        (types or {}).get(mapped["CustomerID"], "").startswith(("DOUBLE", "FLOAT", "DECIMAL")),
+        tuple((types or {}).items()),
     )  # fmt: skip
 
 
@@ -167,6 +171,7 @@ def _file_totals(
     with tempfile.TemporaryDirectory(prefix="xlcrm-duckdb-") as spill:
         con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": spill,
                                      "preserve_insertion_order": False})  # fmt: skip
+        con.execute("SET enable_progress_bar = false")
         try:
             try:
                 con.execute(f"CREATE TEMP VIEW src AS SELECT * FROM {reader}")
@@ -176,9 +181,8 @@ def _file_totals(
                     f"{source.label} cannot be read: {_first_line(exc)}",
                     fix="Check that it is a Parquet or CSV file with a header row.",
                 ) from None
-            floats = {n for n, t, *_ in described if t.startswith(("DOUBLE", "FLOAT",
-                                                                   "DECIMAL"))}
-            cols = line_columns(source, [d[0] for d in described], floats)
+            cols = line_columns(source, [d[0] for d in described],
+                                {n: t for n, t, *_ in described})
             src = sa.table("src")
             numbered = src
             if source.kind == "csv":
@@ -248,7 +252,7 @@ def _database_totals(
             src = _table_of(conn, source)
             names = list(conn.execute(sa.select(sa.text("*")).select_from(src)
                                       .where(sa.false())).keys())  # fmt: skip
-            cols = line_columns(source, names, set())
+            cols = line_columns(source, names)
             counts = dict(conn.execute(check_query(src, cols, w, flavor)).mappings().one())
             result = conn.execute(totals_query(src, cols, w, flavor))
             keys, rows = list(result.keys()), result.fetchall()

@@ -4,14 +4,15 @@ One SQLAlchemy Core query computes :data:`xlcrm.operations.orders.ORDER_TOTAL_CO
 a table of order lines, so that only one row per customer leaves the database (or DuckDB):
 
 1. ``lines``: each usable line as (customer key, day number, amount, whole units, gross
-   profit units), the way :func:`xlcrm.operations.orders.order_metrics` reads a sheet row;
-2. ``daily``: one row per customer and day (how many lines and orders, their units);
-3. ``odays`` / ``ranked``: the customer's order days, the gaps between them and their
-   median (the typical interval), with window functions;
-4. the totals per customer from ``daily``.
+   profit units), the way :func:`xlcrm.operations.orders.order_metrics` reads a sheet row,
+   summed per customer (``per_key``: counts and sums per window);
+2. ``order_days``: one row per customer and day with an order, its order units;
+3. ``odays``: the gap since the customer's previous order day (``lag``), and per customer
+   (``by_days``) the first and last order day, their number, the repeat value (the order
+   days with a gap) and the median gap (the typical interval).
 
-Step 2 bounds the work: a B2B customer buys on a few hundred days, whatever the number of
-lines. Sums are of whole 1/10,000 units (:data:`~xlcrm.operations.orders.AMOUNT_UNITS`) as
+Only step 2 groups more than the customers: a B2B customer buys on a few hundred days,
+whatever the number of lines, and the engine spills to disk beyond its memory. Sums are of whole 1/10,000 units (:data:`~xlcrm.operations.orders.AMOUNT_UNITS`) as
 64-bit integers, which every engine adds exactly in any order, and are turned into amounts
 in Python, once, as the sheet path does.
 
@@ -51,7 +52,8 @@ class LineColumns:
     """Where the order lines' columns are: source column names, and their kinds.
 
     ``float_key`` says the CustomerID column holds floating-point numbers (1001.0 is the
-    customer ``"1001"``, as on a sheet).
+    customer ``"1001"``, as on a sheet). ``types`` are the columns' DuckDB types when known:
+    a typed date or number column needs no conversion attempt per line.
     """
 
     customer_id: str
@@ -60,6 +62,10 @@ class LineColumns:
     gross_profit: str | None = None
     document_no: str | None = None
     float_key: bool = False
+    types: tuple[tuple[str, str], ...] = ()
+
+    def type_of(self, name: str) -> str:
+        return dict(self.types).get(name, "")
 
 
 def _col(name: str) -> ColumnElement:
@@ -90,18 +96,26 @@ def key_expr(flavor: str, cols: LineColumns) -> ColumnElement:
     return text
 
 
-def day_expr(flavor: str, name: str) -> ColumnElement:
+_NUMERIC: Final = ("DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
+                   "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "REAL")
+
+
+def day_expr(flavor: str, name: str, kind: str = "") -> ColumnElement:
     """Days since 1970-01-01 of a date, datetime or date text; NULL when not a date."""
     c = _col(name)
     if flavor == "sqlite":
         return sa.cast(sa.func.julianday(sa.func.date(c)) - 2440587.5, sa.Integer)
     epoch = sa.literal_column(f"DATE '{_EPOCH.isoformat()}'")
     if flavor == "duckdb":
+        if kind == "DATE":
+            return c - epoch
+        if kind.startswith("TIMESTAMP"):
+            return sa.cast(c, sa.Date) - epoch
         return sa.cast(_try_cast(name, "TIMESTAMP"), sa.Date) - epoch
     return sa.cast(c, sa.Date) - epoch
 
 
-def number_expr(flavor: str, name: str) -> ColumnElement:
+def number_expr(flavor: str, name: str, kind: str = "") -> ColumnElement:
     """A number as a double; NULL when blank or not a number."""
     c = _col(name)
     if flavor == "sqlite":
@@ -109,6 +123,8 @@ def number_expr(flavor: str, name: str) -> ColumnElement:
             (sa.func.typeof(c).in_(("integer", "real")), sa.cast(c, sa.Float)), else_=None
         )
     if flavor == "duckdb":
+        if kind.startswith(_NUMERIC):
+            return sa.cast(c, sa.Double)
         return _try_cast(name, "DOUBLE")
     return sa.cast(c, sa.Double)
 
@@ -130,11 +146,11 @@ def blank_expr(flavor: str, name: str) -> ColumnElement:
 def _parsed(flavor: str, cols: LineColumns) -> dict[str, ColumnElement]:
     out = {
         "key": key_expr(flavor, cols),
-        "day": day_expr(flavor, cols.date),
-        "amount": number_expr(flavor, cols.amount),
+        "day": day_expr(flavor, cols.date, cols.type_of(cols.date)),
+        "amount": number_expr(flavor, cols.amount, cols.type_of(cols.amount)),
     }
     if cols.gross_profit:
-        out["gp"] = number_expr(flavor, cols.gross_profit)
+        out["gp"] = number_expr(flavor, cols.gross_profit, cols.type_of(cols.gross_profit))
     return out
 
 
@@ -151,7 +167,6 @@ def totals_query(source: sa.FromClause, cols: LineColumns, w: Windows, flavor: s
     units = units_expr(flavor, parsed.c.amount)
     fields = [
         parsed.c.key, parsed.c.day,
-        sa.literal(1).label("one"),
         sa.case((is_order, 1), else_=0).label("is_order"),
         units.label("units"),
         sa.case((is_order, units), else_=0).label("order_units"),
@@ -160,48 +175,20 @@ def totals_query(source: sa.FromClause, cols: LineColumns, w: Windows, flavor: s
         gp = parsed.c.gp
         fields.append(sa.case((gp.is_(None), 0), else_=units_expr(flavor, gp)).label("gp"))
         fields.append(sa.case((gp.is_(None), 1), else_=0).label("gp_bad"))
-    lines = sa.select(*fields).where(usable).cte("lines")
-    sums = [sa.func.sum(lines.c[n]).label(n) for n in ("one", "is_order", "units",
-                                                       "order_units")]
-    if cols.gross_profit:
-        sums += [sa.func.sum(lines.c.gp).label("gp"), sa.func.sum(lines.c.gp_bad).label("gp_bad")]
-    daily = (
-        sa.select(lines.c.key, lines.c.day, *sums)
-        .group_by(lines.c.key, lines.c.day)
-        .cte("daily")
-    )
-    odays = sa.select(
-        daily.c.key, daily.c.day,
-        (daily.c.day - sa.func.lag(daily.c.day).over(partition_by=daily.c.key,
-                                                      order_by=daily.c.day)).label("gap"),
-    ).where(daily.c.is_order > 0).cte("odays")  # fmt: skip
-    firsts = (
-        sa.select(odays.c.key, sa.func.min(odays.c.day).label("first"))
-        .group_by(odays.c.key)
-        .cte("firsts")
-    )
-    ranked = sa.select(
-        odays.c.key, odays.c.gap,
-        sa.func.row_number().over(partition_by=odays.c.key, order_by=odays.c.gap).label("rn"),
-        sa.func.count().over(partition_by=odays.c.key).label("n"),
-    ).where(odays.c.gap.is_not(None)).cte("ranked")  # fmt: skip
-    # The median: the middle gap, or the mean of the two middle ones (2 rn in n .. n + 2).
-    medians = (
-        sa.select(ranked.c.key, sa.func.avg(sa.cast(ranked.c.gap, sa.Double))
-                  .label("interval"))
-        .where(sa.between(2 * ranked.c.rn, ranked.c.n, ranked.c.n + 2))
-        .group_by(ranked.c.key)
-        .cte("medians")
-    )  # fmt: skip
-    d = daily.c
+    # Written out twice rather than as a CTE: a database would otherwise keep every line
+    # in a temporary table (PostgreSQL materialises a CTE used twice), where scanning the
+    # source again costs less.
+    lines = sa.select(*fields).where(usable).subquery("lines")
+    orders = sa.select(*fields).where(sa.and_(usable, is_order)).subquery("order_lines")
+    d = lines.c
     last, prev = d.day > w.y1, sa.and_(d.day > w.y2, d.day <= w.y1)
 
     def total(value: ColumnElement, when: ColumnElement | None = None) -> ColumnElement:
         return sa.func.sum(value if when is None else sa.case((when, value), else_=0))
 
-    out = [
+    sums = [
         d.key.label("Key"),
-        total(d.one).label("Lines"),
+        sa.func.count().label("Lines"),
         total(d.is_order).label("Orders"),
         total(d.is_order, last).label("Orders12m"),
         total(d.is_order, prev).label("OrdersPrev12m"),
@@ -210,20 +197,66 @@ def totals_query(source: sa.FromClause, cols: LineColumns, w: Windows, flavor: s
         total(d.units).label("RevenueTotal"),
         total(d.gp, last).label("GrossProfit12m") if cols.gross_profit else None,
         total(d.gp_bad, last).label("GrossProfitGaps") if cols.gross_profit else None,
-        sa.func.min(sa.case((d.is_order > 0, d.day), else_=None)).label("FirstOrderDay"),
-        sa.func.max(sa.case((d.is_order > 0, d.day), else_=None)).label("LastOrderDay"),
-        total(sa.case((d.is_order > 0, 1), else_=0)).label("OrderDays"),
-        total(d.order_units, d.day > firsts.c.first).label("RepeatOrderValue"),
-        sa.func.max(medians.c.interval).label("TypicalIntervalDays"),
     ]
+    per_key = sa.select(*(c for c in sums if c is not None)).group_by(d.key).cte("per_key")
+    # Order days with the gap since the customer's previous one: the first has none, so
+    # the repeat value is the order value of the days with a gap.
+    daily = (
+        sa.select(orders.c.key, orders.c.day,
+                  sa.func.sum(orders.c.order_units).label("order_units"))
+        .group_by(orders.c.key, orders.c.day)
+        .subquery("order_days")
+    )  # fmt: skip
+    d = daily.c
+    odays = sa.select(
+        d.key, d.day, d.order_units,
+        (d.day - sa.func.lag(d.day).over(partition_by=d.key, order_by=d.day)).label("gap"),
+    ).cte("odays")  # fmt: skip
+    o = odays.c
+    by_days = sa.select(
+        o.key,
+        sa.func.min(o.day).label("FirstOrderDay"),
+        sa.func.max(o.day).label("LastOrderDay"),
+        sa.func.count().label("OrderDays"),
+        sa.func.sum(sa.case((o.gap.is_not(None), o.order_units), else_=0))
+        .label("RepeatOrderValue"),
+        *([_median(flavor, o.gap).label("TypicalIntervalDays")] if flavor != "sqlite" else []),
+    ).group_by(o.key).cte("by_days")  # fmt: skip
+    joins = per_key.outerjoin(by_days, by_days.c.key == per_key.c.Key)
+    columns = [per_key, by_days.c.FirstOrderDay, by_days.c.LastOrderDay, by_days.c.OrderDays,
+               by_days.c.RepeatOrderValue]  # fmt: skip
+    if flavor != "sqlite":
+        columns.append(by_days.c.TypicalIntervalDays)
+    else:
+        medians = _median_by_rank(odays)
+        joins = joins.outerjoin(medians, medians.c.key == per_key.c.Key)
+        columns.append(medians.c.TypicalIntervalDays)
+    return sa.select(*columns).select_from(joins)
+
+
+def _median(flavor: str, gap: ColumnElement) -> ColumnElement:
+    """The median gap: the middle one, or the mean of the two middle ones (exact for whole
+    days); NULL without gaps."""
+    if flavor == "duckdb":
+        return sa.func.median(gap)
+    return sa.func.percentile_cont(0.5).within_group(gap)
+
+
+def _median_by_rank(odays: sa.CTE) -> sa.CTE:
+    """The median with window functions only (SQLite has no median): the rows ranked ``rn``
+    with ``2 rn`` in ``n .. n + 2`` are the middle one or two."""
+    o = odays.c
+    ranked = sa.select(
+        o.key, o.gap,
+        sa.func.row_number().over(partition_by=o.key, order_by=o.gap).label("rn"),
+        sa.func.count().over(partition_by=o.key).label("n"),
+    ).where(o.gap.is_not(None)).cte("ranked")  # fmt: skip
+    r = ranked.c
     return (
-        sa.select(*(c for c in out if c is not None))
-        .select_from(
-            daily.outerjoin(firsts, firsts.c.key == d.key).outerjoin(
-                medians, medians.c.key == d.key
-            )
-        )
-        .group_by(d.key)
+        sa.select(r.key, sa.func.avg(sa.cast(r.gap, sa.Double)).label("TypicalIntervalDays"))
+        .where(sa.between(2 * r.rn, r.n, r.n + 2))
+        .group_by(r.key)
+        .cte("medians")
     )
 
 

@@ -494,6 +494,9 @@ def options_rows(options: Options) -> list[list[Any]]:
         ["Discount rate", options.lifetime.discount_rate],
         ["Lifetime model", options.lifetime.model],
         ["Lifetime penalty", options.lifetime.penalty],
+        # Blank: the Transactions sheet (see xlcrm.sources.location for what may go here).
+        ["Orders source", options.orders_source or None],
+        ["Orders table", options.orders_table or None],
     ]
 
 

@@ -99,8 +99,11 @@ def measure(code: str) -> tuple[float, float, int]:
 def series(label: str, code: str, repeat: int) -> dict:
     runs = [measure(code) for _ in range(repeat)]
     walls = [r[0] for r in runs]  # the child's own clock: Python's start-up left out
-    return {"label": label, "min": min(walls), "median": statistics.median(walls),
-            "rss": max(r[2] for r in runs)}  # fmt: skip
+    row = {"label": label, "min": min(walls), "median": statistics.median(walls),
+           "rss": max(r[2] for r in runs)}  # fmt: skip
+    print(f"  {label}: min {row['min']:.1f} s, median {row['median']:.1f} s,"
+          f" peak RSS {row['rss'] / 2**20:.0f} MB, load {os.getloadavg()[0]:.1f}", flush=True)
+    return row
 
 
 def load_postgres(url: str, csv: Path) -> str:
@@ -133,7 +136,7 @@ def main() -> None:
     machine = platform.processor() or platform.machine()
     print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine},"
           f" {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f},"
-          f" Python {platform.python_version()}")
+          f" Python {platform.python_version()}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="xlcrm-bench-sources-", dir="/tmp"))
     rows = []
     try:
@@ -147,7 +150,9 @@ def main() -> None:
                            SOURCE.format(location=str(one), table=None, **fill), args.repeat))
         for n in args.lines:
             path = work / f"orders_{n}.parquet"
+            start = time.perf_counter()
             generate(path, n, args.customers)
+            print(f"(writing {n:,} lines took {time.perf_counter() - start:.0f} s)", flush=True)
             size = path.stat().st_size
             reps = args.repeat if n <= 10_000_000 else 1
             rows.append(series(f"parquet, {n:,} lines ({size / 1e6:,.0f} MB)",
@@ -159,7 +164,7 @@ def main() -> None:
             start = time.perf_counter()
             table = load_postgres(args.postgres, csv)
             print(f"(loading {args.postgres_lines:,} lines into PostgreSQL took"
-                  f" {time.perf_counter() - start:.0f} s)")
+                  f" {time.perf_counter() - start:.0f} s)", flush=True)
             csv.unlink()
             rows.append(series(f"postgresql, {args.postgres_lines:,} lines",
                                SOURCE.format(location=args.postgres, table=table, **fill),

@@ -12,9 +12,10 @@ a table of order lines, so that only one row per customer leaves the database (o
    days with a gap) and the median gap (the typical interval).
 
 Only step 2 groups more than the customers: a B2B customer buys on a few hundred days,
-whatever the number of lines, and the engine spills to disk beyond its memory. Sums are of whole 1/10,000 units (:data:`~xlcrm.operations.orders.AMOUNT_UNITS`) as
-64-bit integers, which every engine adds exactly in any order, and are turned into amounts
-in Python, once, as the sheet path does.
+whatever the number of lines, and the engine spills to disk beyond its memory. Sums are of
+whole 1/10,000 units (:data:`~xlcrm.operations.orders.AMOUNT_UNITS`) as 64-bit integers,
+which every engine adds exactly in any order, and are turned into amounts in Python, once,
+as the sheet path does.
 
 The few expressions that differ between engines (a text key, a day number, a number that
 may be text, ``floor``) are written per *flavor*: ``duckdb``, ``postgresql``, ``sqlite``;

@@ -20,7 +20,9 @@ Orders (``Transactions``: CustomerID, Date, Amount, optional GrossProfit, Quanti
   last 12 months is reported (warning) with its negative net revenue.
 * ``Orders`` counts order rows (one row is one order, as in the demo ledger), all history up
   to ``today``; ``Orders12m`` and ``OrdersPrev12m`` count them per window.
-* ``Revenue12m`` / ``RevenuePrev12m``: net sum of ``Amount`` per window (0 when none);
+* ``Revenue12m`` / ``RevenuePrev12m``: net sum of ``Amount`` per window (0 when none),
+  added exactly in whole 1/10,000 units (:data:`AMOUNT_UNITS`), so that an order source
+  computing it in a database gives the same number;
   ``RevenueTotal``: net sum over all history up to ``today`` (the M of RFM).
 * ``GrossProfit12m``: sum of ``GrossProfit`` over the last 12 months; blank (NaN) when the
   sheet has no GrossProfit column or when one of the customer's rows in the window has a

@@ -81,9 +81,12 @@ def generate(path: Path, lines: int, customers: int, fmt: str = "parquet") -> No
     con.close()
 
 
-def measure(code: str) -> tuple[float, float, int]:
-    """(seconds the child printed, wall seconds, peak RSS bytes) of one fresh process."""
+def measure(code: str, memory: str | None = None) -> tuple[float, float, int]:
+    """(seconds the child printed, wall seconds, peak RSS bytes) of one fresh process; NaN
+    seconds when it failed (its error is on stderr)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if memory:
+        env["XLCRM_DUCKDB_MEMORY"] = memory
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                             text=True)  # fmt: skip
@@ -92,12 +95,12 @@ def measure(code: str) -> tuple[float, float, int]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
     if proc.returncode:
-        raise SystemExit(f"benchmark child failed ({proc.returncode})")
+        return float("nan"), wall, usage.ru_maxrss * 1024
     return float(out.strip().splitlines()[-1]), wall, usage.ru_maxrss * 1024
 
 
-def series(label: str, code: str, repeat: int) -> dict:
-    runs = [measure(code) for _ in range(repeat)]
+def series(label: str, code: str, repeat: int, memory: str | None = None) -> dict:
+    runs = [measure(code, memory) for _ in range(repeat)]
     walls = [r[0] for r in runs]  # the child's own clock: Python's start-up left out
     row = {"label": label, "min": min(walls), "median": statistics.median(walls),
            "rss": max(r[2] for r in runs)}  # fmt: skip
@@ -132,6 +135,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--postgres", default=os.environ.get("XLCRM_TEST_POSTGRES_URL"))
     ap.add_argument("--postgres-lines", type=int, default=10_000_000)
+    ap.add_argument("--skip-anchor-files", action="store_true",
+                    help="only the anchor, then PostgreSQL (when the Parquet runs are done)")
+    ap.add_argument("--memory-above-10m", metavar="LIMIT",
+                    help="XLCRM_DUCKDB_MEMORY for runs of more than 10 million lines")
     args = ap.parse_args()
     machine = platform.processor() or platform.machine()
     print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine},"
@@ -146,17 +153,23 @@ def main() -> None:
         fill = {"customers": args.customers, "today": TODAY}
         rows.append(series("anchor: sheet path, 1,048,575 lines in memory",
                            ANCHOR.format(path=one, **fill), args.repeat))
-        rows.append(series("parquet, 1,048,575 lines",
-                           SOURCE.format(location=str(one), table=None, **fill), args.repeat))
-        for n in args.lines:
+        if not args.skip_anchor_files:
+            rows.append(series("parquet, 1,048,575 lines",
+                               SOURCE.format(location=str(one), table=None, **fill),
+                               args.repeat))
+        for n in [] if args.skip_anchor_files else args.lines:
             path = work / f"orders_{n}.parquet"
             start = time.perf_counter()
             generate(path, n, args.customers)
             print(f"(writing {n:,} lines took {time.perf_counter() - start:.0f} s)", flush=True)
             size = path.stat().st_size
-            reps = args.repeat if n <= 10_000_000 else 1
-            rows.append(series(f"parquet, {n:,} lines ({size / 1e6:,.0f} MB)",
-                               SOURCE.format(location=str(path), table=None, **fill), reps))
+            big = n > 10_000_000
+            reps = args.repeat if not big else 1
+            memory = args.memory_above_10m if big else None
+            rows.append(series(f"parquet, {n:,} lines ({size / 1e6:,.0f} MB)"
+                               + (f", DuckDB limit {memory}" if memory else ""),
+                               SOURCE.format(location=str(path), table=None, **fill), reps,
+                               memory))
             path.unlink()
         if args.postgres:
             csv = work / "orders.csv"

@@ -9,6 +9,7 @@ per customer comes back.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any, Final
@@ -39,7 +40,8 @@ from xlcrm.sources.query import (
 __all__ = ["DUCKDB_MEMORY", "load_order_totals"]
 
 DUCKDB_MEMORY: Final = "512MB"
-"""DuckDB's memory limit: beyond it, it spills to a temporary folder."""
+"""DuckDB's memory limit (``XLCRM_DUCKDB_MEMORY`` overrides it): beyond it, DuckDB spills to
+a temporary folder where its operators can."""
 _EPOCH: Final = dt.date(1970, 1, 1)
 _WANTED: Final = ("CustomerID", "Date", "Amount", "GrossProfit", schema.DOCUMENT_NO)
 _FILE_COLUMNS: Final = ("filename", "file_row_number")
@@ -169,7 +171,8 @@ def _file_totals(
         return str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
     with tempfile.TemporaryDirectory(prefix="xlcrm-duckdb-") as spill:
-        con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": spill,
+        memory = os.environ.get("XLCRM_DUCKDB_MEMORY") or DUCKDB_MEMORY
+        con = duckdb.connect(config={"memory_limit": memory, "temp_directory": spill,
                                      "preserve_insertion_order": False})  # fmt: skip
         con.execute("SET enable_progress_bar = false")
         try:
@@ -197,6 +200,14 @@ def _file_totals(
                 result = con.execute(sql(totals_query(src, cols, w, "duckdb")))
                 names = [d[0] for d in result.description]
                 rows = result.fetchall()
+            except duckdb.OutOfMemoryException:
+                raise InputError(
+                    f"{source.label}: DuckDB needed more than its {memory} of memory to"
+                    " aggregate the order lines (the median interval and the order days of"
+                    " very many customer-days are held in memory)",
+                    fix="Set XLCRM_DUCKDB_MEMORY to more (like 2GB) and run again, or"
+                    " aggregate fewer years of history.",
+                ) from None
             except duckdb.Error as exc:
                 raise InputError(
                     f"{source.label} cannot be aggregated: {_first_line(exc)}",

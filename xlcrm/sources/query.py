@@ -221,41 +221,46 @@ def totals_query(source: sa.FromClause, cols: LineColumns, w: Windows, flavor: s
         sa.func.count().label("OrderDays"),
         sa.func.sum(sa.case((o.gap.is_not(None), o.order_units), else_=0))
         .label("RepeatOrderValue"),
-        *([_median(flavor, o.gap).label("TypicalIntervalDays")] if flavor != "sqlite" else []),
     ).group_by(o.key).cte("by_days")  # fmt: skip
-    joins = per_key.outerjoin(by_days, by_days.c.key == per_key.c.Key)
-    columns = [per_key, by_days.c.FirstOrderDay, by_days.c.LastOrderDay, by_days.c.OrderDays,
-               by_days.c.RepeatOrderValue]  # fmt: skip
-    if flavor != "sqlite":
-        columns.append(by_days.c.TypicalIntervalDays)
-    else:
-        medians = _median_by_rank(odays)
-        joins = joins.outerjoin(medians, medians.c.key == per_key.c.Key)
-        columns.append(medians.c.TypicalIntervalDays)
-    return sa.select(*columns).select_from(joins)
+    medians = _median_gaps(odays)
+    joins = per_key.outerjoin(by_days, by_days.c.key == per_key.c.Key).outerjoin(
+        medians, medians.c.key == per_key.c.Key
+    )
+    return sa.select(
+        per_key, by_days.c.FirstOrderDay, by_days.c.LastOrderDay, by_days.c.OrderDays,
+        by_days.c.RepeatOrderValue, medians.c.TypicalIntervalDays,
+    ).select_from(joins)  # fmt: skip
 
 
-def _median(flavor: str, gap: ColumnElement) -> ColumnElement:
-    """The median gap: the middle one, or the mean of the two middle ones (exact for whole
-    days); NULL without gaps."""
-    if flavor == "duckdb":
-        return sa.func.median(gap)
-    return sa.func.percentile_cont(0.5).within_group(gap)
+def _median_gaps(odays: sa.CTE) -> sa.CTE:
+    """The median gap per customer from how often each gap occurs, not from every gap.
 
-
-def _median_by_rank(odays: sa.CTE) -> sa.CTE:
-    """The median with window functions only (SQLite has no median): the rows ranked ``rn``
-    with ``2 rn`` in ``n .. n + 2`` are the middle one or two."""
+    A median aggregate (DuckDB's ``median``, PostgreSQL's ``percentile_cont``) holds every
+    value of a group in memory; gaps are whole days, so a customer has few distinct ones,
+    and counting them first keeps the work small whatever the number of order days. With
+    ``cum`` the running count up to a gap and ``n`` the customer's number of gaps, the
+    middle positions are the first gaps where ``2 cum >= n`` and ``2 cum > n`` (the same
+    gap when ``n`` is odd); the median is their mean, exact for whole days. Standard SQL
+    (window sums), so SQLite runs it too.
+    """
     o = odays.c
-    ranked = sa.select(
-        o.key, o.gap,
-        sa.func.row_number().over(partition_by=o.key, order_by=o.gap).label("rn"),
-        sa.func.count().over(partition_by=o.key).label("n"),
-    ).where(o.gap.is_not(None)).cte("ranked")  # fmt: skip
-    r = ranked.c
+    counts = (
+        sa.select(o.key, o.gap, sa.func.count().label("c"))
+        .where(o.gap.is_not(None))
+        .group_by(o.key, o.gap)
+        .subquery("gap_counts")
+    )
+    c = counts.c
+    running = sa.select(
+        c.key, c.gap,
+        sa.func.sum(c.c).over(partition_by=c.key, order_by=c.gap, rows=(None, 0)).label("cum"),
+        sa.func.sum(c.c).over(partition_by=c.key).label("n"),
+    ).subquery("running")  # fmt: skip
+    r = running.c
+    low = sa.func.min(sa.case((2 * r.cum >= r.n, r.gap), else_=None))
+    high = sa.func.min(sa.case((2 * r.cum > r.n, r.gap), else_=None))
     return (
-        sa.select(r.key, sa.func.avg(sa.cast(r.gap, sa.Double)).label("TypicalIntervalDays"))
-        .where(sa.between(2 * r.rn, r.n, r.n + 2))
+        sa.select(r.key, (sa.cast(low + high, sa.Double) / 2.0).label("TypicalIntervalDays"))
         .group_by(r.key)
         .cte("medians")
     )

@@ -147,6 +147,10 @@ def test_postgresql_gives_every_column_exactly(orders) -> None:
                   dtype={"Amount": sa.Numeric(14, 4), "GrossProfit": sa.Numeric(14, 2)})
         got = _from(url, customers, table)
         pd.testing.assert_frame_equal(got.table, expected, check_exact=True)
+        # postgresql:// without a driver is read with psycopg, the driver xlcrm ships.
+        plain = url.replace("postgresql+psycopg://", "postgresql://")
+        pd.testing.assert_frame_equal(_from(plain, customers, table).table, expected,
+                                      check_exact=True)
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table}"'))

@@ -250,7 +250,11 @@ def _database_totals(
 ) -> OrderTotals:
     label = source.label
     try:
-        engine = sa.create_engine(with_password(source.location))
+        url = sa.engine.make_url(with_password(source.location))
+        if url.drivername == "postgresql":
+            # SQLAlchemy's default PostgreSQL driver is psycopg2; xlcrm ships psycopg (3).
+            url = url.set(drivername="postgresql+psycopg")
+        engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise InputError(
             f"{label}: the database URL cannot be used: {_first_line(exc)}",

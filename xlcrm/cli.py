@@ -318,7 +318,8 @@ def cmd_resegment(args: argparse.Namespace) -> int:
     path = Path(args.workbook)
     with progress_bar(not (args.quiet or args.json)) as progress:
         results = resegment_file(
-            path, progress=progress, backups=args.backups, as_of=args.as_of
+            path, progress=progress, backups=args.backups, as_of=args.as_of,
+            orders=_orders(args),
         )
     if args.json:
         print(json.dumps(results_json(results, path), default=str, indent=2))
@@ -333,7 +334,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from xlcrm.book.workbook_file import check_file
 
     path = Path(args.workbook)
-    problems = check_file(path, as_of=args.as_of)
+    problems = check_file(path, as_of=args.as_of, orders=_orders(args))
     errors = any(p.severity == "error" for p in problems)
     if args.json:
         print(json.dumps({"workbook": str(path), "problems": problems_json(problems)}, indent=2))
@@ -420,6 +421,23 @@ def _iso_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-10-31") from None
+
+
+def _orders_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--orders",
+        metavar="SOURCE",
+        help="read the order history from a Parquet or CSV file or folder, or a database URL"
+        " (sqlite:///erp.db, postgresql+psycopg://user@host/db; the password from"
+        " XLCRM_DB_PASSWORD or the keyring, or env:NAME for a URL in a variable) instead of"
+        " the Transactions sheet or the workbook's Orders source option",
+    )
+    p.add_argument("--orders-table", metavar="TABLE",
+                   help="the database table or SELECT query of --orders")
+
+
+def _orders(args: argparse.Namespace) -> tuple[str, str | None] | None:
+    return (args.orders, args.orders_table) if args.orders else None
 
 
 def _as_of_argument(p: argparse.ArgumentParser) -> None:
@@ -533,12 +551,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backups", type=int, default=3, help="timestamped backups to keep (3)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _as_of_argument(p)
+    _orders_arguments(p)
     p.set_defaults(func=cmd_resegment)
 
     p = _add_command(sub, "check", "validate a workbook; exit 1 when it has errors")
     p.add_argument("workbook")
     p.add_argument("--json", action="store_true", help="print the problems as JSON")
     _as_of_argument(p)
+    _orders_arguments(p)
     p.set_defaults(func=cmd_check)
 
     p = _add_command(

@@ -20,7 +20,7 @@ from xlcrm.errors import InputError, Problem, cell_address, column_letter
 from xlcrm.ledger import Ledger
 from xlcrm.operations.clv import LifetimeOptions, LifetimeValue, attach_lifetime_value
 from xlcrm.operations.derived import DerivedColumns, add_derived_columns, derived_problems
-from xlcrm.operations.orders import OrderMetrics, order_metrics
+from xlcrm.operations.orders import OrderMetrics, OrderTotals, metrics_from_totals, order_metrics
 from xlcrm.operations.step import Operations, carried_columns, operations
 from xlcrm.operations.survey import SurveyResult, satisfaction
 from xlcrm.value.ahp import AHPResult, HierarchyWeights, hierarchy_weights
@@ -119,6 +119,12 @@ class Options:
     lifetime : LifetimeOptions
         Horizon, margin, discount rate, model and penalty of the lifetime value
         (:mod:`xlcrm.operations.clv`).
+    orders_source, orders_table : str
+        Where the order history is when not on the Transactions sheet (a Parquet or CSV
+        file or folder, a database URL without its password, or ``env:NAME``) and, for a
+        database, its table or query (:mod:`xlcrm.sources`); blank: the Transactions sheet.
+        The run itself takes order totals (:func:`run`'s ``order_totals``); the adapters
+        read the source these name.
     """
 
     missing: str = "median"
@@ -132,6 +138,8 @@ class Options:
     importance: tuple[tuple[str, float], ...] = ()
     max_imputed: float = 1 / 3
     lifetime: LifetimeOptions = field(default_factory=LifetimeOptions)
+    orders_source: str = ""
+    orders_table: str = ""
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first option with a value not allowed."""
@@ -357,6 +365,7 @@ def run(
     stamp: datetime | None = None,
     header_row: int = 1,
     as_of: date | None = None,
+    order_totals: OrderTotals | None = None,
 ) -> Results:
     """Score, weight and segment every customer of ``ledger``.
 
@@ -376,6 +385,11 @@ def run(
         The day orders, contacts and surveys are judged from (recency, churn, overdue
         contacts, the 12-month windows); the stamp's day when omitted. Give it to analyse a
         ledger as it stood on an earlier day.
+    order_totals : OrderTotals, optional
+        Per-customer order totals computed where the order lines live (an order source,
+        :mod:`xlcrm.sources`), as of the run's day; when given, they replace the
+        Transactions sheet's lines (which are then not read) and give the same figures the
+        same lines on the sheet would.
 
     Returns
     -------
@@ -461,14 +475,18 @@ def run(
         )
     kept_ids = (text if rows.size == len(customers) else text.iloc[rows]).reset_index(drop=True)
 
-    has_activity = any(len(t) for t in (ledger.transactions, ledger.interactions, ledger.survey))
+    has_orders = (bool(len(order_totals.table) or order_totals.problems)
+                  if order_totals is not None else bool(len(ledger.transactions)))
+    has_activity = has_orders or any(len(t) for t in (ledger.interactions, ledger.survey))
     orders: OrderMetrics | None = None
     survey: SurveyResult | None = None
     lifetime: LifetimeValue | None = None
     if has_activity:
         progress("Orders and surveys", 0.2)
-        orders = order_metrics(ledger.transactions, kept_ids, today=today)
-        if len(ledger.transactions):
+        orders = (order_metrics(ledger.transactions, kept_ids, today=today)
+                  if order_totals is None else metrics_from_totals(order_totals, kept_ids,
+                                                                   today=today))
+        if has_orders:
             progress("Lifetime value", 0.22)
             orders, lifetime = attach_lifetime_value(orders, options.lifetime)
             problems.extend(lifetime.problems)
@@ -476,7 +494,7 @@ def run(
     derived = add_derived_columns(
         kept,
         [*hierarchy.columns, *([REVENUE_COLUMN] if options.abc_basis == "Revenue" else [])],
-        orders=orders if len(ledger.transactions) else None,
+        orders=orders if has_orders else None,
         survey=survey if len(ledger.survey) else None,
         ids=kept_ids,
     )

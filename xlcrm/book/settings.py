@@ -45,7 +45,11 @@ OPTION_LABELS = {
     "Discount rate": "lifetime_discount",
     "Lifetime model": "lifetime_model",
     "Lifetime penalty": "lifetime_penalty",
+    "Orders source": "orders_source",
+    "Orders table": "orders_table",
 }
+# Text options, taken as typed: where the order history is (see xlcrm.sources.location).
+OPTION_TEXTS = ("orders_source", "orders_table")
 OPTION_CHOICES = {
     "missing": MISSING_POLICIES,
     "high_low": ("kmeans", "median"),
@@ -334,6 +338,9 @@ def options_from_grid(
         where = cell_address(r, OPTIONS_COL + 1)
         if _blank(value):
             continue
+        if key in OPTION_TEXTS:
+            values[key] = _text(value)
+            continue
         if key in OPTION_CHOICES:
             canonical = {c.casefold(): c for c in OPTION_CHOICES[key]}
             text = _text(value).casefold()
@@ -487,6 +494,9 @@ def options_rows(options: Options) -> list[list[Any]]:
         ["Discount rate", options.lifetime.discount_rate],
         ["Lifetime model", options.lifetime.model],
         ["Lifetime penalty", options.lifetime.penalty],
+        # Blank: the Transactions sheet (see xlcrm.sources.location for what may go here).
+        ["Orders source", options.orders_source or None],
+        ["Orders table", options.orders_table or None],
     ]
 
 

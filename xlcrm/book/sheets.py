@@ -129,12 +129,62 @@ def analyse(
     progress: Progress | None = None,
     stamp: datetime | None = None,
     as_of: date | None = None,
+    orders: tuple[str, str | None] | None = None,
 ) -> Results:
     """Run the analysis on ledger tables as a reader gives them, with problems at sheet cells.
 
     Shared by the file and the open workbook: the frames' index holds each row's sheet row.
     ``as_of`` is the day orders and contacts are judged from (see :func:`xlcrm.pipeline.run`).
+    ``orders`` is an order source's location and table (``--orders``); without it, the one
+    the Indicators sheet's options name, else the Transactions sheet.
+
+    Raises
+    ------
+    InputError
+        One line when the order source cannot be read (nothing has been written).
     """
-    results = run(ledger, settings, progress=progress, stamp=stamp, as_of=as_of)
+    stamp = stamp or datetime.now().replace(microsecond=0)
+    totals, note = _order_totals(ledger, settings, orders, as_of or stamp.date())
+    results = run(ledger, settings, progress=progress, stamp=stamp, as_of=as_of,
+                  order_totals=totals)  # fmt: skip
     results.problems = relocate_ledger_problems(results.problems, ledger)
+    if note is not None:
+        results.problems.append(note)
     return results
+
+
+def _order_totals(
+    ledger: Ledger, settings: Settings, orders: tuple[str, str | None] | None, today: date
+) -> tuple[Any, Problem | None]:
+    """The order source's totals (None for the Transactions sheet) and a note when the
+    sheet has rows that the source replaces."""
+    options = settings.options
+    location, table = orders or (options.orders_source, options.orders_table)
+    if not (location or "").strip():
+        return None, None
+    try:
+        # Imported here: DuckDB and SQLAlchemy are not loaded (nor needed, e.g. in xlwings
+        # Lite) unless a workbook names an order source.
+        from xlcrm.sources import load_order_totals, order_source
+    except ImportError as exc:
+        raise InputError(
+            f"the order source {location} cannot be read here ({exc})",
+            fix="Run xlcrm resegment on the desktop, or clear the Orders source option to"
+            " use the Transactions sheet.",
+        ) from None
+    source = order_source(location, table, in_workbook=orders is None)
+    if source is None:
+        return None, None
+    totals = load_order_totals(source, today)
+    rows = len(ledger.transactions)
+    note = None
+    if rows:
+        note = Problem(
+            "note",
+            f"the orders come from {source.label}; the {rows:,} rows of the"
+            f" {schema.TRANSACTIONS} sheet are not used",
+            f"Clear the Orders source option on {schema.INDICATORS} to use the sheet.",
+            schema.TRANSACTIONS,
+            None,
+        )
+    return totals, note

@@ -174,11 +174,16 @@ def _codepoint(match: str) -> str:
 
 
 def analyse_file(
-    path: Path, *, progress: Progress | None = None, as_of: date | None = None
+    path: Path,
+    *,
+    progress: Progress | None = None,
+    as_of: date | None = None,
+    orders: tuple[str, str | None] | None = None,
 ) -> tuple[WorkbookInput, Results]:
-    """Read ``path`` and run the analysis, writing nothing."""
+    """Read ``path`` and run the analysis, writing nothing (``orders``: see
+    :func:`xlcrm.book.sheets.analyse`)."""
     data = read_workbook(path)
-    results = analyse(data.ledger, data.settings, progress=progress, as_of=as_of)
+    results = analyse(data.ledger, data.settings, progress=progress, as_of=as_of, orders=orders)
     results.problems = [*data.problems, *results.problems]
     return data, results
 
@@ -190,19 +195,23 @@ def resegment_file(
     backups: int = 3,
     stamp: datetime | None = None,
     as_of: date | None = None,
+    orders: tuple[str, str | None] | None = None,
 ) -> Results:
     """Score and segment the workbook at ``path`` and rewrite its result sheets in place.
 
     Only the result sheets (Scores, Segments, Dashboard, Problems) change; every other part
     of the file is kept byte for byte. The file is replaced atomically after the new one
     has been verified, a timestamped backup is kept, and the run refuses while the
-    workbook is open in Excel or has changed since it was read.
+    workbook is open in Excel or has changed since it was read. ``orders`` names an order
+    source instead of the one the workbook names (see :func:`xlcrm.book.sheets.analyse`);
+    when it cannot be read, nothing is written.
     """
     path = Path(path)
     # The result sheets are only written over: the package check leaves them to the writer.
     data = read_workbook(path, overwritten=schema.RESULT_SHEETS)
     old = OldSheets(data.book, schema.RESULT_SHEETS)  # read while the analysis runs
-    results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp, as_of=as_of)
+    results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp, as_of=as_of,
+                      orders=orders)
     results.problems = [*data.problems, *results.problems]
     if progress:
         progress("Writing result sheets", 0.95)
@@ -219,7 +228,9 @@ def resegment_file(
     return results
 
 
-def check_file(path: Path, *, as_of: date | None = None) -> list[Problem]:
+def check_file(
+    path: Path, *, as_of: date | None = None, orders: tuple[str, str | None] | None = None
+) -> list[Problem]:
     """Every problem with the workbook's input, as ``resegment`` would find it; writes nothing.
 
     Raises
@@ -233,7 +244,7 @@ def check_file(path: Path, *, as_of: date | None = None) -> list[Problem]:
     try:
         data = book_inputs(book)
         problems = data.problems
-        results = analyse(data.ledger, data.settings, as_of=as_of)
+        results = analyse(data.ledger, data.settings, as_of=as_of, orders=orders)
     except InputError as exc:
         return [*problems, *exc.problems]
     return [*problems, *results.problems]

@@ -20,7 +20,9 @@ Orders (``Transactions``: CustomerID, Date, Amount, optional GrossProfit, Quanti
   last 12 months is reported (warning) with its negative net revenue.
 * ``Orders`` counts order rows (one row is one order, as in the demo ledger), all history up
   to ``today``; ``Orders12m`` and ``OrdersPrev12m`` count them per window.
-* ``Revenue12m`` / ``RevenuePrev12m``: net sum of ``Amount`` per window (0 when none);
+* ``Revenue12m`` / ``RevenuePrev12m``: net sum of ``Amount`` per window (0 when none),
+  added exactly in whole 1/10,000 units (:data:`AMOUNT_UNITS`), so that an order source
+  computing it in a database gives the same number;
   ``RevenueTotal``: net sum over all history up to ``today`` (the M of RFM).
 * ``GrossProfit12m``: sum of ``GrossProfit`` over the last 12 months; blank (NaN) when the
   sheet has no GrossProfit column or when one of the customer's rows in the window has a
@@ -105,24 +107,30 @@ __all__ = [
     "CHURN_LEVELS",
     "CONTACT_KINDS",
     "DEFAULT_GROWTH_CAP",
+    "AMOUNT_UNITS",
     "DERIVED_COLUMNS",
     "INTERACTION_KINDS",
     "NO_ORDERS",
     "ORDER_COLUMNS",
+    "ORDER_TOTAL_COLUMNS",
     "RFM_SEGMENTS",
     "ContactPlan",
     "OrderMetrics",
+    "OrderTotals",
+    "amount_units",
     "at_risk_list",
     "churn_risk",
     "contact_plan",
     "customer_index",
     "growth_rate",
     "id_text",
+    "metrics_from_totals",
     "order_metrics",
     "overdue_list",
     "parse_dates",
     "rfm_scores",
     "rfm_segment",
+    "units_to_amounts",
     "years_before",
 ]
 
@@ -720,6 +728,66 @@ class OrderMetrics:
     problems: list[Problem] = field(default_factory=list)
 
 
+AMOUNT_UNITS: Final = 10_000
+"""Amounts are summed in whole 1/10,000 of the currency unit (each line's amount rounded to
+4 decimals, halves up), exactly, and each sum is turned into a number once at the end.
+
+Why: floating-point sums depend on the order of the lines, and a database or DuckDB adds in
+whatever order its threads finish, so the same orders would give a revenue differing in the
+last digit from the sheet's, and 0.1 + 0.2 would not be 0.3. Whole units add exactly in any
+order and on any engine. No currency has more than 4 decimals (most have 2), so no amount a
+ledger holds is changed by the rounding."""
+
+ORDER_TOTAL_COLUMNS: Final = (
+    "Lines",
+    "Orders",
+    "Orders12m",
+    "OrdersPrev12m",
+    "Revenue12m",
+    "RevenuePrev12m",
+    "RevenueTotal",
+    "GrossProfit12m",
+    "FirstOrderDay",
+    "LastOrderDay",
+    "OrderDays",
+    "RepeatOrderValue",
+    "TypicalIntervalDays",
+)
+"""Columns of :attr:`OrderTotals.table`: everything per customer that needs the order lines.
+
+``Lines`` counts the usable lines (dated up to ``today``, with an amount); the day columns are
+days since 1970-01-01 of the first and last order (meaningless when ``Orders`` is 0);
+``GrossProfit12m`` is NaN when a line of the last 12 months has no usable gross profit. The
+rest are as in :data:`ORDER_COLUMNS`."""
+
+
+@dataclass(eq=False)
+class OrderTotals:
+    """Per-customer totals of the order lines as of ``today``: what an order source gives.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Indexed by CustomerID text (:func:`id_text`), columns :data:`ORDER_TOTAL_COLUMNS`;
+        one row per customer with at least one usable line.
+    today : datetime.date
+    source : str
+        Where the lines are (the Transactions sheet, a file, a database table), named in
+        problems.
+    has_gross_profit : bool
+        Whether the lines have a gross profit column (without one, GrossProfit12m is blank
+        for every customer; with one, 0 for a customer without lines).
+    problems : list of Problem
+        Bad lines the source found.
+    """
+
+    table: pd.DataFrame
+    today: dt.date
+    source: str = schema.TRANSACTIONS
+    has_gross_profit: bool = False
+    problems: list[Problem] = field(default_factory=list)
+
+
 def order_metrics(
     transactions: pd.DataFrame,
     customer_ids: Any,
@@ -798,29 +866,8 @@ def order_metrics(
     )
     keep &= a_ok
 
-    c = code[keep]
-    d = day[keep]
-    a = amount[keep]
-    last = d > y1
-    prev = (d > y2) & ~last
-    is_order = a > 0
-
-    def count(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(c[mask], minlength=k).astype(np.int64)
-
-    def total(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return np.bincount(c[mask], weights=values[mask], minlength=k).astype(float)
-
-    orders = count(is_order)
-    orders12 = count(is_order & last)
-    orders_prev = count(is_order & prev)
-    every = np.ones(c.size, dtype=bool)
-    rev12 = total(last, a)
-    rev_prev = total(prev, a)
-    rev_total = total(every, a)
-
-    # Gross profit: unknown (NaN) for a customer with a blank or bad value in the window.
-    gp12 = np.full(k, np.nan)
+    g: np.ndarray | None = None
+    g_ok: np.ndarray | None = None
     if "GrossProfit" in cols:
         gp_col = cols["GrossProfit"]
         raw_gp = transactions.iloc[:, gp_col]
@@ -840,7 +887,7 @@ def order_metrics(
         )
         cells.add(
             "warning",
-            rows[gp_blank[rows] & last],
+            rows[gp_blank[rows] & (day[rows] > y1)],
             gp_col,
             lambda _p: (
                 "GrossProfit is blank in the last 12 months; this customer's 12-month gross"
@@ -849,23 +896,163 @@ def order_metrics(
             "Type the gross profit of the order.",
             "blank gross profits in the last 12 months",
         )
-        g = gp_all[keep]
-        g_ok = gp_ok[keep]
-        gp12 = total(last & g_ok, np.where(g_ok, g, 0.0))
-        gp12[count(last & ~g_ok) > 0] = np.nan
-    unit = np.divide(gp12, orders12, out=np.zeros(k), where=orders12 > 0)
-    unit[np.isnan(gp12)] = np.nan
+        g, g_ok = gp_all[keep], gp_ok[keep]
+    totals = _line_totals(code[keep], day[keep], amount[keep], g, g_ok, k, y1, y2)
+    totals.index = pd.Index(uniq, dtype=object, name=schema.CUSTOMER_ID)
+    metrics = metrics_from_totals(
+        OrderTotals(totals, as_of, sheet, g is not None), ids, today=as_of,
+        growth_cap=growth_cap, max_cell_problems=max_cell_problems,
+    )
+    metrics.problems[:0] = cells.problems
+    return metrics
 
-    # First and last order day; order days for the typical interval.
+
+def amount_units(values: np.ndarray) -> np.ndarray:
+    """Amounts in 1/10,000 of the currency unit, rounded (halves up), as whole floats.
+
+    Sums of amounts are sums of these whole numbers (see :data:`AMOUNT_UNITS`).
+    """
+    return np.floor(np.asarray(values, dtype=float) * AMOUNT_UNITS + 0.5)
+
+
+def units_to_amounts(sums: Any) -> np.ndarray:
+    """Whole-unit sums (ints of any size, or whole floats) -> amounts, one rounding each."""
+    return np.asarray(sums, dtype=float) / AMOUNT_UNITS
+
+
+def _unit_sums(codes: np.ndarray, units: np.ndarray, k: int) -> np.ndarray:
+    """Exact per-customer sums of whole units, as amounts.
+
+    ``bincount`` adds in floating point, which is exact while every partial sum stays below
+    2**53 units (about 900 billion in currency); beyond that the sums are taken in int64.
+    """
+    if codes.size == 0:
+        return np.zeros(k)
+    if float(np.abs(units).sum()) < 2.0**53:
+        return units_to_amounts(np.bincount(codes, weights=units, minlength=k))
+    out = np.zeros(k, dtype=np.int64)
+    np.add.at(out, codes, units.astype(np.int64))
+    return units_to_amounts(out)
+
+
+def _line_totals(
+    c: np.ndarray,
+    d: np.ndarray,
+    a: np.ndarray,
+    g: np.ndarray | None,
+    g_ok: np.ndarray | None,
+    k: int,
+    y1: int,
+    y2: int,
+) -> pd.DataFrame:
+    """:data:`ORDER_TOTAL_COLUMNS` of ``k`` customers from usable lines (code, day, amount)."""
+    last = d > y1
+    prev = (d > y2) & ~last
+    is_order = a > 0
+    units = amount_units(a)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(c[mask], minlength=k).astype(np.int64)
+
+    gp12 = np.full(k, np.nan)
+    if g is not None and g_ok is not None:
+        gp12 = _unit_sums(c[last & g_ok], amount_units(g[last & g_ok]), k)
+        gp12[count(last & ~g_ok) > 0] = np.nan
     oc, od = c[is_order], d[is_order]
     first = np.full(k, _MAX_DAY, dtype=np.int64)
     latest = np.full(k, _MIN_DAY, dtype=np.int64)
     np.minimum.at(first, oc, od)
     np.maximum.at(latest, oc, od)
+    order_days, repeat_value = _order_days(oc, od, units[is_order], first, k)
+    return pd.DataFrame(
+        {
+            "Lines": count(np.ones(c.size, dtype=bool)),
+            "Orders": count(is_order),
+            "Orders12m": count(is_order & last),
+            "OrdersPrev12m": count(is_order & prev),
+            "Revenue12m": _unit_sums(c[last], units[last], k),
+            "RevenuePrev12m": _unit_sums(c[prev], units[prev], k),
+            "RevenueTotal": _unit_sums(c, units, k),
+            "GrossProfit12m": gp12,
+            "FirstOrderDay": first,
+            "LastOrderDay": latest,
+            "OrderDays": order_days,
+            "RepeatOrderValue": repeat_value,
+            "TypicalIntervalDays": _typical_interval(oc, od, k),
+        }
+    )
+
+
+def metrics_from_totals(
+    totals: OrderTotals,
+    customer_ids: Any,
+    *,
+    today: dt.date,
+    growth_cap: float = DEFAULT_GROWTH_CAP,
+    max_cell_problems: int | None = _MAX_CELL_PROBLEMS,
+) -> OrderMetrics:
+    """The per-customer order figures from per-customer totals (the seam for order sources).
+
+    :func:`order_metrics` computes the totals from the Transactions sheet's lines; an
+    external source (:mod:`xlcrm.sources`) computes the same totals where the lines live.
+    Either way, this function derives the rest (growth, recency, RFM, notes), so the two
+    paths give the same figures on the same orders.
+
+    Parameters
+    ----------
+    totals : OrderTotals
+        Per-customer totals as of ``today``, indexed by CustomerID text; a customer it does
+        not name has no lines. Keys that are not among ``customer_ids`` are reported
+        (warning, with their line count) and left out.
+    customer_ids : array-like
+        The customers of the analysis.
+    today : datetime.date
+        Must be the day the totals were computed for.
+    growth_cap, max_cell_problems
+        As in :func:`order_metrics`.
+
+    Returns
+    -------
+    OrderMetrics
+    """
+    as_of = _as_date(today)
+    if as_of != totals.today:
+        raise InputError(
+            f"the order totals are as of {totals.today.isoformat()}, not {as_of.isoformat()}",
+            fix="Compute the order totals for the day of the analysis.",
+        )
+    ids = customer_index(customer_ids)
+    uniq = pd.Index(ids.unique(), dtype=object, name=schema.CUSTOMER_ID)
+    k = uniq.size
+    t_day = _day_number(as_of)
+    problems = list(totals.problems)
+    problems.extend(_unknown_keys(totals, uniq, max_cell_problems))
+    t = totals.table.reindex(uniq)
+    absent = t["Lines"].isna().to_numpy()
+
+    def column(name: str, fill: float) -> np.ndarray:
+        if name not in t:
+            return np.full(k, fill)
+        return np.array(t[name].to_numpy(dtype=float, na_value=np.nan))
+
+    def whole(name: str) -> np.ndarray:
+        return np.where(absent, 0, column(name, 0.0)).astype(np.int64)
+
+    def amount(name: str) -> np.ndarray:
+        return np.where(absent, 0.0, column(name, 0.0))
+
+    orders, orders12, orders_prev = whole("Orders"), whole("Orders12m"), whole("OrdersPrev12m")
+    rev12, rev_prev = amount("Revenue12m"), amount("RevenuePrev12m")
+    rev_total = amount("RevenueTotal")
+    gp12 = column("GrossProfit12m", np.nan)
+    if totals.has_gross_profit:
+        gp12[absent] = 0.0
+    unit = np.divide(gp12, orders12, out=np.zeros(k), where=orders12 > 0)
+    unit[np.isnan(gp12)] = np.nan
     has = orders > 0
-    recency = np.where(has, t_day - np.where(has, latest, 0), np.nan).astype(float)
-    interval = _typical_interval(oc, od, k)
-    order_days, repeat_value = _order_days(oc, od, a[is_order], first, k)
+    first = np.where(has, column("FirstOrderDay", 0.0), 0).astype(np.int64)
+    latest = np.where(has, column("LastOrderDay", 0.0), 0).astype(np.int64)
+    recency = np.where(has, t_day - latest, np.nan).astype(float)
 
     growth, note = growth_rate(rev12, rev_prev, cap=growth_cap)
     # Credit notes can cancel a window's orders: say so rather than "new" or "no orders".
@@ -889,35 +1076,70 @@ def order_metrics(
             "GrowthNote": note,
             "UnitProfit": unit,
             "RecencyDays": recency,
-            "TypicalIntervalDays": interval,
+            "TypicalIntervalDays": column("TypicalIntervalDays", np.nan),
             "R": r,
             "F": f,
             "M": m,
             "RFMSegment": rfm_segment(r, f),
-            "OrderDays": order_days,
-            "RepeatOrderValue": repeat_value,
+            "OrderDays": whole("OrderDays"),
+            "RepeatOrderValue": amount("RepeatOrderValue"),
         },
-        index=pd.Index(uniq, dtype=object, name=schema.CUSTOMER_ID),
+        index=uniq,
     )
     negative = np.flatnonzero(rev12 < 0)
     if negative.size:
-        cells.problems.extend(_negative_revenue(uniq, negative, rev12, sheet, max_cell_problems))
+        problems.extend(
+            _negative_revenue(uniq, negative, rev12, totals.source, max_cell_problems)
+        )
     if not ids.is_unique:
         table = table.reindex(ids)
-    return OrderMetrics(table=table, today=as_of, problems=cells.problems)
+    return OrderMetrics(table=table, today=as_of, problems=problems)
+
+
+def _unknown_keys(totals: OrderTotals, known: pd.Index, cap: int | None) -> list[Problem]:
+    """One warning per customer key of an external source that is not on Customers (the
+    sheet path has reported them at their first cell and kept them out of the totals)."""
+    lines = totals.table["Lines"]
+    unknown = lines[~lines.index.isin(known)]
+    listed = unknown if cap is None else unknown.iloc[:cap]
+    fix = f"Correct the ID in {totals.source}, or add the customer to {schema.CUSTOMERS}."
+    out = [
+        Problem(
+            "warning",
+            f"CustomerID {key!r} is not on {schema.CUSTOMERS}; its"
+            f" {int(n)} line(s) are left out",
+            fix,
+            totals.source,
+            None,
+        )
+        for key, n in listed.items()
+    ]
+    if len(unknown) > len(listed):
+        out.append(
+            Problem(
+                "warning",
+                f"{len(unknown) - len(listed)} more CustomerIDs are not on"
+                f" {schema.CUSTOMERS} ({len(unknown)} in all; the first {len(listed)} are"
+                " listed)",
+                fix,
+                totals.source,
+                None,
+            )
+        )
+    return out
 
 
 def _order_days(
     oc: np.ndarray, od: np.ndarray, oa: np.ndarray, first: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct order days per customer, and the order value after the first order day."""
+    """Distinct order days per customer, and the order value (``oa`` in whole units, see
+    :func:`amount_units`) after the first order day."""
     if oc.size == 0:
         return np.zeros(k, dtype=np.int64), np.zeros(k)
     pair = np.unique(oc.astype(np.int64) * (1 << 32) + (od - od.min()))
     days = np.bincount((pair >> 32).astype(np.intp), minlength=k).astype(np.int64)
     later = od > first[oc]
-    repeat = np.bincount(oc[later], weights=oa[later], minlength=k).astype(float)
-    return days, repeat
+    return days, _unit_sums(oc[later], oa[later], k)
 
 
 def _typical_interval(oc: np.ndarray, od: np.ndarray, k: int) -> np.ndarray:

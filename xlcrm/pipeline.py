@@ -20,6 +20,18 @@ from xlcrm.errors import InputError, Problem, cell_address, column_letter
 from xlcrm.ledger import Ledger
 from xlcrm.operations.clv import LifetimeOptions, LifetimeValue, attach_lifetime_value
 from xlcrm.operations.derived import DerivedColumns, add_derived_columns, derived_problems
+from xlcrm.operations.history import (
+    DEFAULT_RUNS_KEPT,
+    History,
+    HistoryUpdate,
+    Migration,
+    empty_history,
+    migration,
+    moves,
+    plan_update,
+    previous_run,
+    run_rows,
+)
 from xlcrm.operations.orders import OrderMetrics, order_metrics
 from xlcrm.operations.step import Operations, carried_columns, operations
 from xlcrm.operations.survey import SurveyResult, satisfaction
@@ -45,6 +57,7 @@ Progress = Callable[[str, float], None]
 """Called with a step description and the fraction done (0..1)."""
 
 HIGH_LOW_METHODS = ("kmeans", "median", "threshold")
+MAX_RUNS_KEPT = 1000
 ABC_BASES = ("Revenue", "Value")
 REVENUE_COLUMN = "Revenue12m"
 MISSING_STRATEGIES_SHOWN = 10
@@ -109,6 +122,12 @@ class Options:
     lifetime : LifetimeOptions
         Horizon, margin, discount rate, model and penalty of the lifetime value
         (:mod:`xlcrm.operations.clv`).
+    history_runs : int
+        Runs the History sheet keeps (0: record none); older runs are dropped oldest first.
+        Default 24: two years of monthly runs, enough to compare each month with the same
+        month a year before, and at a few thousand customers far below the sheet's
+        1,048,576 rows (at 100,000 customers ten runs fill it: fewer are kept, with a
+        warning; see :func:`xlcrm.operations.history.plan_update`).
     """
 
     missing: str = "median"
@@ -122,6 +141,7 @@ class Options:
     importance: tuple[tuple[str, float], ...] = ()
     max_imputed: float = 1 / 3
     lifetime: LifetimeOptions = field(default_factory=LifetimeOptions)
+    history_runs: int = DEFAULT_RUNS_KEPT
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first option with a value not allowed."""
@@ -141,6 +161,11 @@ class Options:
             raise InputError(
                 f"option max_imputed is {self.max_imputed!r}",
                 fix="Use a share above 0 and at most 1, such as 1/3.",
+            )
+        if not (isinstance(self.history_runs, int) and 0 <= self.history_runs <= MAX_RUNS_KEPT):
+            raise InputError(
+                f"option history_runs is {self.history_runs!r}",
+                fix=f"Use a whole number from 0 to {MAX_RUNS_KEPT}, such as 24.",
             )
         self.lifetime.validate()
 
@@ -201,6 +226,10 @@ class Results:
     scope: str = ""
     """Whom the results cover when not every customer (shown on the Dashboard), see
     :func:`xlcrm.subset.subset_results`."""
+    migration: Migration | None = None
+    """Moves since the previous run in History (matrices and counts)."""
+    history: HistoryUpdate | None = None
+    """This run's History rows and the old rows retention keeps."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -343,6 +372,7 @@ def run(
     stamp: datetime | None = None,
     header_row: int = 1,
     as_of: date | None = None,
+    history: History | None = None,
 ) -> Results:
     """Score, weight and segment every customer of ``ledger``.
 
@@ -362,6 +392,11 @@ def run(
         The day orders, contacts and surveys are judged from (recency, churn, overdue
         contacts, the 12-month windows); the stamp's day when omitted. Give it to analyse a
         ledger as it stood on an earlier day.
+    history : History, optional
+        The History sheet as read (:func:`xlcrm.operations.history.read_history`): the
+        previous run's types and classes give Segments' PreviousType, PreviousABC and Move
+        and the migration matrices; ``Results.history`` holds the rows to record. Without
+        it every customer is ``new``.
 
     Returns
     -------
@@ -572,6 +607,10 @@ def run(
         kept, scores, segments, abc, profiles, settings.types,
         ids=kept_ids, rating=rating, computed=derived.computed_count(),
     )
+    progress("History", 0.97)
+    mig, move, update = _history_step(
+        history, stamp, today, kept_ids, segments, abc, value, ops, weights, settings, problems)
+    segments_table = pd.concat([segments_table, move], axis=1)
     progress("Done", 1.0)
     return Results(
         weights=weights,
@@ -600,6 +639,8 @@ def run(
         scored=kept,
         raters=None if review is None else review.table,
         repairs=repairs,
+        migration=mig,
+        history=update,
     )
 
 
@@ -619,6 +660,31 @@ def _typed_matrices(
     return [(sheet, title, items, review.groups[key].rater_results[k])
             for key, title, items in levels if key in review.groups
             for k, sheet in enumerate(review.raters)]
+
+
+def _history_step(
+    history: History | None, stamp: datetime, today: date, ids: pd.Series,
+    segments: SegmentResult, abc: ABCResult, value: pd.Series, ops: Operations | None,
+    weights: HierarchyWeights, settings: Settings, problems: list[Problem],
+) -> tuple[Migration, pd.DataFrame, HistoryUpdate]:
+    """Moves since the previous run in ``history`` and what this run adds to it."""
+    previous = previous_run(history, today) if history is not None else None
+    if history is not None:
+        problems.extend(history.problems)
+    if previous is not None:
+        problems.extend(previous.problems)
+    move = moves(ids, segments.type, abc.abc, previous, list(weights.group.weights))
+    numbers = sorted({t.number for t in settings.types}
+                     | {int(k) for k in segments.type.dropna()}
+                     | ({int(k) for k in previous.table["Type"].dropna()} if previous else set()))
+    mig = migration(ids, segments.type, abc.abc, move["Move"], previous,
+                    {t.number: t.name for t in settings.types}, numbers)
+    rows = run_rows(stamp, today, ids, segments.type, abc.abc, value,
+                    ops.activity if ops is not None else None)
+    update = plan_update(history if history is not None else empty_history(), rows,
+                         settings.options.history_runs)
+    problems.extend(update.problems)
+    return mig, move, update
 
 
 def _unrate(segments: SegmentResult, unrated: np.ndarray) -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 from xlcrm import schema
 from xlcrm.errors import InputError, Problem, cell_address
 from xlcrm.operations.clv import MODELS, LifetimeOptions
-from xlcrm.pipeline import ABC_BASES, HIGH_LOW_METHODS, Options, Settings
+from xlcrm.pipeline import ABC_BASES, HIGH_LOW_METHODS, MAX_RUNS_KEPT, Options, Settings
 from xlcrm.value.ahp import complete_matrix, parse_matrix
 from xlcrm.value.hierarchy import (
     Hierarchy,
@@ -45,6 +45,7 @@ OPTION_LABELS = {
     "Discount rate": "lifetime_discount",
     "Lifetime model": "lifetime_model",
     "Lifetime penalty": "lifetime_penalty",
+    "History runs kept": "history_runs",
 }
 OPTION_CHOICES = {
     "missing": MISSING_POLICIES,
@@ -59,6 +60,8 @@ OPTION_NUMBERS = {
     "lifetime_horizon": (1, 120, True, "a whole number of months from 1 to 120, such as 12"),
     "lifetime_discount": (0, 0.99, False, "an annual rate from 0 to 0.99, such as 0.1 or 10%"),
     "lifetime_penalty": (0, 10, False, "a number from 0 to 10, such as 0.01"),
+    "history_runs": (0, MAX_RUNS_KEPT, True,
+                     f"a whole number of runs from 0 (keep none) to {MAX_RUNS_KEPT}, such as 24"),
 }
 assert set(OPTION_CHOICES["high_low"]) <= set(HIGH_LOW_METHODS)
 
@@ -487,6 +490,7 @@ def options_rows(options: Options) -> list[list[Any]]:
         ["Discount rate", options.lifetime.discount_rate],
         ["Lifetime model", options.lifetime.model],
         ["Lifetime penalty", options.lifetime.penalty],
+        ["History runs kept", options.history_runs],
     ]
 
 

@@ -31,6 +31,7 @@ from xlcrm.book.settings import settings_from_grids
 from xlcrm.book.tables import SheetTable, as_text, table_from_rows  # noqa: F401
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
+from xlcrm.operations.history import History
 from xlcrm.pipeline import Progress, Results, Settings, run
 
 # --------------------------------------------------------------------------------------------
@@ -129,12 +130,15 @@ def analyse(
     progress: Progress | None = None,
     stamp: datetime | None = None,
     as_of: date | None = None,
+    history: History | None = None,
 ) -> Results:
     """Run the analysis on ledger tables as a reader gives them, with problems at sheet cells.
 
     Shared by the file and the open workbook: the frames' index holds each row's sheet row.
-    ``as_of`` is the day orders and contacts are judged from (see :func:`xlcrm.pipeline.run`).
+    ``as_of`` is the day orders and contacts are judged from, ``history`` the History sheet
+    as read (see :func:`xlcrm.pipeline.run`).
     """
-    results = run(ledger, settings, progress=progress, stamp=stamp, as_of=as_of)
+    results = run(ledger, settings, progress=progress, stamp=stamp, as_of=as_of,
+                  history=history)
     results.problems = relocate_ledger_problems(results.problems, ledger)
     return results

@@ -676,6 +676,8 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         report.DASH_IPA_TITLE: "Importance-performance",
         report.DASH_CLV_TITLE: "Lifetime value (CLV)",
         **{title_at: title for _, title, title_at, _, _ in report.DASH_BREAKDOWNS},
+        report.DASH_MOVES_TITLE: "Migration since the previous run",
+        report.DASH_DOWN_TITLE: "Moved down since the previous run",
     }
     for (r, c), text in titles.items():
         ws.cell(row=r + 1, column=c + 1, value=text).font = BOLD
@@ -692,9 +694,18 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         report.DASH_CLV_HEADER: report.DASH_CLV_COLUMNS,
         **{header_at: report.DASH_BREAKDOWN_COLUMNS
            for *_, header_at, _ in report.DASH_BREAKDOWNS},
+        report.DASH_DOWN_HEADER: report.DASH_DOWN_COLUMNS,
     }
     for (r, c), names in headers.items():
         _header(ws, r + 1, c + 1, names)
+    # The matrices' labels (their header row and first column) are bold, their counts whole.
+    for r0, c0 in (report.DASH_MOVES_TYPES, report.DASH_MOVES_CLASSES):
+        for k in range(report.MATRIX_CELLS + 1):
+            ws.cell(row=r0 + 1, column=c0 + 1 + k).font = BOLD
+            ws.cell(row=r0 + 1 + k, column=c0 + 1).font = BOLD
+        for k in range(report.MATRIX_CELLS):
+            for j in range(1, report.MATRIX_CELLS + 1):
+                ws.cell(row=r0 + 2 + k, column=c0 + 1 + j).number_format = "0"
     _dashboard_charts(ws)
     # Number formats the written values take over (the writer keeps a cell's style).
     formats = [
@@ -710,6 +721,7 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         # 3 classes, then the types (16 formatted: the default 8, or 4 groups' 16)
         (report.DASH_CLV_HEADER, 3 + 16, {"CLV": "#,##0", "CLVShare": PERCENT,
                                           "MeanCLV": "#,##0", "MeanPAlive": "0.00"}),
+        (report.DASH_DOWN_HEADER, report.MOVED_DOWN_SHOWN, {"Value": ONE}),
         (report.DASH_OVERDUE_HEADER, report.OVERDUE_SHOWN,
          {"Value": ONE, "NextContactDue": "yyyy-mm-dd", "DaysOverdue": "0",
           "LastContact": "yyyy-mm-dd"}),

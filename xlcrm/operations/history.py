@@ -370,50 +370,62 @@ class HistoryUpdate:
 
 def plan_update(history: History, rows: pd.DataFrame, runs_kept: int,
                 *, sheet: str = schema.HISTORY) -> HistoryUpdate:
-    """Append ``rows`` and drop the oldest runs beyond ``runs_kept`` or beyond the sheet.
+    """Add the run(s) in ``rows``; keep the latest ``runs_kept`` runs that fit on the sheet.
 
-    Why oldest first: migration compares with the latest earlier run, and a trend needs
-    the recent runs; a run two years old is read least. The sheet never overflows: when
-    ``runs_kept`` runs of this many customers would pass Excel's 1,048,576 rows, fewer are
-    kept (oldest dropped first) and a warning names the option.
+    Runs are ordered by AsOf, then RunStamp; the oldest go first. Why: migration compares
+    with the latest earlier run and a trend needs the recent runs, while a run two years
+    old is read least. The sheet never overflows: when ``runs_kept`` runs of this many
+    customers would pass Excel's 1,048,576 rows, fewer are kept and a warning names the
+    option. ``rows`` may hold several runs (a backfill); a new run older than every kept
+    one is not recorded at all.
     """
-    if not history.usable:
+    if not history.usable or runs_kept == 0:
         return HistoryUpdate(rows, None, record=False)
-    if runs_kept == 0:
-        return HistoryUpdate(rows, None, record=False)
-    runs = history.runs  # oldest first
+    new = rows[["RunStamp", "AsOf"]].drop_duplicates().rename(
+        columns={"RunStamp": "_stamp", "AsOf": "_asof"})
+    new_sizes = rows.groupby(["AsOf", "RunStamp"]).size()
+    runs = pd.concat([
+        history.runs.assign(new=False),
+        pd.DataFrame({"RunStamp": new["_stamp"].to_numpy(), "AsOf": new["_asof"].to_numpy(),
+                      "Rows": [int(new_sizes[(a, r)]) for r, a in new.to_numpy()],
+                      "new": True}),
+    ], ignore_index=True).sort_values(["AsOf", "RunStamp"], kind="stable")
     sizes = runs["Rows"].to_numpy(dtype=np.int64)
-    unreadable = history.rows - int(sizes.sum())  # rows without a date: kept as they are
-    room = HISTORY_CAPACITY - len(rows) - unreadable
-    want = min(runs_kept - 1, len(runs))
-    keep_runs = want
-    while keep_runs > 0 and int(sizes[len(sizes) - keep_runs:].sum()) > room:
-        keep_runs -= 1
+    unreadable = history.rows - int(history.runs["Rows"].sum())  # kept as they are
+    room = HISTORY_CAPACITY - unreadable
+    want = min(runs_kept, len(runs))
+    fit = want
+    while fit > 0 and int(sizes[len(sizes) - fit:].sum()) > room:
+        fit -= 1
     problems: list[Problem] = []
-    if keep_runs < want:
-        fit = keep_runs + 1
+    if fit < want:
         problems.append(Problem(
             "warning",
             f"{sheet} keeps {fit} runs, not the {runs_kept} '{RUNS_KEPT_OPTION}' asks for: "
-            f"more runs of {len(rows):,} customers would pass Excel's {EXCEL_ROWS:,} rows, "
-            "so the oldest runs were dropped",
+            f"more runs of {len(rows) // max(len(new), 1):,} customers would pass Excel's "
+            f"{EXCEL_ROWS:,} rows, so the oldest runs were dropped",
             f"Set {RUNS_KEPT_OPTION} on the {schema.INDICATORS} sheet to {fit} or fewer, or "
             "move old History rows to an archive workbook.", schema.INDICATORS, None))
-    if keep_runs >= len(runs):
-        return HistoryUpdate(rows, None, problems=problems)
+    kept = runs.iloc[len(runs) - fit:] if fit else runs.iloc[:0]
+    kept_new = kept[kept["new"]]
+    rows = rows[pd.MultiIndex.from_frame(rows[["RunStamp", "AsOf"]]).isin(
+        pd.MultiIndex.from_frame(kept_new[["RunStamp", "AsOf"]]))]
+    record = bool(len(rows))
+    if int(kept["new"].eq(False).sum()) == len(history.runs):
+        return HistoryUpdate(rows, None, record=record, problems=problems)
     if history.in_table:
         problems.append(Problem(
             "warning",
             f"the {sheet} rows are in an Excel Table, so xlcrm cannot drop the oldest runs "
-            f"that '{RUNS_KEPT_OPTION}' leaves out; this run is appended",
+            f"that '{RUNS_KEPT_OPTION}' leaves out; they stay",
             f"Convert the table on {sheet} to a range (Table Design > Convert to Range).",
             sheet, None))
-        return HistoryUpdate(rows, None, problems=problems)
-    kept = runs.iloc[len(runs) - keep_runs:] if keep_runs else runs.iloc[:0]
+        return HistoryUpdate(rows, None, record=record, problems=problems)
+    old = kept[~kept["new"]]
     key = pd.MultiIndex.from_frame(history.frame[["_stamp", "_asof"]])
-    keep = key.isin(pd.MultiIndex.from_frame(kept[["RunStamp", "AsOf"]])) | \
+    keep = key.isin(pd.MultiIndex.from_frame(old[["RunStamp", "AsOf"]])) | \
         history.frame[["_stamp", "_asof"]].isna().any(axis=1).to_numpy()
-    return HistoryUpdate(rows, np.asarray(keep, dtype=bool), problems=problems)
+    return HistoryUpdate(rows, np.asarray(keep, dtype=bool), record=True, problems=problems)
 
 
 def run_rows(stamp: datetime, as_of: date, ids: pd.Series, types: pd.Series,
@@ -440,3 +452,39 @@ def run_rows(stamp: datetime, as_of: date, ids: pd.Series, types: pd.Series,
         "CLV": np.round(clv, 2),
         "PAlive": np.round(palive, 4),
     })
+
+
+# --------------------------------------------------------------------------------------------
+# Backfill
+
+
+def monthly_days(first: date, last: date) -> list[date]:
+    """``first``, then the same day of each following month (the month's last day where it
+    has none: 31 January, 28 February, 31 March ...), up to ``last``."""
+    out = []
+    k = 0
+    while True:
+        day = (pd.Timestamp(first) + pd.DateOffset(months=k)).date()
+        if day > last:
+            return out
+        out.append(day)
+        k += 1
+
+
+def customers_by(customers: pd.DataFrame, transactions: pd.DataFrame, as_of: date
+                 ) -> pd.DataFrame:
+    """The customers of ``customers`` that were customers on ``as_of``, for a past run.
+
+    The ledger does not say since when a customer is one; its first order does. A customer
+    whose first order is after ``as_of`` was not yet a customer, so a run rebuilt for that
+    day leaves it out (and the run after its first order shows it as ``new``). A customer
+    without any dated order is kept: nothing says when it came.
+    """
+    if not len(transactions) or not {schema.CUSTOMER_ID, "Date"} <= set(transactions.columns):
+        return customers
+    dates = pd.to_datetime(transactions["Date"], errors="coerce")
+    ids = transactions[schema.CUSTOMER_ID].map(_id_text)
+    first = dates.groupby(ids.to_numpy(dtype=object)).min()
+    later = first.index[first > pd.Timestamp(as_of)]
+    mine = customers[schema.CUSTOMER_ID].map(_id_text)
+    return customers[~mine.isin(later).to_numpy()]

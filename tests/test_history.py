@@ -375,3 +375,18 @@ def test_backfill_command_refuses_months_in_the_wrong_order(demo, tmp_path, caps
     assert main(["backfill", str(book), "--monthly", "2026-05-31", "2026-01-31"]) == 2
     err = capsys.readouterr().err
     assert "FROM is after TO" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_matrix_of_sixteen_types_fits_its_rows_with_the_smallest_summed():
+    """Four groups give 16 types; the Dashboard has room for 11 rows and columns of counts."""
+    labels = [f"Type {k}" for k in range(1, 17)]
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 50, (17, 17))
+    matrix = pd.DataFrame(counts, index=[*labels, "New"], columns=[*labels, "Gone"])
+    shown = report._capped(matrix)
+    assert shown.shape == (11, 11)
+    assert shown.index[-2:].tolist() == ["Other types", "New"]
+    assert shown.columns[-2:].tolist() == ["Other types", "Gone"]
+    assert int(shown.to_numpy().sum()) == int(counts.sum())  # nobody lost
+    biggest = matrix.loc[labels].sum(axis=1).sort_values(ascending=False, kind="stable")
+    assert set(shown.index[:9]) == set(biggest.index[:9])

@@ -701,7 +701,9 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
     # The matrices' labels (their header row and first column) are bold, their counts whole.
     for r0, c0 in (report.DASH_MOVES_TYPES, report.DASH_MOVES_CLASSES):
         for k in range(report.MATRIX_CELLS + 1):
+            # type names head narrow count columns: wrapped (the writer keeps cell styles)
             ws.cell(row=r0 + 1, column=c0 + 1 + k).font = BOLD
+            ws.cell(row=r0 + 1, column=c0 + 1 + k).alignment = WRAP
             ws.cell(row=r0 + 1 + k, column=c0 + 1).font = BOLD
         for k in range(report.MATRIX_CELLS):
             for j in range(1, report.MATRIX_CELLS + 1):

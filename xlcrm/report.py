@@ -495,7 +495,9 @@ def moved_down(results: Any, limit: int = MOVED_DOWN_SHOWN) -> pd.DataFrame:
     prev = seg["PreviousType"][down]
     frame = pd.DataFrame({
         "CustomerID": seg[schema.CUSTOMER_ID][down].to_numpy(dtype=object),
-        "Value": results.scores_table["Value"][down].to_numpy(dtype=float),
+        # one decimal, as the template formats it: the style of a cell the first run left
+        # blank is not carried to later runs, so the value must read well unformatted too
+        "Value": np.round(results.scores_table["Value"][down].to_numpy(dtype=float), 1),
         "Name": seg[schema.CUSTOMER_NAME][down].to_numpy(dtype=object),
         "PreviousTypeName": [None if v is pd.NA else names.get(int(v), f"Type {v}")
                              for v in prev],
@@ -503,7 +505,10 @@ def moved_down(results: Any, limit: int = MOVED_DOWN_SHOWN) -> pd.DataFrame:
         "PreviousABC": seg["PreviousABC"][down].to_numpy(dtype=object),
         "ABC": seg["ABC"][down].to_numpy(dtype=object),
     })
-    return frame.sort_values("Value", ascending=False, kind="stable").head(limit)
+    # ranked by the value itself, shown to one decimal
+    order = np.argsort(-results.scores_table["Value"][down].to_numpy(dtype=float),
+                       kind="stable")
+    return frame.iloc[order].head(limit)
 
 
 def migration_blocks(results: Any) -> list[Block]:
@@ -522,12 +527,14 @@ def migration_blocks(results: Any) -> list[Block]:
              f"{previous.stamp:%Y-%m-%d %H:%M}): {c['up']} moved up, {c['down']} down, "
              f"{c['same']} same, {c['new']} new, {mig.gone} gone")
     down = moved_down(results)
+    shown = (f"top {MOVED_DOWN_SHOWN} of {c['down']}" if c["down"] > MOVED_DOWN_SHOWN
+             else f"all {c['down']}")
     return [
         Block(DASH_MOVES_TITLE, [[title]]),
         Block(DASH_MOVES_TYPES, _matrix_rows(_capped(mig.by_type), "From type \\ to")),
         Block(DASH_MOVES_CLASSES, _matrix_rows(_capped(mig.by_class), "From class \\ to")),
-        Block(DASH_DOWN_TITLE, [[f"Moved down since then, by value (top {MOVED_DOWN_SHOWN} of "
-                                 f"{c['down']}; Move on the Segments sheet)"]]),
+        Block(DASH_DOWN_TITLE, [[f"Moved down since then, by value ({shown}; Move on the "
+                                 "Segments sheet)"]]),
         Block(DASH_DOWN_HEADER, frame_rows(down)),
     ]
 

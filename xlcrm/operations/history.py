@@ -139,6 +139,9 @@ def read_history(
 def _dates(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.astype("datetime64[ns]")
+    if pd.api.types.infer_dtype(values, skipna=True) in ("datetime", "date"):
+        # as the sheet holds them: one vectorised conversion, no per-cell Python
+        return pd.to_datetime(values, errors="coerce")
     return pd.to_datetime(values.map(lambda v: v if isinstance(v, (date, datetime)) else
                                      (v if isinstance(v, str) else None)),
                           errors="coerce", format="mixed")

@@ -390,3 +390,27 @@ def test_a_matrix_of_sixteen_types_fits_its_rows_with_the_smallest_summed():
     assert int(shown.to_numpy().sum()) == int(counts.sum())  # nobody lost
     biggest = matrix.loc[labels].sum(axis=1).sort_values(ascending=False, kind="stable")
     assert set(shown.index[:9]) == set(biggest.index[:9])
+
+
+def test_a_managers_subset_counts_only_that_managers_moves():
+    """The per-manager book (xlcrm.subset) shows the migration of its own customers."""
+    from xlcrm.demo import make_ledger
+    from xlcrm.operations.history import read_history
+    from xlcrm.pipeline import Settings, run
+    from xlcrm.subset import subset_results
+
+    ledger = make_ledger(200, seed=3, today=date(2026, 6, 30))
+    first = run(ledger, as_of=D1, stamp=datetime(2026, 4, 1, 8))
+    rows = first.history.rows.set_axis(range(2, 202))
+    history = read_history(rows, {c: i for i, c in enumerate(rows.columns)})
+    second = run(ledger, as_of=date(2026, 6, 30), stamp=datetime(2026, 7, 1, 8),
+                 history=history)
+    seg = second.segments_table
+    keep = seg.loc[seg["AccountManager"] == seg["AccountManager"].iloc[0], "CustomerID"]
+    sub = subset_results(second, ledger, Settings(), set(keep), scope="one manager")
+    mig = sub.migration
+    assert int(mig.by_type.to_numpy().sum()) == len(keep) == sub.customers
+    assert int(mig.by_class.to_numpy().sum()) == len(keep)
+    assert sum(mig.counts.values()) == len(keep)
+    assert mig.counts["down"] == int((seg.loc[keep.index, "Move"] == "down").sum())
+    assert mig.counts["down"] < second.migration.counts["down"]

@@ -31,6 +31,7 @@ from xlcrm.operations.history import (
     plan_update,
     previous_run,
     run_rows,
+    type_order,
 )
 from xlcrm.operations.orders import OrderMetrics, order_metrics
 from xlcrm.operations.step import Operations, carried_columns, operations
@@ -674,9 +675,7 @@ def _history_step(
     if previous is not None:
         problems.extend(previous.problems)
     move = moves(ids, segments.type, abc.abc, previous, list(weights.group.weights))
-    numbers = sorted({t.number for t in settings.types}
-                     | {int(k) for k in segments.type.dropna()}
-                     | ({int(k) for k in previous.table["Type"].dropna()} if previous else set()))
+    numbers = type_order([t.number for t in settings.types], segments.type, previous)
     mig = migration(ids, segments.type, abc.abc, move["Move"], previous,
                     {t.number: t.name for t in settings.types}, numbers)
     rows = run_rows(stamp, today, ids, segments.type, abc.abc, value,

@@ -347,6 +347,25 @@ def migration(
     return Migration(previous, by_type, by_class, counts, gone)
 
 
+def type_order(catalogue_numbers: Sequence[int], types: pd.Series,
+               previous: Previous | None) -> list[int]:
+    """The types a matrix lists: those on Strategies and those either run has, by number."""
+    return sorted({*catalogue_numbers, *(int(k) for k in types.dropna()),
+                   *((int(k) for k in previous.table["Type"].dropna()) if previous else ())})
+
+
+def narrowed(mig: Migration, ids: pd.Series, types: pd.Series, abc: Sequence[object],
+             move: pd.Series, name_of: Mapping[int, str]) -> Migration:
+    """``mig`` over the customers ``ids`` only (a manager's book): the previous run narrowed
+    to them too, so nobody else is counted (a customer gone since is nobody's any more)."""
+    previous = mig.previous
+    if previous is not None:
+        keep = previous.table.index.isin(ids.to_numpy(dtype=object))
+        previous = Previous(previous.stamp, previous.as_of, previous.table[keep])
+    return migration(ids, types, abc, move, previous, name_of,
+                     type_order(list(name_of), types, previous))
+
+
 # --------------------------------------------------------------------------------------------
 # Retention
 

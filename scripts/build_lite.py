@@ -83,7 +83,7 @@ import xlwings as xw
 from xlwings import script
 
 # Only these sheets' cells are sent to Python: the result sheets can be large and are
-# rewritten, not read.
+# rewritten, not read (SegmentHistory is read: each run compares with the previous one).
 INPUT_SHEETS = {inputs}
 
 
@@ -354,7 +354,8 @@ def render_main(sources: dict[str, str]) -> str:
         version=version(),
         functions="\n".join(textwrap.wrap(functions, width=88)),
         inputs="[\n" + "".join(
-            f'    "{s}",\n' for s in (*schema.LEDGER_SHEETS, *schema.SETTINGS_SHEETS)
+            f'    "{s}",\n' for s in (*schema.LEDGER_SHEETS, *schema.SETTINGS_SHEETS,
+                                   schema.HISTORY)
         ) + "]",
         help=schema.HELP,
     )

@@ -40,9 +40,11 @@ from datetime import datetime, time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from xlcrm.book.history import backfill_file
 from xlcrm.book.read import sheet_parts
-from xlcrm.book.workbook_file import create_demo_workbook
+from xlcrm.book.workbook_file import create_demo_workbook, resegment_file
 from xlcrm.demo import DEFAULT_TODAY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,6 +118,8 @@ PICTURES: tuple[Picture, ...] = (
     Picture("dashboard-survey.png", "Dashboard", "A132:F146", "Cronbach", landscape=False,
             max_width=1100),
     Picture("dashboard-clv.png", "Dashboard", "A171:H191", "Lifetime value", landscape=False),
+    Picture("dashboard-migration.png", "Dashboard", "A270:R296", "Migration since",
+            landscape=True),
     Picture("dashboard-charts.png", "Dashboard", "S1:AI58", "Pareto curve", landscape=False,
             headings=False, max_width=1200),
     # Identity, the Qualification indicators, then the group scores and the value.
@@ -155,10 +159,14 @@ def tools() -> dict[str, str]:
 
 
 def demo_workbook(folder: Path, model: str = "parts-dealer") -> Path:
-    """The demo workbook of ``model``, resegmented as of :data:`STAMP`."""
+    """The demo workbook of ``model``, resegmented as of :data:`STAMP`, with the month before
+    backfilled and resegmented again, so that the Dashboard shows who moved since then."""
     path = folder / (DEMO_NAME if model == "parts-dealer" else f"CRM_Demo_{model}.xlsm")
     create_demo_workbook(path, customers=CUSTOMERS, seed=SEED, today=DEFAULT_TODAY, stamp=STAMP,
                          model=model)
+    month_before = (pd.Timestamp(DEFAULT_TODAY) - pd.DateOffset(months=1)).date()
+    backfill_file(path, [month_before], stamp=STAMP, backups=0)
+    resegment_file(path, stamp=STAMP, as_of=DEFAULT_TODAY, backups=0)
     return path
 
 

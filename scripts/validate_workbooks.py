@@ -3,6 +3,7 @@
 Run: ``python scripts/validate_workbooks.py [--keep DIR]`` (CI runs it after the tests).
 
 The kinds: the committed template; a demo after its first resegment and after a second one;
+the demo with two past months backfilled on SegmentHistory and resegmented again;
 ``import-transactions`` into the demo and into the empty template (new customers added);
 ``sync-judgments`` after an indicator was renamed on Indicators; the shareable copies of
 the demo (plain, with contacts masked, and of one account manager's customers) and of the
@@ -28,6 +29,8 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "workbook" / "CRM_Template.xlsm"
@@ -96,6 +99,12 @@ def build_all(folder: Path) -> list[Path]:
     demo2 = folder / "demo-resegmented-twice.xlsm"
     shutil.copyfile(demo1, demo2)
     xlcrm("resegment", demo2, "--backups", "0")
+    backfilled = folder / "demo-backfilled.xlsm"
+    shutil.copyfile(demo1, backfilled)
+    today = pd.Timestamp.today().normalize()
+    months = [(today - pd.DateOffset(months=k)).date().isoformat() for k in (2, 1)]
+    xlcrm("backfill", backfilled, "--monthly", *months, "--backups", "0")
+    xlcrm("resegment", backfilled, "--backups", "0")
     demo_import = folder / "demo-imported.xlsm"
     shutil.copyfile(demo2, demo_import)
     xlcrm("import-transactions", demo_import, csv, "--add-missing-customers", "--backups", "0")
@@ -122,7 +131,8 @@ def build_all(folder: Path) -> list[Path]:
         xlcrm("demo", demo, "--model", model, "--quiet")
         xlcrm("resegment", demo, "--backups", "0", "--quiet")
         models += [new, demo]
-    return [template, demo1, demo2, demo_import, template_import, synced, *shares, *models]
+    return [template, demo1, demo2, backfilled, demo_import, template_import, synced, *shares,
+            *models]
 
 
 def first_manager(book: Path) -> str:

@@ -376,7 +376,7 @@ def test_lite_registers_every_worksheet_function_and_the_scripts(lite):
     assert scripts == {"resegment": "Resegment", "check": "Check", "show_help": "Help"}
     # Only the input sheets' cells go to Python (the scripts below run with just those).
     include = {s["function_name"]: s["include"].split(",") for s in lite["scripts_meta"]}
-    inputs = [*schema.LEDGER_SHEETS, *schema.SETTINGS_SHEETS]
+    inputs = [*schema.LEDGER_SHEETS, *schema.SETTINGS_SHEETS, schema.HISTORY]
     assert include == {"resegment": inputs, "check": inputs, "show_help": [schema.HELP]}
 
 
@@ -412,12 +412,13 @@ def test_lite_resegment_writes_what_the_command_writes(lite, demo, resegmented):
     assert "error" not in run, run.get("error")
     payload = payload_from(demo)
     got = writes(run["json"]["actions"], payload)
-    assert set(got) == set(schema.RESULT_SHEETS)
+    assert set(got) == {*schema.RESULT_SHEETS, schema.HISTORY}
     for sheet in (schema.SCORES, schema.SEGMENTS):
         assert_grid_equal(got[sheet], read_grid(resegmented, sheet), sheet)
     names = [s["name"] for s in payload["sheets"]]
     for a in run["json"]["actions"]:
-        assert a["sheet_position"] is None or names[a["sheet_position"]] in schema.RESULT_SHEETS
+        assert a["sheet_position"] is None or names[a["sheet_position"]] in (
+            *schema.RESULT_SHEETS, schema.HISTORY)
     assert "Resegmented 120 customers" in run["printed"]
 
 

@@ -55,13 +55,17 @@ def test_resegment_writes_only_result_sheets_with_client_actions(demo, remote):
         if a["sheet_position"] is None:
             assert a["func"] == "alert"  # app-level: the summary box
         else:
-            assert names[a["sheet_position"]] in schema.RESULT_SHEETS, a
+            assert names[a["sheet_position"]] in (*schema.RESULT_SHEETS, schema.HISTORY), a
     written = [names[a["sheet_position"]] for a in actions if a["func"] == "setValues"]
-    assert sorted(written) == sorted(schema.RESULT_SHEETS)  # one bulk write per sheet
+    # one bulk write per sheet; the run appended below SegmentHistory's last row
+    assert sorted(written) == sorted((*schema.RESULT_SHEETS, schema.HISTORY))
+    (append,) = [a for a in actions if a["func"] == "setValues"
+                 and names[a["sheet_position"]] == schema.HISTORY]
+    assert (append["start_row"], append["row_count"]) == (121, 120)
     cleared = [names[a["sheet_position"]] for a in actions if a["func"] == "sheetClearContents"]
     assert sorted(cleared) == sorted(schema.RESULT_SHEETS)
     for a in actions:
-        if a["func"] == "setValues":
+        if a["func"] == "setValues" and a is not append:
             assert (a["start_row"], a["start_column"]) == (0, 0)
             assert a["row_count"] == len(a["values"])
             assert {len(r) for r in a["values"]} == {a["column_count"]}
@@ -80,6 +84,13 @@ def test_resegment_values_equal_the_command(demo, remote, tmp_path):
     resegment_file(copy, backups=0)
     for sheet in (schema.SCORES, schema.SEGMENTS):
         assert_grid_equal(got[sheet], read_grid(copy, sheet), sheet)
+    # SegmentHistory: the same rows appended below the demo's run (but the run's stamp)
+    history = read_grid(copy, schema.HISTORY)
+    (append,) = [a for a in book.json()["actions"] if a["func"] == "setValues"
+                 and payload["sheets"][a["sheet_position"]]["name"] == schema.HISTORY]
+    assert append["start_row"] == len(history) - len(append["values"])
+    appended = [r[1:] for r in append["values"]]
+    assert_grid_equal(appended, [r[1:] for r in history[append["start_row"]:]], schema.HISTORY)
     # Problems: the same list at the same cells; only the "Checked <time>" line differs.
     expected = read_grid(copy, schema.PROBLEMS)
     assert len(expected) > 2  # the demo ledger has planted problems

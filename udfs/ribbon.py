@@ -40,6 +40,7 @@ from xlcrm.book.sheets import (
 )
 from xlcrm.errors import SEVERITY_ORDER, InputError, Problem, counts_text
 from xlcrm.ledger import Ledger
+from xlcrm.operations.history import HistoryUpdate, read_history
 from xlcrm.pipeline import Results
 from xlcrm.report import Formula, clean, frame_rows, problems_sheet, result_sheets
 
@@ -138,12 +139,61 @@ def read_inputs(book: xw.Book) -> tuple[Ledger, Any]:
     )
 
 
-def analyse_book(book: xw.Book, *, action: str = "Resegment") -> Results:
-    """Read the open ``book`` and run the command's analysis on it; writes nothing."""
+def read_history_table(book: xw.Book) -> SheetTable | None:
+    """The SegmentHistory sheet of the open ``book`` as a table (``None``: no sheet; a table
+    without columns: a blank sheet, which the run fills)."""
+    name = next((n for n in _sheet_names(book) if n.casefold() == schema.HISTORY.casefold()),
+                None)
+    if name is None:
+        return None
+    return table_from_rows(name, read_rows(book.sheets[name]),
+                           text_columns=[schema.CUSTOMER_ID])
+
+
+def analyse_book(book: xw.Book, *, action: str = "Resegment",
+                 history: SheetTable | None = None) -> Results:
+    """Read the open ``book`` and run the command's analysis on it; writes nothing.
+
+    ``history``: the SegmentHistory sheet as :func:`read_history_table` gives it, compared
+    with as the command does (every customer is ``new`` without it)."""
     progress = _progress(book, action)
     progress("Reading the ledger and settings", 0.0)
     ledger, settings = read_inputs(book)
-    return analyse(ledger, settings, progress=progress)
+    checked = None if history is None or not history.columns else read_history(
+        history.frame, history.columns, header_row=history.header_row, sheet=history.sheet)
+    return analyse(ledger, settings, progress=progress, history=checked)
+
+
+def write_history(book: xw.Book, table: SheetTable | None, update: HistoryUpdate | None
+                  ) -> None:
+    """Record the run on SegmentHistory as the command does: appended below the last row
+    (one write), the sheet rewritten when retention drops old runs, added on the first run."""
+    if update is None or not update.record:
+        return
+    blank = table is None or not table.columns
+    columns = list(schema.HISTORY_COLUMNS) if blank else list(table.columns)
+    new = [[_excel_value(v) for v in row]
+           for row in frame_rows(update.rows[[c for c in columns if c in update.rows]],
+                                 header=False)]
+    if blank:
+        if table is None:
+            names = _sheet_names(book)
+            sheet = book.sheets.add(schema.HISTORY, after=book.sheets[len(names) - 1])
+        else:
+            sheet = book.sheets[table.sheet]
+        sheet["A1"].value = [columns, *new]
+        return
+    sheet = book.sheets[table.sheet]
+    first_col = min(table.columns.values())
+    if update.keep is None:
+        last = max([table.header_row, *map(int, table.frame.index)])
+        sheet.range((last + 1, first_col + 1)).value = _rectangle(new)
+        return
+    kept = table.frame.loc[update.keep, columns]
+    sheet.clear_contents()
+    sheet.range((table.header_row, first_col + 1)).value = _rectangle(
+        [columns, *([_excel_value(v) for v in row] for row in frame_rows(kept, header=False)),
+         *new])
 
 
 def _excel_value(value: Any) -> Any:
@@ -218,7 +268,8 @@ def resegment(book: xw.Book | None = None) -> Results | None:
 
     Reads the ledger and settings sheets (one bulk read each), runs the same analysis as
     ``xlcrm resegment`` and writes Scores, Segments, Dashboard and Problems (one bulk write
-    each); no ledger or settings sheet is touched. On input that makes the run impossible
+    each), then appends the run to SegmentHistory (:func:`write_history`); no ledger or
+    settings sheet is touched. On input that makes the run impossible
     nothing is written and the first problems are shown.
 
     Parameters
@@ -233,10 +284,12 @@ def resegment(book: xw.Book | None = None) -> Results | None:
     """
     book = _book(book)
     try:
-        results = analyse_book(book, action="Resegment")
+        history = read_history_table(book)
+        results = analyse_book(book, action="Resegment", history=history)
         _status(book, "Resegment: writing result sheets")
         sheets = result_sheets(results, source=book.name)
         write_results(book, sheets)
+        write_history(book, history, results.history)
     except InputError as exc:
         _alert(
             book,
@@ -268,7 +321,7 @@ def check(book: xw.Book | None = None) -> list[Problem] | None:
     """
     book = _book(book)
     try:
-        problems = analyse_book(book, action="Check").problems
+        problems = analyse_book(book, action="Check", history=read_history_table(book)).problems
     except InputError as exc:
         problems = list(exc.problems)
     except Exception as exc:  # noqa: BLE001 - no traceback may reach Excel

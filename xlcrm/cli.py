@@ -330,6 +330,44 @@ def cmd_resegment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from xlcrm import schema
+    from xlcrm.book.history import backfill_file
+    from xlcrm.operations.history import monthly_days
+
+    path = Path(args.workbook)
+    first, last = args.monthly
+    if first > last:
+        raise InputError(f"--monthly {first} {last}: FROM is after TO",
+                         fix="Give the earlier day first, e.g. --monthly 2025-01-31 2025-12-31.")
+    if last > date.today():
+        raise InputError(f"--monthly ... {last}: TO is after today; the orders of that day "
+                         "are not known yet", fix="End the months at today or earlier.")
+    days = monthly_days(first, last)
+    with progress_bar(not (args.quiet or args.json)) as progress:
+        report = backfill_file(path, days, progress=progress, backups=args.backups)
+    if args.json:
+        print(json.dumps({**report.to_json(), "problems": problems_json(report.problems)},
+                         indent=2))
+        return 0
+    done = report.days
+    if report.skipped:
+        console.print(f"Skipped {len(report.skipped)} day(s) {schema.HISTORY} has a run for "
+                      f"already: {', '.join(f'{d:%Y-%m-%d}' for d in report.skipped)}.",
+                      highlight=False, soft_wrap=True)
+    if not report.written:
+        console.print(f"Nothing written: {path.name} is unchanged.", highlight=False)
+    else:
+        console.print(f"Recorded {len(report.customers)} past run(s) on {schema.HISTORY} of "
+                      f"{path.name} (as of {done[0]:%Y-%m-%d} to {done[-1]:%Y-%m-%d}, "
+                      f"{report.rows:,} rows).", highlight=False, soft_wrap=True)
+        console.print(f"Next: {command_name()} resegment {path} shows who moved since "
+                      f"{done[-1]:%Y-%m-%d} on the Dashboard and the Segments sheet.",
+                      highlight=False, soft_wrap=True)
+    print_problems(report.problems)
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from xlcrm.book.workbook_file import check_file
 
@@ -498,6 +536,7 @@ EXAMPLES: dict[str, str] = {
     "new": "xlcrm new CRM.xlsm --model industrial",
     "resegment": "xlcrm resegment CRM.xlsm",
     "check": "xlcrm check CRM.xlsm",
+    "backfill": "xlcrm backfill CRM.xlsm --monthly 2025-01-31 2025-12-31",
     "share": "xlcrm share CRM.xlsm --mask-contacts",
     "import-transactions": "xlcrm import-transactions CRM.xlsm orders.csv --dry-run",
     "sync-judgments": "xlcrm sync-judgments CRM.xlsm --dry-run",
@@ -553,6 +592,17 @@ def build_parser() -> argparse.ArgumentParser:
     _as_of_argument(p)
     _orders_arguments(p)
     p.set_defaults(func=cmd_resegment)
+
+    p = _add_command(sub, "backfill", "rebuild the SegmentHistory sheet for past days from the "
+                     "order history, so that migration shows from the first day")
+    p.add_argument("workbook")
+    p.add_argument("--monthly", nargs=2, type=_iso_date, required=True,
+                   metavar=("FROM", "TO"),
+                   help="one run as of FROM and as of the same day of each month up to TO")
+    p.add_argument("--json", action="store_true", help="print what was done as JSON")
+    p.add_argument("--backups", type=int, default=3, help="timestamped backups to keep (3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_backfill)
 
     p = _add_command(sub, "check", "validate a workbook; exit 1 when it has errors")
     p.add_argument("workbook")

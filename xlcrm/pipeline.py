@@ -20,6 +20,19 @@ from xlcrm.errors import InputError, Problem, cell_address, column_letter
 from xlcrm.ledger import Ledger
 from xlcrm.operations.clv import LifetimeOptions, LifetimeValue, attach_lifetime_value
 from xlcrm.operations.derived import DerivedColumns, add_derived_columns, derived_problems
+from xlcrm.operations.history import (
+    DEFAULT_RUNS_KEPT,
+    History,
+    HistoryUpdate,
+    Migration,
+    empty_history,
+    migration,
+    moves,
+    plan_update,
+    previous_run,
+    run_rows,
+    type_order,
+)
 from xlcrm.operations.orders import OrderMetrics, OrderTotals, metrics_from_totals, order_metrics
 from xlcrm.operations.step import Operations, carried_columns, operations
 from xlcrm.operations.survey import SurveyResult, satisfaction
@@ -51,6 +64,7 @@ Progress = Callable[[str, float], None]
 """Called with a step description and the fraction done (0..1)."""
 
 HIGH_LOW_METHODS = ("kmeans", "median", "threshold")
+MAX_RUNS_KEPT = 1000
 ABC_BASES = ("Revenue", "Value")
 REVENUE_COLUMN = "Revenue12m"
 MISSING_STRATEGIES_SHOWN = 10
@@ -125,6 +139,12 @@ class Options:
         database, its table or query (:mod:`xlcrm.sources`); blank: the Transactions sheet.
         The run itself takes order totals (:func:`run`'s ``order_totals``); the adapters
         read the source these name.
+    history_runs : int
+        Runs the History sheet keeps (0: record none); older runs are dropped oldest first.
+        Default 24: two years of monthly runs, enough to compare each month with the same
+        month a year before, and at a few thousand customers far below the sheet's
+        1,048,576 rows (at 100,000 customers ten runs fill it: fewer are kept, with a
+        warning; see :func:`xlcrm.operations.history.plan_update`).
     """
 
     missing: str = "median"
@@ -140,6 +160,7 @@ class Options:
     lifetime: LifetimeOptions = field(default_factory=LifetimeOptions)
     orders_source: str = ""
     orders_table: str = ""
+    history_runs: int = DEFAULT_RUNS_KEPT
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first option with a value not allowed."""
@@ -159,6 +180,11 @@ class Options:
             raise InputError(
                 f"option max_imputed is {self.max_imputed!r}",
                 fix="Use a share above 0 and at most 1, such as 1/3.",
+            )
+        if not (isinstance(self.history_runs, int) and 0 <= self.history_runs <= MAX_RUNS_KEPT):
+            raise InputError(
+                f"option history_runs is {self.history_runs!r}",
+                fix=f"Use a whole number from 0 to {MAX_RUNS_KEPT}, such as 24.",
             )
         self.lifetime.validate()
 
@@ -223,6 +249,10 @@ class Results:
     """How many customers change type or ABC class when a weight moves (Sensitivity sheet)."""
     correlation: pd.DataFrame | None = None
     """Spearman correlation of the indicator scores (Sensitivity sheet)."""
+    migration: Migration | None = None
+    """Moves since the previous run in History (matrices and counts)."""
+    history: HistoryUpdate | None = None
+    """This run's History rows and the old rows retention keeps."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -366,6 +396,7 @@ def run(
     header_row: int = 1,
     as_of: date | None = None,
     order_totals: OrderTotals | None = None,
+    history: History | None = None,
 ) -> Results:
     """Score, weight and segment every customer of ``ledger``.
 
@@ -390,6 +421,11 @@ def run(
         :mod:`xlcrm.sources`), as of the run's day; when given, they replace the
         Transactions sheet's lines (which are then not read) and give the same figures the
         same lines on the sheet would.
+    history : History, optional
+        The History sheet as read (:func:`xlcrm.operations.history.read_history`): the
+        previous run's types and classes give Segments' PreviousType, PreviousABC and Move
+        and the migration matrices; ``Results.history`` holds the rows to record. Without
+        it every customer is ``new``.
 
     Returns
     -------
@@ -613,6 +649,10 @@ def run(
         ids=kept_ids, rating=rating, computed=derived.computed_count(),
     )
     segments_table["Stable"] = stable_words(sensitivity.stable)
+    progress("History", 0.97)
+    mig, move, update = _history_step(
+        history, stamp, today, kept_ids, segments, abc, value, ops, weights, settings, problems)
+    segments_table = pd.concat([segments_table, move], axis=1)
     progress("Done", 1.0)
     return Results(
         weights=weights,
@@ -643,6 +683,8 @@ def run(
         repairs=repairs,
         sensitivity=sensitivity,
         correlation=correlation,
+        migration=mig,
+        history=update,
     )
 
 
@@ -669,6 +711,29 @@ def stable_words(stable: pd.Series) -> pd.Series:
     flags = stable.to_numpy(dtype=float, na_value=np.nan)
     words = np.array(["No", "Yes", None], dtype=object)
     return pd.Series(words[np.where(np.isnan(flags), 2, flags).astype(np.int64)], dtype=object)
+
+
+def _history_step(
+    history: History | None, stamp: datetime, today: date, ids: pd.Series,
+    segments: SegmentResult, abc: ABCResult, value: pd.Series, ops: Operations | None,
+    weights: HierarchyWeights, settings: Settings, problems: list[Problem],
+) -> tuple[Migration, pd.DataFrame, HistoryUpdate]:
+    """Moves since the previous run in ``history`` and what this run adds to it."""
+    previous = previous_run(history, today) if history is not None else None
+    if history is not None:
+        problems.extend(history.problems)
+    if previous is not None:
+        problems.extend(previous.problems)
+    move = moves(ids, segments.type, abc.abc, previous, list(weights.group.weights))
+    numbers = type_order([t.number for t in settings.types], segments.type, previous)
+    mig = migration(ids, segments.type, abc.abc, move["Move"], previous,
+                    {t.number: t.name for t in settings.types}, numbers)
+    rows = run_rows(stamp, today, ids, segments.type, abc.abc, value,
+                    ops.activity if ops is not None else None)
+    update = plan_update(history if history is not None else empty_history(), rows,
+                         settings.options.history_runs)
+    problems.extend(update.problems)
+    return mig, move, update
 
 
 def _unrate(segments: SegmentResult, unrated: np.ndarray) -> None:

@@ -201,6 +201,18 @@ SENS_TABLE_COLUMNS = SENSITIVITY_COLUMNS
 # Right of the chart, which floats over columns M..X.
 SENS_CORR_TITLE = (SENS_CHART_TITLE[0], 25)
 SENS_CORR_HEADER = (SENS_CHART_HEADER[0], 25)
+# Migration since the previous run (sheet rows 270-309): the type matrix at A, the class
+# matrix right of it, the customers who moved down below.
+DASH_MOVES_TITLE = (269, 0)
+DASH_MOVES_TYPES = (270, 0)
+DASH_MOVES_CLASSES = (270, 13)
+MATRIX_CELLS = 11
+"""Rows and columns of counts a matrix shows (8 types, Unrated, New or Gone, one spare)."""
+DASH_DOWN_TITLE = (282, 0)
+DASH_DOWN_HEADER = (283, 0)
+DASH_DOWN_COLUMNS = ("CustomerID", "Value", "Name", "PreviousTypeName", "TypeName",
+                     "PreviousABC", "ABC")
+MOVED_DOWN_SHOWN = 25
 
 
 def a1(row: int, col: int, *, absolute: bool = True) -> str:
@@ -469,6 +481,7 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
     blocks.extend(_judgment_blocks(results))
     blocks.extend(breakdown_blocks(results))
     blocks.extend(_sensitivity_headline(results))
+    blocks.extend(migration_blocks(results))
     blocks.append(Block(DASH_PARETO_TITLE, [["Pareto curve"]]))
     pareto = results.pareto[["CustomerShare", "ValueShare"]]
     of = "revenue" if results.abc_basis == "Revenue" else "summed value scores"
@@ -715,6 +728,93 @@ def sensitivity_sheet(results: Any, *, source: str = "") -> list[Row]:
         blocks.append(Block(SENS_CORR_HEADER, frame_rows(
             corr.rename_axis("Indicator").reset_index())))
     return blocks_to_rows(blocks)
+
+
+def _capped(matrix: pd.DataFrame, cells: int = MATRIX_CELLS) -> pd.DataFrame:
+    """At most ``cells`` rows and columns: beyond them the smallest types are summed in one
+    ``Other types`` row or column (the Segments sheet has each customer)."""
+    fixed = ("Unrated", "New", "Gone")
+    for axis in (0, 1):
+        labels = list(matrix.index if axis == 0 else matrix.columns)
+        if len(labels) <= cells:
+            continue
+        kinds = [lbl for lbl in labels if lbl not in fixed]
+        totals = matrix.sum(axis=1 - axis)
+        room = cells - 1 - (len(labels) - len(kinds))
+        kept = set(sorted(kinds, key=lambda lbl: -totals[lbl])[:room])
+        other = [lbl for lbl in kinds if lbl not in kept]
+        summed = matrix.loc[other].sum() if axis == 0 else matrix[other].sum(axis=1)
+        matrix = matrix.drop(index=other) if axis == 0 else matrix.drop(columns=other)
+        if axis == 0:
+            matrix.loc["Other types"] = summed
+            order = [lbl for lbl in matrix.index if lbl not in fixed] + \
+                [lbl for lbl in matrix.index if lbl in fixed]
+            matrix = matrix.loc[order]
+        else:
+            matrix["Other types"] = summed
+            order = [lbl for lbl in matrix.columns if lbl not in fixed] + \
+                [lbl for lbl in matrix.columns if lbl in fixed]
+            matrix = matrix[order]
+    return matrix
+
+
+def _matrix_rows(matrix: pd.DataFrame, corner: str) -> list[Row]:
+    rows: list[Row] = [[corner, *map(str, matrix.columns)]]
+    rows.extend([str(label), *(int(v) for v in matrix.loc[label])] for label in matrix.index)
+    return rows
+
+
+def moved_down_list(results: Any, limit: int = MOVED_DOWN_SHOWN) -> pd.DataFrame:
+    """The customers whose type or class went down since the previous run, most valuable
+    first (:data:`DASH_DOWN_COLUMNS`)."""
+    seg = results.segments_table
+    down = (seg["Move"] == "down").to_numpy()
+    names = {t.number: t.name for t in results.types}
+    prev = seg["PreviousType"][down]
+    frame = pd.DataFrame({
+        "CustomerID": seg[schema.CUSTOMER_ID][down].to_numpy(dtype=object),
+        # one decimal, as the template formats it: the style of a cell the first run left
+        # blank is not carried to later runs, so the value must read well unformatted too
+        "Value": np.round(results.scores_table["Value"][down].to_numpy(dtype=float), 1),
+        "Name": seg[schema.CUSTOMER_NAME][down].to_numpy(dtype=object),
+        "PreviousTypeName": [None if v is pd.NA else names.get(int(v), f"Type {v}")
+                             for v in prev],
+        "TypeName": seg["TypeName"][down].to_numpy(dtype=object),
+        "PreviousABC": seg["PreviousABC"][down].to_numpy(dtype=object),
+        "ABC": seg["ABC"][down].to_numpy(dtype=object),
+    })
+    # ranked by the value itself, shown to one decimal
+    order = np.argsort(-results.scores_table["Value"][down].to_numpy(dtype=float),
+                       kind="stable")
+    return frame.iloc[order].head(limit)
+
+
+def migration_blocks(results: Any) -> list[Block]:
+    """Migration since the previous run: type and class matrices, the moved-down list."""
+    mig = getattr(results, "migration", None)
+    if mig is None:
+        return []
+    previous = mig.previous
+    if previous is None:
+        return [Block(DASH_MOVES_TITLE, [[
+            f"Migration: no earlier run in {schema.HISTORY} before "
+            f"{results.as_of:%Y-%m-%d}; this run is recorded, and the next run on a later day "
+            "shows who moved (xlcrm backfill makes past runs from the order history)"]])]
+    c = mig.counts
+    title = (f"Migration since the run as of {previous.as_of:%Y-%m-%d} (computed "
+             f"{previous.stamp:%Y-%m-%d %H:%M}): {c['up']} moved up, {c['down']} down, "
+             f"{c['same']} same, {c['new']} new, {mig.gone} gone")
+    down = moved_down_list(results)
+    shown = (f"top {MOVED_DOWN_SHOWN} of {c['down']}" if c["down"] > MOVED_DOWN_SHOWN
+             else f"all {c['down']}")
+    return [
+        Block(DASH_MOVES_TITLE, [[title]]),
+        Block(DASH_MOVES_TYPES, _matrix_rows(_capped(mig.by_type), "From type \\ to")),
+        Block(DASH_MOVES_CLASSES, _matrix_rows(_capped(mig.by_class), "From class \\ to")),
+        Block(DASH_DOWN_TITLE, [[f"Moved down since then, by value ({shown}; Move on the "
+                                 "Segments sheet)"]]),
+        Block(DASH_DOWN_HEADER, frame_rows(down)),
+    ]
 
 
 def blocks_to_rows(blocks: Sequence[Block]) -> list[Row]:

@@ -14,6 +14,13 @@ TRANSACTIONS = "Transactions"
 INTERACTIONS = "Interactions"
 SURVEY = "Survey"
 LEDGER_SHEETS = (CUSTOMERS, TRANSACTIONS, INTERACTIONS, SURVEY)
+# History: a ledger-like sheet of past outcomes, one row per customer and run. Its one writer
+# is the History append of a resegment (rows added at the end, oldest runs dropped by the
+# retention option); never read as customers. Added by the first run when missing. Not
+# "History": Excel reserves that name (its shared-workbook change log) and refuses a sheet
+# so named.
+HISTORY = "SegmentHistory"
+HISTORY_COLUMNS = ("RunStamp", "AsOf", "CustomerID", "Type", "ABC", "Value", "CLV", "PAlive")
 
 # Settings sheets: edited by the analyst.
 INDICATORS = "Indicators"
@@ -121,5 +128,9 @@ SEGMENTS_COLUMNS = (
     *BREAKDOWN_COLUMNS,
     "Owner",  # who owns the type's strategy (Strategies sheet)
     "Stable",
+    # Since the previous run (xlcrm.operations.history): its type and class, and the move.
+    "PreviousType",
+    "PreviousABC",
+    "Move",
 )
 PROBLEMS_COLUMNS = ("Severity", "Sheet", "Cell", "Problem", "WhatToDo")

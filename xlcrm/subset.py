@@ -23,6 +23,7 @@ import pandas as pd
 
 from xlcrm import schema
 from xlcrm.ledger import Ledger
+from xlcrm.operations.history import narrowed
 from xlcrm.operations.orders import OrderMetrics
 from xlcrm.operations.step import operations
 from xlcrm.pipeline import REVENUE_COLUMN, Results, Settings, abc_summary, type_summary
@@ -105,4 +106,8 @@ def subset_results(
         unrated=unrated,
         scored=scored,
         scope=scope,
+        migration=None if results.migration is None else narrowed(
+            results.migration, pd.Series(ids[rows], dtype=object), types, abc,
+            results.segments_table["Move"].iloc[rows].reset_index(drop=True),
+            {t.number: t.name for t in settings.types}),
     )

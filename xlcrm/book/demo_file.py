@@ -28,11 +28,12 @@ import pandas as pd
 
 from xlcrm import schema
 from xlcrm.book.append import append_rows
+from xlcrm.book.history import HistorySheet, write_with_history
 from xlcrm.book.read import open_workbook
 from xlcrm.book.save import safe_replace, verify_workbook
 from xlcrm.book.sheets import analyse, inputs_from_sheets
-from xlcrm.book.write import write_result_sheets
 from xlcrm.errors import InputError
+from xlcrm.operations.history import empty_history
 from xlcrm.pipeline import Progress, Results
 from xlcrm.report import result_sheets
 from xlcrm.value.presets import DEFAULT_PRESET, Preset, preset
@@ -194,8 +195,9 @@ def make_demo_workbook(
             if progress:
                 progress("Writing the workbook", 0.9)
             with_results = Path(tmp) / "results.xlsm"
-            write_result_sheets(template, with_results, result_sheets(results, source=out.name),
-                                owned=schema.RESULT_SHEETS)
+            # The first run is recorded on History, as a resegment records it.
+            write_with_history(template, with_results, result_sheets(results, source=out.name),
+                               HistorySheet(empty_history(), exists=False), results.history)
             append_rows(with_results.read_bytes(), target, frames)
         # Checked whole, as a new file: what it replaces need not have been a workbook.
         verify_workbook(target)

@@ -16,7 +16,7 @@ import pandas as pd
 from xlcrm import schema
 from xlcrm.errors import InputError, Problem, cell_address
 from xlcrm.operations.clv import MODELS, LifetimeOptions
-from xlcrm.pipeline import ABC_BASES, HIGH_LOW_METHODS, Options, Settings
+from xlcrm.pipeline import ABC_BASES, HIGH_LOW_METHODS, MAX_RUNS_KEPT, Options, Settings
 from xlcrm.value.ahp import complete_matrix, parse_matrix
 from xlcrm.value.hierarchy import (
     Hierarchy,
@@ -47,6 +47,7 @@ OPTION_LABELS = {
     "Lifetime penalty": "lifetime_penalty",
     "Orders source": "orders_source",
     "Orders table": "orders_table",
+    "History runs kept": "history_runs",
 }
 # Text options, taken as typed: where the order history is (see xlcrm.sources.location).
 OPTION_TEXTS = ("orders_source", "orders_table")
@@ -63,6 +64,8 @@ OPTION_NUMBERS = {
     "lifetime_horizon": (1, 120, True, "a whole number of months from 1 to 120, such as 12"),
     "lifetime_discount": (0, 0.99, False, "an annual rate from 0 to 0.99, such as 0.1 or 10%"),
     "lifetime_penalty": (0, 10, False, "a number from 0 to 10, such as 0.01"),
+    "history_runs": (0, MAX_RUNS_KEPT, True,
+                     f"a whole number of runs from 0 (keep none) to {MAX_RUNS_KEPT}, such as 24"),
 }
 assert set(OPTION_CHOICES["high_low"]) <= set(HIGH_LOW_METHODS)
 
@@ -497,6 +500,7 @@ def options_rows(options: Options) -> list[list[Any]]:
         # Blank: the Transactions sheet (see xlcrm.sources.location for what may go here).
         ["Orders source", options.orders_source or None],
         ["Orders table", options.orders_table or None],
+        ["History runs kept", options.history_runs],
     ]
 
 

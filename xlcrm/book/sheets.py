@@ -31,6 +31,7 @@ from xlcrm.book.settings import settings_from_grids
 from xlcrm.book.tables import SheetTable, as_text, table_from_rows  # noqa: F401
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
+from xlcrm.operations.history import History
 from xlcrm.pipeline import Progress, Results, Settings, run
 
 # --------------------------------------------------------------------------------------------
@@ -130,11 +131,13 @@ def analyse(
     stamp: datetime | None = None,
     as_of: date | None = None,
     orders: tuple[str, str | None] | None = None,
+    history: History | None = None,
 ) -> Results:
     """Run the analysis on ledger tables as a reader gives them, with problems at sheet cells.
 
     Shared by the file and the open workbook: the frames' index holds each row's sheet row.
-    ``as_of`` is the day orders and contacts are judged from (see :func:`xlcrm.pipeline.run`).
+    ``as_of`` is the day orders and contacts are judged from, ``history`` the History sheet
+    as read (see :func:`xlcrm.pipeline.run`).
     ``orders`` is an order source's location and table (``--orders``); without it, the one
     the Indicators sheet's options name, else the Transactions sheet.
 
@@ -146,7 +149,7 @@ def analyse(
     stamp = stamp or datetime.now().replace(microsecond=0)
     totals, note = _order_totals(ledger, settings, orders, as_of or stamp.date())
     results = run(ledger, settings, progress=progress, stamp=stamp, as_of=as_of,
-                  order_totals=totals)  # fmt: skip
+                  order_totals=totals, history=history)  # fmt: skip
     results.problems = relocate_ledger_problems(results.problems, ledger)
     if note is not None:
         results.problems.append(note)

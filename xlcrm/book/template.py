@@ -730,6 +730,8 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         report.DASH_CLV_TITLE: "Lifetime value (CLV)",
         **{title_at: title for _, title, title_at, _, _ in report.DASH_BREAKDOWNS},
         report.DASH_SENS_TITLE: "Do the decisions depend on the exact weights?",
+        report.DASH_MOVES_TITLE: "Migration since the previous run",
+        report.DASH_DOWN_TITLE: "Moved down since the previous run",
     }
     for (r, c), text in titles.items():
         ws.cell(row=r + 1, column=c + 1, value=text).font = BOLD
@@ -746,9 +748,23 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         if c == 0:  # the blocks at the right (chart data) do not set their rows' heights
             _row_height(ws, r + 1, lines)
     _dashboard_text_rows(ws)
+    _migration_cells(ws)
     _dashboard_charts(ws)
     _dashboard_formats(ws, headers)
     _dashboard_page(ws)
+
+
+def _migration_cells(ws: Worksheet) -> None:
+    """The migration matrices' labels (header row and first column) bold, counts whole."""
+    for r0, c0 in (report.DASH_MOVES_TYPES, report.DASH_MOVES_CLASSES):
+        for k in range(report.MATRIX_CELLS + 1):
+            # type names head narrow count columns: wrapped (the writer keeps cell styles)
+            ws.cell(row=r0 + 1, column=c0 + 1 + k).font = BOLD
+            ws.cell(row=r0 + 1, column=c0 + 1 + k).alignment = WRAP
+            ws.cell(row=r0 + 1 + k, column=c0 + 1).font = BOLD
+        for k in range(report.MATRIX_CELLS):
+            for j in range(1, report.MATRIX_CELLS + 1):
+                ws.cell(row=r0 + 2 + k, column=c0 + 1 + j).number_format = "0"
 
 
 def dashboard_headers() -> dict[tuple[int, int], tuple[str, ...]]:
@@ -769,6 +785,7 @@ def dashboard_headers() -> dict[tuple[int, int], tuple[str, ...]]:
         report.DASH_CLV_HEADER: report.DASH_CLV_COLUMNS,
         **{header_at: report.DASH_BREAKDOWN_COLUMNS
            for *_, header_at, _ in report.DASH_BREAKDOWNS},
+        report.DASH_DOWN_HEADER: report.DASH_DOWN_COLUMNS,
     }
 
 
@@ -846,6 +863,7 @@ def _dashboard_formats(ws: Worksheet, headers: Mapping[tuple[int, int], Sequence
         # 3 classes, then the types (16 formatted: the default 8, or 4 groups' 16)
         (report.DASH_CLV_HEADER, 3 + 16, {"CLV": "#,##0", "Share of CLV": PERCENT,
                                           "Mean CLV": "#,##0", "Mean P(alive)": "0.00"}),
+        (report.DASH_DOWN_HEADER, report.MOVED_DOWN_SHOWN, {"Value": ONE}),
         (report.DASH_OVERDUE_HEADER, report.OVERDUE_SHOWN,
          {"Value score": ONE, "Next contact due": "yyyy-mm-dd", "Days overdue": "0",
           "Last contact": "yyyy-mm-dd"}),

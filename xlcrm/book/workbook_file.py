@@ -19,6 +19,7 @@ from xlcrm import schema
 
 # re-exported: the demo workbook lives in its own module
 from xlcrm.book.demo_file import create_demo_workbook  # noqa: F401
+from xlcrm.book.history import HistorySheet, read_history_sheet, write_with_history
 from xlcrm.book.read import SheetTable, Workbook, open_workbook
 from xlcrm.book.save import safe_replace
 
@@ -31,9 +32,10 @@ from xlcrm.book.sheets import (  # noqa: F401
     relocate_ledger_problems,
     relocate_problems,
 )
-from xlcrm.book.write import OldSheets, write_result_sheets
+from xlcrm.book.write import OldSheets
 from xlcrm.errors import InputError, Problem, cell_address
 from xlcrm.ledger import Ledger
+from xlcrm.operations.history import empty_history
 from xlcrm.pipeline import Progress, Results, Settings
 from xlcrm.report import result_sheets
 
@@ -48,6 +50,7 @@ class WorkbookInput:
     sheets: tuple[str, ...]
     # What reading the ledger cells found (error values, over-long text, non-characters).
     problems: list[Problem] = field(default_factory=list)
+    history: HistorySheet | None = None
 
 
 def read_workbook(path: Path, *, overwritten: Collection[str] = ()) -> WorkbookInput:
@@ -85,7 +88,7 @@ def book_inputs(book: Workbook) -> WorkbookInput:
         return read.frame
 
     ledger, settings = inputs_from_sheets(names, read_ledger, book.read_grid)
-    return WorkbookInput(ledger, settings, book, names, problems)
+    return WorkbookInput(ledger, settings, book, names, problems, read_history_sheet(book))
 
 
 EXCEL_CELL_CHARS = 32_767
@@ -183,7 +186,8 @@ def analyse_file(
     """Read ``path`` and run the analysis, writing nothing (``orders``: see
     :func:`xlcrm.book.sheets.analyse`)."""
     data = read_workbook(path)
-    results = analyse(data.ledger, data.settings, progress=progress, as_of=as_of, orders=orders)
+    results = analyse(data.ledger, data.settings, progress=progress, as_of=as_of, orders=orders,
+                      history=data.history.history if data.history else None)
     results.problems = [*data.problems, *results.problems]
     return data, results
 
@@ -199,8 +203,9 @@ def resegment_file(
 ) -> Results:
     """Score and segment the workbook at ``path`` and rewrite its result sheets in place.
 
-    Only the result sheets (Scores, Segments, Dashboard, Problems) change; every other part
-    of the file is kept byte for byte. The file is replaced atomically after the new one
+    Only the result sheets (Scores, Segments, Dashboard, Problems, Activity) change, and the
+    run's rows are appended to History (:mod:`xlcrm.book.history`); every other part of
+    the file is kept byte for byte. The file is replaced atomically after the new one
     has been verified, a timestamped backup is kept, and the run refuses while the
     workbook is open in Excel or has changed since it was read. ``orders`` names an order
     source instead of the one the workbook names (see :func:`xlcrm.book.sheets.analyse`);
@@ -208,19 +213,20 @@ def resegment_file(
     """
     path = Path(path)
     # The result sheets are only written over: the package check leaves them to the writer.
+    # (SegmentHistory is read, so it is checked like the ledger.)
     data = read_workbook(path, overwritten=schema.RESULT_SHEETS)
     old = OldSheets(data.book, schema.RESULT_SHEETS)  # read while the analysis runs
+    history = data.history or HistorySheet(empty_history(), exists=False)
     results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp, as_of=as_of,
-                      orders=orders)
+                      orders=orders, history=history.history)
     results.problems = [*data.problems, *results.problems]
     if progress:
         progress("Writing result sheets", 0.95)
     sheets = result_sheets(results, source=path.name)
 
     def write(target: Path) -> None:
-        # Written from the very bytes that were read and analysed.
-        write_result_sheets(data.book, target, sheets, owned=schema.RESULT_SHEETS,
-                            old_sheets=old)
+        # Written from the very bytes that were read and analysed; the run recorded on History.
+        write_with_history(data.book, target, sheets, history, results.history, old_sheets=old)
 
     safe_replace(path, write, backups=backups, expected_stamp=data.book.stamp)
     if progress:
@@ -244,7 +250,8 @@ def check_file(
     try:
         data = book_inputs(book)
         problems = data.problems
-        results = analyse(data.ledger, data.settings, as_of=as_of, orders=orders)
+        results = analyse(data.ledger, data.settings, as_of=as_of, orders=orders,
+                          history=data.history.history if data.history else None)
     except InputError as exc:
         return [*problems, *exc.problems]
     return [*problems, *results.problems]

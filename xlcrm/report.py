@@ -210,8 +210,11 @@ MATRIX_CELLS = 11
 """Rows and columns of counts a matrix shows (8 types, Unrated, New or Gone, one spare)."""
 DASH_DOWN_TITLE = (282, 0)
 DASH_DOWN_HEADER = (283, 0)
-DASH_DOWN_COLUMNS = ("CustomerID", "Value", "Name", "PreviousTypeName", "TypeName",
-                     "PreviousABC", "ABC")
+# Header words that wrap in the Dashboard's columns, as for the other lists.
+DOWN_HEADERS = {"CustomerID": "CustomerID", "Value": "Value score", "Name": "Name",
+                "PreviousTypeName": "Type before", "TypeName": "Type now",
+                "PreviousABC": "Class before", "ABC": "Class now"}  # fmt: skip
+DASH_DOWN_COLUMNS = tuple(DOWN_HEADERS.values())
 MOVED_DOWN_SHOWN = 25
 
 
@@ -766,7 +769,7 @@ def _matrix_rows(matrix: pd.DataFrame, corner: str) -> list[Row]:
 
 def moved_down_list(results: Any, limit: int = MOVED_DOWN_SHOWN) -> pd.DataFrame:
     """The customers whose type or class went down since the previous run, most valuable
-    first (:data:`DASH_DOWN_COLUMNS`)."""
+    first (columns as :data:`DOWN_HEADERS` names them)."""
     seg = results.segments_table
     down = (seg["Move"] == "down").to_numpy()
     names = {t.number: t.name for t in results.types}
@@ -813,7 +816,7 @@ def migration_blocks(results: Any) -> list[Block]:
         Block(DASH_MOVES_CLASSES, _matrix_rows(_capped(mig.by_class), "From class \\ to")),
         Block(DASH_DOWN_TITLE, [[f"Moved down since then, by value ({shown}; Move on the "
                                  "Segments sheet)"]]),
-        Block(DASH_DOWN_HEADER, frame_rows(down)),
+        Block(DASH_DOWN_HEADER, labelled(down, DOWN_HEADERS)),
     ]
 
 

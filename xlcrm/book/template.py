@@ -863,7 +863,7 @@ def _dashboard_formats(ws: Worksheet, headers: Mapping[tuple[int, int], Sequence
         # 3 classes, then the types (16 formatted: the default 8, or 4 groups' 16)
         (report.DASH_CLV_HEADER, 3 + 16, {"CLV": "#,##0", "Share of CLV": PERCENT,
                                           "Mean CLV": "#,##0", "Mean P(alive)": "0.00"}),
-        (report.DASH_DOWN_HEADER, report.MOVED_DOWN_SHOWN, {"Value": ONE}),
+        (report.DASH_DOWN_HEADER, report.MOVED_DOWN_SHOWN, {"Value score": ONE}),
         (report.DASH_OVERDUE_HEADER, report.OVERDUE_SHOWN,
          {"Value score": ONE, "Next contact due": "yyyy-mm-dd", "Days overdue": "0",
           "Last contact": "yyyy-mm-dd"}),

@@ -26,6 +26,11 @@ serve follow a contact rhythm by size (14 days for the largest, 90 for the small
 :func:`_planned_contacts`), so that about a fifth of the customers are overdue, not all.
 ``Survey`` holds one questionnaire (``Q1`` ... ``Q6``, Likert 1..5, Cronbach's alpha
 about 0.8) from about 40 % of the customers.
+``Contacts`` holds the buying center: 2 to 5 people per customer (more at larger ones), the
+first being the ``Contact`` of ``Customers``; a decision maker is known at about three
+customers in four (more often at large ones), and stances follow the customer's health, so a
+few decision makers oppose us (see :func:`_contacts_frame`; its draws come from a generator
+of their own, so the other tables are the same with or without it).
 
 The derived columns of ``Customers`` are computed from the generated tables, with these
 definitions (``today`` inclusive; "last 12 months" is ``today - 1 year < Date <= today``, "the
@@ -549,13 +554,17 @@ def make_ledger(
             _interactions_frame(ident, inter),
             _survey_frame(ident, responded, survey_day, answers),
         )
+        contacts = _contacts_frame(ident, model, seed)
     if not type_computed:
         for column in COMPUTED_COLUMNS:
             customers[column] = np.nan
     planted: tuple[PlantedProblem, ...] = ()
     if dirty:
         planted = _plant(customers, seed)
-    return DemoLedger(customers, *tables, as_of=as_of, planted_problems=planted)
+    if not history:
+        contacts = _empty(schema.CONTACT_SHEET_COLUMNS)
+    return DemoLedger(customers, *tables, contacts=contacts, as_of=as_of,
+                      planted_problems=planted)
 
 
 def make_customers(
@@ -806,6 +815,68 @@ def _check_args(n: int, seed: int, months: int, orders_per_customer: float) -> N
             "; ".join(problems),
             fix="Use for example 300 customers, seed 7, 36 months and 10 orders per customer.",
         )
+
+
+_CONTACTS_STREAM: Final = 1507
+"""Spawn key of the Contacts draws: a generator apart from :func:`_streams`, so that adding
+the buying center changed no figure of the other tables."""
+
+
+def _contacts_frame(ident: _Identity, m: _Model, seed: int) -> pd.DataFrame:
+    """The buying center of each customer (module docstring).
+
+    Names never repeat an account manager's (a masked copy must not show a contact's name
+    in the AccountManager column) nor another person of the same customer.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_CONTACTS_STREAM,)))
+    people, locals_ = _people_tables()
+    managers = set(ident.managers)
+    pool = np.flatnonzero([p not in managers for p in people])
+    size = 2 + np.minimum(rng.binomial(3, 1 / (1 + np.exp(-0.8 * m.z_size - 0.2))), 3)
+    dm_known = rng.random(m.n) < 1 / (1 + np.exp(-(1.1 + 0.9 * m.z_size)))
+    rows: list[tuple[Any, ...]] = []
+    for i in range(m.n):
+        cid, domain = ident.ids[i], str(ident.columns["Email"][i]).split("@")[-1]
+        main = ident.columns["Contact"][i]
+        others = [p for p in pool[rng.choice(pool.size, size[i] + 2, replace=False)]
+                  if people[p] != main][: size[i] - 1]
+        roles = _contact_roles(rng, size[i], bool(dm_known[i]))
+        for k, role in enumerate(roles):
+            # Stance: the customer's health and the person's own view.
+            mood = 0.8 * m.z_health[i] + rng.standard_normal()
+            stance = "supporter" if mood > 0.2 else "opponent" if mood < -1.7 else "neutral"
+            seen = int(rng.exponential(120 if role == "decision maker" else 60))
+            last = _to_weekday(np.array([m.today - min(seen, 700)]))[0]
+            if k == 0:
+                name, phone, email = main, ident.columns["Phone"][i], ident.columns["Email"][i]
+            else:
+                p = others[k - 1]
+                prefix = _PHONE_PREFIXES[int(rng.integers(len(_PHONE_PREFIXES)))]
+                digits = rng.integers(0, 10_000, 2)
+                name, phone = people[p], f"{prefix}{digits[0]:04d} {digits[1]:04d}"
+                email = f"{locals_[p]}@{domain}"
+            rows.append((cid, name, role, stance, phone, email,
+                         _to_datetime(np.array([last]))[0]))
+    frame = pd.DataFrame(rows, columns=list(schema.CONTACT_SHEET_COLUMNS))
+    frame["LastContact"] = frame["LastContact"].astype("datetime64[s]")
+    return frame
+
+
+def _contact_roles(rng: np.random.Generator, size: int, dm_known: bool) -> list[str]:
+    """Roles of a customer's people: the main contact decides or buys, then the others."""
+    first = "decision maker" if dm_known and rng.random() < 0.35 else "buyer"
+    rest = ["influencer", "user", "gatekeeper", "buyer"]
+    if dm_known and first != "decision maker":
+        rest = ["decision maker", *rest]
+    chosen = [first]
+    for role in rest:
+        if len(chosen) == size:
+            break
+        if role == "decision maker" or rng.random() < 0.7 or size - len(chosen) > 1:
+            chosen.append(role)
+    while len(chosen) < size:
+        chosen.append("user")
+    return chosen
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:

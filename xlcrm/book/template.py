@@ -74,6 +74,7 @@ SHEET_ORDER = (
     schema.TRANSACTIONS,
     schema.INTERACTIONS,
     schema.SURVEY,
+    schema.CONTACTS,
     schema.INDICATORS,
     schema.JUDGMENTS,
     schema.STRATEGIES,
@@ -1155,6 +1156,30 @@ def _rubric_validations(ws: Worksheet, hierarchy: Hierarchy, columns: Sequence[s
         ws.add_data_validation(dv)
 
 
+def _contact_validations(ws: Worksheet) -> None:
+    """Drop-downs for Role and Stance on Contacts.
+
+    A warning, not a stop: ``DM``, ``Decision-maker`` or ``Entscheider`` are read as the
+    decision maker (:mod:`xlcrm.operations.contacts`), and a word xlcrm does not know is
+    reported at its cell by Check.
+    """
+    columns = list(schema.CONTACT_SHEET_COLUMNS)
+    for header, words in (("Role", schema.CONTACT_ROLES), ("Stance", schema.CONTACT_STANCES)):
+        col = get_column_letter(columns.index(header) + 1)
+        listed = ",".join(words)
+        dv = DataValidation(
+            type="list",
+            formula1=f'"{listed}"',
+            allow_blank=True,
+            errorStyle="warning",
+            showErrorMessage=True,
+            errorTitle=header,
+            error=f"Expected one of: {listed.replace(',', ', ')}.",
+        )
+        dv.add(f"{col}2:{col}1048576")
+        ws.add_data_validation(dv)
+
+
 def build_workbook(
     ledger: Ledger | None = None,
     *,
@@ -1230,6 +1255,12 @@ def build_workbook(
             [schema.CUSTOMER_ID],
             ["Date"],
         ),
+        schema.CONTACTS: (
+            "tblContacts",
+            list(schema.CONTACT_SHEET_COLUMNS),
+            [schema.CUSTOMER_ID, "Phone"],
+            ["LastContact"],
+        ),
     }
     frames = {}
     if ledger is not None:
@@ -1238,6 +1269,7 @@ def build_workbook(
             schema.TRANSACTIONS: ledger.transactions,
             schema.INTERACTIONS: ledger.interactions,
             schema.SURVEY: ledger.survey,
+            schema.CONTACTS: ledger.contacts,
         }
         if ledger.survey is not None:
             extra = [c for c in ledger.survey.columns if c not in schema.SURVEY_ID_COLUMNS]
@@ -1254,6 +1286,7 @@ def build_workbook(
             sheets[name], table_name, columns, rows, text_columns=text_cols, date_columns=date_cols
         )
     _rubric_validations(sheets[schema.CUSTOMERS], hierarchy, customer_columns)
+    _contact_validations(sheets[schema.CONTACTS])
 
     survey_columns = ledger_tables[schema.SURVEY][1]
     _indicators_sheet(
@@ -1289,7 +1322,8 @@ def build_workbook(
         {"FirstOrder": day, "LastOrder": day, "Revenue12m": money, "RevenuePrev12m": money,
          "GrowthRate": PERCENT, "RecencyDays": "0", "LastContact": day, "NextContactDue": day,
          "Satisfaction": ONE, "PAlive": "0.00", "ExpectedOrders": ONE,
-         "ExpectedOrderValue": money, "CLV": money},
+         "ExpectedOrderValue": money, "CLV": money, "DaysSinceDecisionMakerContact": "0",
+         "RelationshipStrength": ONE},
         {"RFMSegment": 18, "ChurnReason": 70, **carried},
     )
     _dashboard_sheet(sheets[schema.DASHBOARD], hierarchy.groups)

@@ -276,3 +276,18 @@ def test_template_has_the_contacts_table_and_drop_downs(tmp_path):
     xml = parts[sheet_part(parts, schema.CONTACTS)].decode()
     assert '"decision maker,influencer,user,buyer,gatekeeper"' in xml
     assert '"supporter,neutral,opponent"' in xml
+
+
+def test_template_and_demo_after_import_and_resegment_pass_the_validator(book, tmp_path):
+    from tests.fixtures.validate import validator_errors
+
+    csv = tmp_path / "c.csv"
+    csv.write_text("CustomerID,Name,Role,Stance,Email,LastContact\n"
+                   "C0007,Ana Vale,decision maker,opponent,ana@vale.example,2026-10-01\n",
+                   encoding="utf-8")
+    assert import_contacts(book, csv, backups=0).written
+    resegment_file(book, backups=0, as_of=TODAY)
+    template = tmp_path / "template.xlsm"
+    template.write_bytes(build_workbook())
+    found = validator_errors(template, book)
+    assert found[template] == [] and found[book] == []

@@ -443,11 +443,17 @@ def test_masked_copy_shows_no_contact_of_the_contacts_sheet(tmp_path):
     out = tmp_path / "masked.xlsx"
     report = make_shareable(src, out, mask_contacts=True, made=MADE)
     assert leaks(out, values) == {}
-    assert report.masked[schema.CONTACTS] == ("every column",)
+    assert report.masked[schema.CONTACTS] == (
+        "every column but CustomerID, Role, Stance, LastContact",)
+    with open_workbook(src) as wb:
+        before = wb.rows(schema.CONTACTS)
     with open_workbook(out) as wb:
         rows = wb.rows(schema.CONTACTS)
         # The buying center's figures stay: they name no person.
         activity = wb.read_sheet(schema.ACTIVITY).frame
-    assert rows[0] == list(schema.CONTACT_SHEET_COLUMNS)
-    assert rows[1] == [MASK_TEXT] * len(schema.CONTACT_SHEET_COLUMNS)
+    assert rows[0] == list(schema.CONTACT_SHEET_COLUMNS) and len(rows) == len(before)
+    for old, new in zip(before[1:], rows[1:], strict=True):
+        # Who the person is and how to reach them are masked; role and stance stay.
+        assert new[1] == new[4] == new[5] == MASK_TEXT
+        assert [new[i] for i in (0, 2, 3, 6)] == [old[i] for i in (0, 2, 3, 6)]
     assert set(activity["DecisionMakerKnown"]) == {"Yes", "No"}

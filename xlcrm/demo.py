@@ -823,60 +823,65 @@ the buying center changed no figure of the other tables."""
 
 
 def _contacts_frame(ident: _Identity, m: _Model, seed: int) -> pd.DataFrame:
-    """The buying center of each customer (module docstring).
+    """The buying center of each customer (module docstring), drawn for all rows at once.
 
     Names never repeat an account manager's (a masked copy must not show a contact's name
     in the AccountManager column) nor another person of the same customer.
     """
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_CONTACTS_STREAM,)))
     people, locals_ = _people_tables()
-    managers = set(ident.managers)
-    pool = np.flatnonzero([p not in managers for p in people])
+    pool = np.flatnonzero(~np.isin(people, ident.managers))
     size = 2 + np.minimum(rng.binomial(3, 1 / (1 + np.exp(-0.8 * m.z_size - 0.2))), 3)
     dm_known = rng.random(m.n) < 1 / (1 + np.exp(-(1.1 + 0.9 * m.z_size)))
-    rows: list[tuple[Any, ...]] = []
-    for i in range(m.n):
-        cid, domain = ident.ids[i], str(ident.columns["Email"][i]).split("@")[-1]
-        main = ident.columns["Contact"][i]
-        others = [p for p in pool[rng.choice(pool.size, size[i] + 2, replace=False)]
-                  if people[p] != main][: size[i] - 1]
-        roles = _contact_roles(rng, size[i], bool(dm_known[i]))
-        for k, role in enumerate(roles):
-            # Stance: the customer's health and the person's own view.
-            mood = 0.8 * m.z_health[i] + rng.standard_normal()
-            stance = "supporter" if mood > 0.2 else "opponent" if mood < -1.7 else "neutral"
-            seen = int(rng.exponential(120 if role == "decision maker" else 60))
-            last = _to_weekday(np.array([m.today - min(seen, 700)]))[0]
-            if k == 0:
-                name, phone, email = main, ident.columns["Phone"][i], ident.columns["Email"][i]
-            else:
-                p = others[k - 1]
-                prefix = _PHONE_PREFIXES[int(rng.integers(len(_PHONE_PREFIXES)))]
-                digits = rng.integers(0, 10_000, 2)
-                name, phone = people[p], f"{prefix}{digits[0]:04d} {digits[1]:04d}"
-                email = f"{locals_[p]}@{domain}"
-            rows.append((cid, name, role, stance, phone, email,
-                         _to_datetime(np.array([last]))[0]))
-    frame = pd.DataFrame(rows, columns=list(schema.CONTACT_SHEET_COLUMNS))
-    frame["LastContact"] = frame["LastContact"].astype("datetime64[s]")
-    return frame
+    cust = np.repeat(np.arange(m.n), size)
+    slot = np.arange(cust.size) - np.repeat(np.cumsum(size) - size, size)
+    # The main contact decides at about a third of the customers with a known decider, else
+    # buys; then the decider (when known and not the main contact), influencer, user ...
+    first_dm = dm_known & (rng.random(m.n) < 0.35)
+    roles = np.empty((m.n, 5), dtype=object)
+    roles[:, 0] = np.where(first_dm, "decision maker", "buyer")
+    later = np.array(["influencer", "user", "gatekeeper", "buyer"], dtype=object)
+    with_dm = np.array(["decision maker", "influencer", "user", "gatekeeper"], dtype=object)
+    roles[:, 1:] = np.where((dm_known & ~first_dm)[:, None], with_dm, later)
+    role = roles[cust, slot]
+    # Stance: the customer's health and the person's own view.
+    mood = 0.8 * m.z_health[cust] + rng.standard_normal(cust.size)
+    stance = np.where(mood > 0.2, "supporter", np.where(mood < -1.7, "opponent", "neutral"))
+    seen = rng.exponential(np.where(role == "decision maker", 120.0, 60.0)).astype(np.int64)
+    last = _to_weekday(m.today - np.minimum(seen, 700))
+    name, phone, email = _contact_people(rng, ident, cust, slot, pool, people, locals_)
+    return pd.DataFrame({
+        "CustomerID": ident.ids[cust], "Name": name, "Role": role.astype(object),
+        "Stance": stance.astype(object), "Phone": phone, "Email": email,
+        "LastContact": pd.Series(_to_datetime(last)).astype("datetime64[s]"),
+    }, columns=list(schema.CONTACT_SHEET_COLUMNS))
 
 
-def _contact_roles(rng: np.random.Generator, size: int, dm_known: bool) -> list[str]:
-    """Roles of a customer's people: the main contact decides or buys, then the others."""
-    first = "decision maker" if dm_known and rng.random() < 0.35 else "buyer"
-    rest = ["influencer", "user", "gatekeeper", "buyer"]
-    if dm_known and first != "decision maker":
-        rest = ["decision maker", *rest]
-    chosen = [first]
-    for role in rest:
-        if len(chosen) == size:
+def _contact_people(
+    rng: np.random.Generator, ident: _Identity, cust: np.ndarray, slot: np.ndarray,
+    pool: np.ndarray, people: np.ndarray, locals_: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Name, phone and e-mail per row: the Customers contact first, then people drawn from
+    ``pool`` (redrawn where one would repeat a person of the same customer)."""
+    pick = pool[rng.integers(0, pool.size, cust.size)]
+    main = ident.columns["Contact"][cust]
+    for _ in range(50):
+        key = pd.Series(cust * people.size + pick)
+        clash = (slot > 0) & (key.duplicated().to_numpy() | (people[pick] == main))
+        if not clash.any():
             break
-        if role == "decision maker" or rng.random() < 0.7 or size - len(chosen) > 1:
-            chosen.append(role)
-    while len(chosen) < size:
-        chosen.append("user")
-    return chosen
+        pick[clash] = pool[rng.integers(0, pool.size, int(clash.sum()))]
+    prefix = np.array(_PHONE_PREFIXES, dtype=object)[rng.integers(0, len(_PHONE_PREFIXES),
+                                                                  cust.size)]
+    digits = rng.integers(0, 10_000, (cust.size, 2))
+    domain = np.array([e.split("@")[-1] for e in ident.columns["Email"]], dtype=object)[cust]
+    is_main = slot == 0
+    name = np.where(is_main, main, people[pick])
+    four = np.array([f"{i:04d}" for i in range(10_000)], dtype=object)
+    phone = prefix + four[digits[:, 0]] + " " + four[digits[:, 1]]
+    phone = np.where(is_main, ident.columns["Phone"][cust], phone)
+    email = np.where(is_main, ident.columns["Email"][cust], locals_[pick] + "@" + domain)
+    return name.astype(object), phone.astype(object), email.astype(object)
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:

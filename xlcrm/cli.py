@@ -279,8 +279,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     rows = demo.rows
     console.print(
         f"Wrote {out}: {results.customers:,} synthetic customers with "
-        f"{rows[schema.TRANSACTIONS]:,} orders, {rows[schema.INTERACTIONS]:,} contacts and "
-        f"{rows[schema.SURVEY]:,} survey answers, resegmented.", highlight=False,
+        f"{rows[schema.TRANSACTIONS]:,} orders, {rows[schema.INTERACTIONS]:,} contacts, "
+        f"{rows[schema.SURVEY]:,} survey answers and {rows[schema.CONTACTS]:,} people on "
+        f"{schema.CONTACTS}, resegmented.", highlight=False,
         soft_wrap=True)
     if demo.backup is not None:
         console.print(f"The file it replaced is kept as {demo.backup}.", highlight=False)

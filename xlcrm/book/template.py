@@ -216,7 +216,8 @@ def _help_sheet(ws: Worksheet) -> None:
         (
             "2.",
             "Optionally add orders (Transactions; CRM > Import orders appends an ERP export), "
-            "contacts (Interactions) and survey answers (Survey).",
+            "contacts (Interactions), survey answers (Survey) and the people at each customer "
+            "(Contacts: who decides, who supports us).",
         ),
         (
             "3.",
@@ -233,7 +234,8 @@ def _help_sheet(ws: Worksheet) -> None:
             "indicator may read a figure computed from the ledger when Customers has no such "
             "column or leaves it blank: Revenue12m, GrossProfit12m, UnitProfit, GrowthRate "
             "(also as PurchaseGrowth), RecencyDays, Orders from Transactions; "
-            "SatisfactionScore (also as Satisfaction) and SatisfactionIndex from Survey.",
+            "SatisfactionScore (also as Satisfaction) and SatisfactionIndex from Survey; "
+            "RelationshipStrength (0-100) from Contacts.",
         ),
         (
             "Parameters",
@@ -275,6 +277,14 @@ def _help_sheet(ws: Worksheet) -> None:
             "Indicators sheet to get the importance-performance table and chart on the "
             "Dashboard. Cronbach's alpha there says whether the questions measure one thing "
             "(0.7 or more is usually acceptable).",
+        ),
+        (
+            "Contacts",
+            "The buying center: one row per person at a customer, with Role (decision maker, "
+            "influencer, user, buyer, gatekeeper) and Stance (supporter, neutral, opponent) "
+            "from the drop-downs. Activity shows per customer whether a decision maker is "
+            "known and supports us; the Dashboard lists the A and B customers without one "
+            "and the key accounts whose decision maker opposes us.",
         ),
         (
             "Results",

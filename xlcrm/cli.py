@@ -432,6 +432,20 @@ def cmd_import_contacts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _csv_arguments(p: argparse.ArgumentParser) -> None:
+    """How to read a CSV export, for the import commands."""
+    p.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
+    p.add_argument("--encoding", help="text encoding of the file, e.g. gb18030 or cp1252 "
+                   "(default: UTF-8)")
+    p.add_argument("--delimiter", help="field delimiter (default: sniffed among , ; tab |)")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", action="store_true", default=None,
+                       help="05/03/2026 is 5 March")
+    order.add_argument("--monthfirst", dest="dayfirst", action="store_false",
+                       help="05/03/2026 is 3 May")
+    p.add_argument("--date-format", help="strptime format of every date, e.g. %%d/%%m/%%Y")
+
+
 def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -600,16 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the export, a CSV file")
     p.add_argument("--add-missing-customers", action="store_true",
                    help="add unknown CustomerIDs to Customers instead of rejecting their rows")
-    p.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
-    p.add_argument("--encoding", help="text encoding of the file, e.g. gb18030 or cp1252 "
-                   "(default: UTF-8)")
-    p.add_argument("--delimiter", help="field delimiter (default: sniffed among , ; tab |)")
-    order = p.add_mutually_exclusive_group()
-    order.add_argument("--dayfirst", action="store_true", default=None,
-                       help="05/03/2026 is 5 March")
-    order.add_argument("--monthfirst", dest="dayfirst", action="store_false",
-                       help="05/03/2026 is 3 May")
-    p.add_argument("--date-format", help="strptime format of every date, e.g. %%d/%%m/%%Y")
+    _csv_arguments(p)
     p.add_argument("--decimal", choices=[".", ","], metavar="'.'|','",
                    help="decimal separator of the numbers (default: decided from the values)")
     p.add_argument("--resegment", action="store_true", help="resegment after the import")
@@ -625,15 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("workbook")
     p.add_argument("file", help="the export, a CSV file")
-    p.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
-    p.add_argument("--encoding", help="text encoding of the file (default: UTF-8)")
-    p.add_argument("--delimiter", help="field delimiter (default: sniffed among , ; tab |)")
-    order = p.add_mutually_exclusive_group()
-    order.add_argument("--dayfirst", action="store_true", default=None,
-                       help="05/03/2026 is 5 March")
-    order.add_argument("--monthfirst", dest="dayfirst", action="store_false",
-                       help="05/03/2026 is 3 May")
-    p.add_argument("--date-format", help="strptime format of every date, e.g. %%d/%%m/%%Y")
+    _csv_arguments(p)
     p.add_argument("--backups", type=int, default=3, help="timestamped backups to keep (3)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import_contacts)

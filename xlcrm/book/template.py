@@ -1152,18 +1152,25 @@ def _rubric_validations(ws: Worksheet, hierarchy: Hierarchy, columns: Sequence[s
         if not labels:
             continue
         col = get_column_letter(list(columns).index(indicator.column) + 1)
-        # A warning, not a stop: an unusual label is allowed and reported by Check.
-        dv = DataValidation(
-            type="list",
-            formula1=f'"{labels}"',
-            allow_blank=True,
-            errorStyle="warning",
-            showErrorMessage=True,
-            errorTitle=indicator.name,
-            error=f"Expected one of: {labels.replace(',', ', ')}.",
-        )
-        dv.add(f"{col}2:{col}1048576")
-        ws.add_data_validation(dv)
+        _list_validation(ws, col, labels, indicator.name)
+
+
+def _list_validation(ws: Worksheet, col: str, labels: str, title: str) -> None:
+    """A drop-down of ``labels`` (comma-separated) on column ``col`` below the header.
+
+    A warning, not a stop: an unusual label is allowed and reported by Check.
+    """
+    dv = DataValidation(
+        type="list",
+        formula1=f'"{labels}"',
+        allow_blank=True,
+        errorStyle="warning",
+        showErrorMessage=True,
+        errorTitle=title,
+        error=f"Expected one of: {labels.replace(',', ', ')}.",
+    )
+    dv.add(f"{col}2:{col}1048576")
+    ws.add_data_validation(dv)
 
 
 def _contact_validations(ws: Worksheet) -> None:
@@ -1176,18 +1183,7 @@ def _contact_validations(ws: Worksheet) -> None:
     columns = list(schema.CONTACT_SHEET_COLUMNS)
     for header, words in (("Role", schema.CONTACT_ROLES), ("Stance", schema.CONTACT_STANCES)):
         col = get_column_letter(columns.index(header) + 1)
-        listed = ",".join(words)
-        dv = DataValidation(
-            type="list",
-            formula1=f'"{listed}"',
-            allow_blank=True,
-            errorStyle="warning",
-            showErrorMessage=True,
-            errorTitle=header,
-            error=f"Expected one of: {listed.replace(',', ', ')}.",
-        )
-        dv.add(f"{col}2:{col}1048576")
-        ws.add_data_validation(dv)
+        _list_validation(ws, col, ",".join(words), header)
 
 
 def build_workbook(

@@ -95,8 +95,8 @@ def test_dashboard_figures_and_list_put_opposed_key_accounts_first():
     # With contacts: 4; A/B without decider: K3, K5; class A opposed: K2; supported: K1.
     assert figures == [4, 2, 1, 1]
     assert issues["CustomerID"].tolist() == ["K2", "K3", "K5"]
-    assert issues["Issue"].tolist() == ["decision maker opposes us", "no decision maker known",
-                                        "no decision maker known"]
+    assert issues["Issue"].tolist() == ["decision maker opposes us (last contact 10 days ago)",
+                                        "no decision maker known", "no decision maker known"]
 
 
 def test_hostile_contacts_are_reported_at_their_cells_and_never_stop_the_run():

@@ -1293,6 +1293,8 @@ def build_workbook(
         )
     _rubric_validations(sheets[schema.CUSTOMERS], hierarchy, customer_columns)
     _contact_validations(sheets[schema.CONTACTS])
+    # Wide enough for the people, the drop-downs' words and the e-mail addresses.
+    _widths(sheets[schema.CONTACTS], [12, 22, 16, 12, 18, 34, 13])
 
     survey_columns = ledger_tables[schema.SURVEY][1]
     _indicators_sheet(

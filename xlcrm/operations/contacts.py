@@ -359,8 +359,8 @@ DASHBOARD_FIGURES: Final = (
     "Key accounts (class A) whose decision maker opposes us",
     "Customers whose decision maker supports us",
 )
-LIST_COLUMNS: Final = ("CustomerID", "Value", "Name", "ABC", "Issue",
-                       "DaysSinceDecisionMakerContact")  # fmt: skip
+LIST_COLUMNS: Final = ("CustomerID", "Value", "Name", "ABC", "Issue")
+"""The Dashboard's list: the issue last, where its text runs on into the empty cells."""
 ISSUE_OPPOSES: Final = "decision maker opposes us"
 ISSUE_UNKNOWN: Final = "no decision maker known"
 
@@ -380,9 +380,10 @@ def buying_center_kpis(table: pd.DataFrame, abc: Any, value: Any, names: Any
     -------
     figures : list of int
     issues : pandas.DataFrame
-        Columns :data:`LIST_COLUMNS`: class A customers whose decision maker opposes us,
-        then A and B customers without a known decision maker, each by value (highest
-        first): the accounts where a call to the right person is missing.
+        Columns :data:`LIST_COLUMNS`: class A customers whose decision maker opposes us
+        (with the days since a decision maker was last contacted), then A and B customers
+        without a known decision maker, each by value (highest first, shown to one
+        decimal): the accounts where a call to the right person is missing.
     """
     abc = pd.Series(abc, dtype=object).to_numpy()
     value = np.asarray(value, dtype=float)
@@ -394,13 +395,15 @@ def buying_center_kpis(table: pd.DataFrame, abc: Any, value: Any, names: Any
     unknown = key & ~known
     figures = [int((table["ContactPersons"] > 0).sum()), int(unknown.sum()),
                int(a_opposed.sum()), int(supports.sum())]
+    days = table["DaysSinceDecisionMakerContact"].to_numpy(dtype=float)
+    opposed_text = [ISSUE_OPPOSES + (f" (last contact {d:.0f} days ago)" if d == d else "")
+                    for d in days]
     frame = pd.DataFrame({
         "CustomerID": table.index.to_numpy(dtype=object),
-        "Value": value,
+        "Value": np.round(value, 1),
         "Name": pd.Series(names, dtype=object).to_numpy(),
         "ABC": abc,
-        "Issue": np.where(a_opposed, ISSUE_OPPOSES, np.where(unknown, ISSUE_UNKNOWN, None)),
-        "DaysSinceDecisionMakerContact": table["DaysSinceDecisionMakerContact"].to_numpy(),
+        "Issue": np.where(a_opposed, opposed_text, np.where(unknown, ISSUE_UNKNOWN, None)),
         "_first": ~a_opposed,
     })
     frame = frame[a_opposed | unknown].sort_values(["_first", "Value"], ascending=[True, False],

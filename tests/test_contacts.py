@@ -291,3 +291,28 @@ def test_template_and_demo_after_import_and_resegment_pass_the_validator(book, t
     template.write_bytes(build_workbook())
     found = validator_errors(template, book)
     assert found[template] == [] and found[book] == []
+
+
+def test_an_indicator_reading_relationship_strength_scores_the_contacts_figure():
+    """The analyst points Equipment value's indicator at RelationshipStrength: Customers has
+    no such column, so every customer's figure comes from Contacts, cell by cell."""
+    from dataclasses import replace
+
+    from xlcrm import pipeline
+    from xlcrm.demo import make_ledger
+    from xlcrm.value.hierarchy import Hierarchy, default_hierarchy
+
+    ledger = make_ledger(80, seed=5, dirty=False, today=TODAY)
+    hierarchy = default_hierarchy()
+    indicators = tuple(
+        replace(i, column="RelationshipStrength", method="minmax", params=())
+        if i.column == "EquipmentValue" else i for i in hierarchy.indicators)
+    settings = pipeline.Settings(hierarchy=Hierarchy(indicators))
+    results = pipeline.run(ledger, settings, stamp=dt.datetime(2026, 10, 31, 9))
+    assert results.derived["RelationshipStrength"] == "Contacts"
+    strength = results.operations.activity["RelationshipStrength"].to_numpy(dtype=float)
+    name = next(i.name for i in indicators if i.column == "RelationshipStrength")
+    lo, hi = strength.min(), strength.max()
+    np.testing.assert_allclose(results.scores_table[name], 100 * (strength - lo) / (hi - lo),
+                               atol=1e-9)
+    assert not [p for p in results.problems if p.sheet == schema.CONTACTS]

@@ -118,9 +118,11 @@ def read_words(values: Any, lookup: Mapping[str, str]) -> tuple[np.ndarray, np.n
         A value that is not blank and not a known word.
     """
     text = id_text(values)
-    words = np.array([None if t is None else lookup.get(word_key(t)) for t in text],
-                     dtype=object)
-    unknown = np.array([t is not None for t in text], dtype=bool) & pd.isna(words)
+    # Each distinct spelling once: a sheet repeats five roles and three stances.
+    codes, distinct = pd.factorize(text)
+    known = np.array([lookup.get(word_key(t)) for t in distinct] + [None], dtype=object)
+    words = known[codes]
+    unknown = (codes >= 0) & pd.isna(words)
     return words, unknown
 
 
@@ -329,10 +331,15 @@ def _first_of_person(contacts: pd.DataFrame, col: int | None, code: np.ndarray,
     if col is None:
         return out
     names = id_text(contacts.iloc[:, col])
-    key = pd.Series([None if v is None or not u else f"{k}\x00{' '.join(v.split()).casefold()}"
-                     for v, k, u in zip(names, code, used, strict=True)], dtype=object)
-    repeated = key.notna().to_numpy() & key.duplicated(keep="first").to_numpy()
-    first = {k: p for p, k in reversed(list(enumerate(key))) if k is not None}
+    codes, distinct = pd.factorize(names)
+    same, _ = pd.factorize(np.array([" ".join(v.split()).casefold() for v in distinct],
+                                    dtype=object))
+    person = np.where(codes >= 0, np.append(same, -1)[codes], -1)
+    named = (codes >= 0) & used
+    key = pd.Series(np.where(named, code.astype(np.int64) * (len(distinct) + 1) + person, -1))
+    repeated = named & key.duplicated(keep="first").to_numpy()
+    first_at = pd.Series(np.arange(len(key)))[named].groupby(key[named]).min()
+    first = first_at.to_dict()
     cells.add("warning", np.flatnonzero(repeated), col,
               lambda p: f"{names[p]} is listed again for this customer (first in row "
               f"{_sheet_row(contacts, first[key[p]], cells.header_row)}); counted once, as "

@@ -316,3 +316,24 @@ def test_an_indicator_reading_relationship_strength_scores_the_contacts_figure()
     np.testing.assert_allclose(results.scores_table[name], 100 * (strength - lo) / (hi - lo),
                                atol=1e-9)
     assert not [p for p in results.problems if p.sheet == schema.CONTACTS]
+
+
+def test_one_managers_results_keep_each_customers_buying_center():
+    """share --manager recomputes the Dashboard over one manager's customers: the buying
+    center of each stays its own, and the block counts only theirs."""
+    from xlcrm import pipeline
+    from xlcrm.demo import make_ledger
+    from xlcrm.subset import subset_results
+
+    ledger = make_ledger(80, seed=5, dirty=False, today=TODAY)
+    settings = pipeline.Settings()
+    whole = pipeline.run(ledger, settings, stamp=dt.datetime(2026, 10, 31, 9))
+    manager = ledger.customers["AccountManager"].iloc[0]
+    keep = ledger.customers.loc[ledger.customers["AccountManager"] == manager, "CustomerID"]
+    part = subset_results(whole, ledger, settings, set(keep), scope=f"{manager}'s customers")
+    mine = part.operations.activity.set_index("CustomerID")
+    everyone = whole.operations.activity.set_index("CustomerID").loc[mine.index]
+    columns = ["ContactPersons", "DecisionMakerKnown", "RelationshipStrength"]
+    pd.testing.assert_frame_equal(mine[columns], everyone[columns])
+    figures, _ = part.operations.buying_center
+    assert figures[0] == (mine["ContactPersons"] > 0).sum() == len(keep)

@@ -217,6 +217,8 @@ class Results:
     """The repair of the worst judgment of every inconsistent matrix (see value.raters)."""
     orders: OrderMetrics | None = None
     """Per-customer order figures as of ``as_of`` (None without activity)."""
+    contacts: BuyingCenter | None = None
+    """The buying center per analysed customer (None without anyone on Contacts)."""
     scope: str = ""
     """Whom the results cover when not every customer (shown on the Dashboard), see
     :func:`xlcrm.subset.subset_results`."""
@@ -643,6 +645,7 @@ def run(
         operations=ops,
         lifetime=lifetime,
         orders=orders,
+        contacts=contacts,
         derived=derived.sources,
         as_of=today,
         unrated=rating.unrated,

@@ -116,7 +116,7 @@ PICTURES: tuple[Picture, ...] = (
     Picture("dashboard-survey.png", "Dashboard", "A132:F146", "Cronbach", landscape=False,
             max_width=1100),
     Picture("dashboard-clv.png", "Dashboard", "A171:H191", "Lifetime value", landscape=False),
-    Picture("dashboard-contacts.png", "Dashboard", "A310:F324", "Buying center",
+    Picture("dashboard-contacts.png", "Dashboard", "A310:H324", "Buying center",
             landscape=False),
     Picture("dashboard-charts.png", "Dashboard", "S1:AI58", "Pareto curve", landscape=False,
             headings=False, max_width=1200),

@@ -11,6 +11,10 @@ is one ledger; times are the best of ``--repeat`` wall-clock runs, in seconds:
 - ``contacts``: :func:`contact_plan` (last/next contact, overdue, complaints);
 - ``survey``: :func:`xlcrm.operations.survey.satisfaction` (indices and Cronbach's alpha);
 - ``kpis``: :func:`xlcrm.operations.kpis.kpis` over 8 types and 3 classes;
+- ``buying``: :func:`xlcrm.operations.contacts.buying_center` on the demo's Contacts (2-5
+  people per customer; best and median of the runs), and ``/plan``, its best time over
+  ``contacts``' measured in the same run (both read one row per contact and name problems
+  by cell);
 - ``total``: the five together, typed columns (as the demo and a clean sheet give them);
 - ``orders obj``: ``order_metrics`` on Transactions with every column of dtype ``object``
   (what the sheet reader returns when one cell of a column is text: dates as ``datetime``
@@ -31,18 +35,23 @@ import pandas as pd
 
 from xlcrm import pipeline
 from xlcrm.demo import make_ledger
+from xlcrm.operations.contacts import buying_center
 from xlcrm.operations.kpis import kpis
 from xlcrm.operations.orders import churn_risk, contact_plan, order_metrics
 from xlcrm.operations.survey import satisfaction
 
 
-def best_of(repeat: int, func: Callable[[], object]) -> float:
+def times_of(repeat: int, func: Callable[[], object]) -> list[float]:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         func()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
+
+
+def best_of(repeat: int, func: Callable[[], object]) -> float:
+    return min(times_of(repeat, func))
 
 
 def run(n: int, orders_per_customer: float, repeat: int) -> str:
@@ -72,6 +81,9 @@ def run(n: int, orders_per_customer: float, repeat: int) -> str:
             ids, metrics, plan, result, segments=segments, value=value, today=today, churn=churn
         ),
     )
+    people = ledger.contacts
+    center = times_of(repeat, lambda: buying_center(people, ids, today=today))
+    t_center, m_center = min(center), float(np.median(center))
     total = t_orders + t_churn + t_contacts + t_survey + t_kpis
     tx_obj = tx.astype(object)
     tx_obj["Date"] = list(tx["Date"].dt.to_pydatetime())
@@ -81,6 +93,7 @@ def run(n: int, orders_per_customer: float, repeat: int) -> str:
         f"{n:>9} {len(tx):>7} {len(it):>8} {len(sv):>7} |"
         f" {t_orders:>6.3f} {t_churn:>6.3f} {t_contacts:>8.3f} {t_survey:>6.3f}"
         f" {t_kpis:>6.3f} {total:>6.3f} {t_obj:>10.3f} {t_whole:>9.3f}"
+        f" | {len(people):>7} {t_center:>6.3f} {m_center:>6.3f} {t_center / t_contacts:>5.2f}"
     )
 
 
@@ -95,7 +108,8 @@ def main() -> None:
     header = (
         f"{'customers':>9} {'orders':>7} {'contacts':>8} {'answers':>7} |"
         f" {'orders':>6} {'churn':>6} {'contacts':>8} {'survey':>6} {'kpis':>6} {'total':>6}"
-        f" {'orders obj':>10} {'whole run':>9}"
+        f" {'orders obj':>10} {'whole run':>9} |"
+        f" {'people':>7} {'buying':>6} {'median':>6} {'/plan':>5}"
     )
     print(header)
     print("-" * len(header))

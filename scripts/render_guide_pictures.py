@@ -120,6 +120,8 @@ PICTURES: tuple[Picture, ...] = (
     Picture("dashboard-clv.png", "Dashboard", "A171:H191", "Lifetime value", landscape=False),
     Picture("dashboard-migration.png", "Dashboard", "A270:R296", "Migration since",
             landscape=True),
+    Picture("dashboard-contacts.png", "Dashboard", "A310:H324", "Buying center",
+            landscape=False),
     Picture("dashboard-charts.png", "Dashboard", "S1:AI58", "Pareto curve", landscape=False,
             headings=False, max_width=1200),
     # Identity, the Qualification indicators, then the group scores and the value.
@@ -133,6 +135,7 @@ PICTURES: tuple[Picture, ...] = (
             hide="L:M", model="truck-maker"),
     # The chart block, the chart and the first moves of the table.
     Picture("sensitivity.png", "Sensitivity", "A1:X40", "Every move", landscape=False),
+    Picture("contacts.png", "Contacts", "A1:G14", "decision maker"),
 )
 
 

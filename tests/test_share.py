@@ -88,6 +88,11 @@ def workbook_parts(path: Path) -> tuple[dict[str, bytes], dict[str, str]]:
     return parts, {n: sheet_part(parts, n) for n in names}
 
 
+#: Cells a masked copy of the 60-customer demo masks: Contact, Phone and Email of Customers
+#: (180) and Name, Phone and Email of its 221 people on Contacts.
+MASKED = 180 + 3 * 221
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("share") / "demo.xlsm"
@@ -227,8 +232,13 @@ def test_mask_contacts(demo, masked, copy):
     header = src[0]
     contact = [header.index(c) for c in schema.CONTACT_COLUMNS]
     expected = sum(1 for r in src[1:] for j in contact if r[j] != "")
-    assert expected == 180 == report.masked_cells
-    assert report.masked == {schema.CUSTOMERS: schema.CONTACT_COLUMNS}
+    people = rows(demo, schema.CONTACTS)
+    person = [people[0].index(c) for c in ("Name", "Phone", "Email")]
+    on_contacts = sum(1 for r in people[1:] for j in person if r[j] != "")
+    assert expected == 180 and on_contacts == 3 * (len(people) - 1)
+    assert report.masked_cells == expected + on_contacts == MASKED
+    assert report.masked == {schema.CUSTOMERS: schema.CONTACT_COLUMNS, schema.CONTACTS: (
+        "every column but CustomerID, Role, Stance, LastContact",)}
     assert got[0] == header  # the header stays
     for s, g in zip(src[1:], got[1:], strict=True):
         for j, (a, b) in enumerate(zip(s, g, strict=True)):
@@ -237,7 +247,7 @@ def test_mask_contacts(demo, masked, copy):
             else:
                 assert a == b
     for sheet in sheet_names(out)[1:]:
-        if sheet != schema.CUSTOMERS:
+        if sheet not in (schema.CUSTOMERS, schema.CONTACTS):
             assert rows(out, sheet) == rows(demo, sheet), sheet
     assert "<dc:creator>xlcrm</dc:creator>" in read_parts(demo)["docProps/core.xml"].decode()
     # Document properties hold only the copy's dates, masked or not.
@@ -246,7 +256,7 @@ def test_mask_contacts(demo, masked, copy):
         assert "creator" not in core and "lastModifiedBy" not in core and "title" not in core
         assert re.findall(r"<(dcterms:\w+)", core) == ["dcterms:created", "dcterms:modified"]
     cover = {r[0]: r[1] for r in rows(out, COVER_SHEET) if len(r) > 1 and r[0]}
-    assert cover["Contact details"].startswith("masked: 180 cells")
+    assert cover["Contact details"].startswith(f"masked: {MASKED} cells")
 
 
 def test_masking_scrubs_shared_strings_and_drops_links_on_masked_cells(tmp_path):
@@ -580,7 +590,7 @@ def test_cli_share_json_and_exit_codes(demo, tmp_path, capsys):
     out = tmp_path / "cli.xlsx"
     assert main(["share", str(demo), "-o", str(out), "--mask-contacts", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["output"] == str(out) and data["masked_cells"] == 180
+    assert data["output"] == str(out) and data["masked_cells"] == MASKED
     assert data["sheets"][0] == COVER_SHEET and data["formulas_replaced"] == 50
     assert main(["share", str(demo), "-o", str(tmp_path / "cli.xlsm")]) == 2
     assert ".xlsx" in capsys.readouterr().err
@@ -634,7 +644,7 @@ def test_ribbon_share_masked_copy_beside_the_workbook(book_file):
     assert out.name.startswith("crm (shareable ") and out.suffix == ".xlsx"
     (question, buttons), (done, _) = book.app.alerts
     assert buttons == "yes_no_cancel" and "Mask contact details" in question
-    assert str(out) in done and "masked (180 cells)" in done
+    assert str(out) in done and f"masked ({MASKED} cells)" in done
     grid = rows(out, schema.CUSTOMERS)
     assert grid[1][grid[0].index("Email")] == MASK_TEXT
     assert book.app.status_bar is False  # given back to Excel

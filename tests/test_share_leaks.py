@@ -19,7 +19,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from fixtures.books import read_parts, write_parts
+from fixtures.books import read_parts, sheet_part, write_parts
 from fixtures.validate import added_errors, validator_errors
 from openpyxl.chart import BarChart, Reference
 from openpyxl.comments import Comment
@@ -383,3 +383,77 @@ def test_libreoffice_opens_the_masked_copy(planted, tmp_path):
                    check=True, capture_output=True, timeout=180)
     text = (tmp_path / "lo" / "lo.csv").read_text(encoding="utf-8", errors="replace")
     assert "Shareable copy of planted.xlsx" in text
+
+
+# --------------------------------------------------------------------------------------------
+# The buying center (issue 15 item 2): the template's Contacts sheet, as the demo fills it
+
+
+def _plant_contacts(path: Path, people: list[tuple[str, str, str]]) -> None:
+    """Copy the contact details into the channels a user or a tool may leave them in: a
+    note on the Contacts sheet, a defined-name constant, a pivot cache of the sheet."""
+    parts = read_parts(path)
+    name, phone, email = people[0]
+    parts["xl/workbook.xml"] = re.sub(
+        rb"(</definedNames>)",
+        f'<definedName name="KeyPerson">"{html.escape(email)}"</definedName>'.encode() + rb"\1",
+        parts["xl/workbook.xml"])
+    assert b"KeyPerson" in parts["xl/workbook.xml"]
+    cache = "xl/pivotCache/pivotCacheDefinition9.xml"
+    items = "".join(f'<s v="{html.escape(v)}"/>' for p in people[:20] for v in p)
+    parts[cache] = (
+        f'<pivotCacheDefinition xmlns="{MAIN}" xmlns:r="{R}" refreshOnLoad="1"><cacheSource '
+        'type="worksheet"><worksheetSource name="tblContacts"/></cacheSource><cacheFields '
+        f'count="1"><cacheField name="Name" numFmtId="0"><sharedItems>{items}</sharedItems>'
+        "</cacheField></cacheFields></pivotCacheDefinition>").encode()
+    _add_rels(parts, "xl/_rels/workbook.xml.rels", [
+        _rel("rIdPc9", R + "/pivotCacheDefinition", "pivotCache/pivotCacheDefinition9.xml")])
+    parts["xl/workbook.xml"] = re.sub(
+        rb"(</workbook>)", rb'<pivotCaches><pivotCache cacheId="9" r:id="rIdPc9"/>'
+        rb"</pivotCaches>\1", parts["xl/workbook.xml"])
+    _add_types(parts, {cache: "application/vnd.openxmlformats-officedocument.spreadsheetml"
+                              ".pivotCacheDefinition+xml"})
+    # A note on the Contacts sheet (the comments part; Excel draws it from a VML part).
+    sheet = sheet_part(parts, schema.CONTACTS)
+    folder, file = sheet.rsplit("/", 1)
+    parts["xl/comments9.xml"] = (
+        f'<comments xmlns="{MAIN}"><authors><author>Analyst</author></authors><commentList>'
+        f'<comment ref="A2" authorId="0"><text><t>{html.escape(f"Call {name} on {phone}")}'
+        "</t></text></comment></commentList></comments>").encode()
+    _add_rels(parts, f"{folder}/_rels/{file}.rels", [
+        _rel("rIdCm9", R + "/comments", "../comments9.xml")])
+    _add_types(parts, {"xl/comments9.xml": "application/vnd.openxmlformats-officedocument"
+                                           ".spreadsheetml.comments+xml"})
+    write_parts(path, parts)
+
+
+def test_masked_copy_shows_no_contact_of_the_contacts_sheet(tmp_path):
+    from xlcrm.book.workbook_file import create_demo_workbook
+
+    src = tmp_path / "demo.xlsm"
+    create_demo_workbook(src, customers=25, seed=11)
+    with open_workbook(src) as wb:
+        frame = wb.read_sheet(schema.CONTACTS, text_columns=["Phone"]).frame
+    people = list(zip(frame["Name"], frame["Phone"], frame["Email"], strict=True))
+    assert len(people) >= 50
+    _plant_contacts(src, people)
+    values = {f"{column} of row {i}": v for i, person in enumerate(people)
+              for column, v in zip(("Name", "Phone", "Email"), person, strict=True)}
+    assert len(leaks(src, values)) == len(values)  # every value is in the source
+    out = tmp_path / "masked.xlsx"
+    report = make_shareable(src, out, mask_contacts=True, made=MADE)
+    assert leaks(out, values) == {}
+    assert report.masked[schema.CONTACTS] == (
+        "every column but CustomerID, Role, Stance, LastContact",)
+    with open_workbook(src) as wb:
+        before = wb.rows(schema.CONTACTS)
+    with open_workbook(out) as wb:
+        rows = wb.rows(schema.CONTACTS)
+        # The buying center's figures stay: they name no person.
+        activity = wb.read_sheet(schema.ACTIVITY).frame
+    assert rows[0] == list(schema.CONTACT_SHEET_COLUMNS) and len(rows) == len(before)
+    for old, new in zip(before[1:], rows[1:], strict=True):
+        # Who the person is and how to reach them are masked; role and stance stay.
+        assert new[1] == new[4] == new[5] == MASK_TEXT
+        assert [new[i] for i in (0, 2, 3, 6)] == [old[i] for i in (0, 2, 3, 6)]
+    assert set(activity["DecisionMakerKnown"]) == {"Yes", "No"}

@@ -214,10 +214,12 @@ def test_segments_and_activity_carry_manager_industry_region_and_owner(demo):
     owners = {t.number: t.owner for t in DEFAULT_TYPES}
     for sheet in (schema.SEGMENTS, schema.ACTIVITY):
         table = frame(demo, sheet).set_index("CustomerID")
-        # side by side, where the schema puts them (Segments' history columns follow them)
-        expected = [*schema.BREAKDOWN_COLUMNS, *(["Owner"] if sheet == schema.SEGMENTS else [])]
-        start = list(table.columns).index(expected[0])
-        assert list(table.columns[start: start + len(expected)]) == expected
+        # (Segments ends with Stable, the sensitivity's flag, after them; on Activity the
+        # buying center's columns follow.)
+        carried = [*schema.BREAKDOWN_COLUMNS, *(["Owner", "Stable"] if sheet == schema.SEGMENTS
+                                                else [])]
+        start = list(table.columns).index(schema.BREAKDOWN_COLUMNS[0])
+        assert list(table.columns[start:start + len(carried)]) == carried
         for column in schema.BREAKDOWN_COLUMNS:
             assert (table[column] == customers.loc[table.index, column]).all(), (sheet, column)
     seg = frame(demo, schema.SEGMENTS)
@@ -290,7 +292,8 @@ def test_a_contacts_sheet_links_notes_and_formulas_follow_their_rows(demo, tmp_p
     col = {h: i + 1 for i, h in enumerate(header)}
     extra = len(header) + 1
     ws.cell(row=1, column=extra, value="IDLength")
-    contacts = wb.create_sheet("Contacts")
+    # (not "Contacts": the template has that sheet, the buying center)
+    contacts = wb.create_sheet("Buyers")
     contacts.append(["CustomerID", "Person", "Role"])
     for r in range(2, ws.max_row + 1):
         cid = ws.cell(row=r, column=col["CustomerID"]).value
@@ -317,7 +320,7 @@ def test_a_contacts_sheet_links_notes_and_formulas_follow_their_rows(demo, tmp_p
     assert ids(copy.CustomerID) == kept
     master_rows = {cid: i + 2 for i, cid in enumerate(ids(customers.CustomerID))}
     assert [int(v) for v in copy.IDLength] == [len(c) * master_rows[c] for c in kept]
-    people = frame(out, "Contacts")
+    people = frame(out, "Buyers")
     assert list(people.Person) == [f"{w} of {c}" for c in kept for w in ("Buyer", "Boss")]
     links = openpyxl.load_workbook(out)[schema.CUSTOMERS]
     email_col = [c.value for c in links[1]].index("Email") + 1

@@ -523,13 +523,14 @@ def test_ribbon_check_lists_the_stale_block_on_the_problems_sheet(base, tmp_path
 
 def test_a_calculation_chain_listing_judgments_is_dropped(base, tmp_path):
     """As Excel saves a workbook: a calcChain naming the old formula cells of Judgments
-    (sheet 8) would make Excel repair the file; it goes, with its relationship and type."""
+    would make Excel repair the file; it goes, with its relationship and type."""
     p = read_parts(edit_indicators(base, renamed(default_hierarchy(), "Satisfaction",
                                                  "Service rating")))
+    sheet_id = re.search(rb'<sheet name="Judgments" sheetId="(\d+)"', p["xl/workbook.xml"])
     p["xl/calcChain.xml"] = (
         b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         b'<calcChain xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        b'<c r="B9" i="8"/><c r="C9"/></calcChain>')
+        b'<c r="B9" i="' + sheet_id.group(1) + b'"/><c r="C9"/></calcChain>')
     rels = p["xl/_rels/workbook.xml.rels"]
     p["xl/_rels/workbook.xml.rels"] = rels.replace(
         b"</Relationships>",

@@ -279,8 +279,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     rows = demo.rows
     console.print(
         f"Wrote {out}: {results.customers:,} synthetic customers with "
-        f"{rows[schema.TRANSACTIONS]:,} orders, {rows[schema.INTERACTIONS]:,} contacts and "
-        f"{rows[schema.SURVEY]:,} survey answers, resegmented.", highlight=False,
+        f"{rows[schema.TRANSACTIONS]:,} orders, {rows[schema.INTERACTIONS]:,} contacts, "
+        f"{rows[schema.SURVEY]:,} survey answers and {rows[schema.CONTACTS]:,} people on "
+        f"{schema.CONTACTS}, resegmented.", highlight=False,
         soft_wrap=True)
     if demo.backup is not None:
         console.print(f"The file it replaced is kept as {demo.backup}.", highlight=False)
@@ -454,6 +455,35 @@ def cmd_import_transactions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_contacts(args: argparse.Namespace) -> int:
+    from xlcrm.book.contacts_import import import_contacts
+    from xlcrm.book.csv_import import ImportOptions
+
+    path = Path(args.workbook)
+    options = ImportOptions(encoding=args.encoding, delimiter=args.delimiter,
+                            dayfirst=args.dayfirst, date_format=args.date_format)
+    with progress_bar(not args.quiet) as progress:
+        result = import_contacts(path, Path(args.file), options=options, dry_run=args.dry_run,
+                                 backups=args.backups, progress=progress)
+    for line in result.summary_lines():
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    return 0
+
+
+def _csv_arguments(p: argparse.ArgumentParser) -> None:
+    """How to read a CSV export, for the import commands."""
+    p.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
+    p.add_argument("--encoding", help="text encoding of the file, e.g. gb18030 or cp1252 "
+                   "(default: UTF-8)")
+    p.add_argument("--delimiter", help="field delimiter (default: sniffed among , ; tab |)")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", action="store_true", default=None,
+                       help="05/03/2026 is 5 March")
+    order.add_argument("--monthfirst", dest="dayfirst", action="store_false",
+                       help="05/03/2026 is 3 May")
+    p.add_argument("--date-format", help="strptime format of every date, e.g. %%d/%%m/%%Y")
+
+
 def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -539,6 +569,7 @@ EXAMPLES: dict[str, str] = {
     "backfill": "xlcrm backfill CRM.xlsm --monthly 2025-01-31 2025-12-31",
     "share": "xlcrm share CRM.xlsm --mask-contacts",
     "import-transactions": "xlcrm import-transactions CRM.xlsm orders.csv --dry-run",
+    "import-contacts": "xlcrm import-contacts CRM.xlsm contacts.csv",
     "sync-judgments": "xlcrm sync-judgments CRM.xlsm --dry-run",
     "build-template": "xlcrm build-template -o My_Template.xlsm",
 }
@@ -633,16 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the export, a CSV file")
     p.add_argument("--add-missing-customers", action="store_true",
                    help="add unknown CustomerIDs to Customers instead of rejecting their rows")
-    p.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
-    p.add_argument("--encoding", help="text encoding of the file, e.g. gb18030 or cp1252 "
-                   "(default: UTF-8)")
-    p.add_argument("--delimiter", help="field delimiter (default: sniffed among , ; tab |)")
-    order = p.add_mutually_exclusive_group()
-    order.add_argument("--dayfirst", action="store_true", default=None,
-                       help="05/03/2026 is 5 March")
-    order.add_argument("--monthfirst", dest="dayfirst", action="store_false",
-                       help="05/03/2026 is 3 May")
-    p.add_argument("--date-format", help="strptime format of every date, e.g. %%d/%%m/%%Y")
+    _csv_arguments(p)
     p.add_argument("--decimal", choices=[".", ","], metavar="'.'|','",
                    help="decimal separator of the numbers (default: decided from the values)")
     p.add_argument("--resegment", action="store_true", help="resegment after the import")
@@ -651,6 +673,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _as_of_argument(p)
     p.set_defaults(func=cmd_import_transactions)
+
+    p = _add_command(
+        sub, "import-contacts", "add the people of a contacts export (CSV) to the Contacts "
+        "sheet; people already there are skipped"
+    )
+    p.add_argument("workbook")
+    p.add_argument("file", help="the export, a CSV file")
+    _csv_arguments(p)
+    p.add_argument("--backups", type=int, default=3, help="timestamped backups to keep (3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import_contacts)
 
     p = _add_command(
         sub, "sync-judgments",

@@ -26,6 +26,11 @@ serve follow a contact rhythm by size (14 days for the largest, 90 for the small
 :func:`_planned_contacts`), so that about a fifth of the customers are overdue, not all.
 ``Survey`` holds one questionnaire (``Q1`` ... ``Q6``, Likert 1..5, Cronbach's alpha
 about 0.8) from about 40 % of the customers.
+``Contacts`` holds the buying center: 2 to 5 people per customer (more at larger ones), the
+first being the ``Contact`` of ``Customers``; a decision maker is known at about three
+customers in four (more often at large ones), and stances follow the customer's health, so a
+few decision makers oppose us (see :func:`_contacts_frame`; its draws come from a generator
+of their own, so the other tables are the same with or without it).
 
 The derived columns of ``Customers`` are computed from the generated tables, with these
 definitions (``today`` inclusive; "last 12 months" is ``today - 1 year < Date <= today``, "the
@@ -549,13 +554,17 @@ def make_ledger(
             _interactions_frame(ident, inter),
             _survey_frame(ident, responded, survey_day, answers),
         )
+        contacts = _contacts_frame(ident, model, seed)
     if not type_computed:
         for column in COMPUTED_COLUMNS:
             customers[column] = np.nan
     planted: tuple[PlantedProblem, ...] = ()
     if dirty:
         planted = _plant(customers, seed)
-    return DemoLedger(customers, *tables, as_of=as_of, planted_problems=planted)
+    if not history:
+        contacts = _empty(schema.CONTACT_SHEET_COLUMNS)
+    return DemoLedger(customers, *tables, contacts=contacts, as_of=as_of,
+                      planted_problems=planted)
 
 
 def make_customers(
@@ -806,6 +815,73 @@ def _check_args(n: int, seed: int, months: int, orders_per_customer: float) -> N
             "; ".join(problems),
             fix="Use for example 300 customers, seed 7, 36 months and 10 orders per customer.",
         )
+
+
+_CONTACTS_STREAM: Final = 1507
+"""Spawn key of the Contacts draws: a generator apart from :func:`_streams`, so that adding
+the buying center changed no figure of the other tables."""
+
+
+def _contacts_frame(ident: _Identity, m: _Model, seed: int) -> pd.DataFrame:
+    """The buying center of each customer (module docstring), drawn for all rows at once.
+
+    Names never repeat an account manager's (a masked copy must not show a contact's name
+    in the AccountManager column) nor another person of the same customer.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_CONTACTS_STREAM,)))
+    people, locals_ = _people_tables()
+    pool = np.flatnonzero(~np.isin(people, ident.managers))
+    size = 2 + np.minimum(rng.binomial(3, 1 / (1 + np.exp(-0.8 * m.z_size - 0.2))), 3)
+    dm_known = rng.random(m.n) < 1 / (1 + np.exp(-(1.1 + 0.9 * m.z_size)))
+    cust = np.repeat(np.arange(m.n), size)
+    slot = np.arange(cust.size) - np.repeat(np.cumsum(size) - size, size)
+    # The main contact decides at about a third of the customers with a known decider, else
+    # buys; then the decider (when known and not the main contact), influencer, user ...
+    first_dm = dm_known & (rng.random(m.n) < 0.35)
+    roles = np.empty((m.n, 5), dtype=object)
+    roles[:, 0] = np.where(first_dm, "decision maker", "buyer")
+    later = np.array(["influencer", "user", "gatekeeper", "buyer"], dtype=object)
+    with_dm = np.array(["decision maker", "influencer", "user", "gatekeeper"], dtype=object)
+    roles[:, 1:] = np.where((dm_known & ~first_dm)[:, None], with_dm, later)
+    role = roles[cust, slot]
+    # Stance: the customer's health and the person's own view.
+    mood = 0.8 * m.z_health[cust] + rng.standard_normal(cust.size)
+    stance = np.where(mood > 0.2, "supporter", np.where(mood < -1.7, "opponent", "neutral"))
+    seen = rng.exponential(np.where(role == "decision maker", 120.0, 60.0)).astype(np.int64)
+    last = _to_weekday(m.today - np.minimum(seen, 700))
+    name, phone, email = _contact_people(rng, ident, cust, slot, pool, people, locals_)
+    return pd.DataFrame({
+        "CustomerID": ident.ids[cust], "Name": name, "Role": role.astype(object),
+        "Stance": stance.astype(object), "Phone": phone, "Email": email,
+        "LastContact": pd.Series(_to_datetime(last)).astype("datetime64[s]"),
+    }, columns=list(schema.CONTACT_SHEET_COLUMNS))
+
+
+def _contact_people(
+    rng: np.random.Generator, ident: _Identity, cust: np.ndarray, slot: np.ndarray,
+    pool: np.ndarray, people: np.ndarray, locals_: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Name, phone and e-mail per row: the Customers contact first, then people drawn from
+    ``pool`` (redrawn where one would repeat a person of the same customer)."""
+    pick = pool[rng.integers(0, pool.size, cust.size)]
+    main = ident.columns["Contact"][cust]
+    for _ in range(50):
+        key = pd.Series(cust * people.size + pick)
+        clash = (slot > 0) & (key.duplicated().to_numpy() | (people[pick] == main))
+        if not clash.any():
+            break
+        pick[clash] = pool[rng.integers(0, pool.size, int(clash.sum()))]
+    prefix = np.array(_PHONE_PREFIXES, dtype=object)[rng.integers(0, len(_PHONE_PREFIXES),
+                                                                  cust.size)]
+    digits = rng.integers(0, 10_000, (cust.size, 2))
+    domain = np.array([e.split("@")[-1] for e in ident.columns["Email"]], dtype=object)[cust]
+    is_main = slot == 0
+    name = np.where(is_main, main, people[pick])
+    four = np.array([f"{i:04d}" for i in range(10_000)], dtype=object)
+    phone = prefix + four[digits[:, 0]] + " " + four[digits[:, 1]]
+    phone = np.where(is_main, ident.columns["Phone"][cust], phone)
+    email = np.where(is_main, ident.columns["Email"][cust], locals_[pick] + "@" + domain)
+    return name.astype(object), phone.astype(object), email.astype(object)
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:

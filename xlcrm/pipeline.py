@@ -19,6 +19,7 @@ from xlcrm import schema
 from xlcrm.errors import InputError, Problem, cell_address, column_letter
 from xlcrm.ledger import Ledger
 from xlcrm.operations.clv import LifetimeOptions, LifetimeValue, attach_lifetime_value
+from xlcrm.operations.contacts import BuyingCenter, buying_center
 from xlcrm.operations.derived import DerivedColumns, add_derived_columns, derived_problems
 from xlcrm.operations.history import (
     DEFAULT_RUNS_KEPT,
@@ -242,6 +243,8 @@ class Results:
     """The repair of the worst judgment of every inconsistent matrix (see value.raters)."""
     orders: OrderMetrics | None = None
     """Per-customer order figures as of ``as_of`` (None without activity)."""
+    contacts: BuyingCenter | None = None
+    """The buying center per analysed customer (None without anyone on Contacts)."""
     scope: str = ""
     """Whom the results cover when not every customer (shown on the Dashboard), see
     :func:`xlcrm.subset.subset_results`."""
@@ -513,7 +516,12 @@ def run(
 
     has_orders = (bool(len(order_totals.table) or order_totals.problems)
                   if order_totals is not None else bool(len(ledger.transactions)))
-    has_activity = has_orders or any(len(t) for t in (ledger.interactions, ledger.survey))
+    has_activity = has_orders or any(len(t) for t in (ledger.interactions, ledger.survey,
+                                                      ledger.contacts))
+    contacts: BuyingCenter | None = None
+    if len(ledger.contacts):
+        contacts = buying_center(ledger.contacts, kept_ids, today=today)
+        problems.extend(contacts.problems)
     orders: OrderMetrics | None = None
     survey: SurveyResult | None = None
     lifetime: LifetimeValue | None = None
@@ -532,6 +540,7 @@ def run(
         [*hierarchy.columns, *([REVENUE_COLUMN] if options.abc_basis == "Revenue" else [])],
         orders=orders if has_orders else None,
         survey=survey if len(ledger.survey) else None,
+        contacts=contacts,
         ids=kept_ids,
     )
     kept = derived.customers
@@ -642,6 +651,7 @@ def run(
         ops = operations(
             ledger, kept, segments.type, abc.abc, value, settings.types, today=today,
             orders=orders, survey=survey, importance=dict(options.importance),
+            contacts=contacts,
         )
         problems.extend(ops.problems)
     scores_table, segments_table = result_tables(
@@ -675,6 +685,7 @@ def run(
         operations=ops,
         lifetime=lifetime,
         orders=orders,
+        contacts=contacts,
         derived=derived.sources,
         as_of=today,
         unrated=rating.unrated,

@@ -20,6 +20,8 @@ from xlcrm.errors import SEVERITY_ORDER, Problem, column_letter
 from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
 from xlcrm.operations.breakdown import BREAKDOWN_COLUMNS, breakdown
 from xlcrm.operations.clv import LIFETIME_BY_COLUMNS
+from xlcrm.operations.contacts import DASHBOARD_FIGURES as BUYING_CENTER_FIGURES
+from xlcrm.operations.contacts import LIST_COLUMNS as BUYING_CENTER_LIST_COLUMNS
 from xlcrm.operations.kpis import KPI_NAMES, OVERALL, kpi_columns
 from xlcrm.operations.step import ACTIVITY_COLUMNS
 from xlcrm.pipeline import ABC_SUMMARY_COLUMNS
@@ -216,6 +218,12 @@ DOWN_HEADERS = {"CustomerID": "CustomerID", "Value": "Value score", "Name": "Nam
                 "PreviousABC": "Class before", "ABC": "Class now"}  # fmt: skip
 DASH_DOWN_COLUMNS = tuple(DOWN_HEADERS.values())
 MOVED_DOWN_SHOWN = 25
+# The buying center: sheet rows 310-324 (reserved for it), figures then the accounts to act on.
+DASH_CONTACTS_TITLE = (309, 0)
+DASH_CONTACTS_ROWS = (310, 0)
+DASH_CONTACTS_HEADER = (315, 0)
+DASH_CONTACTS_COLUMNS = BUYING_CENTER_LIST_COLUMNS
+CONTACTS_SHOWN = 8
 
 
 def a1(row: int, col: int, *, absolute: bool = True) -> str:
@@ -481,6 +489,7 @@ def dashboard_blocks(results: Any, *, source: str = "") -> list[Block]:
         blocks.append(Block(DASH_OVERDUE_HEADER, labelled(overdue, OVERDUE_HEADERS)))
         blocks.extend(_survey_blocks(ops))
         blocks.extend(_lifetime_blocks(results.lifetime, ops))
+        blocks.extend(_buying_center_blocks(ops))
     blocks.extend(_judgment_blocks(results))
     blocks.extend(breakdown_blocks(results))
     blocks.extend(_sensitivity_headline(results))
@@ -817,6 +826,27 @@ def migration_blocks(results: Any) -> list[Block]:
         Block(DASH_DOWN_TITLE, [[f"Moved down since then, by value ({shown}; Move on the "
                                  "Segments sheet)"]]),
         Block(DASH_DOWN_HEADER, labelled(down, DOWN_HEADERS)),
+    ]
+
+
+def _buying_center_blocks(ops: Any) -> list[Block]:
+    """Decision makers known and their stance, and the A/B accounts to act on."""
+    if ops.buying_center is None:
+        return [Block(DASH_CONTACTS_TITLE, [[
+            f"Buying center: no people on the {schema.CONTACTS} sheet (who decides, who "
+            "supports us at each customer)"]])]
+    figures, issues = ops.buying_center
+    shown = issues.head(CONTACTS_SHOWN)
+    more = len(issues) - len(shown)
+    return [
+        Block(DASH_CONTACTS_TITLE, [[f"Buying center ({schema.CONTACTS} sheet): decision "
+                                     "makers and their stance"]]),
+        Block(DASH_CONTACTS_ROWS, [[label, None, None, value] for label, value in
+                                   zip(BUYING_CENTER_FIGURES, figures, strict=True)]),
+        Block((DASH_CONTACTS_HEADER[0] - 1, 0), [[
+            f"Accounts to act on, by value ({len(shown)} of {len(issues)}"
+            + ("; all on the Activity sheet)" if more else ")")]]),
+        Block(DASH_CONTACTS_HEADER, frame_rows(shown[list(DASH_CONTACTS_COLUMNS)])),
     ]
 
 

@@ -13,7 +13,8 @@ CUSTOMERS = "Customers"
 TRANSACTIONS = "Transactions"
 INTERACTIONS = "Interactions"
 SURVEY = "Survey"
-LEDGER_SHEETS = (CUSTOMERS, TRANSACTIONS, INTERACTIONS, SURVEY)
+CONTACTS = "Contacts"
+LEDGER_SHEETS = (CUSTOMERS, TRANSACTIONS, INTERACTIONS, SURVEY, CONTACTS)
 # History: a ledger-like sheet of past outcomes, one row per customer and run. Its one writer
 # is the History append of a resegment (rows added at the end, oldest runs dropped by the
 # retention option); never read as customers. Added by the first run when missing. Not
@@ -97,6 +98,11 @@ TRANSACTION_COLUMNS = (
     "CustomerID", "Date", "Amount", "GrossProfit", "Quantity", "Product", DOCUMENT_NO,
 )
 INTERACTION_COLUMNS = ("CustomerID", "Date", "Kind", "Outcome", "ResolvedDate")
+# The buying center: the people at each customer, their role in a purchase and their stance
+# towards us (see xlcrm.operations.contacts).
+CONTACT_SHEET_COLUMNS = ("CustomerID", "Name", "Role", "Stance", "Phone", "Email", "LastContact")
+CONTACT_ROLES = ("decision maker", "influencer", "user", "buyer", "gatekeeper")
+CONTACT_STANCES = ("supporter", "neutral", "opponent")
 SURVEY_ID_COLUMNS = ("CustomerID", "Date")  # then one column per question (Q1, Q2, ...)
 # The template's questionnaire (Likert 1..5); an analyst may ask other questions.
 SURVEY_QUESTIONS = {

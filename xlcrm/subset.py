@@ -23,6 +23,7 @@ import pandas as pd
 
 from xlcrm import schema
 from xlcrm.ledger import Ledger
+from xlcrm.operations.contacts import BuyingCenter
 from xlcrm.operations.history import narrowed
 from xlcrm.operations.orders import OrderMetrics
 from xlcrm.operations.step import operations
@@ -45,7 +46,8 @@ def subset_ledger(ledger: Ledger, keep: Collection[str]) -> Ledger:
         return frame[np.isin(_ids(frame[schema.CUSTOMER_ID]), list(keep))]
 
     return Ledger(*(rows(t) for t in (ledger.customers, ledger.transactions,
-                                      ledger.interactions, ledger.survey)))
+                                      ledger.interactions, ledger.survey)),
+                  contacts=rows(ledger.contacts))
 
 
 def subset_results(
@@ -83,6 +85,10 @@ def subset_results(
     classed = ~unrated if results.abc_basis == "Value" else np.ones(len(rows), dtype=bool)
     _, by_abc = summarise_segments(None, abc, basis, settings.types)
     ops = results.operations
+    # The buying center per customer is the customer's own: its rows, not recomputed.
+    contacts = results.contacts
+    if contacts is not None:
+        contacts = BuyingCenter(contacts.table.iloc[rows], [], contacts.rows)
     if ops is not None and scored is not None:
         orders = results.orders
         if orders is not None:
@@ -90,7 +96,7 @@ def subset_results(
         ops = operations(
             subset_ledger(ledger, ids[rows]), scored, types, abc, value, settings.types,
             today=results.as_of or results.stamp.date(), orders=orders,
-            importance=dict(settings.options.importance),
+            importance=dict(settings.options.importance), contacts=contacts,
         )
         ops.problems = []
     return replace(
@@ -105,6 +111,7 @@ def subset_results(
         operations=ops,
         unrated=unrated,
         scored=scored,
+        contacts=contacts,
         scope=scope,
         migration=None if results.migration is None else narrowed(
             results.migration, pd.Series(ids[rows], dtype=object), types, abc,

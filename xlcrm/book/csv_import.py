@@ -226,14 +226,6 @@ HEADER_SYNONYMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-def _synonyms() -> dict[str, tuple[str, ...]]:
-    out: dict[str, list[str]] = {}
-    for column, _language, headers in HEADER_SYNONYMS:
-        names = out.setdefault(column, [])
-        names.extend(n for h in headers if (n := _norm(h)) not in names)
-    return {c: tuple(names) for c, names in out.items()}
-
-
 MAX_TEXT = 32_767  # characters a cell holds
 HEADER_SEARCH = 20  # records looked at for the header row
 DELIMITERS = (",", ";", "\t", "|")
@@ -546,9 +538,53 @@ def _norm(header: str) -> str:
     return unicodedata.normalize("NFC", re.sub(r"[\s_\-./()#:'’]+", "", text)).casefold()
 
 
+def build_synonyms(rows: Iterable[tuple[str, str, tuple[str, ...]]]) -> dict[str, tuple[str, ...]]:
+    """Sheet column -> its headers normalised, from rows like :data:`HEADER_SYNONYMS`."""
+    out: dict[str, list[str]] = {}
+    for column, _language, headers in rows:
+        names = out.setdefault(column, [])
+        names.extend(n for h in headers if (n := _norm(h)) not in names)
+    return {c: tuple(names) for c, names in out.items()}
+
+
 # Export header -> sheet column names, normalised, in order of preference (built from
 # HEADER_SYNONYMS).
-SYNONYMS: dict[str, tuple[str, ...]] = _synonyms()
+SYNONYMS: dict[str, tuple[str, ...]] = build_synonyms(HEADER_SYNONYMS)
+
+
+@dataclass(frozen=True)
+class SheetImport:
+    """The ledger sheet an export goes into, and how its headers and rows are read.
+
+    Attributes
+    ----------
+    sheet : str
+        The ledger sheet.
+    required : tuple of str
+        Columns every row needs (the header is the first record naming them all).
+    synonyms : mapping of str to tuple of str
+        Sheet column -> usual export headers, normalised (see :func:`build_synonyms`).
+    kinds : mapping of str to Kind
+        How the sheet's standard columns are typed.
+    row : str
+        What one row of the export is ("order", "contact"), for messages.
+    example : str
+        Usual export headers of the required columns, for messages.
+    """
+
+    sheet: str
+    required: tuple[str, ...]
+    synonyms: Mapping[str, tuple[str, ...]]
+    kinds: Mapping[str, Kind]
+    row: str
+    example: str
+
+
+TRANSACTIONS_IMPORT = SheetImport(
+    schema.TRANSACTIONS, REQUIRED, SYNONYMS, STANDARD_KINDS, "order",
+    "'Customer No', 'Invoice Date', 'Net Amount', 客户编号, 日期, 金额",
+)
+"""Orders into Transactions (``xlcrm import-transactions``)."""
 
 
 @dataclass
@@ -561,16 +597,18 @@ class ColumnMap:
     notes: list[str]
 
 
-def map_columns(headers: Sequence[str], sheet_columns: Sequence[str]) -> ColumnMap:
+def map_columns(headers: Sequence[str], sheet_columns: Sequence[str],
+                synonyms_of: Mapping[str, tuple[str, ...]] = SYNONYMS) -> ColumnMap:
     """Match the export's headers to the sheet's columns (see the module doc).
 
     A header equal to a sheet column (ignoring case and separators) wins over a synonym; of
-    two synonyms for the same column the one earlier in :data:`SYNONYMS` is used (of two
-    exact matches the first in the file), and the other reported.
+    two synonyms for the same column the one earlier in ``synonyms_of`` (default
+    :data:`SYNONYMS`) is used (of two exact matches the first in the file), and the other
+    reported.
     """
     by_norm = {_norm(c): c for c in sheet_columns}
     synonyms: dict[str, str] = {}
-    for column, names in SYNONYMS.items():
+    for column, names in synonyms_of.items():
         if column != NAME and column not in sheet_columns:
             continue
         for n in names:
@@ -589,7 +627,7 @@ def map_columns(headers: Sequence[str], sheet_columns: Sequence[str]) -> ColumnM
     taken: dict[str, int] = {}
     notes: list[str] = []
     unmapped: list[int] = []
-    rank = {n: k for names in SYNONYMS.values() for k, n in enumerate(names)}
+    rank = {n: k for names in synonyms_of.values() for k, n in enumerate(names)}
     # Exact matches first in file order, then synonyms, the preferred name first.
     for i in [*exact, *sorted(loose, key=lambda i: rank[_norm(headers[i])])]:
         column = exact.get(i, loose.get(i))
@@ -1038,12 +1076,12 @@ class _NumberColumn:
 # The export as rows
 
 
-def _find_header(records: list[tuple[int, list[str]]], sheet_columns: Sequence[str]
-                 ) -> int:
+def _find_header(records: list[tuple[int, list[str]]], sheet_columns: Sequence[str],
+                 target: SheetImport = TRANSACTIONS_IMPORT) -> int:
     """Position of the header among the first records (title lines above it skipped)."""
     for k, (_line, fields) in enumerate(records[:HEADER_SEARCH]):
-        cmap = map_columns([f.strip() for f in fields], sheet_columns)
-        if set(REQUIRED) <= set(cmap.targets.values()):
+        cmap = map_columns([f.strip() for f in fields], sheet_columns, target.synonyms)
+        if set(target.required) <= set(cmap.targets.values()):
             return k
     return 0
 
@@ -1055,6 +1093,7 @@ def parse_export(
     source: str,
     kinds: Mapping[str, Kind] | None = None,
     options: ImportOptions | None = None,
+    target: SheetImport = TRANSACTIONS_IMPORT,
 ) -> ParsedExport:
     """Read the export ``data`` into typed rows for a sheet with ``sheet_columns``.
 
@@ -1071,6 +1110,8 @@ def parse_export(
         (:data:`STANDARD_KINDS`), others default to text.
     options : ImportOptions, optional
         Encoding, delimiter, date order or format, decimal separator.
+    target : SheetImport
+        The sheet the rows go to (default: orders into Transactions).
 
     Returns
     -------
@@ -1084,23 +1125,28 @@ def parse_export(
     """
     with collector_paused():
         return _parse_export(data, sheet_columns, source=source, kinds=kinds,
-                             options=options)
+                             options=options, target=target)
+
+
+def _and(names: Sequence[str]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
 
 
 def _parse_export(data: bytes, sheet_columns: Sequence[str], *, source: str,
                   kinds: Mapping[str, Kind] | None, options: ImportOptions | None,
-                  ) -> ParsedExport:
+                  target: SheetImport) -> ParsedExport:
     options = options or ImportOptions()
-    missing_in_sheet = [c for c in REQUIRED if c not in sheet_columns]
+    required = target.required
+    missing_in_sheet = [c for c in required if c not in sheet_columns]
     if missing_in_sheet:
         raise InputError(
-            f"the {schema.TRANSACTIONS} sheet has no column {', '.join(missing_in_sheet)} "
+            f"the {target.sheet} sheet has no column {', '.join(missing_in_sheet)} "
             f"(its columns: {', '.join(sheet_columns) or 'none'})",
-            fix="Put the headers CustomerID, Date and Amount in row 1 of Transactions (copy "
+            fix=f"Put the headers {_and(required)} in row 1 of {target.sheet} (copy "
             "the sheet from the xlcrm template).",
-            sheet=schema.TRANSACTIONS,
+            sheet=target.sheet,
         )
-    kinds = {**STANDARD_KINDS, **(kinds or {})}
+    kinds = {**target.kinds, **(kinds or {})}
     if options.decimal not in (None, ".", ","):
         raise InputError(f"the decimal separator must be '.' or ',', not {options.decimal!r}",
                          fix="Use --decimal . or --decimal ,")
@@ -1113,28 +1159,28 @@ def _parse_export(data: bytes, sheet_columns: Sequence[str], *, source: str,
                          fix="Use e.g. --delimiter ';' (or tab).")
     records = _records(text, delimiter)
     if not records:
-        raise InputError(f"{source} is empty", fix="Export the orders again.")
-    k = _find_header(records, sheet_columns)
+        raise InputError(f"{source} is empty", fix=f"Export the {target.row}s again.")
+    k = _find_header(records, sheet_columns, target)
     header_line, raw_headers = records[k]
     # Empty cells right of the header (a spreadsheet's trailing delimiters) are no columns.
     raw_headers = list(raw_headers)
     while raw_headers and not raw_headers[-1].strip():
         raw_headers.pop()
     headers = [h.strip().lstrip("\ufeff") for h in raw_headers]
-    cmap = map_columns(headers, sheet_columns)
+    cmap = map_columns(headers, sheet_columns, target.synonyms)
     notes = list(cmap.notes)
     if k:
         notes.append(f"lines before {header_line} skipped (the header is on line {header_line})")
-    notes.extend(_unstored_documents(headers, sheet_columns))
-    missing = [c for c in REQUIRED if c not in cmap.targets.values()]
+    if target.sheet == schema.TRANSACTIONS:
+        notes.extend(_unstored_documents(headers, sheet_columns))
+    missing = [c for c in required if c not in cmap.targets.values()]
     if missing:
         found = ", ".join(repr(h) for h in headers if h) or "none"
         raise InputError(
-            f"{source} has no column for {', '.join(missing)} (needed: CustomerID, Date and "
-            f"Amount; the header on line {header_line} has: {found})",
-            fix="Rename the export's columns to CustomerID, Date and Amount (usual ERP names "
-            "such as 'Customer No', 'Invoice Date', 'Net Amount', 客户编号, 日期, 金额 work "
-            "too) and run again.",
+            f"{source} has no column for {', '.join(missing)} (needed: {_and(required)}; "
+            f"the header on line {header_line} has: {found})",
+            fix=f"Rename the export's columns to {_and(required)} (usual names such as "
+            f"{target.example} work too) and run again.",
         )
     body = records[k + 1:]
     good, rejected = _fit_width(body, len(raw_headers), delimiter)
@@ -1156,11 +1202,11 @@ def _parse_export(data: bytes, sheet_columns: Sequence[str], *, source: str,
                               reasons[p]) for p in at)
         bad[at] = True
     # Required cells must be filled (once per row: a row already refused says no more).
-    for target in REQUIRED:
-        col = typed.columns[target]
-        at = np.flatnonzero(col.rows(typed.blank[target]) & ~bad)
+    for column in required:
+        col = typed.columns[column]
+        at = np.flatnonzero(col.rows(typed.blank[column]) & ~bad)
         found.extend(Rejected(int(lines[p]), col.header, "",
-                              f"blank (every order needs its {target})") for p in at)
+                              f"blank (every {target.row} needs its {column})") for p in at)
         bad[at] = True
     rejected.extend(found)
     rejected.sort(key=lambda r: r.line)

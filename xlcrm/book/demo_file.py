@@ -172,6 +172,7 @@ def make_demo_workbook(
         schema.TRANSACTIONS: ledger.transactions,
         schema.INTERACTIONS: ledger.interactions,
         schema.SURVEY: ledger.survey,
+        schema.CONTACTS: ledger.contacts,
     }
     for frame in frames.values():
         # The reader's convention: each row's index is its sheet row (header in row 1).

@@ -30,8 +30,10 @@ sheet lists what was taken out.
   text ``(masked)``: on Customers (header row of its Excel Table, else row 1), in every
   Excel Table of the workbook with such a column (its data rows) and on every other
   worksheet whose row 1 has such a header; on a sheet named ``Contacts`` every cell below
-  the header. Hyperlinks on masked cells and ``mailto:`` links are removed. Every entry of
-  the shared-strings part that no cell of the copy shows is emptied (unzipping the copy
+  the header, except, in xlcrm's Contacts table (the person in ``Name``), the columns
+  CustomerID, Role, Stance and LastContact (:data:`CONTACTS_KEPT`), which name nobody.
+  Hyperlinks on masked cells and ``mailto:`` links are removed. Every entry of the
+  shared-strings part that no cell of the copy shows is emptied (unzipping the copy
   must not reveal the masked values); entries keep their positions. Notes, text boxes,
   print headers and footers, autoFilter criteria, chart caches and picture descriptions
   go too (:mod:`xlcrm.book.share_parts`).
@@ -374,10 +376,11 @@ class _MaskTarget:
     first_row: int
     last_row: int | None = None  # None: to the end of the sheet
     every: bool = False  # every column (a Contacts sheet)
+    keep: dict[int, str] = field(default_factory=dict)  # with every: columns left as they are
 
     def covers(self, row: int, col: int) -> bool:
-        return (self.every or col in self.columns) and row >= self.first_row and (
-            self.last_row is None or row <= self.last_row)
+        return ((self.every and col not in self.keep) or col in self.columns) and (
+            row >= self.first_row and (self.last_row is None or row <= self.last_row))
 
     def covers_cols(self, c1: int, c2: int) -> bool:
         return self.every or any(c1 <= c <= c2 for c in self.columns)
@@ -876,7 +879,11 @@ CONTACT_HEADERS: tuple[str, ...] = (
     "电子邮箱", "微信", "传真", "地址", "联系地址", "座机",
 )
 #: A sheet of people (a contact per row): every cell below its header is masked.
-CONTACTS_SHEET = "Contacts"
+CONTACTS_SHEET = schema.CONTACTS
+#: ... except, in the Contacts table of xlcrm's layout (the person in ``Name``), these
+#: columns, which name nobody and keep the buying center readable: which customer, the
+#: person's role and stance, when we last spoke. A column a user added is masked.
+CONTACTS_KEPT = (schema.CUSTOMER_ID, "Role", "Stance", "LastContact")
 
 
 def _header_key(text: str) -> str:
@@ -950,7 +957,12 @@ def _mask_targets(
             # A sheet of people: everything below its header row names or reaches one.
             tables = _sheet_tables(z, pkg, entry.part)
             first = min((t.first_data_row for t in tables), default=2)
-            targets[entry.name] = [_MaskTarget({}, first, None, every=True)]
+            keep = {}
+            ours = [t for t in tables if schema.CUSTOMER_NAME in t.columns]
+            if len(tables) == 1 and ours:
+                keep = {ours[0].first_col + i: c for i, c in enumerate(ours[0].columns)
+                        if c in CONTACTS_KEPT}
+            targets[entry.name] = [_MaskTarget({}, first, None, every=True, keep=keep)]
             continue
         header_at_a1 = False
         for table in _sheet_tables(z, pkg, entry.part):
@@ -1292,8 +1304,9 @@ def _copy_worksheet(b: _Build, e: SheetEntry) -> None:
     b.errors += res.errors
     if res.masked:
         b.outcome.masked_cells += res.masked
-        cols = [c for t in targets for c in (["every column"] if t.every
-                                             else list(t.columns.values()))]
+        cols = [c for t in targets for c in (
+            [f"every column but {', '.join(t.keep.values())}" if t.keep else "every column"]
+            if t.every else list(t.columns.values()))]
         b.outcome.masked[e.name] = tuple(dict.fromkeys(cols))
     new = res.xml
     span = res.span or (len(new), len(new))

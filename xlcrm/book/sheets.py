@@ -69,6 +69,7 @@ def relocate_ledger_problems(problems: list[Problem], ledger: Ledger) -> list[Pr
         (schema.TRANSACTIONS, ledger.transactions),
         (schema.INTERACTIONS, ledger.interactions),
         (schema.SURVEY, ledger.survey),
+        (schema.CONTACTS, ledger.contacts),
     ):
         problems = relocate_problems(problems, sheet, frame.index)
     return problems
@@ -83,6 +84,7 @@ LEDGER_COLUMNS = {
     schema.TRANSACTIONS: schema.TRANSACTION_COLUMNS,
     schema.INTERACTIONS: schema.INTERACTION_COLUMNS,
     schema.SURVEY: schema.SURVEY_ID_COLUMNS,
+    schema.CONTACTS: schema.CONTACT_SHEET_COLUMNS,
 }
 
 
@@ -112,6 +114,7 @@ def inputs_from_sheets(
         transactions=frames[schema.TRANSACTIONS],
         interactions=frames[schema.INTERACTIONS],
         survey=frames[schema.SURVEY],
+        contacts=frames[schema.CONTACTS],
     )
     grids = {s: read_grid(s) if s in names else None for s in schema.SETTINGS_SHEETS}
     raters = schema.rater_sheets(names)

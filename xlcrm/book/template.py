@@ -74,6 +74,7 @@ SHEET_ORDER = (
     schema.TRANSACTIONS,
     schema.INTERACTIONS,
     schema.SURVEY,
+    schema.CONTACTS,
     schema.INDICATORS,
     schema.JUDGMENTS,
     schema.STRATEGIES,
@@ -215,7 +216,8 @@ def _help_sheet(ws: Worksheet) -> None:
         (
             "2.",
             "Optionally add orders (Transactions; CRM > Import orders appends an ERP export), "
-            "contacts (Interactions) and survey answers (Survey).",
+            "contacts (Interactions), survey answers (Survey) and the people at each customer "
+            "(Contacts: who decides, who supports us).",
         ),
         (
             "3.",
@@ -232,7 +234,8 @@ def _help_sheet(ws: Worksheet) -> None:
             "indicator may read a figure computed from the ledger when Customers has no such "
             "column or leaves it blank: Revenue12m, GrossProfit12m, UnitProfit, GrowthRate "
             "(also as PurchaseGrowth), RecencyDays, Orders from Transactions; "
-            "SatisfactionScore (also as Satisfaction) and SatisfactionIndex from Survey.",
+            "SatisfactionScore (also as Satisfaction) and SatisfactionIndex from Survey; "
+            "RelationshipStrength (0-100) from Contacts.",
         ),
         (
             "Parameters",
@@ -274,6 +277,14 @@ def _help_sheet(ws: Worksheet) -> None:
             "Indicators sheet to get the importance-performance table and chart on the "
             "Dashboard. Cronbach's alpha there says whether the questions measure one thing "
             "(0.7 or more is usually acceptable).",
+        ),
+        (
+            "Contacts",
+            "The buying center: one row per person at a customer, with Role (decision maker, "
+            "influencer, user, buyer, gatekeeper) and Stance (supporter, neutral, opponent) "
+            "from the drop-downs. Activity shows per customer whether a decision maker is "
+            "known and supports us; the Dashboard lists the A and B customers without one "
+            "and the key accounts whose decision maker opposes us.",
         ),
         (
             "Results",
@@ -1159,18 +1170,38 @@ def _rubric_validations(ws: Worksheet, hierarchy: Hierarchy, columns: Sequence[s
         if not labels:
             continue
         col = get_column_letter(list(columns).index(indicator.column) + 1)
-        # A warning, not a stop: an unusual label is allowed and reported by Check.
-        dv = DataValidation(
-            type="list",
-            formula1=f'"{labels}"',
-            allow_blank=True,
-            errorStyle="warning",
-            showErrorMessage=True,
-            errorTitle=indicator.name,
-            error=f"Expected one of: {labels.replace(',', ', ')}.",
-        )
-        dv.add(f"{col}2:{col}1048576")
-        ws.add_data_validation(dv)
+        _list_validation(ws, col, labels, indicator.name)
+
+
+def _list_validation(ws: Worksheet, col: str, labels: str, title: str) -> None:
+    """A drop-down of ``labels`` (comma-separated) on column ``col`` below the header.
+
+    A warning, not a stop: an unusual label is allowed and reported by Check.
+    """
+    dv = DataValidation(
+        type="list",
+        formula1=f'"{labels}"',
+        allow_blank=True,
+        errorStyle="warning",
+        showErrorMessage=True,
+        errorTitle=title,
+        error=f"Expected one of: {labels.replace(',', ', ')}.",
+    )
+    dv.add(f"{col}2:{col}1048576")
+    ws.add_data_validation(dv)
+
+
+def _contact_validations(ws: Worksheet) -> None:
+    """Drop-downs for Role and Stance on Contacts.
+
+    A warning, not a stop: ``DM``, ``Decision-maker`` or ``Entscheider`` are read as the
+    decision maker (:mod:`xlcrm.operations.contacts`), and a word xlcrm does not know is
+    reported at its cell by Check.
+    """
+    columns = list(schema.CONTACT_SHEET_COLUMNS)
+    for header, words in (("Role", schema.CONTACT_ROLES), ("Stance", schema.CONTACT_STANCES)):
+        col = get_column_letter(columns.index(header) + 1)
+        _list_validation(ws, col, ",".join(words), header)
 
 
 def build_workbook(
@@ -1248,6 +1279,12 @@ def build_workbook(
             [schema.CUSTOMER_ID],
             ["Date"],
         ),
+        schema.CONTACTS: (
+            "tblContacts",
+            list(schema.CONTACT_SHEET_COLUMNS),
+            [schema.CUSTOMER_ID, "Phone"],
+            ["LastContact"],
+        ),
     }
     frames = {}
     if ledger is not None:
@@ -1256,6 +1293,7 @@ def build_workbook(
             schema.TRANSACTIONS: ledger.transactions,
             schema.INTERACTIONS: ledger.interactions,
             schema.SURVEY: ledger.survey,
+            schema.CONTACTS: ledger.contacts,
         }
         if ledger.survey is not None:
             extra = [c for c in ledger.survey.columns if c not in schema.SURVEY_ID_COLUMNS]
@@ -1272,6 +1310,9 @@ def build_workbook(
             sheets[name], table_name, columns, rows, text_columns=text_cols, date_columns=date_cols
         )
     _rubric_validations(sheets[schema.CUSTOMERS], hierarchy, customer_columns)
+    _contact_validations(sheets[schema.CONTACTS])
+    # Wide enough for the people, the drop-downs' words and the e-mail addresses.
+    _widths(sheets[schema.CONTACTS], [12, 22, 16, 12, 18, 34, 13])
 
     survey_columns = ledger_tables[schema.SURVEY][1]
     _indicators_sheet(
@@ -1307,7 +1348,8 @@ def build_workbook(
         {"FirstOrder": day, "LastOrder": day, "Revenue12m": money, "RevenuePrev12m": money,
          "GrowthRate": PERCENT, "RecencyDays": "0", "LastContact": day, "NextContactDue": day,
          "Satisfaction": ONE, "PAlive": "0.00", "ExpectedOrders": ONE,
-         "ExpectedOrderValue": money, "CLV": money},
+         "ExpectedOrderValue": money, "CLV": money, "DaysSinceDecisionMakerContact": "0",
+         "RelationshipStrength": ONE},
         {"RFMSegment": 18, "ChurnReason": 70, **carried},
     )
     _dashboard_sheet(sheets[schema.DASHBOARD], hierarchy.groups)

@@ -9,7 +9,12 @@ computes from the ledger, every customer's figure is settled cell by cell:
   hierarchy's name for the growth rate) as ``GrowthRate``;
 * from ``Survey`` (see :mod:`xlcrm.operations.survey`): ``SatisfactionIndex`` (0..100),
   ``SatisfactionScore`` (on the questionnaire's scale), and ``Satisfaction`` (the default
-  hierarchy's name, on the 1..5 scale its min-max expects) as ``SatisfactionScore``.
+  hierarchy's name, on the 1..5 scale its min-max expects) as ``SatisfactionScore``;
+* from ``Contacts`` (see :mod:`xlcrm.operations.contacts`): ``RelationshipStrength`` (0..100:
+  the decision maker's stance, the breadth of support and how recently the decision maker
+  was contacted), e.g. an indicator of the Qualification group. A customer nobody on
+  Contacts works at scores 0 (rule 1: we know nobody there); a figure typed for a customer
+  without contacts is kept (rule 3).
 
 The rules, and why a user would agree with them:
 
@@ -60,6 +65,7 @@ from pandas.api import types as ptypes
 from xlcrm import schema
 from xlcrm.errors import Problem, column_letter
 from xlcrm.operations.clv import INDICATOR_COLUMNS as CLV_INDICATOR_COLUMNS
+from xlcrm.operations.contacts import BuyingCenter
 from xlcrm.operations.orders import DERIVED_COLUMNS, OrderMetrics
 from xlcrm.operations.survey import SurveyResult
 from xlcrm.value.scoring import parse_numeric
@@ -79,7 +85,10 @@ SURVEY_FIELDS: Final[Mapping[str, str]] = {
 }
 """Indicator column -> column of :attr:`xlcrm.operations.survey.SurveyResult.table`."""
 
-DERIVABLE: Final = (*ORDER_FIELDS, *SURVEY_FIELDS)
+CONTACT_FIELDS: Final[Mapping[str, str]] = {"RelationshipStrength": "RelationshipStrength"}
+"""Indicator column -> column of :attr:`xlcrm.operations.contacts.BuyingCenter.table`."""
+
+DERIVABLE: Final = (*ORDER_FIELDS, *SURVEY_FIELDS, *CONTACT_FIELDS)
 """Every column name an indicator may read without it being on ``Customers``."""
 
 RELATIVE_TOLERANCE: Final = 0.01
@@ -175,9 +184,12 @@ def _take(values: np.ndarray, where: np.ndarray | None) -> np.ndarray:
 
 
 def _source(
-    column: str, orders: OrderMetrics | None, survey: SurveyResult | None
+    column: str, orders: OrderMetrics | None, survey: SurveyResult | None,
+    contacts: BuyingCenter | None = None,
 ) -> tuple[pd.DataFrame, str, str, str] | None:
     """(table, field, sheet, history column) for ``column``, or None without its sheet."""
+    if column in CONTACT_FIELDS and contacts is not None:
+        return contacts.table, CONTACT_FIELDS[column], schema.CONTACTS, "ContactPersons"
     if column in ORDER_FIELDS and orders is not None:
         return orders.table, ORDER_FIELDS[column], schema.TRANSACTIONS, "Orders"
     if column in SURVEY_FIELDS and survey is not None:
@@ -235,6 +247,7 @@ def add_derived_columns(
     *,
     orders: OrderMetrics | None,
     survey: SurveyResult | None,
+    contacts: BuyingCenter | None = None,
     ids: pd.Series | None = None,
 ) -> DerivedColumns:
     """Settle the derivable indicator ``columns`` cell by cell (module docstring).
@@ -245,7 +258,7 @@ def add_derived_columns(
         The Customers rows analysed (unique CustomerIDs), any row order.
     columns : iterable of str
         The columns the hierarchy's indicators (and the ABC basis) read.
-    orders, survey : OrderMetrics or SurveyResult, optional
+    orders, survey, contacts : OrderMetrics, SurveyResult or BuyingCenter, optional
         Figures per CustomerID, or ``None`` when the source sheet has no rows.
     ids : Series, optional
         The CustomerIDs of ``customers`` as trimmed text, when the caller has them.
@@ -255,7 +268,7 @@ def add_derived_columns(
     DerivedColumns
     """
     wanted = wanted_columns(columns)
-    if not wanted or (orders is None and survey is None):
+    if not wanted or (orders is None and survey is None and contacts is None):
         return DerivedColumns(customers)
     if ids is None:
         ids = customers[schema.CUSTOMER_ID].astype("string").str.strip()
@@ -264,7 +277,7 @@ def add_derived_columns(
     out = customers.copy(deep=False)
     result = DerivedColumns(out)
     for column in wanted:
-        source = _source(column, orders, survey)
+        source = _source(column, orders, survey, contacts)
         if source is None:
             continue
         table, field_name, sheet, history = source

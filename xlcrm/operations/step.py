@@ -18,6 +18,8 @@ from xlcrm import schema
 from xlcrm.errors import InputError, Problem
 from xlcrm.ledger import Ledger
 from xlcrm.operations.clv import INDICATOR_COLUMNS, churn_warning, lifetime_by
+from xlcrm.operations.contacts import ACTIVITY_COLUMNS as BUYING_CENTER_COLUMNS
+from xlcrm.operations.contacts import BuyingCenter, buying_center_kpis
 from xlcrm.operations.kpis import kpis
 from xlcrm.operations.orders import (
     OrderMetrics,
@@ -34,7 +36,7 @@ ACTIVITY_COLUMNS = (
     "CustomerID", "Name", "FirstOrder", "LastOrder", "Orders", "Revenue12m", "RevenuePrev12m",
     "GrowthRate", "RecencyDays", "R", "F", "M", "RFMSegment", "ChurnRisk", "ChurnReason",
     "LastContact", "NextContactDue", "Overdue", "OpenComplaints", "Satisfaction",
-    *INDICATOR_COLUMNS, *schema.BREAKDOWN_COLUMNS,
+    *INDICATOR_COLUMNS, *schema.BREAKDOWN_COLUMNS, *BUYING_CENTER_COLUMNS,
 )  # fmt: skip
 
 
@@ -56,6 +58,9 @@ class Operations:
     lifetime_by_segment: pd.DataFrame | None = None
     """CLV per ABC class and per type (:func:`xlcrm.operations.clv.lifetime_by`); ``None``
     when the lifetime model could not be used."""
+    buying_center: tuple[list[int], pd.DataFrame] | None = None
+    """The Dashboard's buying-center figures and accounts to act on
+    (:func:`xlcrm.operations.contacts.buying_center_kpis`); ``None`` without contacts."""
 
 
 def _named(frame: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
@@ -124,6 +129,7 @@ def operations(
     orders: OrderMetrics | None = None,
     survey: SurveyResult | None = None,
     importance: Mapping[str, float] | None = None,
+    contacts: BuyingCenter | None = None,
 ) -> Operations:
     """Activity per customer and KPIs, for the analysed ``customers`` (in their order).
 
@@ -145,6 +151,9 @@ def operations(
     importance : mapping of str to float, optional
         Survey question -> importance, from the Indicators sheet; gives the
         importance-performance table.
+    contacts : BuyingCenter, optional
+        The buying center of exactly these customers (its problems are the caller's to
+        report); ``None`` leaves its Activity columns blank.
     """
     ids = customer_ids(customers)
     metrics = orders if orders is not None else order_metrics(ledger.transactions, ids, today=today)
@@ -174,6 +183,7 @@ def operations(
             **{col: (m[col] if col in m.columns else pd.Series(np.nan, index=m.index))
                .to_numpy(dtype=float) for col in INDICATOR_COLUMNS},
             **carried_columns(customers),
+            **_buying_center_columns(contacts, len(ids)),
         }
     )
     segments = pd.DataFrame({"Type": types.to_numpy(), "ABC": abc}, index=ids.to_numpy())
@@ -194,7 +204,17 @@ def operations(
                 for p in exc.problems
             )
     by_segment = _lifetime_by_segment(activity, types, abc, catalogue) if fitted else None
-    return Operations(activity, table, at_risk, problems, survey, ipa, overdue, by_segment)
+    center = None if contacts is None else buying_center_kpis(
+        contacts.table, abc, value_by_id.to_numpy(), activity["Name"])
+    return Operations(activity, table, at_risk, problems, survey, ipa, overdue, by_segment,
+                      center)
+
+
+def _buying_center_columns(contacts: BuyingCenter | None, n: int) -> dict[str, np.ndarray]:
+    """The Activity columns of the buying center; blank without a Contacts table."""
+    if contacts is None:
+        return {col: np.full(n, None, dtype=object) for col in BUYING_CENTER_COLUMNS}
+    return {col: contacts.table[col].to_numpy() for col in BUYING_CENTER_COLUMNS}
 
 
 def _lifetime_by_segment(

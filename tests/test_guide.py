@@ -34,8 +34,8 @@ GUIDE = ROOT / "docs" / "guide"
 IMG = GUIDE / "img"
 SCRIPT = ROOT / "scripts" / "render_guide_pictures.py"
 TEMPLATE = ROOT / "workbook" / "CRM_Template.xlsm"
-PAGES = ("README", "install", "staff", "functions", "results", "problems", "analyst",
-         "commands")
+PAGES = ("README", "install", "staff", "monday", "functions", "results", "problems",
+         "analyst", "commands")
 
 #: Subcommands the guide documents ahead of the code (being written when the guide was),
 #: with the options it gives them. Once a subcommand is in the parser, the parser decides

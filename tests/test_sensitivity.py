@@ -241,11 +241,12 @@ def test_the_resegmented_demo_shows_the_block_and_the_chart(resegmented_demo: Pa
     assert dashboard[report.DASH_SENS_ROWS[0]][0] == headline
     assert report.DASH_SENS_TITLE[0] >= 219 and report.DASH_SENS_ROWS[0] + 8 <= 268
     segments = book.get_sheet_by_name(schema.SEGMENTS).to_python()
-    assert segments[0][-1] == "Stable"
+    stable = segments[0].index("Stable")  # where the schema puts it (history's columns follow)
+    assert segments[0][stable] == schema.SEGMENTS_COLUMNS[stable] == "Stable"
     type_col = segments[0].index("Type")
-    assert {row[-1] for row in segments[1:]} <= {"Yes", "No", ""}
+    assert {row[stable] for row in segments[1:]} <= {"Yes", "No", ""}
     # Judged exactly when typed: the Unrated (no type) have no Stable flag.
-    assert all((row[type_col] == "") == (row[-1] == "") for row in segments[1:])
+    assert all((row[type_col] == "") == (row[stable] == "") for row in segments[1:])
     with zipfile.ZipFile(resegmented_demo) as z:
         charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
     top = report.SENS_CHART_HEADER[0] + 2

@@ -776,6 +776,16 @@ def _migration_cells(ws: Worksheet) -> None:
         for k in range(report.MATRIX_CELLS):
             for j in range(1, report.MATRIX_CELLS + 1):
                 ws.cell(row=r0 + 2 + k, column=c0 + 1 + j).number_format = "0"
+    # Type names (Strategies' Name, e.g. "Promising but dormant") head 12-wide columns: the
+    # header row is three lines tall, and the moved-down list's two type columns wrap on
+    # two-line rows, so that no name is cut (row heights are kept by later runs).
+    _row_height(ws, report.DASH_MOVES_TYPES[0] + 1, 3)
+    first = report.DASH_DOWN_HEADER[0] + 2
+    before = report.DASH_DOWN_COLUMNS.index("Type before") + 1
+    for row in range(first, first + report.MOVED_DOWN_SHOWN):
+        _row_height(ws, row, 2)
+        for col in (before, before + 1):
+            ws.cell(row=row, column=col).alignment = TEXT_WRAP
 
 
 def dashboard_headers() -> dict[tuple[int, int], tuple[str, ...]]:

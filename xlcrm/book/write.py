@@ -703,8 +703,11 @@ class _CellWriter:
         for i, text in zip(others, plain(others), strict=True):
             out[i] = text
         for i, v in zip(styled, values, strict=True):
-            out[i] = "" if v is None else self.cell(f"{letter}{rows[i]}", v,
-                                                     kept_rows[rows[i]])
+            ref, style = f"{letter}{rows[i]}", kept_rows[rows[i]]
+            # A blank cell keeps its style as an empty cell: a block the layout formatted
+            # that this run leaves blank (a list that is empty today) is formatted when a
+            # later run fills it.
+            out[i] = self.cell(ref, v, style) or f'<c r="{ref}"{self.s_attr(style)}/>'
         return out
 
     def column(self, values: Sequence[Any], col: int, rows: Sequence[int]) -> list[str]:
@@ -1167,12 +1170,20 @@ def _header_value(name: Any) -> Any:
 
 def _sheet_rows(blocks: list[Block], writer: _CellWriter) -> Iterator[str]:
     """The ``<row>`` elements of all blocks in row order, many rows per string."""
+    # A tall row the layout set that this run leaves empty (a block that is only a title
+    # until a second run) is written empty, so that the run that fills it finds its height.
+    heights = writer.heights
     if len(blocks) == 1:
+        last = 0
         for rows, bodies in _block_rows(blocks[0], writer):
-            text = "".join([f'<row r="{r}"{writer.heights.get(r, "")}>{body}</row>'
-                            for r, body in zip(rows, bodies, strict=True) if body])
+            text = "".join([f'<row r="{r}"{heights.get(r, "")}>{body}</row>'
+                            for r, body in zip(rows, bodies, strict=True) if body or r in heights])
+            last = rows[-1] if len(rows) else last
             if text:
                 yield text
+        after = "".join(f'<row r="{r}"{heights[r]}></row>' for r in sorted(heights) if r > last)
+        if after:
+            yield after
         return
     segments: dict[int, list[tuple[int, int, str]]] = {}
     for block in blocks:
@@ -1181,6 +1192,8 @@ def _sheet_rows(blocks: list[Block], writer: _CellWriter) -> Iterator[str]:
             for r, body in zip(rows, bodies, strict=True):
                 if body:
                     segments.setdefault(r, []).append((block.col, block.col + width - 1, body))
+    for r in heights:
+        segments.setdefault(r, [])
     for r in sorted(segments):
         parts = sorted(segments[r])
         for (_, right, _), (left, _, _) in zip(parts, parts[1:], strict=False):

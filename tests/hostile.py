@@ -197,29 +197,20 @@ def _scores(parts: dict[str, bytes]) -> str:
     return sheet_part(parts, "Scores")
 
 
-def _crc_corrupt_scores(data: bytes) -> bytes:
-    """A result sheet (which resegment writes over without reading) fails its checksum."""
-    parts = parts_of(data)
-    name = _scores(parts)
-    raw = bytearray(zip_of(parts, stored=True))
-    xml = parts[name]
-    at = raw.find(xml) + xml.index(b"<sheetData") + 12
-    raw[at] = ord("Z") if raw[at] != ord("Z") else ord("Y")
-    return bytes(raw)
-
-
 def _truncate_sheet(parts: dict[str, bytes]) -> None:
     name = _customers(parts)
     parts[name] = parts[name][: len(parts[name]) // 2]
 
 
-def _crc_corrupt(data: bytes) -> bytes:
+def _crc_corrupt(data: bytes, sheet: str = "Customers") -> bytes:
+    """One byte of ``sheet``'s cell data changed in a stored zip: still well formed, its
+    checksum wrong (for Scores: a sheet resegment writes over without reading)."""
     parts = parts_of(data)
-    name = _customers(parts)
+    name = sheet_part(parts, sheet)
     raw = bytearray(zip_of(parts, stored=True))
     xml = parts[name]
-    at = raw.find(xml) + xml.index(b"<sheetData>") + 40
-    raw[at] = ord("Z") if raw[at] != ord("Z") else ord("Y")  # still well formed, CRC wrong
+    at = raw.find(xml) + xml.index(b"<sheetData") + 40
+    raw[at] = ord("Z") if raw[at] != ord("Z") else ord("Y")
     return bytes(raw)
 
 
@@ -287,7 +278,7 @@ BROKEN: dict[str, Callable[[bytes], bytes]] = {
         lambda p: "xl/_rels/workbook.xml.rels", LAUGHS, b""),
     "DOCTYPE in Customers sheet": _with_dtd(_customers, XXE, b""),
     "entity bomb in the Scores sheet": _with_dtd(_scores, LAUGHS, b""),
-    "CRC-corrupted Scores part": _crc_corrupt_scores,
+    "CRC-corrupted Scores part": lambda d: _crc_corrupt(d, "Scores"),
     "6 GB Scores, sizes lie": lambda d: bomb(d, part=sheet_part(parts_of(d), "Scores"),
                                              honest=False),
     "DOCTYPE in [Content_Types].xml": _with_dtd(lambda p: "[Content_Types].xml", LAUGHS, b""),

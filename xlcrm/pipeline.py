@@ -662,7 +662,8 @@ def run(
     progress("History", 0.97)
     mig, move, update = _history_step(
         history, stamp, today, kept_ids, segments, abc, value, ops, weights, settings, problems)
-    segments_table = pd.concat([segments_table, move], axis=1)
+    for column in move.columns:  # added in place: a concat would copy the whole table
+        segments_table[column] = move[column].to_numpy()
     progress("Done", 1.0)
     return Results(
         weights=weights,

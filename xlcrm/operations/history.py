@@ -464,8 +464,10 @@ def run_rows(stamp: datetime, as_of: date, ids: pd.Series, types: pd.Series,
         palive = pd.to_numeric(by_id["PAlive"], errors="coerce").reindex(keys).to_numpy(
             dtype=float)
     return pd.DataFrame({
-        "RunStamp": np.full(n, pd.Timestamp(stamp)),
-        "AsOf": np.full(n, pd.Timestamp(as_of)),
+        # datetime64 arrays, not a million references to one Timestamp object for pandas
+        # to convert one by one
+        "RunStamp": np.full(n, pd.Timestamp(stamp).as_unit("us").to_datetime64()),
+        "AsOf": np.full(n, pd.Timestamp(as_of).as_unit("us").to_datetime64()),
         schema.CUSTOMER_ID: ids.to_numpy(dtype=object),
         "Type": pd.array(types.array, dtype="Int64"),
         "ABC": np.asarray(abc, dtype=object),

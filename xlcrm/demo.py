@@ -1590,8 +1590,10 @@ def preset_columns(ledger: Ledger, columns: tuple[str, ...], *, seed: int = 7,
 
         ``ServiceCost12m``
             Marketing and service cost of the last 12 months: each contact at
-            :data:`SERVICE_COST_PER_CONTACT`, plus marketing of about 1.5 % of the
-            12-month revenue (lognormal spread), rounded to 10. Large accounts cost more.
+            :data:`SERVICE_COST_PER_CONTACT`, plus marketing of about 0.5 % of the
+            12-month revenue with a wide lognormal spread (campaigns, trade fairs and samples
+            follow the account's needs, not its revenue alone), rounded to 10. Large
+            accounts cost more, but the cost does not simply mirror gross profit.
         ``IndustryStatus``
             The customer's standing in its industry, ``Leader`` 10 %, ``Major`` 25 %,
             ``Average`` 40 %, ``Minor`` 25 %, by company size and operating status plus noise.
@@ -1638,7 +1640,7 @@ def preset_columns(ledger: Ledger, columns: tuple[str, ...], *, seed: int = 7,
         cost = it["Kind"].map(SERVICE_COST_PER_CONTACT).fillna(0).to_numpy(float)
         mask = (it["Date"] > as_of - pd.DateOffset(years=1)).to_numpy() & (where >= 0)
         contacts = np.bincount(where[mask], cost[mask], n)
-        marketing = 0.015 * revenue * np.exp(0.4 * draws["noise"][0])
+        marketing = 0.005 * revenue * np.exp(draws["noise"][0])
         out["ServiceCost12m"] = np.round(contacts + marketing, -1)
     if "IndustryStatus" in columns:
         employees = pd.to_numeric(customers["Employees"], errors="coerce").to_numpy(float)

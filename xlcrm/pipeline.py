@@ -537,7 +537,10 @@ def run(
         survey = satisfaction(ledger.survey, kept_ids, today=today)
     derived = add_derived_columns(
         kept,
-        [*hierarchy.columns, *([REVENUE_COLUMN] if options.abc_basis == "Revenue" else [])],
+        # 12-month revenue also when no indicator and no ABC reads it: the Dashboard's
+        # revenue shares (types, classes, tiles) come from it whatever the model.
+        [*hierarchy.columns,
+         *([REVENUE_COLUMN] if options.abc_basis == "Revenue" or has_orders else [])],
         orders=orders if has_orders else None,
         survey=survey if len(ledger.survey) else None,
         contacts=contacts,

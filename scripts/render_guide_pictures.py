@@ -136,6 +136,8 @@ PICTURES: tuple[Picture, ...] = (
     # The chart block, the chart and the first moves of the table.
     Picture("sensitivity.png", "Sensitivity", "A1:X40", "Every move", landscape=False),
     Picture("contacts.png", "Contacts", "A1:G14", "decision maker"),
+    # The demo with two more rater sheets: each rater's CR, the aggregate, the consensus.
+    Picture("dashboard-raters.png", "Dashboard", "A200:N219", "Consensus", model="raters"),
 )
 
 
@@ -161,9 +163,37 @@ def tools() -> dict[str, str]:
     return paths
 
 
+# Two colleagues' judgments beside the Judgments sheet's (the "raters" pictures): Anna
+# weighs the groups otherwise, Ben also types an inconsistent Potential block.
+RATERS = {
+    "Judgments Anna": {"Groups": [[None, "1", "1/2"], [None, None, "1/2"], [None] * 3]},
+    "Judgments Ben": {
+        "Groups": [[None, "3", "5"], [None, None, "2"], [None] * 3],
+        "Potential": [[None, "5", "1/5", "1/3"], [None, None, "7", "1/7"],
+                      [None, None, None, "1/4"], [None] * 4],
+    },
+}
+
+
 def demo_workbook(folder: Path, model: str = "parts-dealer") -> Path:
     """The demo workbook of ``model``, resegmented as of :data:`STAMP`, with the month before
-    backfilled and resegmented again, so that the Dashboard shows who moved since then."""
+    backfilled and resegmented again, so that the Dashboard shows who moved since then.
+
+    ``model`` ``"raters"`` is the default demo with the rater sheets of :data:`RATERS`, copied
+    from Judgments as Excel's *Move or Copy* makes them, resegmented once more."""
+    if model == "raters":
+        # Rater sheets as Excel's Move or Copy makes them: the tests' fixtures do exactly that.
+        sys.path.insert(0, str(ROOT))
+        from tests.fixtures.books import copy_sheet, retype
+
+        (folder / "raters").mkdir(exist_ok=True)
+        data = demo_workbook(folder / "raters").read_bytes()
+        for sheet, typed in RATERS.items():
+            data = retype(copy_sheet(data, "Judgments", sheet), sheet, typed)
+        path = folder / "CRM_Demo_raters.xlsm"
+        path.write_bytes(data)
+        resegment_file(path, stamp=STAMP, as_of=DEFAULT_TODAY, backups=0)
+        return path
     path = folder / (DEMO_NAME if model == "parts-dealer" else f"CRM_Demo_{model}.xlsm")
     create_demo_workbook(path, customers=CUSTOMERS, seed=SEED, today=DEFAULT_TODAY, stamp=STAMP,
                          model=model)

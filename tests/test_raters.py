@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from fractions import Fraction
 
 import numpy as np
 import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from tests.fixtures.books import read_parts
+from tests.fixtures.books import copy_sheet, read_parts, retype
 from xlcrm import schema
-from xlcrm.book.read import read_grid, sheet_parts
+from xlcrm.book.read import read_grid
 from xlcrm.book.ribbon import write_zip
-from xlcrm.book.template import build_workbook, judgment_layout
+from xlcrm.book.template import build_workbook
 from xlcrm.book.write import write_result_sheets
 from xlcrm.cli import main
 from xlcrm.demo import make_ledger
@@ -79,61 +77,6 @@ def test_weighted_aggregation_is_the_weighted_geometric_mean() -> None:
 # A workbook with three raters
 
 LEDGER = make_ledger(60, seed=5, dirty=False)
-
-
-def copy_sheet(book: bytes, source: str, name: str) -> bytes:
-    """``source`` copied as a new last sheet ``name``, as Excel's *Move or Copy > Create a
-    copy* stores it: the same cells, formulas, formats and drop-downs; its own code name."""
-    parts = read_parts(book)
-    old = sheet_parts(book)[source]
-    numbers = [int(m.group(1)) for n in parts
-               if (m := re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", n))]
-    new = f"xl/worksheets/sheet{max(numbers) + 1}.xml"
-    parts[new] = re.sub(rb' codeName="[^"]*"', b"", parts[old]).replace(
-        b' tabSelected="1"', b"")
-    wb = parts["xl/workbook.xml"]
-    sheet_id = 1 + max(int(x) for x in re.findall(rb'sheetId="(\d+)"', wb))
-    rels = parts["xl/_rels/workbook.xml.rels"]
-    rid_numbers = re.findall(rb'Id="rId(\d+)"', rels)
-    rid = f"rId{1 + max(int(x) for x in rid_numbers)}"
-    pos = wb.index(b"</sheets>")
-    parts["xl/workbook.xml"] = (wb[:pos] + f'<sheet name="{name}" sheetId="{sheet_id}" '
-                                f'r:id="{rid}"/>'.encode() + wb[pos:])
-    pos = rels.index(b"</Relationships>")
-    parts["xl/_rels/workbook.xml.rels"] = rels[:pos] + (
-        f'<Relationship Id="{rid}" Type="http://schemas.openxmlformats.org/officeDocument/'
-        f'2006/relationships/worksheet" Target="/{new}"/>').encode() + rels[pos:]
-    ct = parts["[Content_Types].xml"]
-    pos = ct.index(b"</Types>")
-    parts["[Content_Types].xml"] = ct[:pos] + (
-        f'<Override PartName="/{new}" ContentType="application/vnd.openxmlformats-'
-        'officedocument.spreadsheetml.worksheet+xml"/>').encode() + ct[pos:]
-    return write_zip(parts)
-
-
-def retype(book: bytes, sheet: str, changes: dict[str, list[list[str | None]]]) -> bytes:
-    """Blocks' upper triangles typed anew on ``sheet``, and the lower triangle's cached
-    values as Excel leaves them after recalculating (1 / upper)."""
-    parts = read_parts(book)
-    part = sheet_parts(book)[sheet]
-    xml = parts[part].decode()
-    for block in judgment_layout(default_hierarchy()):
-        typed = changes.get(block.level)
-        cells = [(a, b) for a in range(block.n) for b in range(a + 1, block.n)] if typed else []
-        for i, j in cells:
-            upper = f"{chr(65 + block.first_col + j - 1)}{block.first_row + i}"
-            lower = f"{chr(65 + block.first_col + i - 1)}{block.first_row + j}"
-            m = re.search(rf'<c r="{upper}"( s="\d+")?[^>]*>.*?</c>', xml)
-            xml = (xml[: m.start()] + f'<c r="{upper}"{m.group(1) or ""} t="inlineStr"><is>'
-                   f"<t>{typed[i][j]}</t></is></c>" + xml[m.end():])
-            try:
-                value = 1 / float(Fraction(typed[i][j]))  # "1/5" -> 5.0
-            except (ValueError, ZeroDivisionError):
-                continue  # Excel would show #VALUE! below a typo; the cached value stays
-            xml = re.sub(rf'(<c r="{lower}"[^>]*>.*?<v>)[^<]*(</v>)',
-                         lambda m, v=value: f"{m.group(1)}{v!r}{m.group(2)}", xml, count=1)
-    parts[part] = xml.encode()
-    return write_zip(parts)
 
 
 ANNA = {"Groups": [[None, "1", "1/2"], [None, None, "1/2"], [None] * 3]}

@@ -759,10 +759,24 @@ def _dashboard_sheet(ws: Worksheet, groups: Sequence[str]) -> None:
         if c == 0:  # the blocks at the right (chart data) do not set their rows' heights
             _row_height(ws, r + 1, lines)
     _dashboard_text_rows(ws)
+    _judgment_cells(ws)
     _migration_cells(ws)
     _dashboard_charts(ws)
     _dashboard_formats(ws, headers)
     _dashboard_page(ws)
+
+
+def _judgment_cells(ws: Worksheet) -> None:
+    """The raters' and repairs' headers ("CR Judgments Anna") wrap on three-line rows in the
+    12-wide columns; the combined weights (a long text in C) wrap on two-line rows."""
+    for header in (report.DASH_RATERS_HEADER, report.DASH_REPAIRS_HEADER):
+        _row_height(ws, header[0] + 1, 3)
+        for col in range(1, len(DASH_WIDTHS) + 1):
+            ws.cell(row=header[0] + 1, column=col).alignment = HEADER_WRAP
+    for row in range(report.DASH_RATERS_HEADER[0] + 2,
+                     report.DASH_RATERS_HEADER[0] + 3 + report.MAX_GROUPS):
+        _row_height(ws, row, 2)
+        ws.cell(row=row, column=3).alignment = TEXT_WRAP
 
 
 def _migration_cells(ws: Worksheet) -> None:

@@ -88,15 +88,14 @@ def book_inputs(book: Workbook) -> WorkbookInput:
         problems.extend(ledger_cell_problems(read, book.error_cells(read.sheet)))
         return read.frame
 
-    if schema.HISTORY.casefold() not in {n.casefold() for n in names}:
-        ledger, settings = inputs_from_sheets(names, read_ledger, book.read_grid)
-        return WorkbookInput(ledger, settings, book, names, problems, read_history_sheet(book))
     # History (a run's rows per customer and run kept) is read on the second core while
     # the ledger is read here: at 100,000 customers it is as large as Customers.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        history = pool.submit(read_history_sheet, book.fork())
+        history = pool.submit(read_history_sheet, book.fork()) \
+            if schema.HISTORY.casefold() in {n.casefold() for n in names} else None
         ledger, settings = inputs_from_sheets(names, read_ledger, book.read_grid)
-        return WorkbookInput(ledger, settings, book, names, problems, history.result())
+        state = history.result() if history is not None else read_history_sheet(book)
+    return WorkbookInput(ledger, settings, book, names, problems, state)
 
 
 EXCEL_CELL_CHARS = 32_767

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+import zlib
 from datetime import date, datetime, time
 from pathlib import Path
 from xml.etree import ElementTree
@@ -623,3 +624,38 @@ def test_nullable_and_text_columns_with_gaps(book: Path, tmp_path: Path) -> None
     pd.testing.assert_frame_equal(frame, before)
     xml = read_parts(out)[sheet_part(read_parts(out), "Scores")]
     assert b'<c r="A2"><v>1</v></c>' in xml  # an integer, not 1.0
+
+
+def test_member_deflated_in_a_second_thread_reads_back_exactly() -> None:
+    """A part of many chunks is deflated in a thread while the next chunk is made: the bytes
+    inflate to exactly what was given, in order, with the CRC and size of all of it."""
+    from xlcrm.book import write as w
+
+    rng = np.random.default_rng(7)
+    chunks = [rng.integers(0, 256, size=int(n), dtype=np.uint8).tobytes() * 3
+              for n in rng.integers(1, 300_000, size=40)]
+    member = w._new_member("xl/worksheets/sheet9.xml", iter(chunks), None)
+    whole = b"".join(chunks)
+    assert zlib.decompress(bytes(member.raw), -15) == whole
+    assert (member.crc, member.usize) == (zlib.crc32(whole), len(whole))
+    single = w._new_member("a.xml", [b"<a/>"], None)
+    assert zlib.decompress(bytes(single.raw), -15) == b"<a/>"
+
+
+def test_member_whose_chunks_fail_raises_and_stops_its_thread() -> None:
+    """An error while making a chunk (a value that cannot be written) reaches the caller
+    and leaves no deflating thread behind."""
+    import threading
+
+    from xlcrm.book import write as w
+
+    def chunks():
+        for i in range(12):
+            yield b"x" * 100_000
+            if i == 6:
+                raise ValueError("Scores!C9: cannot write")
+
+    before = threading.active_count()
+    with pytest.raises(ValueError, match="cannot write"):
+        w._new_member("xl/worksheets/sheet9.xml", chunks(), None)
+    assert threading.active_count() == before

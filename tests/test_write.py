@@ -227,6 +227,37 @@ def test_text_column_writes_what_cell_by_cell_writes(texts: list[str | None]) ->
     assert writer._text_column(texts, "B", rows, 3) == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(few=st.lists(st.one_of(st.none(), _TEXT, st.text(max_size=12)), min_size=1, max_size=6),
+       picks=st.lists(st.integers(0, 5), min_size=64, max_size=200),
+       string_dtype=st.booleans())
+@example(few=["High", "Low", None, "", " lead", "a<b & _x0041_"], picks=list(range(6)) * 20,
+         string_dtype=False)
+def test_repeated_texts_write_what_cell_by_cell_writes(
+    few: list[str | None], picks: list[int], string_dtype: bool
+) -> None:
+    # A column of few distinct texts (Segments' High/Low, type names, strategies) is
+    # formatted once per distinct text: exactly the cells the one-cell path gives.
+    texts = [few[i % len(few)] for i in picks]
+    series = pd.Series(texts, dtype="string" if string_dtype else object)
+    writer = _CellWriter(_Styles(None), False, "Segments", {}, {})
+    rows = range(5, 5 + len(texts))
+    expected = ["" if not t else writer.text_cell(f"C{r}", t, 4)
+                for r, t in zip(rows, texts, strict=True)]
+    assert writer._plain_series(series, 2, rows, 4) == expected
+    assert writer._repeated_text(series, "C", rows, 4) in (None, expected)
+
+
+def test_repeated_texts_path_takes_categorical_columns_only() -> None:
+    writer = _CellWriter(_Styles(None), False, "Segments", {}, {})
+    rows = range(2, 202)
+    assert writer._repeated_text(pd.Series(["High", "Low"] * 100), "C", rows, None) is not None
+    assert writer._repeated_text(pd.Series([f"C{i}" for i in range(200)]), "C", rows,
+                                 None) is None  # IDs: every text once
+    assert writer._repeated_text(pd.Series([1.5, "x"] * 100, dtype=object), "C", rows,
+                                 None) is None  # a number among the texts
+
+
 def test_escape_text_examples() -> None:
     assert escape_text("a<b & c>d") == "a&lt;b &amp; c&gt;d"
     assert escape_text("x\x0by\x00") == "x_x000B_y_x0000_"

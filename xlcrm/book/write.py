@@ -661,11 +661,13 @@ class _CellWriter:
                 f"{self._where(ref)}: text of {len(value)} characters is longer than a cell "
                 f"holds ({MAX_TEXT})"
             )
+        return f'<c r="{ref}{self._text_rest(value, kept)}'
+
+    def _text_rest(self, value: str, kept: int | None) -> str:
+        """A text cell after its reference (``value`` not empty, not too long)."""
         space = ' xml:space="preserve"' if value[0].isspace() or value[-1].isspace() else ""
-        return (
-            f'<c r="{ref}"{self.s_attr(kept)} t="inlineStr"><is><t{space}>'
-            f"{escape_text(value)}</t></is></c>"
-        )
+        return (f'"{self.s_attr(kept)} t="inlineStr"><is><t{space}>'
+                f"{escape_text(value)}</t></is></c>")
 
     def int_cell(self, ref: str, value: int, kept: int | None) -> str:
         if not -MAX_EXACT_INT <= value <= MAX_EXACT_INT:
@@ -906,12 +908,40 @@ class _CellWriter:
             lambda at: self._plain_series(s.iloc[at], col, [rows[i] for i in at], default),
         )
 
+    def _repeated_text(self, s: pd.Series, letter: str, rows: Sequence[int],
+                       style: int | None) -> list[str] | None:
+        """A column of few distinct texts (High/Low, a type's name, its strategy, a region),
+        each formatted once; ``None`` for any other column.
+
+        Most Segments columns repeat a handful of texts down 100,000 rows: checking and
+        escaping each distinct text once, rather than every cell, halves their cost. The
+        cells are those :meth:`text_cell` writes one by one.
+        """
+        if len(s) < 64 or isinstance(s.dtype, pd.CategoricalDtype) or \
+                pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            return None
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        if len(uniques) * 8 > len(s):
+            return None
+        texts = uniques.tolist()
+        if any(type(t) is not str or len(t) > MAX_TEXT for t in texts):
+            return None  # numbers, dates or a text too long: the cell-by-cell path
+        rests = [self._text_rest(t, style) if t else "" for t in texts]
+        rests.append("")  # code -1: a missing value, a blank cell
+        head = f'<c r="{letter}'
+        return [f"{head}{r}{rest}" if rest else ""
+                for r, rest in zip(self._row_texts(rows), map(rests.__getitem__, codes.tolist()),
+                                   strict=True)]
+
     def _plain_series(self, s: pd.Series, col: int, rows: Sequence[int],
                       default: int | None) -> list[str]:
         """A column of a DataFrame in one style: whole-column fast paths by dtype."""
         dtype = s.dtype
         letter = column_letter(col)
         if isinstance(dtype, pd.api.extensions.ExtensionDtype) or dtype is np.dtype(object):
+            few = self._repeated_text(s, letter, rows, default)
+            if few is not None:
+                return few
             # Text, categories, nullable numbers (Int64, string): missing values as None,
             # so that a column of text or of numbers takes its whole-column path.
             values = s.to_numpy(dtype=object, copy=True)

@@ -51,7 +51,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from itertools import zip_longest
+from itertools import chain, repeat, zip_longest
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -1229,7 +1229,15 @@ def _block_shape(block: Block, sheet: str) -> tuple[int, int]:
 
 
 def _block_rows(block: Block, writer: _CellWriter) -> Iterator[tuple[range, list[str]]]:
-    """(1-based rows, the ``<c>`` elements of each row: ``""`` when blank) a slice at a time.
+    """(1-based rows, the ``<c>`` elements of each row: ``""`` when blank) a slice at a time."""
+    for rows, columns in _block_columns(block, writer):
+        yield rows, list(map("".join, zip(*columns, strict=True)))
+
+
+def _block_columns(block: Block, writer: _CellWriter
+                   ) -> Iterator[tuple[range, list[list[str]]]]:
+    """(1-based rows, the ``<c>`` elements of each column of those rows: ``""`` when blank) a
+    slice at a time.
 
     Cells are formatted a column at a time (one type test per column where the column has
     one type) for a slice of rows at a time (bounded memory).
@@ -1244,14 +1252,13 @@ def _block_rows(block: Block, writer: _CellWriter) -> Iterator[tuple[range, list
                 style = writer.kept.get((top + 1, col), writer.col_styles.get(col))
                 head.append(writer.cell(f"{column_letter(col)}{top + 1}", _header_value(name),
                                         style))
-            yield range(top + 1, top + 2), ["".join(head)]
+            yield range(top + 1, top + 2), [["".join(head)]]
             top += 1
         for start in range(0, len(values), _ROWS_PER_CHUNK):
             part = values.iloc[start : start + _ROWS_PER_CHUNK]
             rows = range(top + start + 1, top + start + 1 + len(part))
-            columns = [writer.series(part.iloc[:, j], left + j, rows)
-                       for j in range(part.shape[1])]
-            yield rows, list(map("".join, zip(*columns, strict=True)))
+            yield rows, [writer.series(part.iloc[:, j], left + j, rows)
+                         for j in range(part.shape[1])]
         return
     for start in range(0, len(values), _ROWS_PER_CHUNK):
         grid = values[start : start + _ROWS_PER_CHUNK]
@@ -1259,11 +1266,25 @@ def _block_rows(block: Block, writer: _CellWriter) -> Iterator[tuple[range, list
         columns = [writer.column(col_values, left + j, rows)
                    for j, col_values in enumerate(zip_longest(*grid))]
         if columns:
-            yield rows, list(map("".join, zip(*columns, strict=True)))
+            yield rows, columns
 
 
 def _header_value(name: Any) -> Any:
     return name if isinstance(name, str) else str(name)
+
+
+def _rows_text(rows: range, columns: list[list[str]], writer: _CellWriter) -> str:
+    """The ``<row>`` elements of a slice of one block's rows."""
+    heights = writer.heights
+    if not any("" in column for column in columns) and (
+            not heights or not any(r in heights for r in rows)):
+        # No row is blank and none has a height of its own (a slice of Scores or Segments):
+        # the row tags and the cells joined in one pass, in order.
+        opens = [f'<row r="{r}">' for r in writer._row_texts(rows)]
+        return "".join(chain.from_iterable(zip(opens, *columns, repeat("</row>"), strict=False)))
+    return "".join([f'<row r="{r}"{heights.get(r, "")}>{body}</row>'
+                    for r, body in zip(rows, map("".join, zip(*columns, strict=True)), strict=True)
+                    if body or r in heights])
 
 
 def _sheet_rows(blocks: list[Block], writer: _CellWriter) -> Iterator[str]:
@@ -1273,9 +1294,8 @@ def _sheet_rows(blocks: list[Block], writer: _CellWriter) -> Iterator[str]:
     heights = writer.heights
     if len(blocks) == 1:
         last = 0
-        for rows, bodies in _block_rows(blocks[0], writer):
-            text = "".join([f'<row r="{r}"{heights.get(r, "")}>{body}</row>'
-                            for r, body in zip(rows, bodies, strict=True) if body or r in heights])
+        for rows, columns in _block_columns(blocks[0], writer):
+            text = _rows_text(rows, columns, writer)
             last = rows[-1] if len(rows) else last
             if text:
                 yield text

@@ -21,6 +21,7 @@ from xlcrm import schema
 from xlcrm.book.append import append_rows
 from xlcrm.book.read import Workbook
 from xlcrm.book.save import safe_replace
+from xlcrm.book.sheet_worker import SheetWorker
 from xlcrm.book.sheets import analyse
 from xlcrm.book.write import Block, OldSheets, SheetContent, SheetData, write_result_sheets
 from xlcrm.errors import InputError, Problem
@@ -71,6 +72,7 @@ def _whole_sheet(rows: pd.DataFrame, new: bool) -> SheetData:
 def write_with_history(
     book: Workbook | bytes, target: Path, sheets: dict[str, SheetContent], state: HistorySheet,
     update: HistoryUpdate | None, *, old_sheets: OldSheets | None = None,
+    worker: SheetWorker | None = None,
 ) -> None:
     """Write the result ``sheets`` into ``target`` and record the run on History.
 
@@ -78,11 +80,12 @@ def write_with_history(
     rewrites History with the kept rows and the new ones when retention drops old runs;
     adds the sheet on the first run. Nothing is recorded when ``update.record`` is false.
     ``old_sheets``: the result sheets' old parts, read ahead (see
-    :class:`xlcrm.book.write.OldSheets`).
+    :class:`xlcrm.book.write.OldSheets`); ``worker``: a second process for the largest sheet
+    (:mod:`xlcrm.book.sheet_worker`).
     """
     if update is None or not update.record:
         write_result_sheets(book, target, sheets, owned=schema.RESULT_SHEETS,
-                            old_sheets=old_sheets)
+                            old_sheets=old_sheets, worker=worker)
         return
     history = state.history
     if not state.exists or update.keep is not None:
@@ -93,9 +96,10 @@ def write_with_history(
             update.rows[list(history.columns or schema.HISTORY_COLUMNS)]
         whole = {**sheets, state.sheet: _whole_sheet(rows, not state.exists)}
         write_result_sheets(book, target, whole, owned=(*schema.RESULT_SHEETS, state.sheet),
-                            old_sheets=old_sheets)
+                            old_sheets=old_sheets, worker=worker)
         return
-    write_result_sheets(book, target, sheets, owned=schema.RESULT_SHEETS, old_sheets=old_sheets)
+    write_result_sheets(book, target, sheets, owned=schema.RESULT_SHEETS, old_sheets=old_sheets,
+                        worker=worker)
     data = Path(target).read_bytes()
     columns = [c for c in history.columns if c in update.rows.columns]
     append_rows(data, target, {state.sheet: update.rows[columns]},

@@ -7,6 +7,7 @@ This is the file adapter behind the ``xlcrm`` command. The ribbon's adapter
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from xlcrm.book.demo_file import create_demo_workbook  # noqa: F401
 from xlcrm.book.history import HistorySheet, read_history_sheet, write_with_history
 from xlcrm.book.read import SheetTable, Workbook, open_workbook
 from xlcrm.book.save import safe_replace
+from xlcrm.book.sheet_worker import SheetWorker
 
 # re-exported: the sheet-agnostic half (also run by the ribbon and xlwings Lite)
 from xlcrm.book.sheets import (  # noqa: F401
@@ -223,19 +225,22 @@ def resegment_file(
     # (SegmentHistory is read, so it is checked like the ledger.)
     data = read_workbook(path, overwritten=schema.RESULT_SHEETS)
     old = OldSheets(data.book, schema.RESULT_SHEETS)  # read while the analysis runs
-    history = data.history or HistorySheet(empty_history(), exists=False)
-    results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp, as_of=as_of,
-                      orders=orders, history=history.history)
-    results.problems = [*data.problems, *results.problems]
-    if progress:
-        progress("Writing result sheets", 0.95)
-    sheets = result_sheets(results, source=path.name)
+    # started now, so that it has imported the writer by the time the results are ready
+    with SheetWorker.start(len(data.ledger.customers)) or contextlib.nullcontext() as worker:
+        history = data.history or HistorySheet(empty_history(), exists=False)
+        results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp,
+                          as_of=as_of, orders=orders, history=history.history)
+        results.problems = [*data.problems, *results.problems]
+        if progress:
+            progress("Writing result sheets", 0.95)
+        sheets = result_sheets(results, source=path.name)
 
-    def write(target: Path) -> None:
-        # Written from the very bytes that were read and analysed; the run recorded on History.
-        write_with_history(data.book, target, sheets, history, results.history, old_sheets=old)
+        def write(target: Path) -> None:
+            # Written from the very bytes read and analysed; the run recorded on History.
+            write_with_history(data.book, target, sheets, history, results.history,
+                               old_sheets=old, worker=worker)
 
-    safe_replace(path, write, backups=backups, expected_stamp=data.book.stamp)
+        safe_replace(path, write, backups=backups, expected_stamp=data.book.stamp)
     if progress:
         progress("Done", 1.0)
     return results

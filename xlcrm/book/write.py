@@ -42,6 +42,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import pickle
 import queue
 import re
 import struct
@@ -73,6 +74,7 @@ from xlcrm.book.read import (
     Workbook,
     rels_part,
 )
+from xlcrm.book.sheet_worker import Deflated, SheetJob, SheetWorker
 from xlcrm.errors import InputError, column_index, column_letter
 from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
 
@@ -351,6 +353,10 @@ class _Deflater:
 
 def _new_member(name: str, chunks: Iterable[bytes], like: _Member | None) -> _Member:
     """A deflated member from ``chunks``; date, time and attributes copied from ``like``."""
+    return _member(name, _deflated(chunks), like)
+
+
+def _deflated(chunks: Iterable[bytes]) -> Deflated:
     deflater = _Deflater()
     try:
         for chunk in chunks:
@@ -358,7 +364,12 @@ def _new_member(name: str, chunks: Iterable[bytes], like: _Member | None) -> _Me
         raw = deflater.finish()
     finally:
         deflater.stop()
-    crc, usize = deflater.crc, deflater.usize
+    return Deflated(deflater.crc, deflater.usize, raw)
+
+
+def _member(name: str, made: Deflated, like: _Member | None) -> _Member:
+    """The member of deflated bytes ``made``; date, time and attributes copied from ``like``."""
+    crc, usize, raw = made.crc, made.usize, made.raw
     encoded = name.encode("utf-8")
     flags = 0x800 if not name.isascii() else 0
     if like is None:
@@ -1645,6 +1656,62 @@ def open_package(data: bytes, label: str, purpose: str) -> tuple[zipfile.ZipFile
     return z, pkg, wb_part
 
 
+def make_sheet_member(job: SheetJob, *, elsewhere: bool = False) -> Deflated:
+    """One sheet's part, deflated (in this process, or ``elsewhere``: in a
+    :class:`SheetWorker`).
+
+    Raises
+    ------
+    StylesChangedError
+        Made ``elsewhere``, when the sheet needs a cell format the workbook lacks: the
+        caller then makes it itself, so that the format lands in the styles part it writes.
+    """
+    added = len(job.styles.added)
+    writer = _CellWriter(job.styles, job.date1904, job.sheet, job.kept, job.col_styles)
+    writer.heights = job.heights
+    made = _deflated(_sheet_chunks(job.split, job.blocks, writer, job.options))
+    if elsewhere and len(job.styles.added) != added:
+        raise StylesChangedError(job.sheet)
+    return made
+
+
+class StylesChangedError(Exception):
+    """A sheet made elsewhere needed a cell format this process must add."""
+
+
+MIN_CELLS_FOR_WORKER = 200_000
+"""Cells from which a sheet is worth sending to a worker process (pickling it and the pipe
+cost less than making it)."""
+
+
+def _job_cells(job: SheetJob) -> int:
+    return sum(int(np.prod(b.values.shape)) for b in job.blocks
+               if isinstance(b.values, pd.DataFrame))
+
+
+def _sheet_members(jobs: Sequence[SheetJob], likes: Sequence[_Member],
+                   worker: SheetWorker | None) -> list[_Member]:
+    """The members of ``jobs`` in order; the largest made by ``worker`` while this process
+    makes the others (or here, when the worker gives nothing back)."""
+    big = max(range(len(jobs)), key=lambda i: _job_cells(jobs[i]), default=None)
+    if worker is None or big is None or _job_cells(jobs[big]) < MIN_CELLS_FOR_WORKER:
+        big = None
+    else:
+        # Pickled now: the other sheets may add a date format to the shared styles.
+        worker.submit(pickle.dumps(jobs[big], protocol=pickle.HIGHEST_PROTOCOL))
+    members: list[_Member | None] = []
+    for i, (job, like) in enumerate(zip(jobs, likes, strict=True)):
+        members.append(None if i == big else _member_of(job, like, None))
+    if big is not None:
+        assert worker is not None
+        members[big] = _member_of(jobs[big], likes[big], worker.result())
+    return [m for m in members if m is not None]
+
+
+def _member_of(job: SheetJob, like: _Member, made: Deflated | None) -> _Member:
+    return _member(job.part, made or make_sheet_member(job), like)
+
+
 def write_result_sheets(
     src: str | os.PathLike[str] | bytes | Workbook,
     dst: str | os.PathLike[str],
@@ -1652,6 +1719,7 @@ def write_result_sheets(
     *,
     owned: Collection[str],
     old_sheets: OldSheets | None = None,
+    worker: SheetWorker | None = None,
 ) -> WriteReport:
     """Write ``src`` to ``dst`` with the cells of ``sheets`` regenerated, all else unchanged.
 
@@ -1670,6 +1738,9 @@ def write_result_sheets(
         against ever overwriting a ledger sheet).
     old_sheets : OldSheets, optional
         The replaced sheets' old parts, read beforehand from the same ``src`` Workbook.
+    worker : SheetWorker, optional
+        A second process that makes the largest sheet while this one makes the others
+        (:mod:`xlcrm.book.sheet_worker`); the file written is the same without it.
 
     Returns
     -------
@@ -1720,6 +1791,9 @@ def write_result_sheets(
         default=0,
     )
     replaced_entries: list[SheetEntry] = []
+    jobs: list[SheetJob] = []
+    likes: list[_Member] = []  # the replaced part (or the workbook's), for date and attributes
+    new_part_names: set[str] = set()
 
     for name, content in sheets.items():
         entry = by_fold.get(name.casefold())
@@ -1764,6 +1838,7 @@ def write_result_sheets(
             rid = f"rId{next_rid}"
             rids.add(rid)
             new_entries.append((name, next_sheet_id, rid, part))
+            new_part_names.add(part)
             next_sheet_id += 1
         col_styles = _col_styles(_child(split, "cols")) if options.keep_styles else {}
         if options.freeze_rows is not None:
@@ -1773,15 +1848,16 @@ def write_result_sheets(
             _set_child(split, "cols", _cols_xml(split.prefix, options.widths))
         for dropped in _DROPPED_WITH_CELLS:
             _set_child(split, dropped, None)
-        writer = _CellWriter(styles, date1904, sheet_name, kept, col_styles)
-        if options.keep_styles and entry is not None:
-            writer.heights = _kept_row_heights(styled, split.prefix, options.style_rows)
-        chunks = _sheet_chunks(split, blocks, writer, options)
-        if entry is not None:
-            # Compressed now, while the cells are generated: memory holds compressed bytes.
-            replaced[part] = _new_member(part, chunks, _raw_member(data, z.getinfo(part)))
+        heights = _kept_row_heights(styled, split.prefix, options.style_rows) \
+            if options.keep_styles and entry is not None else {}
+        jobs.append(SheetJob(part, split, blocks, options, styles, date1904, sheet_name, kept,
+                             col_styles, heights))
+        likes.append(_raw_member(data, z.getinfo(part)) if entry is not None else wb_like)
+    for job, member in zip(jobs, _sheet_members(jobs, likes, worker), strict=True):
+        if job.part in new_part_names:
+            new_parts.append(member)
         else:
-            new_parts.append(_new_member(part, chunks, wb_like))
+            replaced[job.part] = member
 
     changed: list[str] = []
     removed: list[str] = []

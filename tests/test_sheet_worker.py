@@ -1,0 +1,102 @@
+"""The second process that writes the largest result sheet (xlcrm.book.sheet_worker).
+
+Whatever the worker does (makes the sheet, cannot, dies), the file written is the one this
+process writes alone, byte for byte.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fixtures.books import QUICKSTART
+
+from xlcrm.book import write
+from xlcrm.book.sheet_worker import MIN_ROWS, SheetWorker
+from xlcrm.book.write import write_result_sheets
+
+
+def _frames(n: int) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(3)
+    scores = pd.DataFrame({"CustomerID": [f"C{i:06d}" for i in range(n)],
+                           **{f"S{j}": rng.random(n) * 100 for j in range(8)}})
+    scores.loc[::7, "S3"] = np.nan
+    segments = pd.DataFrame({"CustomerID": scores["CustomerID"],
+                             "Type": rng.choice(["Star", "Hidden gem", "<&> x_x0041_"], n),
+                             "Rank": np.arange(n)})
+    return {"Scores": scores, "Segments": segments}
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    path = tmp_path / "Book.xlsm"
+    shutil.copy(QUICKSTART, path)
+    return path
+
+
+def _written(book: Path, out: Path, sheets: dict[str, pd.DataFrame],
+             worker: SheetWorker | None) -> bytes:
+    write_result_sheets(book, out, sheets, owned=list(sheets), worker=worker)
+    return out.read_bytes()
+
+
+def test_a_sheet_made_by_the_worker_gives_the_same_file(book: Path, tmp_path: Path) -> None:
+    sheets = _frames(30_000)
+    alone = _written(book, tmp_path / "alone.xlsm", sheets, None)
+    worker = SheetWorker.start(MIN_ROWS)
+    assert worker is not None
+    made = []
+    result = worker.result
+
+    def seen():  # what the worker answered, for the test to know it was used
+        answer = result()
+        made.append(answer)
+        return answer
+
+    worker.result = seen  # type: ignore[method-assign]
+    with worker:
+        both = _written(book, tmp_path / "both.xlsm", sheets, worker)
+        again = _written(book, tmp_path / "again.xlsm", sheets, worker)  # a second job
+    assert made and all(m is not None for m in made) and len(made) == 2
+    assert both == alone and again == alone
+    assert worker._process.poll() == 0  # ended when closed
+
+
+def test_a_dead_worker_leaves_the_sheet_to_this_process(book: Path, tmp_path: Path) -> None:
+    sheets = _frames(30_000)
+    alone = _written(book, tmp_path / "alone.xlsm", sheets, None)
+    worker = SheetWorker.start(MIN_ROWS)
+    assert worker is not None
+    worker._process.kill()
+    worker._process.wait()
+    with worker:
+        assert _written(book, tmp_path / "dead.xlsm", sheets, worker) == alone
+
+
+def test_a_sheet_needing_a_new_date_format_is_made_here(book: Path, tmp_path: Path) -> None:
+    # The quickstart book has no date format: the sheet needs one added to styles.xml,
+    # which only this process writes; the worker declines and the file is the same.
+    sheets = _frames(30_000)
+    sheets["Scores"]["Since"] = pd.Timestamp("2024-01-31") + pd.to_timedelta(
+        np.arange(30_000) % 900, unit="D")
+    alone = _written(book, tmp_path / "alone.xlsm", sheets, None)
+    with SheetWorker.start(MIN_ROWS) as worker:
+        assert _written(book, tmp_path / "dates.xlsm", sheets, worker) == alone
+
+
+def test_an_unwritable_value_raises_here_naming_its_cell(book: Path, tmp_path: Path) -> None:
+    sheets = _frames(30_000)
+    sheets["Scores"]["Big"] = np.full(30_000, 2**60, dtype=np.int64).astype(object)
+    with SheetWorker.start(MIN_ROWS) as worker, pytest.raises(ValueError, match=r"Scores!"):
+        write_result_sheets(book, tmp_path / "x.xlsm", sheets, owned=list(sheets),
+                            worker=worker)
+
+
+def test_no_worker_where_it_would_not_pay(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SheetWorker.start(MIN_ROWS - 1) is None
+    monkeypatch.setenv("XLCRM_NO_WORKER", "1")
+    assert SheetWorker.start(10 * MIN_ROWS) is None
+    assert write.MIN_CELLS_FOR_WORKER > 0

@@ -1,0 +1,167 @@
+"""A second Python process that writes one large result sheet while this one writes the others.
+
+Making a sheet's XML is Python work that holds the interpreter's lock, so a thread cannot do
+it beside another: at 100,000 customers the Scores and Segments sheets take about 0.8 s of
+one core each. A worker process started when the workbook is read (it imports pandas and the
+writer while the analysis runs) makes the largest sheet's part, deflated, while this process
+makes the rest; on a machine with two cores the write takes about the time of the larger
+sheet instead of the sum.
+
+The worker is an optimisation, never a dependency: it is not started on one core, in a
+frozen application or for a small workbook, and whenever it cannot start, fails, dies or
+answers with something unexpected, the caller makes the sheet itself, exactly as it would
+have without a worker (a value that cannot be written raises there, naming its cell). Jobs
+and answers travel as pickles over the worker's own pipes, between two processes of the
+same installation.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+MIN_ROWS = 20_000
+"""Customers from which a worker pays for its start (about 0.7 s of the other core)."""
+
+
+@dataclass
+class SheetJob:
+    """Everything :func:`xlcrm.book.write.make_sheet_member` needs to make one sheet's part."""
+
+    part: str
+    split: Any  # xlcrm.book.write._SheetXml
+    blocks: list[Any]  # xlcrm.book.write.Block
+    options: Any  # xlcrm.book.write.SheetData
+    styles: Any  # xlcrm.book.write._Styles
+    date1904: bool
+    sheet: str
+    kept: dict[tuple[int, int], int]
+    col_styles: dict[int, int]
+    heights: dict[int, str]
+
+
+@dataclass
+class Deflated:
+    """A part made by the worker: its deflated bytes, CRC-32 and size."""
+
+    crc: int
+    usize: int
+    raw: bytes
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+class SheetWorker:
+    """A started worker process (see the module doc). Use :meth:`start`, then give it to
+    :func:`xlcrm.book.write.write_result_sheets`; :meth:`close` ends it."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+        self._answer: Deflated | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, customers: int) -> SheetWorker | None:
+        """A worker for a workbook of ``customers`` customers, or ``None`` where it would not
+        pay or cannot run."""
+        if customers < MIN_ROWS or (os.cpu_count() or 1) < 2 or getattr(sys, "frozen", False) \
+                or os.environ.get("XLCRM_NO_WORKER"):
+            return None
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [_package_root(), *filter(None, [env.get("PYTHONPATH")])])
+        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console window on Windows
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "xlcrm.book.sheet_worker"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                creationflags=flags)
+        except OSError:
+            return None
+        return cls(process)
+
+    def submit(self, job: bytes) -> None:
+        """Send a pickled :class:`SheetJob` and wait for its answer in a thread (the pipe
+        does not keep this process from making the other sheets)."""
+        self._thread = threading.Thread(target=self._exchange, args=(job,), daemon=True)
+        self._thread.start()
+
+    def _exchange(self, job: bytes) -> None:
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(job)
+            stdin.flush()
+            answer = pickle.load(stdout)
+        except Exception:  # a dead or broken worker: the caller makes the sheet itself
+            return
+        if isinstance(answer, Deflated):
+            self._answer = answer
+
+    def result(self) -> Deflated | None:
+        """The part made for the job submitted, or ``None``: then make it yourself."""
+        if self._thread is None:
+            return None
+        self._thread.join()
+        self._thread = None
+        answer, self._answer = self._answer, None
+        return answer
+
+    def close(self) -> None:
+        """End the worker (it exits when its input closes; killed if it does not)."""
+        try:
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+            self._process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self._process.kill()
+            self._process.wait()
+        finally:
+            if self._process.stdout is not None:
+                self._process.stdout.close()
+
+    def __enter__(self) -> SheetWorker:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _serve(jobs: BinaryIO, answers: BinaryIO) -> None:
+    from xlcrm.book.write import make_sheet_member
+
+    while True:
+        try:
+            job = pickle.load(jobs)
+        except EOFError:
+            return
+        try:
+            answer: object = make_sheet_member(job, elsewhere=True)
+        except Exception as exc:  # the caller makes the sheet itself and meets the error there
+            answer = repr(exc)
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+
+
+def main() -> None:
+    """The worker: answers on a copy of standard output, which itself goes to the null
+    device, so that nothing a library prints can garble an answer."""
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
+    import xlcrm.book.write  # noqa: F401  (imported now, while the caller still analyses)
+
+    _serve(sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    main()

@@ -249,6 +249,16 @@ def test_breakdown_known_answers():
     assert folded.Customers.sum() == 5
 
 
+def test_group_labels_trim_and_blank_each_kind_of_missing():
+    from xlcrm.operations.breakdown import _group_labels
+
+    values = pd.Series(["Ann ", "Ann", np.nan, 7, None, "", pd.NA, " Bob"] * 20, dtype=object)
+    labels = _group_labels(values)
+    assert labels.tolist()[:8] == ["Ann", "Ann", BLANK_GROUP, "7", BLANK_GROUP, BLANK_GROUP,
+                                   BLANK_GROUP, "Bob"]
+    assert labels.index.equals(values.index)
+
+
 def test_ribbon_share_for_one_manager(demo, tmp_path):
     import udfs.ribbon as ribbon
 

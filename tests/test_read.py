@@ -311,3 +311,40 @@ def test_formatting_far_away_is_harmless(tmp_path: Path) -> None:
     wb.active["XFD1048576"].font = Font(bold=True)  # the dimension now spans the whole sheet
     wb.save(tmp_path / "fmt.xlsx")
     assert read_sheet(tmp_path / "fmt.xlsx", "Sheet").frame["CustomerID"].tolist() == [5.0]
+
+
+def _zip_of(name: str, body: bytes, *, bad_crc: bool = False) -> io.BytesIO:
+    import struct
+    import zipfile
+    import zlib
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, body)
+    data = buf.getvalue()
+    if bad_crc:  # the same wrong checksum in the local header and the central directory
+        crc = struct.pack("<I", zlib.crc32(body))
+        data = data.replace(crc, struct.pack("<I", zlib.crc32(body) ^ 1))
+    return io.BytesIO(data)
+
+
+def test_parts_inflated_ahead_in_a_thread_read_exactly_and_fail_as_a_read_fails() -> None:
+    import threading
+    import zipfile
+
+    from xlcrm.book.package import AHEAD_BYTES, inflated_chunks
+
+    rng = np.random.default_rng(5)
+    body = rng.integers(0, 40, size=3 * AHEAD_BYTES, dtype=np.uint8).tobytes()
+    before = threading.active_count()
+    with zipfile.ZipFile(_zip_of("xl/big.xml", body)) as z:
+        info = z.getinfo("xl/big.xml")
+        assert b"".join(inflated_chunks(z, info, 1 << 20)) == body
+        for i, _ in enumerate(inflated_chunks(z, info, 1 << 16)):  # a reader stopping early
+            if i == 3:
+                break
+    with zipfile.ZipFile(_zip_of("xl/big.xml", body, bad_crc=True)) as z, \
+            pytest.raises(zipfile.BadZipFile, match="CRC"):
+        for _ in inflated_chunks(z, z.getinfo("xl/big.xml")):
+            pass
+    assert threading.active_count() == before

@@ -32,12 +32,15 @@ The message says to open the file in Excel (which repairs it) and save it again.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import posixpath
+import queue
 import re
+import threading
 import zipfile
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from xml.etree import ElementTree
 from xml.parsers import expat
@@ -186,6 +189,53 @@ class _Extent:
         return max(self.max_row, _SMALL_ROWS) * width
 
 
+AHEAD_BYTES = 4 << 20
+"""Parts larger than this are inflated in a thread, ahead of whoever reads them."""
+
+
+def inflated_chunks(z: zipfile.ZipFile, info: zipfile.ZipInfo, size: int = _CHUNK
+                    ) -> Iterator[bytes]:
+    """The inflated bytes of part ``info``, ``size`` at a time (zipfile checks its CRC and
+    size at the end, raising :class:`zipfile.BadZipFile`).
+
+    A large part is inflated in a second thread a few chunks ahead: zlib releases Python's
+    lock, so the caller scans or parses one chunk while the next is inflated (a 100 MB
+    sheet's inflate, 0.25 s, then costs almost nothing). Errors are raised in the caller's
+    thread, in order, as a plain read would raise them. Nothing else may read ``z`` until
+    the iteration ends.
+    """
+    if info.file_size <= AHEAD_BYTES:
+        with z.open(info) as f:
+            while chunk := f.read(size):
+                yield chunk
+        return
+    ahead: queue.Queue[bytes | BaseException | None] = queue.Queue(4)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            with z.open(info) as f:
+                while not stop.is_set() and (chunk := f.read(size)):
+                    ahead.put(chunk)
+            ahead.put(None)
+        except BaseException as exc:  # raised in the caller's thread
+            ahead.put(exc)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # let a reader blocked on a full queue see the stop
+            with contextlib.suppress(queue.Empty):
+                ahead.get(timeout=0.05)
+        thread.join()
+
+
 def _check_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> PartScan | None:
     """Inflate one part in chunks: checksum, real size, and (XML) well-formedness, no DTD.
 
@@ -199,20 +249,19 @@ def _check_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> PartSc
     extent = _Extent() if xml else None
     seen, tail = 0, b""
     try:
-        with z.open(info) as f:
-            while chunk := f.read(_CHUNK):
-                seen += len(chunk)
-                if extent is not None:  # (a reference cut by the chunk border: the overlap)
-                    extent.scan(tail + chunk)
-                    tail = chunk[-_OVERLAP:]
-                if seen > MAX_PART_BYTES:  # unreachable through zipfile, kept as the bound
-                    raise damaged(label, f"part {info.filename} inflates beyond "
-                                  f"{_mib(MAX_PART_BYTES)}")
-                if parser is not None:
-                    try:
-                        parser.Parse(chunk, False)
-                    except _PrologDoneError:
-                        parser = None  # the rest is only inflated: checksum and size
+        for chunk in inflated_chunks(z, info):
+            seen += len(chunk)
+            if extent is not None:  # (a reference cut by the chunk border: the overlap)
+                extent.scan(tail + chunk)
+                tail = chunk[-_OVERLAP:]
+            if seen > MAX_PART_BYTES:  # unreachable through zipfile, kept as the bound
+                raise damaged(label, f"part {info.filename} inflates beyond "
+                              f"{_mib(MAX_PART_BYTES)}")
+            if parser is not None:
+                try:
+                    parser.Parse(chunk, False)
+                except _PrologDoneError:
+                    parser = None  # the rest is only inflated: checksum and size
         if parser is not None:
             parser.Parse(b"", True)
     except RefusedPartError as exc:

@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from xml.parsers import expat
 
+from xlcrm.book.package import inflated_chunks
 from xlcrm.book.read import workbook_sheet_names
 from xlcrm.book.stamp import FileStamp
 from xlcrm.book.temps import (  # noqa: F401  (clean_stale_temps re-exported)
@@ -179,10 +180,9 @@ def _read_back(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     with those the writer computed from what it generated; XML must be well formed."""
     parser = expat.ParserCreate() if _is_xml_part(info.filename) else None
     try:
-        with z.open(info) as stream:
-            while chunk := stream.read(_CHUNK):
-                if parser is not None:
-                    parser.Parse(chunk, False)
+        for chunk in inflated_chunks(z, info, _CHUNK):
+            if parser is not None:
+                parser.Parse(chunk, False)
         if parser is not None:
             parser.Parse(b"", True)
     except expat.ExpatError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -72,6 +73,11 @@ def read_workbook(path: Path, *, overwritten: Collection[str] = ()) -> WorkbookI
     return book_inputs(open_workbook(Path(path), overwritten=overwritten))
 
 
+READING_THREADS = 2
+"""Threads reading the other ledgers and History beside Customers (a machine's two cores
+are busy: calamine's parse of each sheet runs without Python's lock)."""
+
+
 def book_inputs(book: Workbook) -> WorkbookInput:
     """The ledger and settings of an opened workbook file (see :func:`read_workbook`).
 
@@ -83,18 +89,34 @@ def book_inputs(book: Workbook) -> WorkbookInput:
     names = tuple(book.sheet_names)
     problems: list[Problem] = []
 
-    def read_ledger(sheet: str) -> pd.DataFrame:
-        table = book.ledger_table(sheet, schema.CUSTOMER_ID)
-        read = (book.read_table(table.name, text_columns=LEDGER_TEXT_COLUMNS) if table
-                else book.read_sheet(sheet, text_columns=LEDGER_TEXT_COLUMNS))
-        problems.extend(ledger_cell_problems(read, book.error_cells(read.sheet)))
-        return read.frame
+    def read_one(reader: Workbook, sheet: str) -> tuple[pd.DataFrame, list[Problem]]:
+        table = reader.ledger_table(sheet, schema.CUSTOMER_ID)
+        read = (reader.read_table(table.name, text_columns=LEDGER_TEXT_COLUMNS) if table
+                else reader.read_sheet(sheet, text_columns=LEDGER_TEXT_COLUMNS))
+        return read.frame, ledger_cell_problems(read, reader.error_cells(read.sheet))
 
-    # History (a run's rows per customer and run kept) is read on the second core while
-    # the ledger is read here: at 100,000 customers it is as large as Customers.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        history = pool.submit(read_history_sheet, book.fork()) \
-            if schema.HISTORY.casefold() in {n.casefold() for n in names} else None
+    # The other ledgers (orders, contacts: often larger than Customers) and History (a
+    # run's rows per customer and run kept) are read on the second core while Customers and
+    # the settings are read here: calamine parses a sheet without holding Python's lock.
+    folded = {n.casefold() for n in names}
+    beside = [s for s in LEDGER_COLUMNS if s != schema.CUSTOMERS and s in names]
+    has_history = schema.HISTORY.casefold() in folded
+    local = threading.local()  # each reading thread its own calamine reader (Workbook.fork)
+
+    def forked() -> Workbook:
+        if not hasattr(local, "book"):
+            local.book = book.fork()
+        return local.book
+
+    with ThreadPoolExecutor(max_workers=READING_THREADS) as pool:
+        ahead = {s: pool.submit(lambda s=s: read_one(forked(), s)) for s in beside}
+        history = pool.submit(lambda: read_history_sheet(forked())) if has_history else None
+
+        def read_ledger(sheet: str) -> pd.DataFrame:
+            frame, found = ahead[sheet].result() if sheet in ahead else read_one(book, sheet)
+            problems.extend(found)  # in the order of the sheets, as read one by one
+            return frame
+
         ledger, settings = inputs_from_sheets(names, read_ledger, book.read_grid)
         state = history.result() if history is not None else read_history_sheet(book)
     return WorkbookInput(ledger, settings, book, names, problems, state)

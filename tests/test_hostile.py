@@ -272,6 +272,23 @@ def test_error_values_are_problems_named_by_cell(sound: bytes, tmp_path: Path) -
     assert "#N/A in Customers!J16" in text and "#DIV/0! in Customers!K5" in text
 
 
+def test_problems_of_ledgers_read_side_by_side_keep_the_order_of_the_sheets(
+        sound: bytes, tmp_path: Path) -> None:
+    # Transactions and the other ledgers are read in threads beside Customers: their
+    # problems still come after Customers', sheet by sheet, as when read one by one.
+    from hostile import parts_of, set_cell, zip_of
+
+    parts = parts_of(sound)
+    set_cell(parts, "Customers", "J16", b'<c r="J16" t="e"><v>#N/A</v></c>')
+    set_cell(parts, "Transactions", "C3", b'<c r="C3" t="e"><v>#VALUE!</v></c>')
+    set_cell(parts, "Interactions", "A4", b'<c r="A4" t="e"><v>#REF!</v></c>')
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(zip_of(parts))
+    where = [p.where for p in check_file(book) if "Excel error value" in p.message and p.where in (
+        "Customers!J16", "Transactions!C3", "Interactions!A4")]
+    assert where == ["Customers!J16", "Transactions!C3", "Interactions!A4"]
+
+
 def test_over_long_text_is_a_check_problem(sound: bytes, tmp_path: Path) -> None:
     from hostile import long_name
 

@@ -99,4 +99,4 @@ def test_no_worker_where_it_would_not_pay(monkeypatch: pytest.MonkeyPatch) -> No
     assert SheetWorker.start(MIN_ROWS - 1) is None
     monkeypatch.setenv("XLCRM_NO_WORKER", "1")
     assert SheetWorker.start(10 * MIN_ROWS) is None
-    assert write.MIN_CELLS_FOR_WORKER > 0
+    assert 0 < write.MIN_CELLS_FOR_WORKER < write.MAX_CELLS_FOR_WORKER

@@ -1682,6 +1682,9 @@ class StylesChangedError(Exception):
 MIN_CELLS_FOR_WORKER = 200_000
 """Cells from which a sheet is worth sending to a worker process (pickling it and the pipe
 cost less than making it)."""
+MAX_CELLS_FOR_WORKER = 10_000_000
+"""Cells beyond which a sheet stays here: the worker holds a copy of the sheet's table (about
+100 MB at this size), and memory matters more than time for the largest workbooks."""
 
 
 def _job_cells(job: SheetJob) -> int:
@@ -1694,7 +1697,8 @@ def _sheet_members(jobs: Sequence[SheetJob], likes: Sequence[_Member],
     """The members of ``jobs`` in order; the largest made by ``worker`` while this process
     makes the others (or here, when the worker gives nothing back)."""
     big = max(range(len(jobs)), key=lambda i: _job_cells(jobs[i]), default=None)
-    if worker is None or big is None or _job_cells(jobs[big]) < MIN_CELLS_FOR_WORKER:
+    if worker is None or big is None or not (
+            MIN_CELLS_FOR_WORKER <= _job_cells(jobs[big]) <= MAX_CELLS_FOR_WORKER):
         big = None
     else:
         # Pickled now: the other sheets may add a date format to the shared styles.

@@ -348,3 +348,21 @@ def test_parts_inflated_ahead_in_a_thread_read_exactly_and_fail_as_a_read_fails(
         for _ in inflated_chunks(z, z.getinfo("xl/big.xml")):
             pass
     assert threading.active_count() == before
+
+
+_CELL = st.one_of(st.text(max_size=4), st.floats(allow_nan=False), st.integers(-10**6, 10**6),
+                  st.booleans(), st.dates().map(lambda d: d),
+                  st.datetimes().map(lambda d: d))
+
+
+@given(values=st.lists(_CELL, max_size=12))
+def test_column_kinds_answer_as_the_value_by_value_types_do(values: list) -> None:
+    # The reader asks "any text?", "only numbers?", "only dates?" of each column; the one
+    # C pass of pandas' inference must answer as the types of the values one by one do.
+    from xlcrm.book.tables import _kinds
+
+    arr = np.array(values + [None], dtype=object)[:-1]  # an object array, even of lists
+    types, kinds = set(map(type, arr)), _kinds(arr)
+    assert (str in kinds) == (str in types)
+    assert (kinds <= {float, int}) == (types <= {float, int})
+    assert (kinds <= {date, datetime}) == (types <= {date, datetime})

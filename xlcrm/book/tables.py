@@ -92,14 +92,34 @@ def _header_text(value: Any) -> str:
     return "" if text is None else text.strip()
 
 
+# What pandas' C-level type inference says of a column, as the set of Python types in it;
+# any other answer (a mix) is found one value at a time.
+_INFERRED: dict[str, set[type]] = {
+    "string": {str}, "floating": {float}, "integer": {int}, "mixed-integer-float": {int, float},
+    "boolean": {bool}, "empty": set(),
+}
+
+
+def _kinds(values: np.ndarray) -> set[type]:
+    """The types of the values of an object array (one C pass where they are of one kind)."""
+    found = _INFERRED.get(pd.api.types.infer_dtype(values, skipna=False))
+    if found is None or (found and type(values[0]) not in found):  # subclasses: look closer
+        return set(map(type, values))
+    return found
+
+
 def _convert_column(values: np.ndarray, filled: np.ndarray, text: bool) -> Any:
     """One column of raw calamine values (an object array, ``""`` for blank) to frame data.
 
     ``filled`` marks the non-blank cells.
     """
     if text:
+        if _kinds(values) == {str}:  # as_text of each: the text itself, None for blank
+            out = values.copy()
+            out[~filled] = None
+            return out
         return np.array([as_text(v) for v in values], dtype=object)
-    kinds = set(map(type, values[filled]))
+    kinds = _kinds(values[filled])
     if kinds and kinds <= {float, int}:
         out = values.copy()
         out[~filled] = np.nan
@@ -188,7 +208,7 @@ def table_from_rows(
     for name, c in columns.items():
         values = np.ascontiguousarray(grid[:, c])
         arrays[name] = values
-        if str in set(map(type, values)):
+        if str in _kinds(values):
             filled[name] = np.asarray(values != "", dtype=bool)
         else:  # no text at all, so no blank (calamine gives "" for blank cells)
             filled[name] = np.ones(n, dtype=bool)

@@ -96,6 +96,11 @@ def test_an_unwritable_value_raises_here_naming_its_cell(book: Path, tmp_path: P
 
 
 def test_no_worker_where_it_would_not_pay(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xlcrm.book.sheet_worker import _is_python
+
+    assert _is_python("/usr/bin/python3.11") and _is_python(r"C:\Python311\pythonw.exe")
+    assert not _is_python(r"C:\Program Files\Microsoft Office\EXCEL.EXE")
+    assert not _is_python("") and not _is_python(None)
     assert SheetWorker.start(MIN_ROWS - 1) is None
     monkeypatch.setenv("XLCRM_NO_WORKER", "1")
     assert SheetWorker.start(10 * MIN_ROWS) is None

@@ -55,6 +55,13 @@ class Deflated:
     raw: bytes
 
 
+def _is_python(executable: str | None) -> bool:
+    """Whether ``executable`` is a Python interpreter (not a frozen application, or a host
+    program embedding Python, whose own executable would start something else)."""
+    name = (executable or "").replace("\\", "/").rsplit("/", 1)[-1]  # either OS's separator
+    return not getattr(sys, "frozen", False) and name.lower().startswith("python")
+
+
 def _package_root() -> str:
     return str(Path(__file__).resolve().parents[2])
 
@@ -72,8 +79,8 @@ class SheetWorker:
     def start(cls, customers: int) -> SheetWorker | None:
         """A worker for a workbook of ``customers`` customers, or ``None`` where it would not
         pay or cannot run."""
-        if customers < MIN_ROWS or (os.cpu_count() or 1) < 2 or getattr(sys, "frozen", False) \
-                or os.environ.get("XLCRM_NO_WORKER"):
+        if customers < MIN_ROWS or (os.cpu_count() or 1) < 2 or os.environ.get(
+                "XLCRM_NO_WORKER") or not _is_python(sys.executable):
             return None
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -84,7 +91,7 @@ class SheetWorker:
                 [sys.executable, "-m", "xlcrm.book.sheet_worker"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                 creationflags=flags)
-        except OSError:
+        except (OSError, ValueError):
             return None
         return cls(process)
 

@@ -895,6 +895,13 @@ def abc_summary(by_abc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(ABC_SUMMARY_COLUMNS))
 
 
+def _carried(columns: dict[str, object]) -> list[pd.Series]:
+    """Carried columns as Series of their own dtype: an object array of text is not
+    inferred as pandas text (a copy of every cell)."""
+    return [pd.Series(values, dtype=values.dtype, copy=False)  # type: ignore[attr-defined]
+            for values in columns.values()]
+
+
 def result_tables(
     kept: pd.DataFrame,
     scores: ScoreResult,
@@ -921,12 +928,11 @@ def result_tables(
     n = len(kept)
     if ids is None:
         ids = kept[schema.CUSTOMER_ID].astype("string").str.strip()
-    names = kept[schema.CUSTOMER_NAME] if schema.CUSTOMER_NAME in kept.columns else None
     # Series, not object arrays: pandas would scan every text again to infer its type.
     lead = {
         schema.CUSTOMER_ID: pd.Series(ids.to_numpy(dtype=object), dtype=object, copy=False),
-        schema.CUSTOMER_NAME: pd.Series(names.to_numpy() if names is not None
-                                        else np.full(n, None), dtype=object, copy=False),
+        # Names as the ledger holds them (see carried_columns: no string per cell).
+        schema.CUSTOMER_NAME: _carried(carried_columns(kept, (schema.CUSTOMER_NAME,)))[0],
     }
     # Only the analysed customers were scored: rank and percentile are among them.
     tail = {
@@ -939,8 +945,8 @@ def result_tables(
     }
     # Side by side without consolidating the score blocks into a copy (1 M customers).
     scores_table = pd.concat(
-        [pd.DataFrame(lead), scores.indicator_scores.reset_index(drop=True),
-         scores.group_scores.reset_index(drop=True), pd.DataFrame(tail)],
+        [pd.DataFrame(lead, copy=False), scores.indicator_scores.reset_index(drop=True),
+         scores.group_scores.reset_index(drop=True), pd.DataFrame(tail, copy=False)],
         axis=1,
     )
 
@@ -978,8 +984,7 @@ def result_tables(
     cluster = pd.array(profiles.labels + 1, dtype="Int64")
     cluster[profiles.labels < 0] = pd.NA
     seg["Cluster"] = cluster
-    for column, values in carried_columns(kept).items():
-        seg[column] = pd.Series(values, dtype=object, copy=False)
+    seg.update(zip(schema.BREAKDOWN_COLUMNS, _carried(carried_columns(kept)), strict=True))
     owner_of = np.full(size + 1, None, dtype=object)
     for t in types:
         if t.number <= size:

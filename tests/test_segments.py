@@ -757,3 +757,27 @@ def test_verdict_does_not_rest_on_p_alone() -> None:
     assert anova["PValue"] < 0.001
     assert anova["Magnitude"] == "negligible"
     assert anova["Verdict"] == "differ in name only: the effect is negligible"
+
+
+@pytest.mark.parametrize("kind", ["continuous", "few values", "rounded", "one value"])
+def test_kruskal_wallis_is_scipys_to_the_last_bit(kind):
+    import warnings
+
+    from scipy import stats
+
+    from xlcrm.value.segments import kruskal_wallis
+
+    rng = np.random.default_rng(len(kind))
+    for _ in range(40):
+        samples = []
+        for _ in range(int(rng.integers(2, 9))):
+            m = int(rng.integers(2, 400))
+            samples.append({"continuous": rng.random(m) * 100,
+                            "few values": rng.integers(0, 4, m).astype(float),
+                            "rounded": np.round(rng.normal(50, 10, m), 1),
+                            "one value": np.full(m, 7.0)}[kind])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy warns about constant input
+            expected = [float(v) for v in stats.kruskal(*samples)[:2]]
+        # equal, NaN and infinities included (one value: nothing to rank, as scipy says)
+        np.testing.assert_array_equal(kruskal_wallis(*samples), expected)

@@ -394,6 +394,19 @@ def _equal_issue(valid_values: np.ndarray) -> CellIssue:
     )
 
 
+def tie_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sort order of finite ``values`` and its runs of equal values.
+
+    Returns ``(order, starts, counts)``: ``values[order]`` ascending (an unstable sort:
+    the order within a run of equal values is arbitrary), and the position in that order
+    where each run starts and how long it is.
+    """
+    order = np.argsort(values)
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return order, starts, np.diff(np.r_[starts, values.size])
+
+
 def tie_ranks(values: np.ndarray, *, bounds: bool = False) -> tuple[np.ndarray, ...]:
     """1-based ascending ranks of finite ``values``, ties sharing the mean of their ranks.
 
@@ -405,10 +418,7 @@ def tie_ranks(values: np.ndarray, *, bounds: bool = False) -> tuple[np.ndarray, 
     percentile indicator and for the value rank on up to 1 048 576 customers.
     """
     n = values.size
-    order = np.argsort(values)
-    ordered = values[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    counts = np.diff(np.r_[starts, n])
+    order, starts, counts = tie_groups(values)
     low = starts + 1.0
     high = starts + counts.astype(float)
     out = []

@@ -29,6 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from xlcrm.errors import InputError, Problem
+from xlcrm.value.scoring import tie_groups
 from xlcrm.value.strategies import (
     ABC_CLASSES,
     DEFAULT_TYPES,
@@ -997,6 +998,33 @@ def _type_keys(types: npt.ArrayLike) -> np.ndarray:
     return _as_float(np.asarray(types, dtype=object), "types")
 
 
+def kruskal_wallis(*samples: np.ndarray) -> tuple[float, float]:
+    """Kruskal-Wallis H (tie-corrected) and its p-value, of two or more samples of finite
+    scores.
+
+    The figures of ``scipy.stats.kruskal`` to the last bit (tested: the same ranks, tie
+    counts and sums in the same order), ranked by one unstable sort where scipy sorts
+    stably: 0.5 s of the run at 1,048,576 customers for the three dimensions, now half.
+    When every score is the same there is nothing to rank: H is not finite, as scipy's.
+    """
+    from scipy import special  # here, not at the top: see the module docstring
+
+    sizes = [len(sample) for sample in samples]
+    total = sum(sizes)
+    data = np.concatenate(samples).astype(float, copy=False)
+    order, starts, counts = tie_groups(data)
+    ranked = np.empty(total)
+    ranked[order] = np.repeat(starts + 1.0 + (counts - 1.0) / 2, counts)
+    ties = np.zeros(total)
+    ties[starts] = counts
+    correction = 1 - np.sum(ties**3 - ties) / (total**3 - total)
+    ends = np.cumsum([0, *sizes])
+    ssbn = sum(np.sum(ranked[ends[i]:ends[i + 1]]) ** 2 / sizes[i] for i in range(len(sizes)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        h = (12.0 / (total * (total + 1)) * ssbn - 3 * (total + 1)) / correction
+    return float(h), float(special.chdtrc(np.asarray(len(sizes) - 1, dtype=float), h))
+
+
 def validate_segments(
     group_scores: pd.DataFrame,
     high: pd.DataFrame,
@@ -1130,7 +1158,7 @@ def validate_segments(
         used = sum(len(m) for m in samples)
         for test, func, effect in (
             ("ANOVA (types)", stats.f_oneway, "eta squared"),
-            ("Kruskal-Wallis (types)", stats.kruskal, "epsilon squared"),
+            ("Kruskal-Wallis (types)", kruskal_wallis, "epsilon squared"),
         ):
             if len(samples) < 2:
                 reason = "fewer than 2 types with at least 2 customers"

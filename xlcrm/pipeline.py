@@ -60,6 +60,7 @@ from xlcrm.value.sensitivity import (
     weight_sensitivity,
 )
 from xlcrm.value.strategies import ABC_CLASSES, DEFAULT_TYPES, CustomerType, type_code
+from xlcrm.value.threads import beside
 
 Progress = Callable[[str, float], None]
 """Called with a step description and the fraction done (0..1)."""
@@ -614,59 +615,55 @@ def run(
     abc = _abc_of(basis.to_numpy(dtype=float), classed, options.abc_cutoffs, ids)
     problems.extend(abc.problems)
 
-    progress("Customer profiles (k-means)", 0.6)
-    indicator_scores = scores.indicator_scores.reset_index(drop=True)
-    try:
-        profiles = kmeans_profiles(indicator_scores, random_state=options.random_state, ids=ids)
-    except InputError as exc:
-        # Profiles are a by-product: too few customers for clusters must not stop the run.
-        profiles = ProfileResult(
-            labels=np.full(len(indicator_scores), -1),
-            k=0,
-            silhouette={},
-            centers=pd.DataFrame(columns=indicator_scores.columns),
-            sizes=pd.Series(dtype=int),
-        )
-        problems.extend(
-            Problem("warning", f"no k-means profiles: {p.message}", p.fix, schema.SEGMENTS, "K:K")
-            for p in exc.problems
-        )
-    problems.extend(profiles.problems)
-
-    progress("Validating segments", 0.8)
+    progress("Validating segments", 0.6)
+    # Before the profiles start: scipy's ANOVA sums by BLAS, whose threads the profiles
+    # limit to one while they run, and a sum split otherwise differs in its last digits.
     validation = validate_segments(group_scores, segments.high, segments.type)
-    progress("Sensitivity to the weights", 0.85)
-    sensitivity = weight_sensitivity(
-        indicator_scores, [i.group for i in hierarchy.indicators], local, group_w,
-        method=options.high_low, thresholds=options.thresholds, rated=rated,
-        abc_cutoffs=options.abc_cutoffs if basis is value else None,
-    )
-    correlation = indicator_correlation(indicator_scores)
+    progress("Customer profiles (k-means)", 0.7)
+    indicator_scores = scores.indicator_scores.reset_index(drop=True)
+    # The profiles (scikit-learn, on one thread of its own) are fitted beside the
+    # sensitivity (numpy sorts; its matrix-vector products give the same figures on any
+    # number of BLAS threads), which does not need them: both release Python's lock, so on
+    # two cores the step takes the longer of the two, not their sum.
+    with beside(_profiles, indicator_scores, options.random_state, ids) as profiling:
+        progress("Sensitivity to the weights", 0.85)
+        sensitivity = weight_sensitivity(
+            indicator_scores, [i.group for i in hierarchy.indicators], local, group_w,
+            method=options.high_low, thresholds=options.thresholds, rated=rated,
+            abc_cutoffs=options.abc_cutoffs if basis is value else None,
+        )
+        correlation = indicator_correlation(indicator_scores)
+        profiles, profile_problems = profiling()
+    problems.extend(profile_problems)
     problems.extend(correlation_problems(correlation, sheet=schema.INDICATORS))
 
-    progress("Summaries", 0.9)
-    # ABC shares are of what the classes were made from (revenue by default).
-    _, by_abc = summarise_segments(None, abc.abc, basis.to_numpy(dtype=float), settings.types)
-    pareto = pareto_curve(np.where(classed, basis.to_numpy(dtype=float), np.nan))
     ops = None
     if has_activity:
-        progress("Orders, contacts, surveys", 0.93)
+        progress("Orders, contacts, surveys", 0.9)
         ops = operations(
             ledger, kept, segments.type, abc.abc, value, settings.types, today=today,
             orders=orders, survey=survey, importance=dict(options.importance),
             contacts=contacts,
         )
         problems.extend(ops.problems)
+    progress("History", 0.93)
+    # Before the summaries and result tables: its transient arrays (this run's History
+    # rows) then do not add to theirs at the run's peak (1,048,576 customers).
+    mig, move, update = _history_step(
+        history, stamp, today, kept_ids, segments, abc, value, ops, weights, settings, problems)
+    progress("Summaries", 0.97)
+    # ABC shares are of what the classes were made from (revenue by default).
+    _, by_abc = summarise_segments(None, abc.abc, basis.to_numpy(dtype=float), settings.types)
+    pareto = pareto_curve(np.where(classed, basis.to_numpy(dtype=float), np.nan))
     scores_table, segments_table = result_tables(
         kept, scores, segments, abc, profiles, settings.types,
         ids=kept_ids, rating=rating, computed=derived.computed_count(),
     )
     segments_table["Stable"] = stable_words(sensitivity.stable)
-    progress("History", 0.97)
-    mig, move, update = _history_step(
-        history, stamp, today, kept_ids, segments, abc, value, ops, weights, settings, problems)
     for column in move.columns:  # added in place: a concat would copy the whole table
-        segments_table[column] = move[column].to_numpy()
+        values = move[column]  # categories stay categories (as text: a copy of every cell)
+        segments_table[column] = (values.array if isinstance(values.dtype, pd.CategoricalDtype)
+                                  else values.to_numpy())
     progress("Done", 1.0)
     return Results(
         weights=weights,
@@ -703,6 +700,27 @@ def run(
     )
 
 
+def _profiles(indicator_scores: pd.DataFrame, random_state: int,
+              ids: np.ndarray) -> tuple[ProfileResult, list[Problem]]:
+    """k-means profiles and their problems; none (and why) when they cannot be made."""
+    try:
+        profiles = kmeans_profiles(indicator_scores, random_state=random_state, ids=ids)
+    except InputError as exc:
+        # Profiles are a by-product: too few customers for clusters must not stop the run.
+        empty = ProfileResult(
+            labels=np.full(len(indicator_scores), -1),
+            k=0,
+            silhouette={},
+            centers=pd.DataFrame(columns=indicator_scores.columns),
+            sizes=pd.Series(dtype=int),
+        )
+        return empty, [
+            Problem("warning", f"no k-means profiles: {p.message}", p.fix, schema.SEGMENTS, "K:K")
+            for p in exc.problems
+        ]
+    return profiles, list(profiles.problems)
+
+
 def _typed_matrices(
     weights: HierarchyWeights, review: RaterReview | None,
     levels: list[tuple[str, str, list[str]]],
@@ -725,7 +743,7 @@ def stable_words(stable: pd.Series) -> pd.Series:
     """The Segments sheet's Stable column: Yes, No, or blank for a customer not judged."""
     flags = stable.to_numpy(dtype=float, na_value=np.nan)
     words = np.array(["No", "Yes", None], dtype=object)
-    return pd.Series(words[np.where(np.isnan(flags), 2, flags).astype(np.int64)], dtype=object)
+    return pd.Series(_looked_up(words, np.where(np.isnan(flags), 2, flags).astype(np.int64)))
 
 
 def _history_step(
@@ -846,10 +864,10 @@ def type_summary(
     total = float(np.nansum(value))
     money = np.full(n, np.nan) if revenue is None else np.asarray(revenue, dtype=float)
     total_money = float(np.nansum(money))
-    frame = pd.DataFrame({"key": key, "value": value, "money": money}).groupby("key")
-    grouped = frame["value"]
+    # Each column grouped on its own: a frame of the three is a copy of them (1 M customers).
+    grouped = pd.Series(value, copy=False).groupby(key)
     stats = pd.DataFrame({"count": grouped.size(), "sum": grouped.sum(), "mean": grouped.mean(),
-                          "money": frame["money"].sum(min_count=1)})
+                          "money": pd.Series(money, copy=False).groupby(key).sum(min_count=1)})
     order = [k for k in stats.index if k > 0] + [k for k in (-1, 0) if k in stats.index]
     rows = []
     for k in order:
@@ -900,6 +918,15 @@ def _carried(columns: dict[str, object]) -> list[pd.Series]:
     inferred as pandas text (a copy of every cell)."""
     return [pd.Series(values, dtype=values.dtype, copy=False)  # type: ignore[attr-defined]
             for values in columns.values()]
+
+
+def _looked_up(table: np.ndarray, index: np.ndarray) -> pd.Categorical:
+    """``table[index]`` as categories: a byte per customer instead of a reference (8 bytes),
+    for the labels a few values repeat over every customer (High/Low, type names,
+    strategies, owners, class names); a ``None`` of ``table`` is a blank cell.
+    """
+    codes, labels = pd.factorize(table)
+    return pd.Categorical.from_codes(codes[index], categories=pd.Index(labels, dtype=object))
 
 
 def result_tables(
@@ -956,7 +983,7 @@ def result_tables(
     for group in segments.high.columns:
         flags = segments.high[group].to_numpy(dtype=float, na_value=np.nan)
         code = np.where(np.isnan(flags), 2, flags).astype(np.int64)
-        seg[group] = pd.Series(words[code], dtype=object, copy=False)
+        seg[group] = _looked_up(words, code)
     numbers = segments.type.to_numpy(dtype=float, na_value=np.nan)
     groups = len(segments.high.columns)
     size = 1 << groups
@@ -969,18 +996,23 @@ def result_tables(
         if t.number <= size:
             name_of[t.number], strategy_of[t.number] = t.name, t.strategy
     index = np.where(np.isnan(numbers), 0, numbers).astype(np.int64)
-    type_name, strategy = name_of[index], strategy_of[index]
-    if rating is not None and rating.unrated.any():
-        type_name[rating.unrated] = UNRATED
-        strategy[rating.unrated] = rating.reasons
+    unrated = rating.unrated if rating is not None and rating.unrated.any() else None
     seg["Type"] = segments.type.array
-    seg["TypeName"] = pd.Series(type_name, dtype=object, copy=False)
-    seg["Strategy"] = pd.Series(strategy, dtype=object, copy=False)
+    # An Unrated customer's row of the lookup tables (one past the last type) holds its
+    # name, no strategy (the reason is per customer) and no owner.
+    rated_index = index if unrated is None else np.where(unrated, size + 1, index)
+    seg["TypeName"] = _looked_up(np.append(name_of, UNRATED), rated_index)
+    if unrated is None:
+        seg["Strategy"] = _looked_up(strategy_of, index)
+    else:
+        strategy = strategy_of[index]
+        strategy[unrated] = rating.reasons
+        seg["Strategy"] = pd.Series(strategy, dtype=object, copy=False)
     seg["ABC"] = abc.abc
     classes = np.array([None, *ABC_CLASSES.values()], dtype=object)
     letters = pd.Series(abc.abc, dtype=object)
-    seg["ABCName"] = classes[letters.map({c: i + 1 for i, c in enumerate(ABC_CLASSES)})
-                             .fillna(0).to_numpy(dtype=np.int64)]
+    seg["ABCName"] = _looked_up(classes, letters.map(
+        {c: i + 1 for i, c in enumerate(ABC_CLASSES)}).fillna(0).to_numpy(dtype=np.int64))
     cluster = pd.array(profiles.labels + 1, dtype="Int64")
     cluster[profiles.labels < 0] = pd.NA
     seg["Cluster"] = cluster
@@ -989,8 +1021,5 @@ def result_tables(
     for t in types:
         if t.number <= size:
             owner_of[t.number] = t.owner
-    owner = owner_of[index]
-    if rating is not None and rating.unrated.any():
-        owner[rating.unrated] = None
-    seg["Owner"] = pd.Series(owner, dtype=object, copy=False)
+    seg["Owner"] = _looked_up(np.append(owner_of, None), rated_index)
     return scores_table, pd.DataFrame(seg, copy=False)

@@ -253,9 +253,12 @@ def moves(
     """PreviousType, PreviousABC and Move per customer (rows as ``ids``)."""
     n = len(ids)
     if previous is None:
-        return pd.DataFrame({"PreviousType": pd.array([pd.NA] * n, dtype="Int64"),
+        return pd.DataFrame({"PreviousType": pd.arrays.IntegerArray(  # all <NA>, no list
+                                 np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)),
                              "PreviousABC": np.full(n, None, dtype=object),
-                             "Move": np.full(n, "new", dtype=object)})
+                             # categories: a million "new" as text is 60 MB transient
+                             "Move": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
+                                                               ["new"])})
     prev = previous.table.reindex(ids.to_numpy(dtype=object))
     seen = ids.isin(previous.table.index).to_numpy()
     old_t = prev["Type"].to_numpy(dtype=float)
@@ -350,8 +353,10 @@ def migration(
 def type_order(catalogue_numbers: Sequence[int], types: pd.Series,
                previous: Previous | None) -> list[int]:
     """The types a matrix lists: those on Strategies and those either run has, by number."""
-    return sorted({*catalogue_numbers, *(int(k) for k in types.dropna()),
-                   *((int(k) for k in previous.table["Type"].dropna()) if previous else ())})
+    # distinct numbers first: a million customers have a handful of types
+    return sorted({*catalogue_numbers, *(int(k) for k in types.dropna().unique()),
+                   *((int(k) for k in previous.table["Type"].dropna().unique())
+                     if previous else ())})
 
 
 def narrowed(mig: Migration, ids: pd.Series, types: pd.Series, abc: Sequence[object],

@@ -60,7 +60,7 @@ from xlcrm.value.sensitivity import (
     weight_sensitivity,
 )
 from xlcrm.value.strategies import ABC_CLASSES, DEFAULT_TYPES, CustomerType, type_code
-from xlcrm.value.threads import beside
+from xlcrm.value.threads import beside, threaded
 
 Progress = Callable[[str, float], None]
 """Called with a step description and the fraction done (0..1)."""
@@ -625,7 +625,8 @@ def run(
     # sensitivity (numpy sorts; its matrix-vector products give the same figures on any
     # number of BLAS threads), which does not need them: both release Python's lock, so on
     # two cores the step takes the longer of the two, not their sum.
-    with beside(_profiles, indicator_scores, options.random_state, ids) as profiling:
+    with beside(_profiles, indicator_scores, options.random_state, ids,
+                thread=threaded(len(kept))) as profiling:
         progress("Sensitivity to the weights", 0.85)
         sensitivity = weight_sensitivity(
             indicator_scores, [i.group for i in hierarchy.indicators], local, group_w,

@@ -69,7 +69,7 @@ from xlcrm.value.hierarchy import (
     label_key,
     parse_number,
 )
-from xlcrm.value.threads import ordered_map
+from xlcrm.value.threads import ordered_map, threaded
 
 MISSING_POLICIES: tuple[str, ...] = ("median", "zero", "exclude")
 
@@ -771,7 +771,8 @@ def score_customers(
     # Two indicators at a time: their sorts release Python's lock, so on two cores the
     # percentile ranks of 1,048,576 customers take about half as long. Taken in order and
     # a few ahead at most, not every indicator's arrays at once.
-    found = ordered_map(score, [i for i in indicators if i.column in columns])
+    found = ordered_map(score, [i for i in indicators if i.column in columns],
+                        workers=2 if threaded(n) else 1)
     for j, ind in enumerate(indicators):
         label = f"{ind.name} ({ind.column})"
         if ind.column not in columns:

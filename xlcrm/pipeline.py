@@ -744,7 +744,7 @@ def stable_words(stable: pd.Series) -> pd.Series:
     """The Segments sheet's Stable column: Yes, No, or blank for a customer not judged."""
     flags = stable.to_numpy(dtype=float, na_value=np.nan)
     words = np.array(["No", "Yes", None], dtype=object)
-    return pd.Series(_looked_up(words, np.where(np.isnan(flags), 2, flags).astype(np.int64)))
+    return pd.Series(words[np.where(np.isnan(flags), 2, flags).astype(np.int64)], dtype=object)
 
 
 def _history_step(

@@ -60,7 +60,6 @@ from xlcrm.value.sensitivity import (
     weight_sensitivity,
 )
 from xlcrm.value.strategies import ABC_CLASSES, DEFAULT_TYPES, CustomerType, type_code
-from xlcrm.value.threads import beside, threaded
 
 Progress = Callable[[str, float], None]
 """Called with a step description and the fraction done (0..1)."""
@@ -615,27 +614,20 @@ def run(
     abc = _abc_of(basis.to_numpy(dtype=float), classed, options.abc_cutoffs, ids)
     problems.extend(abc.problems)
 
-    progress("Validating segments", 0.6)
-    # Before the profiles start: scipy's ANOVA sums by BLAS, whose threads the profiles
-    # limit to one while they run, and a sum split otherwise differs in its last digits.
-    validation = validate_segments(group_scores, segments.high, segments.type)
-    progress("Customer profiles (k-means)", 0.7)
+    progress("Customer profiles (k-means)", 0.6)
     indicator_scores = scores.indicator_scores.reset_index(drop=True)
-    # The profiles (scikit-learn, on one thread of its own) are fitted beside the
-    # sensitivity (numpy sorts; its matrix-vector products give the same figures on any
-    # number of BLAS threads), which does not need them: both release Python's lock, so on
-    # two cores the step takes the longer of the two, not their sum.
-    with beside(_profiles, indicator_scores, options.random_state, ids,
-                thread=threaded(len(kept))) as profiling:
-        progress("Sensitivity to the weights", 0.85)
-        sensitivity = weight_sensitivity(
-            indicator_scores, [i.group for i in hierarchy.indicators], local, group_w,
-            method=options.high_low, thresholds=options.thresholds, rated=rated,
-            abc_cutoffs=options.abc_cutoffs if basis is value else None,
-        )
-        correlation = indicator_correlation(indicator_scores)
-        profiles, profile_problems = profiling()
+    profiles, profile_problems = _profiles(indicator_scores, options.random_state, ids)
     problems.extend(profile_problems)
+
+    progress("Validating segments", 0.8)
+    validation = validate_segments(group_scores, segments.high, segments.type)
+    progress("Sensitivity to the weights", 0.85)
+    sensitivity = weight_sensitivity(
+        indicator_scores, [i.group for i in hierarchy.indicators], local, group_w,
+        method=options.high_low, thresholds=options.thresholds, rated=rated,
+        abc_cutoffs=options.abc_cutoffs if basis is value else None,
+    )
+    correlation = indicator_correlation(indicator_scores)
     problems.extend(correlation_problems(correlation, sheet=schema.INDICATORS))
 
     ops = None

@@ -473,9 +473,11 @@ def run_rows(stamp: datetime, as_of: date, ids: pd.Series, types: pd.Series,
         # to convert one by one
         "RunStamp": np.full(n, pd.Timestamp(stamp).as_unit("us").to_datetime64()),
         "AsOf": np.full(n, pd.Timestamp(as_of).as_unit("us").to_datetime64()),
-        schema.CUSTOMER_ID: ids.to_numpy(dtype=object),
+        # object Series: pandas would copy every ID and class into its string type
+        # (0.2 s and 60 MB at 1,048,576 customers)
+        schema.CUSTOMER_ID: pd.Series(ids.to_numpy(dtype=object), dtype=object, copy=False),
         "Type": pd.array(types.array, dtype="Int64"),
-        "ABC": np.asarray(abc, dtype=object),
+        "ABC": pd.Series(np.asarray(abc, dtype=object), dtype=object, copy=False),
         # rounded: the sheet holds a row per customer and run, and nobody reads the 15th digit
         "Value": np.round(value.to_numpy(dtype=float), 2),
         "CLV": np.round(clv, 2),

@@ -69,7 +69,6 @@ from xlcrm.value.hierarchy import (
     label_key,
     parse_number,
 )
-from xlcrm.value.threads import ordered_map, threaded
 
 MISSING_POLICIES: tuple[str, ...] = ("median", "zero", "exclude")
 
@@ -768,11 +767,7 @@ def score_customers(
         return score_values(customers.iloc[:, columns.index(ind.column)], ind,
                             max_issues=max_cell_problems)
 
-    # Two indicators at a time: their sorts release Python's lock, so on two cores the
-    # percentile ranks of 1,048,576 customers take about half as long. Taken in order and
-    # a few ahead at most, not every indicator's arrays at once.
-    found = ordered_map(score, [i for i in indicators if i.column in columns],
-                        workers=2 if threaded(n) else 1)
+    found = map(score, [i for i in indicators if i.column in columns])
     for j, ind in enumerate(indicators):
         label = f"{ind.name} ({ind.column})"
         if ind.column not in columns:

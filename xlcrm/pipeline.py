@@ -614,6 +614,24 @@ def run(
     abc = _abc_of(basis.to_numpy(dtype=float), classed, options.abc_cutoffs, ids)
     problems.extend(abc.problems)
 
+    # Operations and History need only the types and classes: done here, while the fewest
+    # arrays are alive, the History step's transient ones (this run's History rows) do not
+    # add to the profiles', summaries' and result tables' at the run's peak (1,048,576
+    # customers). Their problems keep their place after the profiles' and correlation's.
+    later: list[Problem] = []
+    ops = None
+    if has_activity:
+        progress("Orders, contacts, surveys", 0.55)
+        ops = operations(
+            ledger, kept, segments.type, abc.abc, value, settings.types, today=today,
+            orders=orders, survey=survey, importance=dict(options.importance),
+            contacts=contacts,
+        )
+        later.extend(ops.problems)
+    progress("History", 0.58)
+    mig, move, update = _history_step(
+        history, stamp, today, kept_ids, segments, abc, value, ops, weights, settings, later)
+
     progress("Customer profiles (k-means)", 0.6)
     indicator_scores = scores.indicator_scores.reset_index(drop=True)
     profiles, profile_problems = _profiles(indicator_scores, options.random_state, ids)
@@ -630,24 +648,13 @@ def run(
     correlation = indicator_correlation(indicator_scores)
     problems.extend(correlation_problems(correlation, sheet=schema.INDICATORS))
 
-    ops = None
-    if has_activity:
-        progress("Orders, contacts, surveys", 0.9)
-        ops = operations(
-            ledger, kept, segments.type, abc.abc, value, settings.types, today=today,
-            orders=orders, survey=survey, importance=dict(options.importance),
-            contacts=contacts,
-        )
-        problems.extend(ops.problems)
-    progress("History", 0.93)
-    # Before the summaries and result tables: its transient arrays (this run's History
-    # rows) then do not add to theirs at the run's peak (1,048,576 customers).
-    mig, move, update = _history_step(
-        history, stamp, today, kept_ids, segments, abc, value, ops, weights, settings, problems)
-    progress("Summaries", 0.97)
+    problems.extend(later)
+    progress("Summaries", 0.9)
     # ABC shares are of what the classes were made from (revenue by default).
     _, by_abc = summarise_segments(None, abc.abc, basis.to_numpy(dtype=float), settings.types)
     pareto = pareto_curve(np.where(classed, basis.to_numpy(dtype=float), np.nan))
+    by_type = type_summary(segments.type, rating.unrated, value.to_numpy(dtype=float),
+                           settings.types, len(groups), _revenue(kept))
     scores_table, segments_table = result_tables(
         kept, scores, segments, abc, profiles, settings.types,
         ids=kept_ids, rating=rating, computed=derived.computed_count(),
@@ -665,8 +672,7 @@ def run(
         abc=abc,
         profiles=profiles,
         validation=validation,
-        summary_by_type=type_summary(segments.type, rating.unrated, value.to_numpy(dtype=float),
-                                     settings.types, len(groups), _revenue(kept)),
+        summary_by_type=by_type,
         summary_by_abc=abc_summary(by_abc),
         pareto=pareto,
         scores_table=scores_table,

@@ -240,6 +240,8 @@ def test_repeated_texts_write_what_cell_by_cell_writes(
     # formatted once per distinct text: exactly the cells the one-cell path gives.
     texts = [few[i % len(few)] for i in picks]
     series = pd.Series(texts, dtype="string" if string_dtype else object)
+    if string_dtype and len(set(texts) - {None}) == len(set(few) - {None}):
+        series = series.astype("category")  # as Segments' labels come
     writer = _CellWriter(_Styles(None), False, "Segments", {}, {})
     rows = range(5, 5 + len(texts))
     expected = ["" if not t else writer.text_cell(f"C{r}", t, 4)
@@ -256,6 +258,12 @@ def test_repeated_texts_path_takes_categorical_columns_only() -> None:
                                  None) is None  # IDs: every text once
     assert writer._repeated_text(pd.Series([1.5, "x"] * 100, dtype=object), "C", rows,
                                  None) is None  # a number among the texts
+    labels = pd.Series(["High", None, "Low", "High"] * 50, dtype="category")
+    assert writer._repeated_text(labels, "C", rows, None) == [
+        "" if t is None else writer.text_cell(f"C{r}", t, None)
+        for r, t in zip(rows, ["High", None, "Low", "High"] * 50, strict=True)]
+    assert writer._repeated_text(pd.Series([1, 2] * 100, dtype="category"), "C", rows,
+                                 None) is None  # categories that are numbers
 
 
 def test_escape_text_examples() -> None:

@@ -928,13 +928,18 @@ class _CellWriter:
         escaping each distinct text once, rather than every cell, halves their cost. The
         cells are those :meth:`text_cell` writes one by one.
         """
-        if len(s) < 64 or isinstance(s.dtype, pd.CategoricalDtype) or \
-                pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        if isinstance(s.dtype, pd.CategoricalDtype):  # the result tables' labels
+            codes, texts = s.cat.codes.to_numpy(), s.cat.categories.tolist()
+            if len(texts) > len(s):
+                return None
+        elif len(s) < 64 or pd.api.types.is_numeric_dtype(s.dtype) or \
+                pd.api.types.is_bool_dtype(s.dtype):
             return None
-        codes, uniques = pd.factorize(s, use_na_sentinel=True)
-        if len(uniques) * 8 > len(s):
-            return None
-        texts = uniques.tolist()
+        else:
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            if len(uniques) * 8 > len(s):
+                return None
+            texts = uniques.tolist()
         if any(type(t) is not str or len(t) > MAX_TEXT for t in texts):
             return None  # numbers, dates or a text too long: the cell-by-cell path
         rests = [self._text_rest(t, style) if t else "" for t in texts]

@@ -15,7 +15,7 @@ import pytest
 from fixtures.books import QUICKSTART
 
 from xlcrm.book import write
-from xlcrm.book.sheet_worker import MIN_ROWS, SheetWorker
+from xlcrm.book.sheet_worker import MIN_FILE_BYTES, SheetWorker
 from xlcrm.book.write import write_result_sheets
 
 
@@ -37,6 +37,16 @@ def book(tmp_path: Path) -> Path:
     return path
 
 
+def _start(tmp_path: Path) -> SheetWorker:
+    """A worker, as for a workbook large enough to want one."""
+    large = tmp_path / "large.xlsm"
+    with open(large, "wb") as f:
+        f.truncate(MIN_FILE_BYTES)
+    worker = SheetWorker.for_file(large)
+    assert worker is not None
+    return worker
+
+
 def _written(book: Path, out: Path, sheets: dict[str, pd.DataFrame],
              worker: SheetWorker | None) -> bytes:
     write_result_sheets(book, out, sheets, owned=list(sheets), worker=worker)
@@ -46,8 +56,7 @@ def _written(book: Path, out: Path, sheets: dict[str, pd.DataFrame],
 def test_a_sheet_made_by_the_worker_gives_the_same_file(book: Path, tmp_path: Path) -> None:
     sheets = _frames(30_000)
     alone = _written(book, tmp_path / "alone.xlsm", sheets, None)
-    worker = SheetWorker.start(MIN_ROWS)
-    assert worker is not None
+    worker = _start(tmp_path)
     made = []
     result = worker.result
 
@@ -68,8 +77,7 @@ def test_a_sheet_made_by_the_worker_gives_the_same_file(book: Path, tmp_path: Pa
 def test_a_dead_worker_leaves_the_sheet_to_this_process(book: Path, tmp_path: Path) -> None:
     sheets = _frames(30_000)
     alone = _written(book, tmp_path / "alone.xlsm", sheets, None)
-    worker = SheetWorker.start(MIN_ROWS)
-    assert worker is not None
+    worker = _start(tmp_path)
     worker._process.kill()
     worker._process.wait()
     with worker:
@@ -83,25 +91,30 @@ def test_a_sheet_needing_a_new_date_format_is_made_here(book: Path, tmp_path: Pa
     sheets["Scores"]["Since"] = pd.Timestamp("2024-01-31") + pd.to_timedelta(
         np.arange(30_000) % 900, unit="D")
     alone = _written(book, tmp_path / "alone.xlsm", sheets, None)
-    with SheetWorker.start(MIN_ROWS) as worker:
+    with _start(tmp_path) as worker:
         assert _written(book, tmp_path / "dates.xlsm", sheets, worker) == alone
 
 
 def test_an_unwritable_value_raises_here_naming_its_cell(book: Path, tmp_path: Path) -> None:
     sheets = _frames(30_000)
     sheets["Scores"]["Big"] = np.full(30_000, 2**60, dtype=np.int64).astype(object)
-    with SheetWorker.start(MIN_ROWS) as worker, pytest.raises(ValueError, match=r"Scores!"):
+    with _start(tmp_path) as worker, pytest.raises(ValueError, match=r"Scores!"):
         write_result_sheets(book, tmp_path / "x.xlsm", sheets, owned=list(sheets),
                             worker=worker)
 
 
-def test_no_worker_where_it_would_not_pay(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_worker_where_it_would_not_pay(monkeypatch: pytest.MonkeyPatch, book: Path
+                                         ) -> None:
     from xlcrm.book.sheet_worker import _is_python
 
     assert _is_python("/usr/bin/python3.11") and _is_python(r"C:\Python311\pythonw.exe")
     assert not _is_python(r"C:\Program Files\Microsoft Office\EXCEL.EXE")
     assert not _is_python("") and not _is_python(None)
-    assert SheetWorker.start(MIN_ROWS - 1) is None
+    assert SheetWorker.for_file(book) is None  # a small workbook
+    assert SheetWorker.for_file(book.with_name("missing.xlsm")) is None
+    large = book.with_name("large.xlsm")
+    with open(large, "wb") as f:
+        f.truncate(MIN_FILE_BYTES)
     monkeypatch.setenv("XLCRM_NO_WORKER", "1")
-    assert SheetWorker.start(10 * MIN_ROWS) is None
+    assert SheetWorker.for_file(large) is None
     assert 0 < write.MIN_CELLS_FOR_WORKER < write.MAX_CELLS_FOR_WORKER

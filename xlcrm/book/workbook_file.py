@@ -245,10 +245,11 @@ def resegment_file(
     path = Path(path)
     # The result sheets are only written over: the package check leaves them to the writer.
     # (SegmentHistory is read, so it is checked like the ledger.)
-    data = read_workbook(path, overwritten=schema.RESULT_SHEETS)
-    old = OldSheets(data.book, schema.RESULT_SHEETS)  # read while the analysis runs
-    # started now, so that it has imported the writer by the time the results are ready
-    with SheetWorker.start(len(data.ledger.customers)) or contextlib.nullcontext() as worker:
+    # Started first, so that it imports the writer while this process reads (the reading
+    # threads leave the second core idle at times; the analysis would not).
+    with SheetWorker.for_file(path) or contextlib.nullcontext() as worker:
+        data = read_workbook(path, overwritten=schema.RESULT_SHEETS)
+        old = OldSheets(data.book, schema.RESULT_SHEETS)  # read while the analysis runs
         history = data.history or HistorySheet(empty_history(), exists=False)
         results = analyse(data.ledger, data.settings, progress=progress, stamp=stamp,
                           as_of=as_of, orders=orders, history=history.history)

@@ -191,6 +191,97 @@ def test_verify_reads_back_what_was_written_not_what_was_copied(book: Path,
         verify_workbook(new)
 
 
+def _appended_sheet(book: Path, tmp_path: Path, kept_rows: bytes, new_rows: bytes,
+                    name: str) -> tuple[Path, Path]:
+    """The workbook with Sheet1's rows ``kept_rows`` (deflated, then a full flush), and a
+    copy of it with ``new_rows`` appended after those same compressed bytes, as a History
+    append keeps them: (old, new)."""
+    import zlib
+
+    from hostile import raw_zip
+
+    parts = read_parts(book)
+    xml = parts["xl/worksheets/sheet1.xml"]
+    cut = xml.index(b">", xml.index(b"<sheetData")) + 1
+    assert xml[:cut].endswith(b"/>")  # the quickstart's <sheetData />, opened here
+    head, tail = xml[:cut - 2] + b">", b"</sheetData>" + xml[cut:]
+
+    def zipped(rows: list[bytes]) -> Path:
+        members = []
+        for part, body in parts.items():
+            if part == "xl/worksheets/sheet1.xml":
+                chunks = [head + rows[0], *rows[1:], tail]
+                out = b""
+                for chunk in chunks[:-1]:
+                    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+                    out += comp.compress(chunk) + comp.flush(zlib.Z_FULL_FLUSH)
+                comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+                out += comp.compress(chunks[-1]) + comp.flush()
+                whole = b"".join(chunks)
+                members.append((part, out, zlib.crc32(whole), len(whole), 8))
+            else:
+                comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+                members.append((part, comp.compress(body) + comp.flush(), zlib.crc32(body),
+                                len(body), 8))
+        path = tmp_path / f"{name}-{len(rows)}.xlsm"
+        path.write_bytes(raw_zip(members))
+        return path
+
+    return zipped([kept_rows]), zipped([kept_rows, new_rows])
+
+
+def _rows(first: int, n: int) -> bytes:
+    import random
+
+    rnd = random.Random(first)
+    return b"".join(f'<row r="{r}"><c r="A{r}"><v>{rnd.random()}</v></c>'
+                    f'<c r="B{r}" t="inlineStr"><is><t>C{r:07d}</t></is></c></row>'.encode()
+                    for r in range(first, first + n))
+
+
+def test_verify_reads_an_appended_part_without_parsing_its_kept_rows(
+        book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A run appended to History keeps the earlier runs' compressed bytes: the check
+    # inflates all of it (checksum, size) but parses only the sheet's head and what follows
+    # the kept rows, as it does not parse a part copied byte for byte.
+    monkeypatch.setattr(save, "KEPT_PREFIX_BYTES", 64 << 10)  # (small parts, fast test)
+    kept = _rows(1, 40_000)
+    old, new = _appended_sheet(book, tmp_path, kept, _rows(40_001, 2_000), "good")
+    assert verify_workbook(new, unchanged_from=old) == ["Sheet1", "_xlwings.conf"]
+    # Proof that the kept rows are not parsed again: rows kept with a flaw pass (as a copied
+    # part with one would), while the same file checked on its own is refused.
+    flawed = kept.replace(b"<row r=\"7\">", b"<row r=\"7\"><oops>", 1)
+    old, new = _appended_sheet(book, tmp_path, flawed, _rows(40_001, 2_000), "flawed")
+    assert verify_workbook(new, unchanged_from=old)
+    with pytest.raises(VerifyError, match="sheet1.xml of the new workbook is not well-formed"):
+        verify_workbook(new)
+    # What the run wrote after them is parsed: a broken appended row is found.
+    old, new = _appended_sheet(book, tmp_path, kept, _rows(40_001, 2_000)[:-9], "broken")
+    with pytest.raises(VerifyError, match="sheet1.xml of the new workbook is not well-formed"):
+        verify_workbook(new, unchanged_from=old)
+
+
+def test_verify_finds_a_wrong_checksum_of_an_appended_part(
+        book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(save, "KEPT_PREFIX_BYTES", 64 << 10)
+    old, new = _appended_sheet(book, tmp_path, _rows(1, 40_000), _rows(40_001, 100), "crc")
+    _flip_byte(new, "xl/worksheets/sheet1.xml", header_crc=True)  # local header only
+    with pytest.raises(VerifyError, match="sheet1.xml of the new workbook"):
+        verify_workbook(new, unchanged_from=old)
+    data = bytearray(new.read_bytes())  # now the same wrong CRC in the central directory
+    with zipfile.ZipFile(new) as z:
+        info = z.getinfo("xl/worksheets/sheet1.xml")
+    data[info.header_offset + 14] ^= 0xFF  # (restore the local header)
+    cd = data.index(b"PK\x01\x02" + bytes(data[info.header_offset + 4:info.header_offset + 6]))
+    while data[cd + 46:cd + 46 + len(info.filename)] != info.filename.encode():
+        cd = data.index(b"PK\x01\x02", cd + 4)
+    data[cd + 16] ^= 0xFF
+    data[info.header_offset + 14] ^= 0xFF
+    new.write_bytes(bytes(data))
+    with pytest.raises(VerifyError, match="sheet1.xml of the new workbook is corrupt"):
+        verify_workbook(new, unchanged_from=old)
+
+
 def test_verify_finds_a_copied_part_damaged_in_writing(book: Path, tmp_path: Path) -> None:
     new = tmp_path / "new.xlsm"
     write_result_sheets(book, new, {"Scores": [["Value"], [1.5]]}, owned=["Scores"])

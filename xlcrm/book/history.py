@@ -19,6 +19,7 @@ import pandas as pd
 
 from xlcrm import schema
 from xlcrm.book.append import append_rows
+from xlcrm.book.history_scan import scan_history
 from xlcrm.book.read import Workbook
 from xlcrm.book.save import safe_replace
 from xlcrm.book.sheet_worker import SheetWorker
@@ -32,6 +33,7 @@ from xlcrm.operations.history import (
     empty_history,
     plan_update,
     read_history,
+    rows_of,
 )
 from xlcrm.pipeline import Progress
 
@@ -48,13 +50,22 @@ class HistorySheet:
     header_row: int = 1
 
 
-def read_history_sheet(book: Workbook) -> HistorySheet:
+def read_history_sheet(book: Workbook, *, whole: bool = False) -> HistorySheet:
     """The History sheet of ``book`` checked (an empty one when the sheet is missing or
-    blank: the run then adds it)."""
+    blank: the run then adds it).
+
+    The sheet is read in part where it has the shape xlcrm writes
+    (:mod:`xlcrm.book.history_scan`: the dates of every row now, the cells of a run when it
+    is asked for), else, or with ``whole``, every cell at once; both give the same History.
+    """
     names = {n.casefold(): n for n in book.sheet_names}
     name = names.get(schema.HISTORY.casefold())
     if name is None:
         return HistorySheet(empty_history(), exists=False)
+    if not whole:
+        history = scan_history(book, name)
+        if history is not None:
+            return HistorySheet(history, exists=True, sheet=name, header_row=1)
     table = book.read_sheet(name, text_columns=[schema.CUSTOMER_ID])
     if not len(table.columns) and not len(table.frame):
         return HistorySheet(empty_history(), exists=False, sheet=name)
@@ -89,7 +100,7 @@ def write_with_history(
         return
     history = state.history
     if not state.exists or update.keep is not None:
-        old = history.frame.loc[update.keep, list(history.columns)] if state.exists \
+        old = rows_of(history, update.keep)[list(history.columns)] if state.exists \
             else update.rows.iloc[:0]
         rows = pd.concat([old, update.rows[list(history.columns or schema.HISTORY_COLUMNS)]],
                          ignore_index=True) if len(old) else \

@@ -28,9 +28,9 @@ Rules a user would agree with (each is tested):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,8 @@ class History:
     ----------
     frame : DataFrame
         Every row as read (index: sheet row), with ``_stamp`` and ``_asof`` columns added
-        (Timestamps; NaT where unreadable).
+        (Timestamps; NaT where unreadable). When ``load`` is set, only ``_stamp`` and
+        ``_asof``: the other cells are read where a run needs them (:func:`rows_of`).
     runs : DataFrame
         One row per run in order of ``AsOf`` then ``RunStamp``: ``RunStamp``, ``AsOf``,
         ``Rows``.
@@ -79,10 +80,26 @@ class History:
     positions: Mapping[str, int] = field(default_factory=dict)
     in_table: bool = False
     """The rows are in an Excel Table: they can be appended to, not rewritten."""
+    load: Callable[[pd.Index], pd.DataFrame] | None = None
+    """Reads the cells of the given sheet rows (every column of ``columns``) when ``frame``
+    holds only the dates: a large sheet is read in part (:mod:`xlcrm.book.history_scan`)."""
 
     @property
     def rows(self) -> int:
         return len(self.frame)
+
+
+def rows_of(history: History, where: np.ndarray | pd.Series) -> pd.DataFrame:
+    """The rows of ``history`` where ``where`` (a mask over ``history.frame``) is true, every
+    column as read plus ``_stamp`` and ``_asof``; read from the sheet when it was read in
+    part."""
+    rows = history.frame[np.asarray(where, dtype=bool)]
+    if history.load is None:
+        return rows
+    cells = history.load(rows.index)
+    if not cells.index.equals(rows.index):  # the reader promises these very rows
+        raise RuntimeError("History rows read in part do not match the rows asked for")
+    return cells.assign(_stamp=rows["_stamp"], _asof=rows["_asof"])
 
 
 def empty_history() -> History:
@@ -101,15 +118,19 @@ def _runs(frame: pd.DataFrame) -> pd.DataFrame:
 def read_history(
     frame: pd.DataFrame, positions: Mapping[str, int], *, header_row: int = 1,
     sheet: str = schema.HISTORY, in_table: bool = False,
+    load: Callable[[pd.Index], pd.DataFrame] | None = None,
 ) -> History:
     """Check the History table as a reader gives it (index: sheet rows).
 
     A missing required header makes the sheet unusable: no previous run is compared and
     this run is not recorded, with one warning saying which header to restore. A row
     whose RunStamp or AsOf is not a date is left out, with one warning for all of them.
+    With ``load`` (see :attr:`History.load`), ``frame`` holds RunStamp and AsOf only and
+    ``positions`` names every header.
     """
     problems: list[Problem] = []
-    missing = [c for c in REQUIRED if c not in frame.columns]
+    headers = list(positions) if load is not None else list(frame.columns)
+    missing = [c for c in REQUIRED if c not in headers]
     if missing:
         problems.append(Problem(
             "warning",
@@ -132,8 +153,10 @@ def read_history(
             f"{len(bad):,} History row(s) have a RunStamp or AsOf that is not a date "
             f"(first: {sheet}!{where}); they are left out of the comparison",
             "Restore the date from a backup, or delete those rows.", sheet, where))
-    columns = tuple(c for c in schema.HISTORY_COLUMNS if c in out.columns)
-    return History(out, _runs(out), True, columns, problems, positions, in_table)
+    columns = tuple(c for c in schema.HISTORY_COLUMNS if c in headers)
+    if load is not None:
+        out = out[["_stamp", "_asof"]]
+    return History(out, _runs(out), True, columns, problems, positions, in_table, load)
 
 
 def _dates(values: pd.Series) -> pd.Series:
@@ -159,7 +182,12 @@ class Previous:
 
 def previous_run(history: History, as_of: date, *, sheet: str = schema.HISTORY
                  ) -> Previous | None:
-    """The latest run before ``as_of`` (see the module doc), its cells checked."""
+    """The latest run before ``as_of`` (see the module doc), its cells checked.
+
+    Each cell is judged by its own value, whatever else its column holds (a reader types a
+    column by all of its cells): a number, or text that reads as one, is a type number or a
+    value; a date, a time or TRUE/FALSE is not.
+    """
     runs = history.runs
     if not len(runs):
         return None
@@ -168,23 +196,25 @@ def previous_run(history: History, as_of: date, *, sheet: str = schema.HISTORY
         return None
     last = earlier.iloc[-1]
     f = history.frame
-    rows = f[(f["_stamp"] == last["RunStamp"]) & (f["_asof"] == last["AsOf"])]
+    rows = rows_of(history, (f["_stamp"] == last["RunStamp"]) & (f["_asof"] == last["AsOf"]))
     problems: list[Problem] = []
     ids = rows["CustomerID"].map(_id_text)
-    types = pd.to_numeric(rows["Type"], errors="coerce")
-    problems += _bad_cells(rows, "Type", rows["Type"].notna() & (rows["Type"] != "")
+    type_cells = _cells(rows["Type"])
+    types = _numbers(type_cells)
+    problems += _bad_cells(type_cells, type_cells.notna() & (type_cells != "")
                            & (types.isna() | (types < 1) | (types % 1 != 0)),
-                           history.positions, "is not a type number",
+                           history.positions, "Type", "is not a type number",
                            "Restore the number from a backup; the customer's previous type "
                            "counts as unknown.", sheet)
     abc = rows["ABC"].map(lambda v: v.strip().upper() if isinstance(v, str) else None)
-    problems += _bad_cells(rows, "ABC", abc.notna() & ~abc.isin(list(CLASS_RANK)),
-                           history.positions, "is not A, B or C",
+    problems += _bad_cells(_cells(rows["ABC"]), abc.notna() & ~abc.isin(list(CLASS_RANK)),
+                           history.positions, "ABC", "is not A, B or C",
                            "Restore the class from a backup; the customer's previous class "
                            "counts as unknown.", sheet)
-    value = pd.to_numeric(rows["Value"], errors="coerce")
-    problems += _bad_cells(rows, "Value", rows["Value"].notna() & (rows["Value"] != "")
-                           & value.isna(), history.positions, "is not a number",
+    value_cells = _cells(rows["Value"])
+    problems += _bad_cells(value_cells, value_cells.notna() & (value_cells != "")
+                           & _numbers(value_cells).isna(), history.positions, "Value",
+                           "is not a number",
                            "Restore the number from a backup (History keeps what each run "
                            "computed); it is not used for the moves.", sheet)
     table = pd.DataFrame({
@@ -193,6 +223,41 @@ def previous_run(history: History, as_of: date, *, sheet: str = schema.HISTORY
     }, index=pd.Index(ids.to_numpy(dtype=object), name=schema.CUSTOMER_ID))
     table = table[table.index.notna() & ~table.index.duplicated(keep="last")]
     return Previous(last["RunStamp"].to_pydatetime(), last["AsOf"].date(), table, problems)
+
+
+def _cells(values: pd.Series) -> pd.Series:
+    """``values`` as the cells hold them, one Python value each (``None`` for blank), the
+    same whether the reader gave the column as numbers, dates or mixed objects."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        out = [None if v is pd.NaT else v.to_pydatetime() for v in values]
+    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        out = [None if v != v else float(v)
+               for v in values.to_numpy(dtype=float, na_value=np.nan)]
+    else:
+        out = [None if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v)
+               else (float(v) if isinstance(v, (np.floating, np.integer)) else v)
+               for v in values.astype(object)]
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _numbers(cells: pd.Series) -> pd.Series:
+    """The number each cell holds (text read as a number); NaN for blank and for anything
+    else (a date, a time, TRUE/FALSE)."""
+    plain = cells.map(lambda v: v if isinstance(v, (str, float, int))
+                      and not isinstance(v, bool) else None)
+    return pd.to_numeric(plain, errors="coerce").astype(float)
+
+
+def _shown(value: object) -> str:
+    """A cell's value as a message quotes it."""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ") if value.time() != time() else \
+            value.date().isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)
 
 
 def _id_text(value: object) -> str | None:
@@ -204,12 +269,12 @@ def _id_text(value: object) -> str | None:
     return text or None
 
 
-def _bad_cells(rows: pd.DataFrame, column: str, bad: pd.Series, positions: Mapping[str, int],
+def _bad_cells(cells: pd.Series, bad: pd.Series, positions: Mapping[str, int], column: str,
                what: str, fix: str, sheet: str) -> list[Problem]:
-    where = rows.index[bad.to_numpy(dtype=bool)]
+    where = cells.index[bad.to_numpy(dtype=bool)]
     col = positions.get(column, 0)
-    out = [Problem("warning", f"{column} {rows.at[r, column]!r} in the previous run "
-                   f"{what}", fix, sheet, cell_address(int(r) - 1, col))
+    out = [Problem("warning", f"{column} {_shown(cells[r])} in the previous run {what}", fix,
+                   sheet, cell_address(int(r) - 1, col))
            for r in where[:CELLS_SHOWN]]
     if len(where) > CELLS_SHOWN:
         letter = column_letter(col)

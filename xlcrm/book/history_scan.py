@@ -45,9 +45,9 @@ from xlcrm.operations.history import History, read_history
 _SLICE = 1 << 18
 """Compressed bytes inflated at a time (a few MB of XML)."""
 _ROW = re.compile(
-    rb'<row r="(\d+)"[^>]*?(/?)>'
-    rb'(?:<c r="A\1"((?: s="\d+")?)(?: t="n")?><v>([^<]+)</v></c>'
-    rb'<c r="B\1"((?: s="\d+")?)(?: t="n")?><v>([^<]+)</v></c>)?')
+    rb'<row r="(\d+)"[^>]*>'
+    rb'(?:<c r="A\1"((?: s="\d+")?(?: t="n")?><v>[^<]+</v>)</c>'
+    rb'<c r="B\1"((?: s="\d+")?(?: t="n")?><v>[^<]+</v>)</c>)?')
 """A row start and, when they are plain numbers, its cells A and B (style and value)."""
 _ROW_BODY = re.compile(rb'<row r="(\d+)"[^>]*?(?:/>|>(.*?)</row>)', re.S)
 _HOLDS = (b"<v", b"<is", b"<f")
@@ -76,7 +76,7 @@ class _Scan:
     header: bytes  # the <row r="1"> element
     rows: np.ndarray  # sheet rows holding data, ascending
     keys: np.ndarray  # per row: index into ``pairs``
-    pairs: list[tuple[bytes, bytes, bytes, bytes]]  # style and value of A, of B
+    pairs: list[tuple[bytes, bytes]]  # A's and B's cell as written, but for the reference
     checkpoints: list[_Checkpoint]
 
 
@@ -152,7 +152,7 @@ class _Rows:
 
     def __init__(self) -> None:
         self.numbers: list[bytes] = []
-        self.cells: tuple[list[bytes], ...] = ([], [], [], [])  # style A, value A, B's
+        self.cells: tuple[list[bytes], ...] = ([], [])  # A's and B's style and value
 
     def add(self, segment: bytes) -> None:
         """Take the rows of ``segment``; blank rows are left out."""
@@ -161,10 +161,10 @@ class _Rows:
             raise _UnsureError("a row the pattern does not read")
         if not found:
             return
-        numbers, _closed, *cells = zip(*found, strict=True)
-        if not all(cells[1]):  # a row without a plain A and B: blank (formatted only), or
+        numbers, *cells = zip(*found, strict=True)
+        if not all(cells[0]):  # a row without a plain A and B: blank (formatted only), or
             self._check_blank(segment)  # not for the scan
-            keep = [bool(v) for v in cells[1]]
+            keep = [bool(v) for v in cells[0]]
             numbers = [n for n, k in zip(numbers, keep, strict=True) if k]
             cells = [[c for c, k in zip(col, keep, strict=True) if k] for col in cells]
         self.numbers.extend(numbers)
@@ -176,7 +176,7 @@ class _Rows:
         for m in _ROW_BODY.finditer(segment):
             body = m.group(2) or b""
             row = _ROW.match(m.group())
-            if (row is None or not row.group(4)) and any(t in body for t in _HOLDS):
+            if (row is None or not row.group(2)) and any(t in body for t in _HOLDS):
                 raise _UnsureError(f"row {m.group(1).decode()} holds other than dates in A and B")
 
     def pairs(self) -> tuple[np.ndarray, list[tuple[bytes, ...]]]:
@@ -284,11 +284,8 @@ class _Reader:
 
 
 def _pair_rows(pairs: list[tuple[bytes, ...]]) -> bytes:
-    out = []
-    for i, (s_a, v_a, s_b, v_b) in enumerate(pairs, start=1):
-        out.append(b'<row r="%d"><c r="A%d"%s><v>%s</v></c><c r="B%d"%s><v>%s</v></c></row>'
-                   % (i, i, s_a, v_a, i, s_b, v_b))
-    return b"".join(out)
+    return b"".join(b'<row r="%d"><c r="A%d"%s</c><c r="B%d"%s</c></row>' % (i, i, a, i, b)
+                    for i, (a, b) in enumerate(pairs, start=1))
 
 
 def _dates_of(reader: _Reader, pairs: list[tuple[bytes, ...]]) -> tuple[np.ndarray, np.ndarray]:

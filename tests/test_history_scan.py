@@ -1,0 +1,239 @@
+"""SegmentHistory read in part (xlcrm.book.history_scan) gives what the whole read gives.
+
+Each workbook is read both ways (``read_history_sheet`` and ``read_history_sheet(whole=True)``)
+and compared on everything a run uses: the runs, the problems and their cells, the previous
+run for every as-of day, and the cells of every row. Shapes the scan reads itself (xlcrm's
+own, openpyxl's, LibreOffice's) are checked to be read in part, so that a scan that gave up
+everywhere would fail here too.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from xlcrm import schema
+from xlcrm.book.history import read_history_sheet
+from xlcrm.book.read import open_workbook
+from xlcrm.book.template import build_workbook
+from xlcrm.book.workbook_file import resegment_file
+from xlcrm.book.write import SheetData, write_result_sheets
+from xlcrm.operations.history import previous_run, rows_of
+
+HISTORY = schema.HISTORY
+
+
+def _run(n: int, stamp: datetime, as_of: date, rng: np.random.Generator,
+         first: int = 0) -> pd.DataFrame:
+    return pd.DataFrame({
+        "RunStamp": np.full(n, pd.Timestamp(stamp).to_datetime64()),
+        "AsOf": np.full(n, pd.Timestamp(as_of).to_datetime64()),
+        "CustomerID": [f"C{i:05d}" for i in range(first, first + n)],
+        "Type": pd.array(rng.integers(1, 9, n), dtype="Int64"),
+        "ABC": rng.choice(np.array(["A", "B", "C"], dtype=object), n),
+        "Value": np.round(rng.uniform(0, 100, n), 2),
+        "CLV": np.round(rng.lognormal(9, 1, n), 2),
+        "PAlive": np.round(rng.uniform(0, 1, n), 4),
+    })
+
+
+RUNS = [(datetime(2026, 1, 31, 18, 5, 7), date(2026, 1, 31)),
+        (datetime(2026, 2, 28, 9, 0, 1), date(2026, 2, 28)),
+        (datetime(2026, 3, 31, 7, 30), date(2026, 3, 31))]
+
+
+def _book(path: Path, frames: list[pd.DataFrame]) -> Path:
+    """A workbook whose History holds ``frames`` as xlcrm writes a new History sheet."""
+    write_result_sheets(build_workbook(), path,
+                        {HISTORY: SheetData([pd.concat(frames, ignore_index=True)],
+                                            freeze_rows=1)}, owned=[HISTORY])
+    return path
+
+
+def _both(path: Path, *, in_part: bool) -> tuple:
+    fast = read_history_sheet(open_workbook(path))
+    whole = read_history_sheet(open_workbook(path), whole=True)
+    assert (fast.history.load is not None) == in_part
+    assert whole.history.load is None
+    return fast, whole
+
+
+def assert_same(path: Path, *, in_part: bool = True) -> None:
+    """Both reads of ``path`` agree on everything a run uses."""
+    fast, whole = _both(path, in_part=in_part)
+    assert (fast.exists, fast.sheet, fast.header_row) == (whole.exists, whole.sheet,
+                                                          whole.header_row)
+    a, b = fast.history, whole.history
+    pd.testing.assert_frame_equal(a.runs, b.runs)
+    assert a.problems == b.problems
+    assert (a.usable, a.columns, dict(a.positions), a.rows, a.in_table) == \
+        (b.usable, b.columns, dict(b.positions), b.rows, b.in_table)
+    pd.testing.assert_frame_equal(a.frame[["_stamp", "_asof"]], b.frame[["_stamp", "_asof"]])
+    days = sorted({d.date() for d in b.runs["AsOf"]})
+    for day in [date(2000, 1, 1), *days, date(2100, 1, 1)]:
+        p, q = previous_run(a, day), previous_run(b, day)
+        assert (p is None) == (q is None)
+        if p is not None:
+            assert (p.stamp, p.as_of) == (q.stamp, q.as_of)
+            pd.testing.assert_frame_equal(p.table, q.table)
+            assert p.problems == q.problems
+    every = np.ones(b.rows, dtype=bool)
+    columns = list(b.columns)
+    mine, theirs = rows_of(a, every)[columns], rows_of(b, every)[columns]
+    pd.testing.assert_index_equal(mine.index, theirs.index)
+    for c in columns:  # cell by cell: the dtype follows the rows read
+        assert [_cell(v) for v in mine[c]] == [_cell(v) for v in theirs[c]], c
+
+
+def _cell(v: object) -> object:
+    if v is None or v is pd.NaT or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def test_one_run_and_several_as_xlcrm_writes_them_are_read_in_part(tmp_path):
+    rng = np.random.default_rng(1)
+    one = _book(tmp_path / "one.xlsm", [_run(50, *RUNS[0], rng)])
+    assert_same(one)
+    several = _book(tmp_path / "three.xlsm", [_run(40 + k, *r, rng) for k, r in enumerate(RUNS)])
+    assert_same(several)
+    fast = read_history_sheet(open_workbook(several)).history
+    assert fast.runs["Rows"].tolist() == [40, 41, 42]
+    previous = previous_run(fast, date(2026, 4, 30))
+    assert previous.as_of == date(2026, 3, 31) and len(previous.table) == 42
+
+
+def test_a_resegmented_demo_is_read_in_part_with_the_same_moves(tmp_path):
+    from xlcrm.book.demo_file import create_demo_workbook
+
+    book = tmp_path / "demo.xlsm"
+    create_demo_workbook(book, customers=120, seed=3, today=date(2026, 6, 30),
+                         stamp=datetime(2026, 6, 30, 18))
+    resegment_file(book, as_of=date(2026, 7, 31), stamp=datetime(2026, 7, 31, 9), backups=0)
+    assert_same(book)
+
+
+def test_backfilled_runs_sharing_a_stamp_and_blank_rows_between(tmp_path):
+    rng = np.random.default_rng(2)
+    stamp = datetime(2026, 4, 2, 10)
+    frames = [_run(30, stamp, date(2026, m, 28), rng) for m in (1, 2, 3)]
+    book = _book(tmp_path / "backfill.xlsm", frames)
+    wb = openpyxl.load_workbook(book, keep_vba=True)
+    ws = wb[HISTORY]
+    ws.insert_rows(20, 3)  # three blank rows inside the first run
+    ws.cell(row=21, column=9).number_format = "0.00"  # a formatted but empty cell
+    wb.save(book)
+    assert_same(book)
+    runs = read_history_sheet(open_workbook(book)).history.runs
+    assert runs["Rows"].tolist() == [30, 30, 30] and runs["RunStamp"].nunique() == 1
+
+
+def test_a_sorted_sheet_and_edited_bad_cells_give_the_same_problems(tmp_path):
+    rng = np.random.default_rng(3)
+    book = _book(tmp_path / "sorted.xlsm", [_run(70, *r, rng) for r in RUNS])  # 70 stretches
+    wb = openpyxl.load_workbook(book, keep_vba=True)
+    ws = wb[HISTORY]
+    rows = sorted(ws.iter_rows(min_row=2, values_only=True), key=lambda r: (r[2], r[1]))
+    for i, row in enumerate(rows, start=2):
+        for j, v in enumerate(row, start=1):
+            ws.cell(row=i, column=j).value = v
+    # bad cells of the last run, spread over the sheet by the sort
+    for r in range(2, ws.max_row + 1):
+        if ws.cell(row=r, column=2).value == datetime(2026, 3, 31):
+            cid = ws.cell(row=r, column=3).value
+            if cid in ("C00005", "C00017"):
+                ws.cell(row=r, column=4).value = "Star"
+            if cid == "C00009":
+                ws.cell(row=r, column=6).value = "about 70"
+            if cid == "C00011":
+                ws.cell(row=r, column=4).value = 2.5
+            if cid == "C00012":
+                ws.cell(row=r, column=5).value = "Q"
+            if cid == "C00013":
+                ws.cell(row=r, column=6).value = datetime(2026, 1, 1)
+    wb.save(book)
+    assert_same(book)
+    fast = read_history_sheet(open_workbook(book)).history
+    problems = previous_run(fast, date(2026, 4, 30)).problems
+    assert len(problems) == 6
+    assert any(p.message.startswith("Type 2.5 in the previous run") for p in problems)
+    assert any(p.message.startswith("ABC 'Q' in the previous run") for p in problems)
+    assert any(p.message.startswith("Value 2026-01-01 in the previous run") for p in problems)
+
+
+@pytest.mark.parametrize("edit", ["text date", "formula", "moved headers", "table",
+                                  "number not a date", "blank header row"])
+def test_shapes_the_scan_is_not_sure_of_are_read_whole(tmp_path, edit):
+    rng = np.random.default_rng(4)
+    book = _book(tmp_path / "odd.xlsm", [_run(20, *r, rng) for r in RUNS[:2]])
+    wb = openpyxl.load_workbook(book, keep_vba=True)
+    ws = wb[HISTORY]
+    if edit == "text date":
+        ws["B7"] = "2026-01-31"
+    elif edit == "formula":
+        ws["A9"] = "=A8"
+    elif edit == "moved headers":
+        ws.insert_cols(1)
+    elif edit == "table":
+        from openpyxl.worksheet.table import Table
+
+        ws.add_table(Table(displayName="tblHist", ref=f"A1:H{ws.max_row}"))
+    elif edit == "number not a date":
+        ws["A5"].number_format = "General"
+    elif edit == "blank header row":
+        ws.insert_rows(1)
+    wb.save(book)
+    assert_same(book, in_part=False)
+
+
+def test_random_edits_never_make_the_two_reads_differ(tmp_path):
+    """Random sheets an analyst might leave: runs out of order, rows deleted or blanked,
+    cells cleared or typed over; read in part or whole, always the same."""
+    rng = np.random.default_rng(5)
+    for k in range(6):
+        runs = [_run(int(rng.integers(5, 25)), *RUNS[i % 3], rng, first=int(rng.integers(9)))
+                for i in rng.permutation(3)]
+        book = _book(tmp_path / f"r{k}.xlsm", runs)
+        wb = openpyxl.load_workbook(book, keep_vba=True)
+        ws = wb[HISTORY]
+        for _ in range(int(rng.integers(1, 6))):
+            r = int(rng.integers(2, ws.max_row + 1))
+            c = int(rng.integers(3, 9))
+            what = rng.integers(4)
+            if what == 0:
+                ws.delete_rows(r)
+            elif what == 1:
+                ws.cell(row=r, column=c).value = None
+            elif what == 2:
+                ws.cell(row=r, column=c).value = str(rng.choice(["x", "7", "A", " b "]))
+            else:
+                for col in range(1, 9):
+                    ws.cell(row=r, column=col).value = None
+        wb.save(book)
+        assert_same(book)
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice not installed")
+def test_a_workbook_saved_by_libreoffice_is_read_in_part(tmp_path):
+    """LibreOffice writes text as shared strings, rounds the stamp to 15 digits and writes
+    every row's attributes; the scan reads it, through the file's own shared strings."""
+    rng = np.random.default_rng(6)
+    book = _book(tmp_path / "lo.xlsm", [_run(30, *r, rng) for r in RUNS])
+    subprocess.run(["soffice", "--headless", "--norestore",
+                    f"-env:UserInstallation=file://{tmp_path}/profile", "--convert-to", "xlsx",
+                    "--outdir", str(tmp_path / "out"), str(book)],
+                   check=True, capture_output=True, timeout=180)
+    saved = tmp_path / "out" / "lo.xlsx"
+    assert_same(saved)
+    fast = read_history_sheet(open_workbook(saved)).history
+    assert fast.runs["RunStamp"].dt.second.tolist() == [7, 1, 0]

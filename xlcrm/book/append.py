@@ -32,8 +32,9 @@ import io
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -52,9 +53,11 @@ from xlcrm.book.read import NS_MAIN, Package, Workbook, open_workbook
 from xlcrm.book.save import safe_replace
 from xlcrm.book.write import (
     _TAG_ATTRS,
+    COMPRESS_LEVEL,
     _CellWriter,
     _col_styles,
     _date1904,
+    _deflate,
     _Member,
     _new_member,
     _raw_member,
@@ -491,6 +494,7 @@ def append_rows(
     *,
     headers: Mapping[str, Mapping[str, int]] | None = None,
     header_rows: Mapping[str, int] | None = None,
+    flushed: Collection[str] = (),
 ) -> AppendReport:
     """Write ``src`` to ``dst`` with the rows of ``appends`` added at the end of their sheets.
 
@@ -509,6 +513,9 @@ def append_rows(
         needed for a sheet without an Excel Table, else taken from the table.
     header_rows : mapping of sheet name to int, optional
         1-based header row of a sheet without a table (default 1).
+    flushed : collection of str
+        Sheets to write so that the next append keeps their compressed bytes
+        (:func:`flushed_member`; SegmentHistory).
 
     Returns
     -------
@@ -521,6 +528,81 @@ def append_rows(
         below the table (nothing is written).
     """
     data = src.data if isinstance(src, Workbook) else bytes(src)
+    plan = plan_appends(data, appends, headers=headers, header_rows=header_rows,
+                        flushed=flushed)
+    members: list[_Member] = []
+    changed: list[str] = []
+    for info in plan.zip.infolist():
+        if info.filename in plan.edits:
+            like = _raw_member(data, info)
+            members.append(_new_member(info.filename, plan.edits[info.filename], like)
+                           if info.filename not in plan.flushed else
+                           flushed_member(info.filename, plan.edits[info.filename], like))
+            changed.append(info.filename)
+        else:
+            members.append(_raw_member(data, info))
+    with open(dst, "wb") as out:
+        _write_zip(out, members, plan.zip.comment)
+    return AppendReport(tuple(changed), plan.reports)
+
+
+@dataclass
+class AppendPlan:
+    """What :func:`append_rows` writes: the new content of each part it changes.
+
+    Attributes
+    ----------
+    zip : zipfile.ZipFile
+        The source workbook.
+    edits : dict of str to list of bytes
+        Zip part -> its new content in chunks. A worksheet's chunks are: everything before
+        its first new row, the new rows (one chunk per few thousand), then what follows.
+    reports : dict of str to SheetAppendReport
+    flushed : set of str
+        Worksheet parts to write as :func:`flushed_member` does (sheets named in
+        ``flushed`` of :func:`plan_appends`), their ``<dimension>`` left out.
+    """
+
+    zip: zipfile.ZipFile
+    edits: dict[str, list[bytes]]
+    reports: dict[str, SheetAppendReport]
+    flushed: set[str]
+
+
+def flushed_member(name: str, chunks: Sequence[bytes], like: _Member | None) -> _Member:
+    """A deflated member of ``chunks`` whose last chunk (a worksheet's ``</sheetData>`` and
+    what follows) starts after a full flush: the bytes before it end on a block boundary and
+    the last chunk refers to nothing before, so a later append keeps those bytes and
+    compresses only its rows and the tail (:mod:`xlcrm.book.history_append`)."""
+    comp = _deflate.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15)
+    crc = usize = 0
+    parts = []
+    for i, chunk in enumerate(chunks):
+        if i == len(chunks) - 1:
+            parts.append(comp.flush(_deflate.Z_FULL_FLUSH))
+        crc = _deflate.crc32(chunk, crc)
+        usize += len(chunk)
+        parts.append(comp.compress(chunk))
+    parts.append(comp.flush())
+    member = _new_member(name, [], like)
+    raw = b"".join(parts)
+    return replace(member, crc=crc, usize=usize, csize=len(raw), raw=raw)
+
+
+def plan_appends(
+    data: bytes, appends: Mapping[str, pd.DataFrame], *,
+    headers: Mapping[str, Mapping[str, int]] | None = None,
+    header_rows: Mapping[str, int] | None = None,
+    sheet_xml: Mapping[str, bytes] | None = None,
+    flushed: Collection[str] = (),
+) -> AppendPlan:
+    """The parts :func:`append_rows` changes and their new content (nothing is written).
+
+    ``sheet_xml``: a worksheet part's XML to append to instead of the one in ``data`` (zip
+    part name -> XML: a shortened part, see :mod:`xlcrm.book.history_append`). ``flushed``:
+    sheets whose part is written to be appended to again cheaply (:func:`flushed_member`).
+    Other parameters as :func:`append_rows`.
+    """
     z = zipfile.ZipFile(io.BytesIO(data))
     pkg = Package(z)
     wb_part = pkg.workbook_part()
@@ -533,6 +615,8 @@ def append_rows(
 
     edits: dict[str, list[bytes]] = {}
     reports: dict[str, SheetAppendReport] = {}
+    folded_flushed = {s.casefold() for s in flushed}
+    flushed_parts: set[str] = set()
     for sheet, frame in appends.items():
         if frame is None or len(frame) == 0:
             continue
@@ -564,7 +648,7 @@ def append_rows(
             raise InputError(f"sheet {name} has no column {', '.join(missing)}", sheet=name,
                              fix=f"Add the header {missing[0]} to {name}.")
         _check_dates_fit(frame, date1904, name)
-        xml = z.read(entry.part)
+        xml = (sheet_xml or {}).get(entry.part) or z.read(entry.part)
         calc_cols = {positions[c] for c in (table.calculated if table else ()) if c in positions}
         scan = _scan_sheet(xml, name, calc_cols)
         if scan.last_valued > header_row and schema.CUSTOMER_ID in frame.columns and \
@@ -616,6 +700,10 @@ def append_rows(
         new_last = max(last, old_last)
         col_span = (min(span_cols[0], table_cols[0]), max(span_cols[-1], table_cols[1]))
         head = _edit_dimension(xml[: scan.data_open[0]], scan.prefix, new_last, col_span)
+        if sheet.casefold() in folded_flushed:
+            # the head stays as it is from now on: appends keep its compressed bytes
+            head = re.sub(rb"<" + re.escape(scan.prefix) + rb"dimension\b[^>]*/>", b"", head)
+            flushed_parts.add(entry.part)
         extended: list[str] = []
         top = header_row + 1
         if scan.self_closing:
@@ -637,8 +725,7 @@ def append_rows(
         chunks.extend(_new_rows(writer, frame, positions, first, blank_styles, scan.prefix,
                                 landed_on))
         chunks.extend(xml[s:e] for s, e in keep_after)
-        chunks.append(closing)
-        chunks.append(tail)
+        chunks.append(closing + tail)  # one chunk: a flushed part's tail (flushed_member)
         edits[entry.part] = chunks
         table_ref = None
         if table is not None and new_last > table.area.last_row:
@@ -657,18 +744,7 @@ def append_rows(
 
     if styles.added and styles_name:
         edits[styles_name] = [styles.render()]
-    members: list[_Member] = []
-    changed: list[str] = []
-    for info in z.infolist():
-        if info.filename in edits:
-            members.append(_new_member(info.filename, edits[info.filename],
-                                       _raw_member(data, info)))
-            changed.append(info.filename)
-        else:
-            members.append(_raw_member(data, info))
-    with open(dst, "wb") as out:
-        _write_zip(out, members, z.comment)
-    return AppendReport(tuple(changed), reports)
+    return AppendPlan(z, edits, reports, flushed_parts)
 
 
 def _grow_ref(m: re.Match[bytes], old_last: int, new_last: int) -> bytes:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from xlcrm import schema
 from xlcrm.book.append import append_rows
+from xlcrm.book.history_append import append_history
 from xlcrm.book.history_scan import scan_history
 from xlcrm.book.read import Workbook
 from xlcrm.book.save import safe_replace
@@ -109,13 +110,21 @@ def write_with_history(
         write_result_sheets(book, target, whole, owned=(*schema.RESULT_SHEETS, state.sheet),
                             old_sheets=old_sheets, worker=worker)
         return
+    columns = [c for c in history.columns if c in update.rows.columns]
+    rows = update.rows[columns]
+    source = book.data if isinstance(book, Workbook) else bytes(book)
+    # History first, in memory, keeping the earlier runs' compressed bytes where the part
+    # allows it (xlcrm.book.history_append); then the result sheets over that, one file.
+    appended = append_history(source, state.sheet, rows, history.positions, state.header_row)
+    if appended is not None:
+        write_result_sheets(appended, target, sheets, owned=schema.RESULT_SHEETS,
+                            old_sheets=old_sheets, worker=worker)
+        return
     write_result_sheets(book, target, sheets, owned=schema.RESULT_SHEETS, old_sheets=old_sheets,
                         worker=worker)
     data = Path(target).read_bytes()
-    columns = [c for c in history.columns if c in update.rows.columns]
-    append_rows(data, target, {state.sheet: update.rows[columns]},
-                headers={state.sheet: dict(history.positions)},
-                header_rows={state.sheet: state.header_row})
+    append_rows(data, target, {state.sheet: rows}, headers={state.sheet: dict(history.positions)},
+                header_rows={state.sheet: state.header_row}, flushed=[state.sheet])
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -237,3 +238,90 @@ def test_a_workbook_saved_by_libreoffice_is_read_in_part(tmp_path):
     assert_same(saved)
     fast = read_history_sheet(open_workbook(saved)).history
     assert fast.runs["RunStamp"].dt.second.tolist() == [7, 1, 0]
+
+
+# --------------------------------------------------------------------------------------------
+# Appending: the earlier runs' compressed bytes kept (xlcrm.book.history_append)
+
+
+def _member(path: Path, sheet: str = HISTORY) -> bytes:
+    """The compressed bytes of ``sheet``'s part."""
+    from xlcrm.book.read import sheet_parts
+
+    data = path.read_bytes()
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(sheet_parts(data)[sheet])
+    at = info.header_offset
+    start = at + 30 + int.from_bytes(data[at + 26: at + 28], "little") + \
+        int.from_bytes(data[at + 28: at + 30], "little")
+    return data[start: start + info.compress_size]
+
+
+def test_appends_after_the_first_keep_the_earlier_runs_compressed_bytes(tmp_path):
+    from fixtures.validate import validator_errors
+
+    from xlcrm.book import history as book_history
+    from xlcrm.book.demo_file import create_demo_workbook
+    from xlcrm.book.read import read_sheet
+
+    book = tmp_path / "demo.xlsm"
+    create_demo_workbook(book, customers=80, seed=4, today=date(2026, 6, 30),
+                         stamp=datetime(2026, 6, 30, 18))
+    fast: list[bool] = []
+    real = book_history.append_history
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        fast.append(out is not None)
+        return out
+
+    days = [date(2026, 7, 31), date(2026, 8, 31), date(2026, 9, 30)]
+    members = []
+    try:
+        book_history.append_history = spy
+        for k, day in enumerate(days):
+            resegment_file(book, as_of=day, stamp=datetime(2026, 10, 1, k), backups=0)
+            members.append(_member(book))
+    finally:
+        book_history.append_history = real
+    # the demo's History came from the result writer: appended as before, then in part
+    assert fast == [False, True, True]
+    for before, after in zip(members, members[1:], strict=False):
+        kept = before.rfind(b"\x00\x00\xff\xff") + 4
+        assert kept > len(before) // 2 and after[:kept] == before[:kept]
+    hist = read_sheet(book, HISTORY, text_columns=["CustomerID"]).frame
+    assert hist.groupby(hist["AsOf"].dt.date).size().to_dict() == {
+        date(2026, 6, 30): 80, **{d: 80 for d in days}}
+    assert hist.index.tolist() == list(range(2, 2 + 320))
+    assert_same(book)
+    assert validator_errors(book)[book] == []
+
+
+def test_a_part_not_written_for_appending_is_appended_as_before(tmp_path):
+    """The result writer's part (with <dimension>, no flush) and a part whose bytes were
+    recompressed without the flush: append_history declines, the append is still right."""
+    from xlcrm.book.history_append import append_history
+
+    rng = np.random.default_rng(8)
+    book = _book(tmp_path / "plain.xlsm", [_run(30, *RUNS[0], rng)])
+    state = read_history_sheet(open_workbook(book))
+    new = _run(30, *RUNS[1], rng)
+    assert append_history(book.read_bytes(), HISTORY, new, state.history.positions, 1) is None
+    from xlcrm.book.history import write_with_history
+    from xlcrm.operations.history import plan_update
+
+    once = tmp_path / "once.xlsm"
+    write_with_history(open_workbook(book), once, {}, state, plan_update(state.history, new, 24))
+    data = once.read_bytes()
+    again = _run(30, *RUNS[2], rng)
+    state = read_history_sheet(open_workbook(once))
+    assert append_history(data, HISTORY, again, state.history.positions, 1) is not None
+    # the same part deflated in one go (as another program would): declined
+    with zipfile.ZipFile(once) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    plain = tmp_path / "recompressed.xlsm"
+    with zipfile.ZipFile(plain, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in parts.items():
+            z.writestr(name, content)
+    assert append_history(plain.read_bytes(), HISTORY, again, state.history.positions,
+                          1) is None

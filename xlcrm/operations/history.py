@@ -362,10 +362,15 @@ def migration_matrix(
     """Counts from each previous label (rows, then ``New``) to each current label (columns,
     then ``Gone``). ``current`` and the previous table's column ``kind`` hold labels already
     (type names or class letters; ``None`` -> Unrated / no class)."""
+    # object indexes: pandas' arrow-backed string index looks values up one by one in
+    # isin (2 s for two matrices of 100,000 customers), a hash table does it in C
     prev = previous.table[kind]
-    now = pd.Series(np.asarray(current, dtype=object), index=ids.to_numpy(dtype=object))
+    now = pd.Series(np.asarray(current, dtype=object),
+                    index=pd.Index(ids.to_numpy(dtype=object), dtype=object))
     now = now.where(now.notna(), NONE)
-    before = prev.where(prev.notna(), NONE)
+    before = pd.Series(prev.to_numpy(dtype=object),
+                       index=pd.Index(prev.index.to_numpy(dtype=object), dtype=object))
+    before = before.where(before.notna(), NONE)
     both = now.index.intersection(before.index)
     pairs = pd.DataFrame({"From": before.reindex(both).to_numpy(dtype=object),
                           "To": now.reindex(both).to_numpy(dtype=object)})
@@ -374,7 +379,8 @@ def migration_matrix(
     pairs = pd.concat([pairs, pd.DataFrame({"From": NEW, "To": new.to_numpy(dtype=object)}),
                        pd.DataFrame({"From": gone.to_numpy(dtype=object), "To": GONE})],
                       ignore_index=True)
-    labels = [*order, *(lbl for lbl in sorted(set(pairs["From"]) | set(pairs["To"]), key=str)
+    seen = {*pairs["From"].unique(), *pairs["To"].unique()}  # not a set of 200,000 strings
+    labels = [*order, *(lbl for lbl in sorted(seen, key=str)
                         if lbl not in order and lbl not in (NEW, GONE, NONE))]
     rows = [*labels, *([NONE] if (pairs["From"] == NONE).any() else []), NEW]
     cols = [*labels, *([NONE] if (pairs["To"] == NONE).any() else []), GONE]

@@ -280,7 +280,9 @@ class _Reader:
         if not grid or start is None:
             return [], 0
         first_row, first_col = start
-        return [[""] * first_col + list(row) for row in grid], first_row + 1
+        if first_col:
+            grid = [[""] * first_col + list(row) for row in grid]
+        return grid, first_row + 1
 
 
 def _pair_rows(pairs: list[tuple[bytes, ...]]) -> bytes:

@@ -201,19 +201,19 @@ def previous_run(history: History, as_of: date, *, sheet: str = schema.HISTORY
     ids = rows["CustomerID"].map(_id_text)
     type_cells = _cells(rows["Type"])
     types = _numbers(type_cells)
-    problems += _bad_cells(type_cells, type_cells.notna() & (type_cells != "")
+    problems += _bad_cells(type_cells, _filled(type_cells)
                            & (types.isna() | (types < 1) | (types % 1 != 0)),
                            history.positions, "Type", "is not a type number",
                            "Restore the number from a backup; the customer's previous type "
                            "counts as unknown.", sheet)
     abc = rows["ABC"].map(lambda v: v.strip().upper() if isinstance(v, str) else None)
-    problems += _bad_cells(_cells(rows["ABC"]), abc.notna() & ~abc.isin(list(CLASS_RANK)),
+    problems += _bad_cells(rows["ABC"], abc.notna() & ~abc.isin(list(CLASS_RANK)),
                            history.positions, "ABC", "is not A, B or C",
                            "Restore the class from a backup; the customer's previous class "
                            "counts as unknown.", sheet)
     value_cells = _cells(rows["Value"])
-    problems += _bad_cells(value_cells, value_cells.notna() & (value_cells != "")
-                           & _numbers(value_cells).isna(), history.positions, "Value",
+    problems += _bad_cells(value_cells, _filled(value_cells) & _numbers(value_cells).isna(),
+                           history.positions, "Value",
                            "is not a number",
                            "Restore the number from a backup (History keeps what each run "
                            "computed); it is not used for the moves.", sheet)
@@ -226,23 +226,34 @@ def previous_run(history: History, as_of: date, *, sheet: str = schema.HISTORY
 
 
 def _cells(values: pd.Series) -> pd.Series:
-    """``values`` as the cells hold them, one Python value each (``None`` for blank), the
-    same whether the reader gave the column as numbers, dates or mixed objects."""
+    """``values`` as the cells hold them, the same whether the reader gave the column as
+    numbers, dates or mixed objects: numbers as float64 (NaN blank), dates as datetime64,
+    anything mixed as one Python value a cell (``None`` blank)."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        out = [None if v is pd.NaT else v.to_pydatetime() for v in values]
-    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        out = [None if v != v else float(v)
-               for v in values.to_numpy(dtype=float, na_value=np.nan)]
-    else:
-        out = [None if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v)
-               else (float(v) if isinstance(v, (np.floating, np.integer)) else v)
-               for v in values.astype(object)]
+        return values
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=values.index)
+    out = [None if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v)
+           else (float(v) if isinstance(v, (np.floating, np.integer)) else
+                 v.to_pydatetime() if isinstance(v, pd.Timestamp) else v)
+           for v in values.astype(object)]
     return pd.Series(out, index=values.index, dtype=object)
+
+
+def _filled(cells: pd.Series) -> pd.Series:
+    """The cells that are not blank."""
+    if cells.dtype == object:
+        return cells.notna() & (cells != "")
+    return cells.notna()
 
 
 def _numbers(cells: pd.Series) -> pd.Series:
     """The number each cell holds (text read as a number); NaN for blank and for anything
     else (a date, a time, TRUE/FALSE)."""
+    if cells.dtype == float:
+        return cells
+    if cells.dtype != object:  # dates
+        return pd.Series(np.nan, index=cells.index)
     plain = cells.map(lambda v: v if isinstance(v, (str, float, int))
                       and not isinstance(v, bool) else None)
     return pd.to_numeric(plain, errors="coerce").astype(float)
@@ -250,6 +261,10 @@ def _numbers(cells: pd.Series) -> pd.Series:
 
 def _shown(value: object) -> str:
     """A cell's value as a message quotes it."""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, np.floating):
+        value = float(value)
     if isinstance(value, datetime):
         return value.isoformat(sep=" ") if value.time() != time() else \
             value.date().isoformat()

@@ -325,3 +325,83 @@ def test_a_part_not_written_for_appending_is_appended_as_before(tmp_path):
             z.writestr(name, content)
     assert append_history(plain.read_bytes(), HISTORY, again, state.history.positions,
                           1) is None
+
+
+# --------------------------------------------------------------------------------------------
+# Retention: the oldest run dropped from the XML (xlcrm.book.history_append.drop_and_append)
+
+
+def _retained(book: Path, new: pd.DataFrame, runs: int, out: Path, *, whole: bool) -> list:
+    """``book`` with ``new`` recorded keeping ``runs`` runs (History read in part or whole),
+    written to ``out``; returns what drop_and_append gave (None: rewritten from values)."""
+    from xlcrm.book import history as book_history
+    from xlcrm.operations.history import plan_update
+
+    state = read_history_sheet(open_workbook(book), whole=whole)
+    update = plan_update(state.history, new, runs)
+    assert update.keep is not None
+    gave: list = []
+    real = book_history.drop_and_append
+
+    def spy(*args, **kwargs):
+        found = real(*args, **kwargs)
+        gave.append(found is not None)
+        return found
+
+    book_history.drop_and_append = spy
+    try:
+        book_history.write_with_history(open_workbook(book), out, {}, state, update)
+    finally:
+        book_history.drop_and_append = real
+    return gave
+
+
+def _cells_of(path: Path) -> pd.DataFrame:
+    from xlcrm.book.read import read_sheet
+
+    return read_sheet(path, HISTORY, text_columns=["CustomerID"]).frame
+
+
+def test_retention_drops_the_oldest_run_from_the_xml_with_the_cells_a_rewrite_gives(tmp_path):
+    from fixtures.validate import validator_errors
+
+    rng = np.random.default_rng(9)
+    book = _book(tmp_path / "full.xlsm", [_run(50 + k, *r, rng) for k, r in enumerate(RUNS)])
+    new = _run(55, datetime(2026, 5, 1, 8), date(2026, 4, 30), rng)
+    fast, slow = tmp_path / "fast.xlsm", tmp_path / "slow.xlsm"
+    assert _retained(book, new, 3, fast, whole=False) == [True]
+    assert _retained(book, new, 3, slow, whole=True) == []  # read whole: from values
+    mine, theirs = _cells_of(fast), _cells_of(slow)
+    pd.testing.assert_frame_equal(mine, theirs)
+    assert sorted({d.date() for d in mine["AsOf"]}) == [date(2026, 2, 28), date(2026, 3, 31),
+                                                        date(2026, 4, 30)]
+    assert mine.index.tolist() == list(range(2, 2 + 51 + 52 + 55))
+    assert_same(fast)
+    assert validator_errors(fast)[fast] == []
+    # the part is written to be appended to: the next run keeps its bytes
+    from xlcrm.book.history_append import append_history
+
+    state = read_history_sheet(open_workbook(fast))
+    later = _run(10, datetime(2026, 6, 1, 8), date(2026, 5, 31), rng)
+    assert append_history(fast.read_bytes(), HISTORY, later, state.history.positions,
+                          1) is not None
+
+
+@pytest.mark.parametrize("edit", ["formula", "blank row", "merged cells"])
+def test_a_sheet_the_drop_is_unsure_of_is_rewritten_from_values(tmp_path, edit):
+    rng = np.random.default_rng(10)
+    book = _book(tmp_path / "odd.xlsm", [_run(20, *r, rng) for r in RUNS])
+    wb = openpyxl.load_workbook(book, keep_vba=True)
+    ws = wb[HISTORY]
+    if edit == "formula":
+        ws["G30"] = "=F30*2"
+    elif edit == "blank row":
+        ws.insert_rows(35)
+    else:
+        ws.merge_cells("I3:J4")
+    wb.save(book)
+    new = _run(20, datetime(2026, 5, 1, 8), date(2026, 4, 30), rng)
+    fast, slow = tmp_path / "fast.xlsm", tmp_path / "slow.xlsm"
+    assert _retained(book, new, 3, fast, whole=False) in ([False], [])
+    _retained(book, new, 3, slow, whole=True)
+    pd.testing.assert_frame_equal(_cells_of(fast), _cells_of(slow))

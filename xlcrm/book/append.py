@@ -33,7 +33,7 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -569,7 +569,7 @@ class AppendPlan:
     flushed: set[str]
 
 
-def flushed_member(name: str, chunks: Sequence[bytes], like: _Member | None) -> _Member:
+def flushed_member(name: str, chunks: Iterable[bytes], like: _Member | None) -> _Member:
     """A deflated member of ``chunks`` whose last chunk (a worksheet's ``</sheetData>`` and
     what follows) starts after a full flush: the bytes before it end on a block boundary and
     the last chunk refers to nothing before, so a later append keeps those bytes and
@@ -577,12 +577,18 @@ def flushed_member(name: str, chunks: Sequence[bytes], like: _Member | None) -> 
     comp = _deflate.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15)
     crc = usize = 0
     parts = []
-    for i, chunk in enumerate(chunks):
-        if i == len(chunks) - 1:
-            parts.append(comp.flush(_deflate.Z_FULL_FLUSH))
-        crc = _deflate.crc32(chunk, crc)
-        usize += len(chunk)
-        parts.append(comp.compress(chunk))
+    pending: bytes | None = None
+    for chunk in chunks:  # one chunk behind: the last is compressed after the flush
+        if pending is not None:
+            crc = _deflate.crc32(pending, crc)
+            usize += len(pending)
+            parts.append(comp.compress(pending))
+        pending = chunk
+    parts.append(comp.flush(_deflate.Z_FULL_FLUSH))
+    if pending is not None:
+        crc = _deflate.crc32(pending, crc)
+        usize += len(pending)
+        parts.append(comp.compress(pending))
     parts.append(comp.flush())
     member = _new_member(name, [], like)
     raw = b"".join(parts)

@@ -15,11 +15,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from xlcrm import schema
 from xlcrm.book.append import append_rows
-from xlcrm.book.history_append import append_history
+from xlcrm.book.history_append import append_history, drop_and_append
 from xlcrm.book.history_scan import scan_history
 from xlcrm.book.read import Workbook
 from xlcrm.book.save import safe_replace
@@ -100,6 +101,17 @@ def write_with_history(
                             old_sheets=old_sheets, worker=worker)
         return
     history = state.history
+    source = book.data if isinstance(book, Workbook) else bytes(book)
+    columns = [c for c in history.columns if c in update.rows.columns]
+    if state.exists and update.keep is not None:
+        dropped = _dropped_rows(history, update.keep, state.header_row)
+        kept = None if dropped is None else drop_and_append(
+            source, state.sheet, dropped[:2], dropped[2], update.rows[columns],
+            history.positions, state.header_row)
+        if kept is not None:
+            write_result_sheets(kept, target, sheets, owned=schema.RESULT_SHEETS,
+                                old_sheets=old_sheets)
+            return
     if not state.exists or update.keep is not None:
         old = rows_of(history, update.keep)[list(history.columns)] if state.exists \
             else update.rows.iloc[:0]
@@ -110,9 +122,7 @@ def write_with_history(
         write_result_sheets(book, target, whole, owned=(*schema.RESULT_SHEETS, state.sheet),
                             old_sheets=old_sheets, worker=worker)
         return
-    columns = [c for c in history.columns if c in update.rows.columns]
     rows = update.rows[columns]
-    source = book.data if isinstance(book, Workbook) else bytes(book)
     # History first, in memory, keeping the earlier runs' compressed bytes where the part
     # allows it (xlcrm.book.history_append); then the result sheets over that, one file.
     appended = append_history(source, state.sheet, rows, history.positions, state.header_row)
@@ -125,6 +135,20 @@ def write_with_history(
     data = Path(target).read_bytes()
     append_rows(data, target, {state.sheet: rows}, headers={state.sheet: dict(history.positions)},
                 header_rows={state.sheet: state.header_row}, flushed=[state.sheet])
+
+
+def _dropped_rows(history: History, keep: np.ndarray, header_row: int
+                  ) -> tuple[int, int, int] | None:
+    """The first and last sheet row retention drops and the sheet's last row, when they are
+    one stretch of a sheet read in part whose rows follow each other without a gap (then the
+    rows can be dropped from the XML, :func:`xlcrm.book.history_append.drop_and_append`)."""
+    rows = history.frame.index.to_numpy(dtype=np.int64)
+    gone = rows[~np.asarray(keep, dtype=bool)]
+    if history.load is None or not len(gone) or not len(rows) or \
+            rows[0] != header_row + 1 or (np.diff(rows) != 1).any() or \
+            int(gone[-1] - gone[0]) + 1 != len(gone):
+        return None
+    return int(gone[0]), int(gone[-1]), int(rows[-1])
 
 
 @dataclass

@@ -28,14 +28,15 @@ caller appends as before.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
 import pandas as pd
 
-from xlcrm.book.append import flushed_member, plan_appends, sheet_tables
+from xlcrm.book.append import AppendPlan, Area, flushed_member, plan_appends, sheet_tables
 from xlcrm.book.read import Package
 from xlcrm.book.write import (
     _deflate,
@@ -50,6 +51,7 @@ _FINAL_EMPTY = b"\x01\x00\x00\xff\xff"  # an empty final stored block
 _TAIL_BYTES = 1 << 16
 """The tail of a History part (filter, margins, ...) compresses to far less than this."""
 _CHUNK = 1 << 20
+_MAIN_ROOT = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 
 
 def _tail_at(raw: memoryview) -> tuple[int, bytes] | None:
@@ -96,9 +98,7 @@ def _prefix(raw: memoryview) -> tuple[bytes, bytes, int, int] | None:
         return None
     data = head.find(b"<sheetData>")
     row = last.rfind(b"<row ")
-    if data < 0 or row < 0 or not last.endswith(b"</row>") or \
-            b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"' \
-            not in head[:data]:
+    if data < 0 or row < 0 or not last.endswith(b"</row>") or _MAIN_ROOT not in head[:data]:
         return None
     return head[:data + len(b"<sheetData>")], last[row:], size, crc
 
@@ -161,3 +161,173 @@ def _appended(old: _Member, kept: memoryview, size: int, crc: int, chunks: list[
     return replace(old, crc=crc, usize=size, csize=len(raw), raw=raw, method=zipfile.ZIP_DEFLATED,
                    flags=old.flags & ~0x8)
 
+
+
+# --------------------------------------------------------------------------------------------
+# Retention: the oldest run's rows dropped from the XML, the rest renumbered
+
+
+class _UnsureError(Exception):
+    """The part is not in a shape the drop handles safely."""
+
+
+_REF = re.compile(rb'(<(?:row|c) r="[A-Z]{0,3})(\d+)(?=")')
+_TAIL_ELEMENTS = {b"autoFilter", b"filterColumn", b"filters", b"filter", b"customFilters",
+                  b"customFilter", b"dynamicFilter", b"top10", b"colorFilter", b"iconFilter",
+                  b"printOptions", b"pageMargins", b"pageSetup", b"headerFooter", b"oddHeader",
+                  b"oddFooter", b"evenHeader", b"evenFooter", b"firstHeader", b"firstFooter",
+                  b"sheetProtection", b"phoneticPr", b"sheetData", b"worksheet"}
+"""What may follow the cells: none of it names a row but the filter's range."""
+
+
+def _segments(raw: memoryview) -> Iterator[bytes]:
+    """The inflated part in pieces that end after a ``</row>``; the last holds the rest."""
+    inflater = zlib.decompressobj(-15)
+    carry = b""
+    for i in range(0, len(raw), _CHUNK):
+        buf = carry + inflater.decompress(bytes(raw[i:i + _CHUNK]))
+        cut = buf.rfind(b"</row>")
+        cut = cut + len(b"</row>") if cut >= 0 else 0
+        carry = buf[cut:]
+        if cut:
+            yield buf[:cut]
+    if not inflater.eof or inflater.unused_data:
+        raise _UnsureError("the part does not end where the zip says")
+    yield carry
+
+
+def _renumbered(rows: bytes, shift: int) -> bytes:
+    """``rows`` (whole ``<row>`` elements) with every row and cell number less ``shift``."""
+    pieces = _REF.split(rows)
+    numbers = pieces[2::3]
+    if len(numbers) != rows.count(b' r="') or rows.count(b"<row") != rows.count(b'<row r="'):
+        raise _UnsureError("a row or cell whose reference is not where xlcrm writes it")
+    new = {n: b"%d" % (int(n) - shift) for n in set(numbers)}
+    pieces[2::3] = list(map(new.__getitem__, numbers))
+    return b"".join(pieces)
+
+
+class _Dropper:
+    """The rows of a part with the sheet rows ``first``..``last`` left out and those below
+    moved up, a segment at a time."""
+
+    def __init__(self, first: int, last: int) -> None:
+        self.start = b'<row r="%d"' % first
+        self.stop = b'<row r="%d"' % (last + 1)
+        self.shift = last - first + 1
+        self.state = "before"  # before the dropped rows, in them, after them
+        self.last_row = b""
+
+    def rows(self, segment: bytes) -> bytes:
+        if b"<f" in segment:  # a formula names cells: it would need renumbering too
+            raise _UnsureError("a formula on the sheet")
+        out = []
+        if self.state == "before":
+            i = segment.find(self.start)
+            if i < 0:
+                out.append(segment)
+                segment = b""
+            else:
+                out.append(segment[:i])
+                segment, self.state = segment[i:], "in"
+        if self.state == "in":
+            j = segment.find(self.stop)
+            segment = b"" if j < 0 else segment[j:]
+            if j >= 0:
+                self.state = "after"
+        if self.state == "after" and segment:
+            out.append(_renumbered(segment, self.shift))
+        kept = b"".join(out)
+        row = kept.rfind(b"<row ")
+        if row >= 0:
+            self.last_row = kept[row:]
+        return kept
+
+
+def _shrunk_filter(tail: bytes, old_last: int, new_last: int) -> bytes:
+    names = set(re.findall(rb"</?(?:\w+:)?([A-Za-z0-9]+)\b", tail))
+    if not names <= _TAIL_ELEMENTS:
+        raise _UnsureError(f"the sheet has {b', '.join(sorted(names - _TAIL_ELEMENTS))!r}")
+
+    def shrink(m: re.Match[bytes]) -> bytes:
+        area = Area.parse(m.group(2).decode())
+        if area.last_row != old_last:
+            raise _UnsureError("a filter that does not end at the last row")
+        return m.group(1) + str(replace(area, last_row=new_last)).encode() + m.group(3)
+
+    return re.sub(rb'(<autoFilter\b[^>]*?\sref=")([^"]*)(")', shrink, tail)
+
+
+def drop_and_append(data: bytes, sheet: str, dropped: tuple[int, int], last: int,
+                    rows: pd.DataFrame, positions: Mapping[str, int], header_row: int
+                    ) -> bytes | None:
+    """The workbook ``data`` with the sheet rows ``dropped`` (first, last; a run retention
+    leaves out) removed from ``sheet``, the rows below them moved up, and ``rows`` appended,
+    the kept cells as they are; ``last`` is the sheet's last row. ``None`` when the part is
+    not in a shape this handles safely (then rewrite the sheet from values)."""
+    z = zipfile.ZipFile(io.BytesIO(data))
+    pkg = Package(z)
+    entry = next((e for e in pkg.sheets() if e.name.casefold() == sheet.casefold()), None)
+    if entry is None or entry.part is None or entry.kind != "worksheet" or \
+            sheet_tables(pkg, entry.part) or not header_row < dropped[0] <= dropped[1] <= last:
+        return None
+    old = _raw_member(data, z.getinfo(entry.part))
+    if old.method != zipfile.ZIP_DEFLATED:
+        return None
+    plan: list[AppendPlan] = []
+    try:
+        new = flushed_member(entry.part, _dropped_chunks(
+            data, entry.name, entry.part, memoryview(old.raw), dropped, last, rows, positions,
+            header_row, plan), old)
+    except _UnsureError:
+        return None
+    members: list[_Member] = []
+    for part in z.infolist():
+        like = _raw_member(data, part)
+        if part.filename == entry.part:
+            members.append(new)
+        elif part.filename in plan[0].edits:
+            members.append(_new_member(part.filename, plan[0].edits[part.filename], like))
+        else:
+            members.append(like)
+    out = io.BytesIO()
+    _write_zip(out, members, z.comment)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def _dropped_chunks(data: bytes, sheet: str, part: str, raw: memoryview,
+                    dropped: tuple[int, int], last: int, rows: pd.DataFrame,
+                    positions: Mapping[str, int], header_row: int, plan: list[AppendPlan]
+                    ) -> Iterator[bytes]:
+    """The part's new content: head, kept rows renumbered, new rows, then the tail."""
+    dropper = _Dropper(*dropped)
+    head = b""
+    tail = b""
+    for segment in _segments(raw):
+        if not head:
+            data_at = segment.find(b"<sheetData>")
+            if data_at < 0 or _MAIN_ROOT not in segment[:data_at]:
+                raise _UnsureError("not a worksheet xlcrm can drop rows from")
+            end = data_at + len(b"<sheetData>")
+            head = re.sub(rb"<dimension\b[^>]*/>", b"", segment[:end])
+            yield head
+            segment = segment[end:]
+        close = segment.find(b"</sheetData>")
+        if close >= 0:
+            if segment[:close].strip():
+                raise _UnsureError("something after the last row")
+            tail = segment[close:]
+            break
+        yield dropper.rows(segment)
+    if not tail or not dropper.last_row:
+        raise _UnsureError("no tail")
+    shift = dropped[1] - dropped[0] + 1
+    tail = _shrunk_filter(tail, last, last - shift)
+    found = plan_appends(data, {sheet: rows}, headers={sheet: dict(positions)},
+                         header_rows={sheet: header_row},
+                         sheet_xml={part: head + dropper.last_row + tail}, flushed=[sheet])
+    chunks = found.edits[part]
+    if b"".join(chunks[:2]) != head + dropper.last_row:
+        raise _UnsureError("the append would change the kept rows")
+    plan.append(found)
+    yield from chunks[2:]

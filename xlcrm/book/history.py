@@ -110,7 +110,7 @@ def write_with_history(
             history.positions, state.header_row)
         if kept is not None:
             write_result_sheets(kept, target, sheets, owned=schema.RESULT_SHEETS,
-                                old_sheets=old_sheets)
+                                old_sheets=old_sheets, worker=worker)
             return
     if not state.exists or update.keep is not None:
         old = rows_of(history, update.keep)[list(history.columns)] if state.exists \

@@ -214,9 +214,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-resegment", action="store_true",
                     help="time the sheet's read, append and rewrite only")
+    ap.add_argument("--no-sheet", action="store_true", help="time resegment_file only")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="xlcrm-bench-") as folder:
-        sheet_benchmarks(args.customers, args.runs, args.repeat, Path(folder))
+        if not args.no_sheet:
+            sheet_benchmarks(args.customers, args.runs, args.repeat, Path(folder))
         if not args.no_resegment:
             resegment_benchmark(args.customers, args.runs, args.repeat, Path(folder))
 

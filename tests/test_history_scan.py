@@ -405,3 +405,20 @@ def test_a_sheet_the_drop_is_unsure_of_is_rewritten_from_values(tmp_path, edit):
     assert _retained(book, new, 3, fast, whole=False) in ([False], [])
     _retained(book, new, 3, slow, whole=True)
     pd.testing.assert_frame_equal(_cells_of(fast), _cells_of(slow))
+
+
+def test_a_filter_over_part_of_the_sheet_covers_every_row_after_the_drop(tmp_path):
+    """A filter from the headers that stopped short (left by an earlier writer) ends, after
+    the drop, at the last row, as the rewrite from values sets it."""
+    rng = np.random.default_rng(11)
+    book = _book(tmp_path / "filter.xlsm", [_run(25, *r, rng) for r in RUNS])
+    wb = openpyxl.load_workbook(book, keep_vba=True)
+    wb[HISTORY].auto_filter.ref = "A1:H30"
+    wb.save(book)
+    new = _run(25, datetime(2026, 5, 1, 8), date(2026, 4, 30), rng)
+    fast, slow = tmp_path / "fast.xlsm", tmp_path / "slow.xlsm"
+    assert _retained(book, new, 3, fast, whole=False) == [True]
+    _retained(book, new, 3, slow, whole=True)
+    pd.testing.assert_frame_equal(_cells_of(fast), _cells_of(slow))
+    assert [openpyxl.load_workbook(p)[HISTORY].auto_filter.ref for p in (fast, slow)] == \
+        ["A1:H76", "A1:H76"]

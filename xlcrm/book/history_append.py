@@ -286,15 +286,17 @@ class _Dropper:
         return kept
 
 
-def _shrunk_filter(tail: bytes, old_last: int, new_last: int) -> bytes:
+def _shrunk_filter(tail: bytes, new_last: int) -> bytes:
     names = set(re.findall(rb"</?(?:\w+:)?([A-Za-z0-9]+)\b", tail))
     if not names <= _TAIL_ELEMENTS:
         raise _UnsureError(f"the sheet has {b', '.join(sorted(names - _TAIL_ELEMENTS))!r}")
 
     def shrink(m: re.Match[bytes]) -> bytes:
+        # a filter from the headers down (xlcrm's) ends at the last kept row, then grows
+        # with the new rows: over every row, as a rewrite from values sets it
         area = Area.parse(m.group(2).decode())
-        if area.last_row != old_last:
-            raise _UnsureError("a filter that does not end at the last row")
+        if area.first_row != 1 or area.last_row < 2:
+            raise _UnsureError("a filter that does not start at the headers")
         return m.group(1) + str(replace(area, last_row=new_last)).encode() + m.group(3)
 
     return re.sub(rb'(<autoFilter\b[^>]*?\sref=")([^"]*)(")', shrink, tail)
@@ -364,7 +366,7 @@ def _dropped_chunks(data: bytes, sheet: str, part: str, raw: memoryview,
     if not tail or not dropper.last_row:
         raise _UnsureError("no tail")
     shift = dropped[1] - dropped[0] + 1
-    tail = _shrunk_filter(tail, last, last - shift)
+    tail = _shrunk_filter(tail, last - shift)
     found = plan_appends(data, {sheet: rows}, headers={sheet: dict(positions)},
                          header_rows={sheet: header_row},
                          sheet_xml={part: head + dropper.last_row + tail}, flushed=[sheet])

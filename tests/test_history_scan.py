@@ -422,3 +422,46 @@ def test_a_filter_over_part_of_the_sheet_covers_every_row_after_the_drop(tmp_pat
     pd.testing.assert_frame_equal(_cells_of(fast), _cells_of(slow))
     assert [openpyxl.load_workbook(p)[HISTORY].auto_filter.ref for p in (fast, slow)] == \
         ["A1:H76", "A1:H76"]
+
+
+def test_runs_give_the_same_moves_dashboard_and_history_as_the_whole_read(tmp_path,
+                                                                           monkeypatch):
+    """Four resegments (appends, then retention of 3 runs dropping the oldest) with History
+    read in part, appended and dropped in the XML, against the same four with the sheet read
+    whole and rewritten from values: Segments' moves, the Dashboard's migration rows and
+    History are the same."""
+    from xlcrm.book import history as book_history
+    from xlcrm.book.demo_file import create_demo_workbook
+
+    start = tmp_path / "start.xlsm"
+    create_demo_workbook(start, customers=150, seed=7, today=date(2026, 6, 30),
+                         stamp=datetime(2026, 6, 30, 18))
+    wb = openpyxl.load_workbook(start, keep_vba=True)
+    for row in wb[schema.INDICATORS].iter_rows():
+        if len(row) > 9 and row[8].value == "History runs kept":
+            row[9].value = 3
+    wb.save(start)
+    days = [date(2026, 7, 31), date(2026, 8, 31), date(2026, 9, 30), date(2026, 10, 31)]
+    seen = {}
+    for whole in (False, True):
+        book = tmp_path / f"whole-{whole}.xlsm"
+        shutil.copy(start, book)
+        with monkeypatch.context() as m:
+            if whole:
+                m.setattr(book_history, "scan_history", lambda _book, _sheet: None)
+                m.setattr(book_history, "append_history", lambda *_args: None)
+                m.setattr(book_history, "drop_and_append", lambda *_args: None)
+            for k, day in enumerate(days):
+                resegment_file(book, as_of=day, stamp=datetime(2026, 11, 1, k), backups=0)
+        from xlcrm.book.read import read_sheet
+
+        seen[whole] = (
+            read_sheet(book, schema.SEGMENTS, text_columns=["CustomerID"]).frame[
+                ["CustomerID", "PreviousType", "PreviousABC", "Move"]],
+            [r[:12] for r in open_workbook(book).read_grid(schema.DASHBOARD)[269:309]],
+            _cells_of(book))
+    pd.testing.assert_frame_equal(seen[False][0], seen[True][0])
+    assert seen[False][1] == seen[True][1]
+    pd.testing.assert_frame_equal(seen[False][2], seen[True][2])
+    assert sorted({d.date() for d in seen[False][2]["AsOf"]}) == days[1:]
+    assert (seen[False][0]["Move"] != "new").any()

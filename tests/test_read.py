@@ -366,3 +366,19 @@ def test_column_kinds_answer_as_the_value_by_value_types_do(values: list) -> Non
     assert (str in kinds) == (str in types)
     assert (kinds <= {float, int}) == (types <= {float, int})
     assert (kinds <= {date, datetime}) == (types <= {date, datetime})
+
+
+@given(rows=st.lists(st.integers(1, 2_000_000), min_size=1, max_size=300),
+       cut=st.integers(16, 400))  # chunks of 1 MB in the check; at least the overlap
+def test_package_check_finds_the_largest_row_in_any_order(rows: list[int], cut: int) -> None:
+    # The bound of calamine's grid: the largest row any reference names, in whatever order
+    # the rows come and wherever the chunks of the inflated part are cut.
+    from xlcrm.book.package import _OVERLAP, _SMALL_ROWS, _Extent
+
+    xml = b"".join(f'<row r="{r}"><c r="B{r}"><v>1</v></c></row>'.encode() for r in rows)
+    extent, tail = _Extent(), b""
+    for at in range(0, len(xml), cut):  # scanned a chunk at a time, as inflated
+        chunk = xml[at:at + cut]
+        extent.scan(tail + chunk)
+        tail = chunk[-_OVERLAP:]
+    assert max(extent.max_row, _SMALL_ROWS) == max(max(rows), _SMALL_ROWS)

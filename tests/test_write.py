@@ -698,3 +698,29 @@ def test_member_whose_chunks_fail_raises_and_stops_its_thread() -> None:
     with pytest.raises(ValueError, match="cannot write"):
         w._new_member("xl/worksheets/sheet9.xml", chunks(), None)
     assert threading.active_count() == before
+
+
+def test_an_appendable_sheet_ends_after_a_full_flush_without_a_dimension(
+        book: Path, tmp_path: Path) -> None:
+    # SegmentHistory is written so that a run can be appended keeping these bytes: no
+    # <dimension> to update, and the tail (</sheetData> and after) deflated on its own.
+    from xlcrm.book.write import Block, SheetData
+
+    frame = pd.DataFrame({"CustomerID": [f"C{i:05d}" for i in range(30_000)],
+                          "Value": np.linspace(0, 100, 30_000)})
+    out = tmp_path / "out.xlsm"
+    write_result_sheets(book, out, {"Runs": SheetData([Block(frame)], appendable=True)},
+                        owned=["Runs"])
+    with zipfile.ZipFile(out) as z:
+        name = next(n for n in z.namelist() if n.endswith("sheet3.xml"))
+        info, xml = z.getinfo(name), z.read(name)
+    assert b"<dimension" not in xml and xml.count(b"<row ") == 30_001
+    data = out.read_bytes()
+    at = info.header_offset
+    start = at + 30 + int.from_bytes(data[at + 26:at + 28], "little") + \
+        int.from_bytes(data[at + 28:at + 30], "little")
+    raw = data[start:start + info.compress_size]
+    cut = raw.rfind(b"\x00\x00\xff\xff") + 4
+    tail = zlib.decompressobj(-15).decompress(raw[cut:])
+    assert tail.startswith(b"</sheetData>") and xml.endswith(tail)
+    assert _calamine(out, "Runs")[-1] == ["C29999", 100.0]

@@ -32,9 +32,8 @@ import io
 import os
 import re
 import zipfile
-import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -53,12 +52,12 @@ from xlcrm.book.read import NS_MAIN, Package, Workbook, open_workbook
 from xlcrm.book.save import safe_replace
 from xlcrm.book.write import (
     _TAG_ATTRS,
-    COMPRESS_LEVEL,
     _CellWriter,
     _col_styles,
     _date1904,
-    _deflate,
+    _deflated,
     _Member,
+    _member,
     _new_member,
     _raw_member,
     _Styles,
@@ -574,25 +573,7 @@ def flushed_member(name: str, chunks: Iterable[bytes], like: _Member | None) -> 
     what follows) starts after a full flush: the bytes before it end on a block boundary and
     the last chunk refers to nothing before, so a later append keeps those bytes and
     compresses only its rows and the tail (:mod:`xlcrm.book.history_append`)."""
-    comp = _deflate.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15)
-    crc = usize = 0
-    parts = []
-    pending: bytes | None = None
-    for chunk in chunks:  # one chunk behind: the last is compressed after the flush
-        if pending is not None:
-            crc = _deflate.crc32(pending, crc)
-            usize += len(pending)
-            parts.append(comp.compress(pending))
-        pending = chunk
-    parts.append(comp.flush(_deflate.Z_FULL_FLUSH))
-    if pending is not None:
-        crc = _deflate.crc32(pending, crc)
-        usize += len(pending)
-        parts.append(comp.compress(pending))
-    parts.append(comp.flush())
-    member = _new_member(name, [], like)
-    raw = b"".join(parts)
-    return replace(member, crc=crc, usize=usize, csize=len(raw), raw=raw)
+    return _member(name, _deflated(chunks, flush_before_last=True), like)
 
 
 def plan_appends(

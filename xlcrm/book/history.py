@@ -78,8 +78,9 @@ def read_history_sheet(book: Workbook, *, whole: bool = False) -> HistorySheet:
 
 
 def _whole_sheet(rows: pd.DataFrame, new: bool) -> SheetData:
+    # appendable: the next run appends without compressing these rows again
     return SheetData([Block(rows)], freeze_rows=1, autofilter=True,
-                     widths=HISTORY_WIDTHS if new else None)
+                     widths=HISTORY_WIDTHS if new else None, appendable=True)
 
 
 def write_with_history(

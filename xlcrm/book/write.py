@@ -178,6 +178,10 @@ class SheetData:
         ``style_rows`` rows) or in its column.
     style_rows : int
         How many rows of the old sheet are looked at for cell styles.
+    appendable : bool
+        Written so that rows can later be appended without compressing these again
+        (SegmentHistory, :mod:`xlcrm.book.history_append`): no ``<dimension>``, and the
+        deflate stream fully flushed just before ``</sheetData>``.
     """
 
     blocks: Sequence[Block | pd.DataFrame | Sequence[Sequence[Any]]] = ()
@@ -186,6 +190,7 @@ class SheetData:
     autofilter: bool | None = None
     keep_styles: bool = True
     style_rows: int = 1000
+    appendable: bool = False
 
 
 SheetContent = SheetData | pd.DataFrame | Sequence[Sequence[Any]]
@@ -293,7 +298,11 @@ class _Deflater:
 
     _QUEUED = 4
 
-    def __init__(self) -> None:
+    def __init__(self, *, flush_before_last: bool = False) -> None:
+        # flush_before_last: the stream fully flushed before the last chunk, which then
+        # refers to nothing before it (see SheetData.appendable)
+        self._last: bytes | None = None
+        self._hold = flush_before_last
         self._comp = _deflate.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15)
         self.crc = 0
         self.usize = 0
@@ -304,6 +313,10 @@ class _Deflater:
         self._error: BaseException | None = None
 
     def add(self, chunk: bytes) -> None:
+        if self._hold:  # one chunk behind: the last is deflated after the flush
+            chunk, self._last = self._last, chunk
+            if chunk is None:
+                return
         if self._queue is None:
             if self._first is None:
                 self._first = chunk
@@ -347,6 +360,10 @@ class _Deflater:
         if self._first is not None:
             self._take(self._first)
             self._first = None
+        if self._hold:
+            self._parts.append(self._comp.flush(_deflate.Z_FULL_FLUSH))
+            if self._last is not None:
+                self._take(self._last)
         self._parts.append(self._comp.flush())
         return b"".join(self._parts)
 
@@ -356,8 +373,8 @@ def _new_member(name: str, chunks: Iterable[bytes], like: _Member | None) -> _Me
     return _member(name, _deflated(chunks), like)
 
 
-def _deflated(chunks: Iterable[bytes]) -> Deflated:
-    deflater = _Deflater()
+def _deflated(chunks: Iterable[bytes], *, flush_before_last: bool = False) -> Deflated:
+    deflater = _Deflater(flush_before_last=flush_before_last)
     try:
         for chunk in chunks:
             deflater.add(chunk)
@@ -1351,36 +1368,51 @@ def _sheet_chunks(
             if first_block is None:
                 first_block = _Extent()
                 first_block.add(*bounds)
-    _set_child(split, "dimension", f'<{p}dimension ref="{extent.ref()}"/>'.encode())
+    _set_child(split, "dimension", None if options.appendable else
+               f'<{p}dimension ref="{extent.ref()}"/>'.encode())
     if options.autofilter is True and first_block is not None:
         _set_child(split, "autoFilter", f'<{p}autoFilter ref="{first_block.ref()}"/>'.encode())
     elif options.autofilter is False:
         _set_child(split, "autoFilter", None)
     yield split.head
+    closing: list[bytes] | None = None  # appendable: </sheetData> and all after, one chunk
     for child in split.children:
-        if child.name != "sheetData":
+        if closing is not None:
+            closing.append(child.xml)
+        elif child.name != "sheetData":
             yield child.xml
-            continue
-        rows = _sheet_rows(blocks, writer)
-        first = next(rows, None)
-        if first is None:
-            yield f"<{p}sheetData/>".encode()
-            continue
-        # Rows are written without a prefix; where the sheet binds the main namespace to one
-        # (x:), the default namespace is declared on sheetData so the rows land in it.
-        open_tag = f'<{p}sheetData xmlns="{NS_MAIN}">' if p else "<sheetData>"
-        yield (open_tag + first).encode("utf-8")
-        pending: list[str] = []
-        size = 0
-        for text in rows:  # a slice of rows each, or (several blocks) one row each
-            pending.append(text)
-            size += len(text)
-            if size >= _TEXT_PER_CHUNK:
-                yield "".join(pending).encode("utf-8")
-                pending, size = [], 0
+        else:
+            yield from _sheet_data_chunks(p, blocks, writer, options.appendable)
+            if options.appendable:
+                closing = [f"</{p}sheetData>".encode()]
+    yield b"".join([*(closing or ()), split.tail])
+
+
+def _sheet_data_chunks(p: str, blocks: list[Block], writer: _CellWriter, appendable: bool
+                       ) -> Iterator[bytes]:
+    """``<sheetData>`` and its rows, many rows per chunk; closed unless ``appendable`` (then
+    the caller closes it in the part's last chunk)."""
+    rows = _sheet_rows(blocks, writer)
+    first = next(rows, None)
+    if first is None and not appendable:
+        yield f"<{p}sheetData/>".encode()
+        return
+    # Rows are written without a prefix; where the sheet binds the main namespace to one
+    # (x:), the default namespace is declared on sheetData so the rows land in it.
+    open_tag = f'<{p}sheetData xmlns="{NS_MAIN}">' if p else "<sheetData>"
+    yield (open_tag + (first or "")).encode("utf-8")
+    pending: list[str] = []
+    size = 0
+    for text in rows:  # a slice of rows each, or (several blocks) one row each
+        pending.append(text)
+        size += len(text)
+        if size >= _TEXT_PER_CHUNK:
+            yield "".join(pending).encode("utf-8")
+            pending, size = [], 0
+    if not appendable:
         pending.append(f"</{p}sheetData>")
+    if pending:
         yield "".join(pending).encode("utf-8")
-    yield split.tail
 
 
 # --------------------------------------------------------------------------------------------
@@ -1674,7 +1706,8 @@ def make_sheet_member(job: SheetJob, *, elsewhere: bool = False) -> Deflated:
     added = len(job.styles.added)
     writer = _CellWriter(job.styles, job.date1904, job.sheet, job.kept, job.col_styles)
     writer.heights = job.heights
-    made = _deflated(_sheet_chunks(job.split, job.blocks, writer, job.options))
+    made = _deflated(_sheet_chunks(job.split, job.blocks, writer, job.options),
+                     flush_before_last=job.options.appendable)
     if elsewhere and len(job.styles.added) != added:
         raise StylesChangedError(job.sheet)
     return made

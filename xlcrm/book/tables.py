@@ -108,13 +108,14 @@ def _kinds(values: np.ndarray) -> set[type]:
     return found
 
 
-def _convert_column(values: np.ndarray, filled: np.ndarray, text: bool) -> Any:
+def _convert_column(values: np.ndarray, filled: np.ndarray, text: bool, only_text: bool
+                    ) -> Any:
     """One column of raw calamine values (an object array, ``""`` for blank) to frame data.
 
-    ``filled`` marks the non-blank cells.
+    ``filled`` marks the non-blank cells; ``only_text``: every value is a ``str``.
     """
     if text:
-        if _kinds(values) == {str}:  # as_text of each: the text itself, None for blank
+        if only_text:  # as_text of each: the text itself, None for blank
             out = values.copy()
             out[~filled] = None
             return out
@@ -204,11 +205,15 @@ def table_from_rows(
             grid[i, :cut] = row[:cut]
     arrays = {}
     filled = {}
+    only_text = {}
     keep = np.zeros(n, dtype=bool)
     for name, c in columns.items():
         values = np.ascontiguousarray(grid[:, c])
         arrays[name] = values
-        if str in _kinds(values):
+        kinds = _kinds(values)
+        # (rows left out below are blank in every column: what is left keeps these kinds)
+        only_text[name] = kinds == {str}
+        if str in kinds:
             filled[name] = np.asarray(values != "", dtype=bool)
         else:  # no text at all, so no blank (calamine gives "" for blank cells)
             filled[name] = np.ones(n, dtype=bool)
@@ -221,7 +226,7 @@ def table_from_rows(
     text = set(text_columns)
     data = {}
     for name, values in arrays.items():
-        converted = _convert_column(values, filled[name], name in text)
+        converted = _convert_column(values, filled[name], name in text, only_text[name])
         # dtype given explicitly: pandas would otherwise turn text into its string dtype
         # (blank: NaN) and the promise of None for blank text would break.
         data[name] = pd.Series(converted, index=index, dtype=converted.dtype, copy=False)

@@ -74,8 +74,10 @@ def read_workbook(path: Path, *, overwritten: Collection[str] = ()) -> WorkbookI
 
 
 READING_THREADS = 2
-"""Threads reading the other ledgers and History beside Customers (a machine's two cores
-are busy: calamine's parse of each sheet runs without Python's lock)."""
+"""Threads reading the other ledgers and History beside Customers (calamine's parse of each
+sheet runs without Python's lock). Each holds its own calamine reader, a copy of the file:
+on the 50,000-customer demo (110 MB) two threads read in 15 s at a 1,544 MB peak, one in
+18.4 s at 1,296 MB."""
 
 
 def book_inputs(book: Workbook) -> WorkbookInput:

@@ -202,7 +202,7 @@ def _truncate_sheet(parts: dict[str, bytes]) -> None:
     parts[name] = parts[name][: len(parts[name]) // 2]
 
 
-def _crc_corrupt(data: bytes, sheet: str = "Customers") -> bytes:
+def crc_corrupt(data: bytes, sheet: str = "Customers") -> bytes:
     """One byte of ``sheet``'s cell data changed in a stored zip: still well formed, its
     checksum wrong (for Scores: a sheet resegment writes over without reading)."""
     parts = parts_of(data)
@@ -271,14 +271,20 @@ BROKEN: dict[str, Callable[[bytes], bytes]] = {
                                                             _customers_no_content_type_or_rels),
     "malformed Customers XML": lambda d: _edit(d, _truncate_sheet),
     "malformed workbook.xml": lambda d: _edit(d, _malformed_workbook),
-    "CRC-corrupted Customers part": _crc_corrupt,
+    "CRC-corrupted Customers part": crc_corrupt,
     "entity bomb in workbook.xml": _with_dtd(lambda p: "xl/workbook.xml", LAUGHS, b"&lol9;"),
     "external entity in workbook.xml": _with_dtd(lambda p: "xl/workbook.xml", XXE, b"&xxe;"),
     "entity bomb in workbook rels": _with_dtd(
         lambda p: "xl/_rels/workbook.xml.rels", LAUGHS, b""),
     "DOCTYPE in Customers sheet": _with_dtd(_customers, XXE, b""),
     "entity bomb in the Scores sheet": _with_dtd(_scores, LAUGHS, b""),
-    "CRC-corrupted Scores part": lambda d: _crc_corrupt(d, "Scores"),
+    "CRC-corrupted Scores part": lambda d: crc_corrupt(d, "Scores"),
+    # the other ledgers are checked in a thread while Customers is read (check_later)
+    "CRC-corrupted Transactions part": lambda d: crc_corrupt(d, "Transactions"),
+    "entity bomb in the Interactions sheet": _with_dtd(
+        lambda p: sheet_part(p, "Interactions"), LAUGHS, b""),
+    "6 GB Transactions, sizes lie": lambda d: bomb(
+        d, part=sheet_part(parts_of(d), "Transactions"), honest=False),
     "6 GB Scores, sizes lie": lambda d: bomb(d, part=sheet_part(parts_of(d), "Scores"),
                                              honest=False),
     "DOCTYPE in [Content_Types].xml": _with_dtd(lambda p: "[Content_Types].xml", LAUGHS, b""),

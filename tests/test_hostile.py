@@ -20,8 +20,14 @@ from hostile import BROKEN, ODD_LEDGERS, bomb, parts_of, sheet_part
 from xlcrm.book.package import check_package
 from xlcrm.book.read import open_workbook
 from xlcrm.book.save import verify_workbook
-from xlcrm.book.workbook_file import check_file, create_demo_workbook, resegment_file
+from xlcrm.book.workbook_file import (
+    check_file,
+    create_demo_workbook,
+    read_workbook,
+    resegment_file,
+)
 from xlcrm.cli import main
+from xlcrm.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("resegment", "check", "share", "import-transactions")
@@ -287,6 +293,55 @@ def test_problems_of_ledgers_read_side_by_side_keep_the_order_of_the_sheets(
     where = [p.where for p in check_file(book) if "Excel error value" in p.message and p.where in (
         "Customers!J16", "Transactions!C3", "Interactions!A4")]
     assert where == ["Customers!J16", "Transactions!C3", "Interactions!A4"]
+    # resegment's read checks those ledgers in a thread: the same problems, in that order
+    read = read_workbook(book)
+    assert [p.where for p in read.problems if p.where in where] == where
+
+
+@pytest.fixture(scope="module")
+def after_a_run(sound: bytes, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("run") / "CRM.xlsm"
+    path.write_bytes(sound)
+    resegment_file(path, backups=0)
+    return path.read_bytes()
+
+
+LATER = ("Transactions", "SegmentHistory")
+
+
+def test_parts_checked_later_are_scanned_as_when_checked_at_once(after_a_run: bytes) -> None:
+    at_once = check_package(after_a_run, "CRM.xlsm")
+    later = check_package(after_a_run, "CRM.xlsm", later=LATER)
+    parts = parts_of(after_a_run)
+    for sheet in LATER:
+        part = sheet_part(parts, sheet).lower()
+        assert later.get(part) == at_once.get(part) is not None
+    later.wait()
+
+
+@pytest.mark.parametrize("sheet", LATER)
+def test_a_part_checked_later_is_refused_where_it_is_read(after_a_run: bytes, sheet: str,
+                                                          tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    from hostile import crc_corrupt
+
+    data = crc_corrupt(after_a_run, sheet)
+    with pytest.raises(InputError) as at_once:
+        check_package(data, "CRM.xlsm")
+    scans = check_package(data, "CRM.xlsm", later=LATER)  # returns: the check runs on
+    part = sheet_part(parts_of(after_a_run), sheet).lower()
+    with pytest.raises(InputError) as asked:
+        scans.get(part)
+    with pytest.raises(InputError) as waited:
+        scans.wait()
+    assert str(asked.value) == str(waited.value) == str(at_once.value)
+    assert "is corrupt" in str(asked.value) and part in str(asked.value).lower()
+    book = tmp_path / "CRM.xlsm"  # and the command: one line, nothing written
+    book.write_bytes(data)
+    code, err, _ = _run("resegment", book, capsys)
+    assert code == 2 and err.count("\n") == 1 and "is corrupt" in err, err
+    assert book.read_bytes() == data
 
 
 def test_over_long_text_is_a_check_problem(sound: bytes, tmp_path: Path) -> None:

@@ -344,15 +344,63 @@ def _sheet_parts(z: zipfile.ZipFile, names: dict[str, str], wb_part: str,
     return parts
 
 
-def check_package(data: bytes, label: str, *, overwritten: Collection[str] = ()
-                  ) -> dict[str, PartScan]:
+class PartScans:
+    """What the package check saw in each XML part (lower-case name -> :class:`PartScan`).
+
+    Parts left for later (``later`` of :func:`check_package`) are checked in a thread, in
+    the order given, while the caller reads the others (calamine parses a sheet without
+    holding Python's lock): :meth:`get` waits for such a part and raises what its check
+    found, as the check itself would have. :meth:`wait` waits for all of them; call it
+    before trusting the file as a whole (before writing from it).
+    """
+
+    def __init__(self, scans: dict[str, PartScan], data: bytes = b"",
+                 later: list[zipfile.ZipInfo] | None = None, label: str = "") -> None:
+        self._scans = scans
+        self._later = {info.filename.lower(): threading.Event() for info in later or []}
+        self._failed: dict[str, BaseException] = {}
+        if later:
+            threading.Thread(target=self._check_later, args=(data, later, label),
+                             daemon=True).start()
+
+    def _check_later(self, data: bytes, later: list[zipfile.ZipInfo], label: str) -> None:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:  # its own: zipfile shares a position
+            for info in later:
+                name = info.filename.lower()
+                try:
+                    scan = _check_part(z, info, label)
+                    if scan is not None:
+                        self._scans[name] = scan
+                except BaseException as exc:  # raised where the part is asked for
+                    self._failed[name] = exc
+                finally:
+                    self._later[name].set()
+
+    def get(self, part: str) -> PartScan | None:
+        """The scan of ``part`` (lower case), ``None`` when it was not scanned."""
+        done = self._later.get(part)
+        if done is not None:
+            done.wait()
+            if part in self._failed:
+                raise self._failed[part]
+        return self._scans.get(part)
+
+    def wait(self) -> None:
+        """Wait for the parts checked later; raise the first problem found, in their order."""
+        for part in self._later:
+            self.get(part)
+
+
+def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
+                  later: Collection[str] = ()) -> PartScans:
     """Refuse the ``.xlsx``/``.xlsm`` bytes ``data`` unless they are a sound package.
 
     See the module docstring for what is checked and why. While every part is inflated
-    anyway, the references in each XML part are scanned too: the result maps each XML
-    part's name (lower case) to a :class:`PartScan` (an upper bound on the cells of a dense
-    grid of it, and whether it has error cells), so the reader need not inflate a worksheet
-    again to know that it is safe to read or free of error values.
+    anyway, the references in each XML part are scanned too: the result
+    (:class:`PartScans`) maps each XML part's name (lower case) to a :class:`PartScan` (an
+    upper bound on the cells of a dense grid of it, and whether it has error cells), so the
+    reader need not inflate a worksheet again to know that it is safe to read or free of
+    error values.
 
     Parameters
     ----------
@@ -365,6 +413,10 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = ()
         parts are held to the size limits but not inflated here, because only the writer
         reads them (for their styles), and zipfile checks their checksum then; at 100,000
         customers they are two thirds of the file.
+    later : collection of str
+        Sheets whose parts are checked in a thread, in this order, after this returns (see
+        :class:`PartScans`): the sheets the caller reads last, so that their check runs
+        while it reads the first.
 
     Raises
     ------
@@ -406,12 +458,18 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = ()
         rels = _check_relationships(z, names, label)
         wb_part = _office_part(rels, label)
         skipped: set[str] = set()
+        deferred: dict[str, None] = {}
         if wb_part.endswith(".xml"):  # not a binary workbook (.xlsb)
             check(z.getinfo(names[wb_part]))
             sheets = _sheet_parts(z, names, wb_part, rels.get(wb_part, {}), label)
             skipped = {sheets[s.casefold()] for s in overwritten if s.casefold() in sheets}
+            deferred = dict.fromkeys(sheets[s.casefold()] for s in later
+                                     if s.casefold() in sheets and
+                                     sheets[s.casefold()] not in skipped)
         for info in infos:
             lower = info.filename.lower()
-            if lower not in skipped and not lower.endswith(".rels") and lower != wb_part:
+            if (lower not in skipped and lower not in deferred and not lower.endswith(".rels")
+                    and lower != wb_part):
                 check(info)
-    return bounds
+        later_infos = [z.getinfo(names[part]) for part in deferred if part in names]
+    return PartScans(bounds, data, later_infos, label)

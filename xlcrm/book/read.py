@@ -43,7 +43,7 @@ from xml.etree import ElementTree
 
 import python_calamine
 
-from xlcrm.book.package import PartScan, check_package
+from xlcrm.book.package import PartScans, check_package
 from xlcrm.book.stamp import FileStamp
 
 # re-exported: rows to tables lives in xlcrm.book.tables, shared with the open-workbook reader
@@ -366,6 +366,9 @@ class Workbook:
         Sheets the caller will replace without reading their cells (a run's result sheets):
         the package check leaves their parts to the writer (see
         :func:`~xlcrm.book.package.check_package`).
+    check_later : collection of str
+        Sheets the caller reads last: their parts are checked in a thread while it reads
+        the others; reading one waits for its check, and :meth:`wait_checked` for all.
 
     Raises
     ------
@@ -375,7 +378,8 @@ class Workbook:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, password: str | None = None,
-                 overwritten: Collection[str] = ()) -> None:
+                 overwritten: Collection[str] = (), check_later: Collection[str] = ()
+                 ) -> None:
         self.path = Path(path)
         try:
             self.data, self.stamp = _read_snapshot(self.path)
@@ -417,11 +421,12 @@ class Workbook:
             )
         self._content = content
         self._pkg: Package | None = None
-        self._scans: dict[str, PartScan] = {}
+        self._scans = PartScans({})
         self._table_ranges: dict[str, TableRange] | None = None
         if content[:4] == ZIP_MAGIC:
             # Before any part is parsed: sizes (zip bombs), checksums, DTDs, structure.
-            self._scans = check_package(content, name, overwritten=overwritten)
+            self._scans = check_package(content, name, overwritten=overwritten,
+                                        later=check_later)
         try:
             self._book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(content))
         except python_calamine.PasswordError as exc:
@@ -444,6 +449,16 @@ class Workbook:
         other._table_ranges = None
         other._book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self._content))
         return other
+
+    def wait_checked(self) -> None:
+        """Wait for the parts checked in a thread (``check_later``); raise what they hide.
+
+        Raises
+        ------
+        InputError
+            The first of those parts that is damaged or hostile, as the package check says.
+        """
+        self._scans.wait()
 
     def __enter__(self) -> Workbook:
         return self
@@ -675,9 +690,11 @@ class Workbook:
 
 
 def open_workbook(path: str | os.PathLike[str], *, password: str | None = None,
-                  overwritten: Collection[str] = ()) -> Workbook:
+                  overwritten: Collection[str] = (), check_later: Collection[str] = ()
+                  ) -> Workbook:
     """Read ``path`` once; see :class:`Workbook`."""
-    return Workbook(path, password=password, overwritten=overwritten)
+    return Workbook(path, password=password, overwritten=overwritten,
+                    check_later=check_later)
 
 
 def read_sheet(

@@ -70,7 +70,14 @@ def read_workbook(path: Path, *, overwritten: Collection[str] = ()) -> WorkbookI
         When the file is not a workbook, is password-protected, has no Customers sheet, or
         has judgments that cannot be used.
     """
-    return book_inputs(open_workbook(Path(path), overwritten=overwritten))
+    # The sheets read on the reading threads are checked while Customers is read here.
+    return book_inputs(open_workbook(Path(path), overwritten=overwritten,
+                                     check_later=READ_BESIDE))
+
+
+READ_BESIDE = (*(s for s in LEDGER_COLUMNS if s != schema.CUSTOMERS), schema.HISTORY)
+"""The sheets :func:`book_inputs` reads on its threads beside Customers, in the order it
+asks for them: the other ledgers, then History."""
 
 
 READING_THREADS = 2
@@ -101,7 +108,7 @@ def book_inputs(book: Workbook) -> WorkbookInput:
     # run's rows per customer and run kept) are read on the second core while Customers and
     # the settings are read here: calamine parses a sheet without holding Python's lock.
     folded = {n.casefold() for n in names}
-    beside = [s for s in LEDGER_COLUMNS if s != schema.CUSTOMERS and s in names]
+    beside = [s for s in READ_BESIDE[:-1] if s in names]
     has_history = schema.HISTORY.casefold() in folded
     local = threading.local()  # each reading thread its own calamine reader (Workbook.fork)
 
@@ -121,6 +128,7 @@ def book_inputs(book: Workbook) -> WorkbookInput:
 
         ledger, settings = inputs_from_sheets(names, read_ledger, book.read_grid)
         state = history.result() if history is not None else read_history_sheet(book)
+    book.wait_checked()  # every part the package check left for later (not only those read)
     return WorkbookInput(ledger, settings, book, names, problems, state)
 
 

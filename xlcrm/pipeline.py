@@ -60,6 +60,7 @@ from xlcrm.value.sensitivity import (
     weight_sensitivity,
 )
 from xlcrm.value.strategies import ABC_CLASSES, DEFAULT_TYPES, CustomerType, type_code
+from xlcrm.value.threads import beside, threaded
 
 Progress = Callable[[str, float], None]
 """Called with a step description and the fraction done (0..1)."""
@@ -632,19 +633,22 @@ def run(
     mig, move, update = _history_step(
         history, stamp, today, kept_ids, segments, abc, value, ops, weights, settings, later)
 
-    progress("Customer profiles (k-means)", 0.6)
     indicator_scores = scores.indicator_scores.reset_index(drop=True)
-    profiles, profile_problems = _profiles(indicator_scores, options.random_state, ids)
-    problems.extend(profile_problems)
-
-    progress("Validating segments", 0.8)
-    validation = validate_segments(group_scores, segments.high, segments.type)
-    progress("Sensitivity to the weights", 0.85)
-    sensitivity = weight_sensitivity(
-        indicator_scores, [i.group for i in hierarchy.indicators], local, group_w,
-        method=options.high_low, thresholds=options.thresholds, rated=rated,
+    # The sensitivity (numpy sorts) on the second core while the profiles (scikit-learn)
+    # run here: both release Python's lock.
+    with beside(
+        weight_sensitivity, indicator_scores, [i.group for i in hierarchy.indicators], local,
+        group_w, method=options.high_low, thresholds=options.thresholds, rated=rated,
         abc_cutoffs=options.abc_cutoffs if basis is value else None,
-    )
+        thread=threaded(len(kept)),
+    ) as sensitivity_result:
+        progress("Customer profiles (k-means)", 0.6)
+        profiles, profile_problems = _profiles(indicator_scores, options.random_state, ids)
+        problems.extend(profile_problems)
+        progress("Validating segments", 0.8)
+        validation = validate_segments(group_scores, segments.high, segments.type)
+        progress("Sensitivity to the weights", 0.85)
+        sensitivity = sensitivity_result()
     correlation = indicator_correlation(indicator_scores)
     problems.extend(correlation_problems(correlation, sheet=schema.INDICATORS))
 

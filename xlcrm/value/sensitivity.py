@@ -172,15 +172,29 @@ def _check_weights(names: Sequence[str], weights: Mapping[str, float], what: str
     return w
 
 
+def _weighted_sum(matrix: np.ndarray, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``matrix[:, columns] @ weights``, one column at a time, in order, without BLAS.
+
+    The sensitivity may run on a second thread (:mod:`xlcrm.value.threads`), and a thread
+    that calls OpenBLAS gets a work buffer of its own that stays allocated; the products
+    are also the same whatever the number of BLAS threads.
+    """
+    out = np.zeros(matrix.shape[0])
+    for column, weight in zip(columns, weights, strict=True):
+        out += matrix[:, column] * weight
+    return out
+
+
 class _Weighting:
     """The run's scores and weights, and the group scores and values for moved weights."""
 
     def __init__(self, x: np.ndarray, group_cols: list[np.ndarray], local: np.ndarray,
                  group_w: np.ndarray) -> None:
         present = np.isfinite(x)
-        self.x0 = np.where(present, x, 0.0)
+        # By column (see _weighted_sum)
+        self.x0 = np.asfortranarray(np.where(present, x, 0.0))
         # Without a gap (every policy but "exclude") the denominator is the weights' sum.
-        self.present = None if present.all() else present.astype(float)
+        self.present = None if present.all() else np.asfortranarray(present, dtype=float)
         self.group_cols = group_cols
         self.local = local
         self.group_w = group_w
@@ -188,9 +202,9 @@ class _Weighting:
     def group_score(self, g: int, local: np.ndarray) -> np.ndarray:
         """Score of group ``g`` with local weights ``local`` (that group's, in order)."""
         cols = self.group_cols[g]
-        num = self.x0[:, cols] @ local
+        num = _weighted_sum(self.x0, cols, local)
         den = (np.full(len(num), local.sum()) if self.present is None
-               else self.present[:, cols] @ local)
+               else _weighted_sum(self.present, cols, local))
         with np.errstate(invalid="ignore", divide="ignore"):
             out = num / den
         out[den <= 0] = np.nan
@@ -200,8 +214,9 @@ class _Weighting:
     def value(group_scores: np.ndarray, group_w: np.ndarray) -> np.ndarray:
         """Value score from group scores (customers x groups): weights rescaled over known."""
         known = np.isfinite(group_scores)
-        num = np.where(known, group_scores, 0.0) @ group_w
-        den = known.astype(float) @ group_w
+        every = np.arange(len(group_w))
+        num = _weighted_sum(np.where(known, group_scores, 0.0), every, group_w)
+        den = _weighted_sum(known.astype(float), every, group_w)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = num / den
         out[den <= 0] = np.nan

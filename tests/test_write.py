@@ -500,6 +500,22 @@ def test_early_dates(book: Path, tmp_path: Path) -> None:
     assert ws["A5"].value == time(6, 30)
 
 
+def test_a_date_column_of_repeated_days_writes_each_cell_s_serial(book: Path,
+                                                                   tmp_path: Path) -> None:
+    # A run's day repeats down History's rows; each distinct serial is formatted once.
+    days = pd.Series(pd.to_datetime(["2026-12-05", "2026-12-05", None, "2026-12-05 18:00",
+                                     "2024-02-29"] * 30, format="ISO8601")).astype("datetime64[us]")
+    out = tmp_path / "out.xlsm"
+    write_result_sheets(book, out, {"Scores": pd.DataFrame({"Day": days})}, owned=["Scores"])
+    xml = read_parts(out)["xl/worksheets/sheet3.xml"].decode()
+    serials = dict(re.findall(r'<c r="A(\d+)"[^>]*><v>([^<]+)</v>', xml))
+    expected = {"46361", "46361.75", "45351"}
+    assert set(serials.values()) == expected and len(serials) == 4 * 30
+    assert "A4" not in re.findall(r'<c r="(A\d+)"', xml)  # the blank day: no cell
+    got = read_sheet(out, "Scores").frame["Day"]  # (the blank rows are left out)
+    assert got.tolist() == [d.to_pydatetime() for d in days.dropna()]
+
+
 @pytest.mark.parametrize(
     ("value", "error", "match"),
     [

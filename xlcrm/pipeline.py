@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -634,22 +635,21 @@ def run(
         history, stamp, today, kept_ids, segments, abc, value, ops, weights, settings, later)
 
     indicator_scores = scores.indicator_scores.reset_index(drop=True)
-    # The sensitivity (numpy sorts) on the second core while the profiles (scikit-learn)
-    # run here: both release Python's lock.
+    # The sensitivity (numpy sorts) and the correlation (pandas' ranks) on the second core
+    # while the profiles (scikit-learn) run here: all release Python's lock.
     with beside(
-        weight_sensitivity, indicator_scores, [i.group for i in hierarchy.indicators], local,
+        _robustness, indicator_scores, [i.group for i in hierarchy.indicators], local,
         group_w, method=options.high_low, thresholds=options.thresholds, rated=rated,
         abc_cutoffs=options.abc_cutoffs if basis is value else None,
         thread=threaded(len(kept)),
-    ) as sensitivity_result:
+    ) as robustness:
         progress("Customer profiles (k-means)", 0.6)
         profiles, profile_problems = _profiles(indicator_scores, options.random_state, ids)
         problems.extend(profile_problems)
         progress("Validating segments", 0.8)
         validation = validate_segments(group_scores, segments.high, segments.type)
         progress("Sensitivity to the weights", 0.85)
-        sensitivity = sensitivity_result()
-    correlation = indicator_correlation(indicator_scores)
+        sensitivity, correlation = robustness()
     problems.extend(correlation_problems(correlation, sheet=schema.INDICATORS))
 
     problems.extend(later)
@@ -701,6 +701,14 @@ def run(
         migration=mig,
         history=update,
     )
+
+
+def _robustness(indicator_scores: pd.DataFrame, *args: Any, **kwargs: Any
+                ) -> tuple[SensitivityResult, pd.DataFrame]:
+    """The weight sensitivity (arguments: :func:`weight_sensitivity`'s) and the indicators'
+    correlation: how far the segments rest on the weights and on indicators that agree."""
+    return (weight_sensitivity(indicator_scores, *args, **kwargs),
+            indicator_correlation(indicator_scores))
 
 
 def _profiles(indicator_scores: pd.DataFrame, random_state: int,

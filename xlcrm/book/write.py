@@ -918,10 +918,14 @@ class _CellWriter:
                 w for w, n in zip(whole, nat.tolist(), strict=True) if not n) else ""
             time_attr = self.s_attr(self.styles.date_xf("datetime")) if not all(
                 w for w, n in zip(whole, nat.tolist(), strict=True) if not n) else ""
+        # A run's dates repeat down the column (History: the run's day on every row): each
+        # distinct serial is formatted once.
+        distinct, at = np.unique(days, return_inverse=True)
+        serials = [_number_text(d) for d in distinct.tolist()]
         return [
             "" if n else
-            f'<c r="{letter}{r}"{date_attr if w else time_attr}><v>{_number_text(d)}</v></c>'
-            for r, d, w, n in zip(rows, days.tolist(), whole, nat.tolist(), strict=True)
+            f'<c r="{letter}{r}"{date_attr if w else time_attr}><v>{serials[i]}</v></c>'
+            for r, i, w, n in zip(rows, at.tolist(), whole, nat.tolist(), strict=True)
         ]
 
     def series(self, s: pd.Series, col: int, rows: Sequence[int]) -> list[str]:

@@ -14,8 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hostile import BROKEN, ODD_LEDGERS, bomb, parts_of, sheet_part
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xlcrm.book.package import check_package
 from xlcrm.book.read import open_workbook
@@ -406,3 +409,22 @@ def test_an_xls_workbook_is_read_or_refused_in_one_line(
         assert code == 2 and err.count("\n") == 1 and "CRM.xls" in err, err
         assert "internal error" not in err
     assert book.read_bytes() == xls_book
+
+
+_CELL_VALUES = st.one_of(
+    st.none(), st.just(""), st.floats(allow_nan=True), st.integers(), st.just(pd.NA),
+    st.text(alphabet=st.sampled_from(["a", "é", "中", "_", "x", "F", "E", "D", "0", "\ufdd0",
+                                      "\ufffe", "\uffff", "\U0001f600", " "]), max_size=12),
+    st.sampled_from(["_xFFFE_", "_xfdd5_", "_xFFFF_", "_x0041_", "a" * 32_767, "b" * 32_768]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CELL_VALUES, max_size=40))
+def test_the_column_check_agrees_with_a_check_of_each_text(cells: list[object]) -> None:
+    # _plain_text checks a whole column in C; each text alone is the definition.
+    from xlcrm.book.workbook_file import _NONCHAR, EXCEL_CELL_CHARS, _plain_text
+
+    texts = [v for v in cells if isinstance(v, str)]
+    expected = not any(len(t) > EXCEL_CELL_CHARS or _NONCHAR.search(t) for t in texts)
+    assert _plain_text(pd.Series(cells, dtype=object)) == expected

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import zipfile
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -268,7 +269,7 @@ def test_appends_after_the_first_keep_the_earlier_runs_compressed_bytes(tmp_path
     create_demo_workbook(book, customers=80, seed=4, today=date(2026, 6, 30),
                          stamp=datetime(2026, 6, 30, 18))
     fast: list[bool] = []
-    real = book_history.append_history
+    real = book_history.appended_history
 
     def spy(*args, **kwargs):
         out = real(*args, **kwargs)
@@ -278,12 +279,12 @@ def test_appends_after_the_first_keep_the_earlier_runs_compressed_bytes(tmp_path
     days = [date(2026, 7, 31), date(2026, 8, 31), date(2026, 9, 30)]
     members = [_member(book)]  # as the result writer wrote it
     try:
-        book_history.append_history = spy
+        book_history.appended_history = spy
         for k, day in enumerate(days):
             resegment_file(book, as_of=day, stamp=datetime(2026, 10, 1, k), backups=0)
             members.append(_member(book))
     finally:
-        book_history.append_history = real
+        book_history.appended_history = real
     # the demo's History came from the result writer, which writes it appendable: every
     # append keeps the earlier runs' compressed bytes, the first one too
     assert fast == [True, True, True]
@@ -450,7 +451,7 @@ def test_runs_give_the_same_moves_dashboard_and_history_as_the_whole_read(tmp_pa
         with monkeypatch.context() as m:
             if whole:
                 m.setattr(book_history, "scan_history", lambda _book, _sheet: None)
-                m.setattr(book_history, "append_history", lambda *_args: None)
+                m.setattr(book_history, "appended_history", lambda *_args: None)
                 m.setattr(book_history, "drop_and_append", lambda *_args: None)
             for k, day in enumerate(days):
                 resegment_file(book, as_of=day, stamp=datetime(2026, 11, 1, k), backups=0)
@@ -466,3 +467,69 @@ def test_runs_give_the_same_moves_dashboard_and_history_as_the_whole_read(tmp_pa
     pd.testing.assert_frame_equal(seen[False][2], seen[True][2])
     assert sorted({d.date() for d in seen[False][2]["AsOf"]}) == days[1:]
     assert (seen[False][0]["Move"] != "new").any()
+
+
+def _written_with_history(book: Path, out: Path, stamp: datetime, **how) -> None:
+    """The result sheets and History of one run over ``book``, as resegment writes them."""
+    from xlcrm.book.history import write_with_history
+    from xlcrm.book.sheets import analyse
+    from xlcrm.book.workbook_file import read_workbook
+    from xlcrm.report import result_sheets
+
+    data = read_workbook(book, overwritten=schema.RESULT_SHEETS)
+    results = analyse(data.ledger, data.settings, stamp=stamp, history=data.history.history)
+    write_with_history(data.book, out, result_sheets(results, source=book.name), data.history,
+                       results.history, **how)
+
+
+def test_history_made_while_the_sheets_are_made_is_the_file_made_in_two_steps(tmp_path):
+    """History's appended part is made while the result sheets are (write_result_sheets'
+    ``meanwhile``): the file is byte for byte the one made by appending first and writing
+    the sheets over that; when the writer cannot put the part in, the append comes after."""
+    from xlcrm.book import history as book_history
+    from xlcrm.book.demo_file import create_demo_workbook
+    from xlcrm.book.history_append import append_history
+
+    book = tmp_path / "demo.xlsm"
+    create_demo_workbook(book, customers=60, seed=5, today=date(2026, 6, 30),
+                         stamp=datetime(2026, 6, 30, 18))
+    stamp = datetime(2026, 7, 31, 9)
+    together, two_steps, later = (tmp_path / f"{n}.xlsm" for n in ("1", "2", "3"))
+    _written_with_history(book, together, stamp)
+
+    real_write = book_history.write_result_sheets
+
+    def append_first(src, dst, sheets, *, meanwhile=None, **kwargs):
+        parts = meanwhile()  # the same History part, then the sheets over the appended file
+        assert len(parts) == 1
+        appended = append_history(open_workbook(book).data, HISTORY, *_append_args(book, stamp))
+        return replace(real_write(appended, dst, sheets, **kwargs), substituted=tuple(parts))
+
+    book_history.write_result_sheets = append_first
+    try:
+        _written_with_history(book, two_steps, stamp)
+    finally:
+        book_history.write_result_sheets = real_write
+    assert together.read_bytes() == two_steps.read_bytes()
+
+    def refuse(*args, meanwhile=None, **kwargs):  # as when an edit of the sheets gets in the way
+        return real_write(*args, **kwargs)
+
+    book_history.write_result_sheets = refuse
+    try:
+        _written_with_history(book, later, stamp)
+    finally:
+        book_history.write_result_sheets = real_write
+    assert_same(later)
+    assert _cells_of(later).equals(_cells_of(together))
+
+
+def _append_args(book: Path, stamp: datetime) -> tuple:
+    from xlcrm.book.sheets import analyse
+    from xlcrm.book.workbook_file import read_workbook
+
+    data = read_workbook(book, overwritten=schema.RESULT_SHEETS)
+    state = data.history
+    update = analyse(data.ledger, data.settings, stamp=stamp, history=state.history).history
+    columns = [c for c in state.history.columns if c in update.rows.columns]
+    return update.rows[columns], state.history.positions, state.header_row

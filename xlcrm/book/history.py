@@ -20,7 +20,7 @@ import pandas as pd
 
 from xlcrm import schema
 from xlcrm.book.append import append_rows
-from xlcrm.book.history_append import append_history, drop_and_append
+from xlcrm.book.history_append import appended_history, drop_and_append
 from xlcrm.book.history_scan import scan_history
 from xlcrm.book.read import Workbook
 from xlcrm.book.save import safe_replace
@@ -124,16 +124,23 @@ def write_with_history(
                             old_sheets=old_sheets, worker=worker)
         return
     rows = update.rows[columns]
-    # History first, in memory, keeping the earlier runs' compressed bytes where the part
-    # allows it (xlcrm.book.history_append); then the result sheets over that, one file.
-    appended = append_history(source, state.sheet, rows, history.positions, state.header_row)
-    if appended is not None:
-        write_result_sheets(appended, target, sheets, owned=schema.RESULT_SHEETS,
-                            old_sheets=old_sheets, worker=worker)
+    # History's part with this run's rows, keeping the earlier runs' compressed bytes where
+    # the part allows it (xlcrm.book.history_append), made while the worker makes the
+    # largest result sheet, and written with the result sheets: one file.
+    made: dict[str, Any] = {}
+
+    def appended() -> dict[str, Any]:
+        parts = appended_history(source, state.sheet, rows, history.positions,
+                                 state.header_row) or {}
+        if len(parts) == 1:  # History's part alone: put in whole, or not at all
+            made.update(parts)
+        return made
+
+    report = write_result_sheets(book, target, sheets, owned=schema.RESULT_SHEETS,
+                                 old_sheets=old_sheets, worker=worker, meanwhile=appended)
+    if made and set(made) <= set(report.substituted):
         return
-    write_result_sheets(book, target, sheets, owned=schema.RESULT_SHEETS, old_sheets=old_sheets,
-                        worker=worker)
-    data = Path(target).read_bytes()
+    data = Path(target).read_bytes()  # (an edit of the result sheets came in the way)
     append_rows(data, target, {state.sheet: rows}, headers={state.sheet: dict(history.positions)},
                 header_rows={state.sheet: state.header_row}, flushed=[state.sheet])
 

@@ -109,6 +109,21 @@ def append_history(data: bytes, sheet: str, rows: pd.DataFrame, positions: Mappi
     """The workbook ``data`` with ``rows`` appended to ``sheet`` (History), the earlier
     rows' compressed bytes kept; ``None`` when the part is not one xlcrm wrote to be
     appended to, or anything about it is unsure (then append as before)."""
+    made = appended_history(data, sheet, rows, positions, header_row)
+    if made is None:
+        return None
+    z = zipfile.ZipFile(io.BytesIO(data))
+    members = [made.get(part.filename) or _raw_member(data, part) for part in z.infolist()]
+    out = io.BytesIO()
+    _write_zip(out, members, z.comment)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def appended_history(data: bytes, sheet: str, rows: pd.DataFrame, positions: Mapping[str, int],
+                     header_row: int) -> dict[str, _Member] | None:
+    """The new members of the parts of workbook ``data`` that appending ``rows`` to
+    ``sheet`` changes (by zip name: the sheet's part, the earlier rows' compressed bytes
+    kept), or ``None`` (see :func:`append_history`)."""
     z = zipfile.ZipFile(io.BytesIO(data))
     pkg = Package(z)
     entry = next((e for e in pkg.sheets() if e.name.casefold() == sheet.casefold()), None)
@@ -136,18 +151,10 @@ def append_history(data: bytes, sheet: str, rows: pd.DataFrame, positions: Mappi
     chunks = plan.edits[entry.part]
     if entry.part not in plan.flushed or b"".join(chunks[:2]) != head + last_row:
         return None
-    members: list[_Member] = []
-    for part in z.infolist():
-        like = _raw_member(data, part)
-        if part.filename == entry.part:
-            members.append(_appended(old, raw[:cut], size, crc, chunks[2:]))
-        elif part.filename in plan.edits:
-            members.append(_new_member(part.filename, plan.edits[part.filename], like))
-        else:
-            members.append(like)
-    out = io.BytesIO()
-    _write_zip(out, members, z.comment)  # type: ignore[arg-type]
-    return out.getvalue()
+    made = {part: _new_member(part, plan.edits[part], _raw_member(data, z.getinfo(part)))
+            for part in plan.edits if part != entry.part}
+    made[entry.part] = _appended(old, raw[:cut], size, crc, chunks[2:])
+    return made
 
 
 def _appended(old: _Member, kept: memoryview, size: int, crc: int, chunks: list[bytes]

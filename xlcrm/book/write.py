@@ -212,6 +212,8 @@ class WriteReport:
         Parts dropped (the calculation chain).
     sheets_added : tuple of str
         Names of the sheets added.
+    substituted : tuple of str
+        Parts put in from what ``meanwhile`` made (see :func:`write_result_sheets`).
     """
 
     replaced: tuple[str, ...] = ()
@@ -219,6 +221,7 @@ class WriteReport:
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     sheets_added: tuple[str, ...] = ()
+    substituted: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1734,10 +1737,18 @@ def _job_cells(job: SheetJob) -> int:
                if isinstance(b.values, pd.DataFrame))
 
 
+Meanwhile = Callable[[], Mapping[str, "_Member"] | None]
+"""Other work of the writer's caller, done while the worker makes its sheet: new members for
+parts of the source that no sheet written replaces, by zip name (see
+:func:`write_result_sheets`)."""
+
+
 def _sheet_members(jobs: Sequence[SheetJob], likes: Sequence[_Member],
-                   worker: SheetWorker | None) -> list[_Member]:
-    """The members of ``jobs`` in order; the largest made by ``worker`` while this process
-    makes the others (or here, when the worker gives nothing back)."""
+                   worker: SheetWorker | None, meanwhile: Meanwhile | None = None
+                   ) -> tuple[list[_Member], Mapping[str, _Member]]:
+    """The members of ``jobs`` in order, the largest made by ``worker`` while this process
+    makes the others (or here, when the worker gives nothing back), and what ``meanwhile``
+    made after them, before waiting for the worker."""
     big = max(range(len(jobs)), key=lambda i: _job_cells(jobs[i]), default=None)
     if worker is None or big is None or not (
             MIN_CELLS_FOR_WORKER <= _job_cells(jobs[big]) <= MAX_CELLS_FOR_WORKER):
@@ -1748,10 +1759,11 @@ def _sheet_members(jobs: Sequence[SheetJob], likes: Sequence[_Member],
     members: list[_Member | None] = []
     for i, (job, like) in enumerate(zip(jobs, likes, strict=True)):
         members.append(None if i == big else _member_of(job, like, None))
+    extra = (meanwhile() if meanwhile is not None else None) or {}
     if big is not None:
         assert worker is not None
         members[big] = _member_of(jobs[big], likes[big], worker.result())
-    return [m for m in members if m is not None]
+    return [m for m in members if m is not None], extra
 
 
 def _member_of(job: SheetJob, like: _Member, made: Deflated | None) -> _Member:
@@ -1766,6 +1778,7 @@ def write_result_sheets(
     owned: Collection[str],
     old_sheets: OldSheets | None = None,
     worker: SheetWorker | None = None,
+    meanwhile: Meanwhile | None = None,
 ) -> WriteReport:
     """Write ``src`` to ``dst`` with the cells of ``sheets`` regenerated, all else unchanged.
 
@@ -1787,6 +1800,12 @@ def write_result_sheets(
     worker : SheetWorker, optional
         A second process that makes the largest sheet while this one makes the others
         (:mod:`xlcrm.book.sheet_worker`); the file written is the same without it.
+    meanwhile : callable, optional
+        Called once the sheets made here are made, before waiting for the worker's: the
+        new members it returns (by zip name) take the place of those parts of ``src``
+        where no sheet written or bookkeeping edit changes them (History with this run's
+        rows appended, made while the worker works). ``WriteReport.substituted`` lists
+        those put in.
 
     Returns
     -------
@@ -1899,7 +1918,8 @@ def write_result_sheets(
         jobs.append(SheetJob(part, split, blocks, options, styles, date1904, sheet_name, kept,
                              col_styles, heights))
         likes.append(_raw_member(data, z.getinfo(part)) if entry is not None else wb_like)
-    for job, member in zip(jobs, _sheet_members(jobs, likes, worker), strict=True):
+    made, extra = _sheet_members(jobs, likes, worker, meanwhile)
+    for job, member in zip(jobs, made, strict=True):
         if job.part in new_part_names:
             new_parts.append(member)
         else:
@@ -1940,6 +1960,7 @@ def write_result_sheets(
         edits[styles_name] = styles.render()
 
     members: list[_Member] = []
+    substituted: list[str] = []
     for info in z.infolist():
         name = info.filename
         if name in removed:
@@ -1949,6 +1970,9 @@ def write_result_sheets(
         elif name in edits:
             members.append(_new_member(name, [edits[name]], _raw_member(data, info)))
             changed.append(name)
+        elif name in extra:
+            members.append(extra[name])
+            substituted.append(name)
         else:
             members.append(_raw_member(data, info))
     members.extend(new_parts)
@@ -1961,4 +1985,5 @@ def write_result_sheets(
         changed=tuple(changed),
         removed=tuple(removed),
         sheets_added=tuple(n for n, *_ in new_entries),
+        substituted=tuple(substituted),
     )

@@ -119,7 +119,7 @@ def _load_bundle(bundle_id, data):
 
 
 # xlcrm 0.1.0: 37 modules (paths and sources as JSON, zlib, base64)
-_BUNDLE_ID = "262c0f580c6689c0"
+_BUNDLE_ID = "a08ad503e7fd2266"
 _BUNDLE = (
     "eNrcvVtvJNmZIPZXYtgjV0R1MIqs6mp1JTs1YrNYXTVisWpIVve0yXRmMDOSjGZmRHZEJlkURWFgw/C8LBZrYK2X"
     "NQwI2IENGIt9MLAw4KfRPxlAs7v/wt/tXCMyySq1pLE1IxUz4sS5fue7X27WFqNx/ajfz4t83u8ns+u1ztoJ/d/7"
@@ -3505,10 +3505,10 @@ _BUNDLE = (
     "ZwPilfT4DLm0a+YZU42YvKlBXspqmVnxNDaCt7EqSmgsKCSN7L2KxIuKXJv0ZiLAgLiM6SmJzyQijh8xhKxjeOZj"
     "MFPSkXgHFekDfLDbCyfanBLg5Fzgb4QKOj4MgKaDGK4MsX8FD8Z6RmsqK2gmNApJMgQk2hRZ5LCSt+yd4hpJr+g5"
     "f3fWRXa4ZnlZfxiC5h2B7+9WhEYWR5uHpvCi316fXE5XJZqtJE+Y3mvn7pltcghouCG4yBBcZTLkLao+u38JEzN2"
-    "x20jygNmNcPVcnpZ8lXdEyjrwsgIG13ZZc4sS+4TE20xasfBZ+5y+SGb8dzoceS0YNyy7qP+tRPrPUoQwwybN33g"
-    "ygzdsbOs3RDfb4292J+NO5Avn39zeMi3ur4ZNw0ILSS3LA1J+P6tBCQcrDhIVYMSYJbGTJy5fozXjNVradatTuLV"
-    "oo7KrGIWmNfbdtVcBuwteLS38PxlIn0CXmkODBZiSuoVOVrqQqjHa49FniVLr3MPRTMGdyfPJpAoW9iVV7RPCA7E"
-    "fTQjiCfgd94Ae9XY0BG5Vlw19YWAbMMbDhG+SfgXzfl+QnqetHhFstc1KrkDef7+/wKYJiaG"
+    "x20jygNmNcPVcnpZ8lXdEyjrwsgIG13ZZc4sS+4TE20xasfBZ+5y+SGb8dzoceS0YNwyM4dk64VFpXCHyhKIyfUM"
+    "03jrpAwyYk/nHjtlTGhsqZmSquw//+bwsCS/kb4ZYxxs8P1bCTU4WHH4qYYboBMY45nrw7goL6/bmV48TGXrlDVe"
+    "M7NuRRJPFnVOZrWyQLvetqvmMuBtwYu9hbcvE+aTtogOCRZcSu4vnCt18tXLtcdizpIl1ngK2ZsJZMlWdeUP7ROC"
+    "AHEfzQjWCZidN8BbNXZzRKsVV019IcDa8IBDVG8S8oXpwo01IjdPTvQ2f0WjkjuQ4e//L1kvIvc="
 )
 
 _load_bundle(_BUNDLE_ID, _BUNDLE)

@@ -118,3 +118,48 @@ def test_no_worker_where_it_would_not_pay(monkeypatch: pytest.MonkeyPatch, book:
     monkeypatch.setenv("XLCRM_NO_WORKER", "1")
     assert SheetWorker.for_file(large) is None
     assert 0 < write.MIN_CELLS_FOR_WORKER < write.MAX_CELLS_FOR_WORKER
+
+
+def _corrupted(path: Path, part: str, out: Path) -> Path:
+    """``path`` with one byte of ``part``'s compressed data changed (its CRC then fails)."""
+    import zipfile
+
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(part)
+    at = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + \
+        info.compress_size // 2
+    data[at] ^= 0x55
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_the_largest_part_is_read_back_in_the_worker(monkeypatch: pytest.MonkeyPatch,
+                                                     book: Path, tmp_path: Path) -> None:
+    from xlcrm.book import save
+    from xlcrm.book.save import VerifyError, verify_workbook
+
+    monkeypatch.setattr(save, "READ_BACK_ELSEWHERE_BYTES", 1 << 20)
+    out = tmp_path / "out.xlsm"
+    _written(book, out, _frames(30_000), None)
+    names = verify_workbook(out, unchanged_from=book)
+    asked: list[tuple[str, bool]] = []
+    with _start(tmp_path) as worker:
+        read_back, ok = worker.read_back, worker.read_back_ok
+        worker.read_back = lambda path, part: asked.append((part, False)) or read_back(  # type: ignore[method-assign]
+            path, part)
+        worker.read_back_ok = lambda: asked.append(("ok", answer := ok())) or answer  # type: ignore[method-assign]
+        assert verify_workbook(out, unchanged_from=book, worker=worker) == names
+        scores = asked[0][0]
+        assert asked == [(scores, False), ("ok", True)]  # the worker vouched for Scores
+        bad = _corrupted(out, scores, tmp_path / "bad.xlsm")
+        with pytest.raises(VerifyError, match=rf"part {scores} .*corrupt"):
+            verify_workbook(bad, unchanged_from=book, worker=worker)
+        assert asked[-1] == ("ok", False)  # it could not: read back here, which says why
+    dead = _start(tmp_path)
+    dead._process.kill()
+    dead._process.wait()
+    with dead, pytest.raises(VerifyError, match=rf"part {scores} .*corrupt"):
+        verify_workbook(bad, unchanged_from=book, worker=dead)
+    with dead:
+        assert verify_workbook(out, unchanged_from=book, worker=dead) == names

@@ -5,7 +5,8 @@ it beside another: at 100,000 customers the Scores and Segments sheets take abou
 one core each. A worker process started when the workbook is read (it imports pandas and the
 writer while the analysis runs) makes the largest sheet's part, deflated, while this process
 makes the rest; on a machine with two cores the write takes about the time of the larger
-sheet instead of the sum.
+sheet instead of the sum. The check of the new file shares its reading back the same way
+(:class:`ReadBackJob`).
 
 The worker is an optimisation, never a dependency: it is not started on one core, in a
 frozen application or for a small workbook, and whenever it cannot start, fails, dies or
@@ -49,6 +50,16 @@ class SheetJob:
 
 
 @dataclass
+class ReadBackJob:
+    """Read part ``part`` of the workbook file at ``path`` back (see
+    :func:`xlcrm.book.save.verify_workbook`): the answer is ``True`` when it inflates to its
+    CRC and size and, as XML, parses."""
+
+    path: str
+    part: str
+
+
+@dataclass
 class Deflated:
     """A part made by the worker: its deflated bytes, CRC-32 and size."""
 
@@ -74,7 +85,7 @@ class SheetWorker:
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self._process = process
-        self._answer: Deflated | None = None
+        self._answer: object = None
         self._thread: threading.Thread | None = None
 
     @classmethod
@@ -103,8 +114,8 @@ class SheetWorker:
         return cls(process)
 
     def submit(self, job: bytes) -> None:
-        """Send a pickled :class:`SheetJob` and wait for its answer in a thread (the pipe
-        does not keep this process from making the other sheets)."""
+        """Send a pickled :class:`SheetJob` or :class:`ReadBackJob` and wait for its answer
+        in a thread (the pipe does not keep this process from doing its own share)."""
         self._thread = threading.Thread(target=self._exchange, args=(job,), daemon=True)
         self._thread.start()
 
@@ -114,14 +125,27 @@ class SheetWorker:
         try:
             stdin.write(job)
             stdin.flush()
-            answer = pickle.load(stdout)
-        except Exception:  # a dead or broken worker: the caller makes the sheet itself
+            self._answer = pickle.load(stdout)
+        except Exception:  # a dead or broken worker: the caller does the job itself
             return
-        if isinstance(answer, Deflated):
-            self._answer = answer
 
     def result(self) -> Deflated | None:
         """The part made for the job submitted, or ``None``: then make it yourself."""
+        answer = self._answered()
+        return answer if isinstance(answer, Deflated) else None
+
+    def read_back(self, path: str | os.PathLike[str], part: str) -> None:
+        """Have part ``part`` of the file at ``path`` read back (see :class:`ReadBackJob`);
+        :meth:`read_back_ok` says how it went."""
+        self.submit(pickle.dumps(ReadBackJob(os.fspath(path), part),
+                                 protocol=pickle.HIGHEST_PROTOCOL))
+
+    def read_back_ok(self) -> bool:
+        """Whether the part given to :meth:`read_back` was read back whole and sound;
+        ``False`` also when the worker could not tell (then read it back yourself)."""
+        return self._answered() is True
+
+    def _answered(self) -> object:
         if self._thread is None:
             return None
         self._thread.join()
@@ -158,11 +182,22 @@ def _serve(jobs: BinaryIO, answers: BinaryIO) -> None:
         except EOFError:
             return
         try:
-            answer: object = make_sheet_member(job, elsewhere=True)
-        except Exception as exc:  # the caller makes the sheet itself and meets the error there
+            answer: object = (_read_back(job) if isinstance(job, ReadBackJob)
+                              else make_sheet_member(job, elsewhere=True))
+        except Exception as exc:  # the caller does the job itself and meets the error there
             answer = repr(exc)
         pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
         answers.flush()
+
+
+def _read_back(job: ReadBackJob) -> bool:
+    import zipfile
+
+    from xlcrm.book.save import read_back
+
+    with zipfile.ZipFile(job.path) as z:
+        read_back(z, z.getinfo(job.part))
+    return True
 
 
 def main() -> None:
@@ -178,4 +213,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as the module, not as __main__: the jobs unpickle as xlcrm.book.sheet_worker's
+    # classes, which the checks in _serve must be.
+    from xlcrm.book import sheet_worker
+
+    sheet_worker.main()

@@ -279,7 +279,8 @@ def resegment_file(
             write_with_history(data.book, target, sheets, history, results.history,
                                old_sheets=old, worker=worker)
 
-        safe_replace(path, write, backups=backups, expected_stamp=data.book.stamp)
+        safe_replace(path, write, backups=backups, expected_stamp=data.book.stamp,
+                     worker=worker)
     if progress:
         progress("Done", 1.0)
     return results

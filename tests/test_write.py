@@ -648,8 +648,8 @@ def test_without_isal_zlib_deflates(book: Path, tmp_path: Path) -> None:
     out = tmp_path / "zlib.xlsm"
     code = (
         "import sys, zlib; sys.modules['isal'] = None\n"
-        "from xlcrm.book import write\n"
-        "assert write._deflate is zlib and write.COMPRESS_LEVEL == 1\n"
+        "from xlcrm.book import write, zip_members\n"
+        "assert zip_members.fast_zlib is zlib and zip_members.COMPRESS_LEVEL == 1\n"
         f"write.write_result_sheets({str(book)!r}, {str(out)!r},"
         " {'Scores': [['Value'], [1.5], ['text']]}, owned=['Scores'])\n"
     )
@@ -684,16 +684,16 @@ def test_nullable_and_text_columns_with_gaps(book: Path, tmp_path: Path) -> None
 def test_member_deflated_in_a_second_thread_reads_back_exactly() -> None:
     """A part of many chunks is deflated in a thread while the next chunk is made: the bytes
     inflate to exactly what was given, in order, with the CRC and size of all of it."""
-    from xlcrm.book import write as w
+    from xlcrm.book import zip_members as zm
 
     rng = np.random.default_rng(7)
     chunks = [rng.integers(0, 256, size=int(n), dtype=np.uint8).tobytes() * 3
               for n in rng.integers(1, 300_000, size=40)]
-    member = w._new_member("xl/worksheets/sheet9.xml", iter(chunks), None)
+    member = zm.new_member("xl/worksheets/sheet9.xml", iter(chunks), None)
     whole = b"".join(chunks)
     assert zlib.decompress(bytes(member.raw), -15) == whole
     assert (member.crc, member.usize) == (zlib.crc32(whole), len(whole))
-    single = w._new_member("a.xml", [b"<a/>"], None)
+    single = zm.new_member("a.xml", [b"<a/>"], None)
     assert zlib.decompress(bytes(single.raw), -15) == b"<a/>"
 
 
@@ -702,7 +702,7 @@ def test_member_whose_chunks_fail_raises_and_stops_its_thread() -> None:
     and leaves no deflating thread behind."""
     import threading
 
-    from xlcrm.book import write as w
+    from xlcrm.book import zip_members as zm
 
     def chunks():
         for i in range(12):
@@ -712,7 +712,7 @@ def test_member_whose_chunks_fail_raises_and_stops_its_thread() -> None:
 
     before = threading.active_count()
     with pytest.raises(ValueError, match="cannot write"):
-        w._new_member("xl/worksheets/sheet9.xml", chunks(), None)
+        zm.new_member("xl/worksheets/sheet9.xml", chunks(), None)
     assert threading.active_count() == before
 
 

@@ -50,19 +50,8 @@ from xlcrm.book.csv_import import (
 )
 from xlcrm.book.read import NS_MAIN, Package, Workbook, open_workbook
 from xlcrm.book.save import safe_replace
-from xlcrm.book.write import (
-    _TAG_ATTRS,
-    _CellWriter,
-    _col_styles,
-    _date1904,
-    _deflated,
-    _Member,
-    _member,
-    _new_member,
-    _raw_member,
-    _Styles,
-    _write_zip,
-)
+from xlcrm.book.write import _TAG_ATTRS, _CellWriter, _col_styles, _date1904, _Styles
+from xlcrm.book.zip_members import Member, deflated, member, new_member, raw_member, write_zip
 from xlcrm.errors import InputError, column_index, column_letter
 
 REL_TABLE_SUFFIX = "/table"
@@ -529,19 +518,19 @@ def append_rows(
     data = src.data if isinstance(src, Workbook) else bytes(src)
     plan = plan_appends(data, appends, headers=headers, header_rows=header_rows,
                         flushed=flushed)
-    members: list[_Member] = []
+    members: list[Member] = []
     changed: list[str] = []
     for info in plan.zip.infolist():
         if info.filename in plan.edits:
-            like = _raw_member(data, info)
-            members.append(_new_member(info.filename, plan.edits[info.filename], like)
+            like = raw_member(data, info)
+            members.append(new_member(info.filename, plan.edits[info.filename], like)
                            if info.filename not in plan.flushed else
                            flushed_member(info.filename, plan.edits[info.filename], like))
             changed.append(info.filename)
         else:
-            members.append(_raw_member(data, info))
+            members.append(raw_member(data, info))
     with open(dst, "wb") as out:
-        _write_zip(out, members, plan.zip.comment)
+        write_zip(out, members, plan.zip.comment)
     return AppendReport(tuple(changed), plan.reports)
 
 
@@ -568,12 +557,12 @@ class AppendPlan:
     flushed: set[str]
 
 
-def flushed_member(name: str, chunks: Iterable[bytes], like: _Member | None) -> _Member:
+def flushed_member(name: str, chunks: Iterable[bytes], like: Member | None) -> Member:
     """A deflated member of ``chunks`` whose last chunk (a worksheet's ``</sheetData>`` and
     what follows) starts after a full flush: the bytes before it end on a block boundary and
     the last chunk refers to nothing before, so a later append keeps those bytes and
     compresses only its rows and the tail (:mod:`xlcrm.book.history_append`)."""
-    return _member(name, _deflated(chunks, flush_before_last=True), like)
+    return member(name, deflated(chunks, flush_before_last=True), like)
 
 
 def plan_appends(

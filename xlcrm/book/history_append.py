@@ -39,13 +39,7 @@ import pandas as pd
 
 from xlcrm.book.append import AppendPlan, Area, flushed_member, plan_appends, sheet_tables
 from xlcrm.book.read import Package
-from xlcrm.book.write import (
-    _deflate,
-    _Member,
-    _new_member,
-    _raw_member,
-    _write_zip,
-)
+from xlcrm.book.zip_members import Member, fast_zlib, new_member, raw_member, write_zip
 
 _SYNC = b"\x00\x00\xff\xff"  # what a full flush ends with (an empty stored block)
 _FINAL_EMPTY = b"\x01\x00\x00\xff\xff"  # an empty final stored block
@@ -113,14 +107,14 @@ def append_history(data: bytes, sheet: str, rows: pd.DataFrame, positions: Mappi
     if made is None:
         return None
     z = zipfile.ZipFile(io.BytesIO(data))
-    members = [made.get(part.filename) or _raw_member(data, part) for part in z.infolist()]
+    members = [made.get(part.filename) or raw_member(data, part) for part in z.infolist()]
     out = io.BytesIO()
-    _write_zip(out, members, z.comment)  # type: ignore[arg-type]
+    write_zip(out, members, z.comment)  # type: ignore[arg-type]
     return out.getvalue()
 
 
 def appended_history(data: bytes, sheet: str, rows: pd.DataFrame, positions: Mapping[str, int],
-                     header_row: int) -> dict[str, _Member] | None:
+                     header_row: int) -> dict[str, Member] | None:
     """The new members of the parts of workbook ``data`` that appending ``rows`` to
     ``sheet`` changes (by zip name: the sheet's part, the earlier rows' compressed bytes
     kept), or ``None`` (see :func:`append_history`)."""
@@ -131,7 +125,7 @@ def appended_history(data: bytes, sheet: str, rows: pd.DataFrame, positions: Map
             sheet_tables(pkg, entry.part):
         return None
     info = z.getinfo(entry.part)
-    old = _raw_member(data, info)
+    old = raw_member(data, info)
     if old.method != zipfile.ZIP_DEFLATED:
         return None
     raw = memoryview(old.raw)
@@ -151,19 +145,19 @@ def appended_history(data: bytes, sheet: str, rows: pd.DataFrame, positions: Map
     chunks = plan.edits[entry.part]
     if entry.part not in plan.flushed or b"".join(chunks[:2]) != head + last_row:
         return None
-    made = {part: _new_member(part, plan.edits[part], _raw_member(data, z.getinfo(part)))
+    made = {part: new_member(part, plan.edits[part], raw_member(data, z.getinfo(part)))
             for part in plan.edits if part != entry.part}
     made[entry.part] = _appended(old, raw[:cut], size, crc, chunks[2:])
     return made
 
 
-def _appended(old: _Member, kept: memoryview, size: int, crc: int, chunks: list[bytes]
-              ) -> _Member:
+def _appended(old: Member, kept: memoryview, size: int, crc: int, chunks: list[bytes]
+              ) -> Member:
     """``old`` with the compressed bytes ``kept`` (``size`` bytes inflated, CRC ``crc``)
     followed by ``chunks``, the last of them after a full flush again."""
     new = flushed_member(old.name.decode("utf-8"), chunks, None)
     for chunk in chunks:
-        crc = _deflate.crc32(chunk, crc)
+        crc = fast_zlib.crc32(chunk, crc)
         size += len(chunk)
     raw = bytes(kept) + new.raw
     return replace(old, crc=crc, usize=size, csize=len(raw), raw=raw, method=zipfile.ZIP_DEFLATED,
@@ -322,7 +316,7 @@ def drop_and_append(data: bytes, sheet: str, dropped: tuple[int, int], last: int
     if entry is None or entry.part is None or entry.kind != "worksheet" or \
             sheet_tables(pkg, entry.part) or not header_row < dropped[0] <= dropped[1] <= last:
         return None
-    old = _raw_member(data, z.getinfo(entry.part))
+    old = raw_member(data, z.getinfo(entry.part))
     if old.method != zipfile.ZIP_DEFLATED:
         return None
     plan: list[AppendPlan] = []
@@ -332,17 +326,17 @@ def drop_and_append(data: bytes, sheet: str, dropped: tuple[int, int], last: int
             header_row, plan), old)
     except _UnsureError:
         return None
-    members: list[_Member] = []
+    members: list[Member] = []
     for part in z.infolist():
-        like = _raw_member(data, part)
+        like = raw_member(data, part)
         if part.filename == entry.part:
             members.append(new)
         elif part.filename in plan[0].edits:
-            members.append(_new_member(part.filename, plan[0].edits[part.filename], like))
+            members.append(new_member(part.filename, plan[0].edits[part.filename], like))
         else:
             members.append(like)
     out = io.BytesIO()
-    _write_zip(out, members, z.comment)  # type: ignore[arg-type]
+    write_zip(out, members, z.comment)  # type: ignore[arg-type]
     return out.getvalue()
 
 

@@ -39,7 +39,7 @@ import python_calamine
 from xlcrm import schema
 from xlcrm.book.read import MAX_GRID_CELLS, Package, Workbook
 from xlcrm.book.tables import table_from_rows
-from xlcrm.book.write import _date1904, _raw_member
+from xlcrm.book.write import _date1904, raw_member
 from xlcrm.operations.history import History, read_history
 
 _SLICE = 1 << 18
@@ -128,7 +128,7 @@ def _member(book: Workbook, sheet: str) -> tuple[Package, str, _Part]:
     if scan is None or scan.cells > MAX_GRID_CELLS:
         raise _UnsureError("the grid's extent is not known to be small")
     info = pkg.zip.getinfo(entry.part)
-    member = _raw_member(book.data, info)
+    member = raw_member(book.data, info)
     if member.method not in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
         raise _UnsureError("an unusual compression method")
     return pkg, entry.part, _Part(memoryview(member.raw), member.method)

@@ -88,18 +88,15 @@ from xlcrm.book.write import (
     SheetData,
     _CellWriter,
     _cols_xml,
-    _Member,
-    _new_member,
-    _raw_member,
     _set_child,
     _sheet_chunks,
     _split_sheet,
     _Styles,
-    _write_zip,
     escape_attr,
     escape_text,
     open_package,
 )
+from xlcrm.book.zip_members import Member, new_member, raw_member, write_zip
 from xlcrm.errors import InputError, column_index, column_letter
 
 __all__ = [
@@ -1406,13 +1403,13 @@ def shareable_bytes(
     made: datetime | None = None,
     progress: Progress | None = None,
     only: str = "",
-) -> tuple[list[_Member], _Outcome]:
+) -> tuple[list[Member], _Outcome]:
     """The zip members of the shareable copy of ``book`` (see the module doc).
 
     Returns
     -------
     (members, outcome)
-        Members to write with :func:`xlcrm.book.write._write_zip`, and what was done;
+        Members to write with :func:`xlcrm.book.write.write_zip`, and what was done;
         ``outcome.verbatim`` names the members copied byte for byte.
 
     Raises
@@ -1465,7 +1462,7 @@ def shareable_bytes(
 
 def _assemble(b: _Build, book: Workbook, wb_part: str, entries: Sequence[SheetEntry],
               dropped: Sequence[SheetEntry], kept: Sequence[SheetEntry], made: datetime
-              ) -> list[_Member]:
+              ) -> list[Member]:
     """The members of the copy: kept parts (raw when unchanged), the cover, the workbook,
     the relationships, content types and document properties written afresh."""
     plan, outcome, pkg = b.plan, b.outcome, b.pkg
@@ -1522,9 +1519,9 @@ def _assemble(b: _Build, book: Workbook, wb_part: str, entries: Sequence[SheetEn
     return _members(b, book.data, new)
 
 
-def _members(b: _Build, data: bytes, new: Mapping[str, bytes | list[bytes]]) -> list[_Member]:
+def _members(b: _Build, data: bytes, new: Mapping[str, bytes | list[bytes]]) -> list[Member]:
     infos = {i.filename: i for i in b.z.infolist()}
-    like = _raw_member(data, next(iter(infos.values())))
+    like = raw_member(data, next(iter(infos.values())))
     order = ["[Content_Types].xml", "_rels/.rels"] + [n for n in infos if n in b.plan.kinds
                                                       or n in new]
     order += [n for n in new if n not in order]
@@ -1532,11 +1529,11 @@ def _members(b: _Build, data: bytes, new: Mapping[str, bytes | list[bytes]]) -> 
     for name in dict.fromkeys(order):
         if name in new:
             body = new[name]
-            members.append(_new_member(name, body if isinstance(body, list) else [body], like))
+            members.append(new_member(name, body if isinstance(body, list) else [body], like))
         elif name in b.edits:
-            members.append(_new_member(name, b.edits[name], like))
+            members.append(new_member(name, b.edits[name], like))
         elif name in infos and name in b.plan.kinds:
-            members.append(_raw_member(data, infos[name]))
+            members.append(raw_member(data, infos[name]))
             b.outcome.verbatim.add(name)
     return members
 
@@ -1552,7 +1549,7 @@ def _cell_formula(xml: bytes) -> bool:
 def check_copy(
     path: str | os.PathLike[str],
     expect_sheets: Sequence[str],
-    members: Sequence[_Member],
+    members: Sequence[Member],
     verbatim: Collection[str],
 ) -> None:
     """Raise :class:`VerifyError` unless ``path`` holds exactly ``members``, as a complete,
@@ -1697,7 +1694,7 @@ def make_shareable(
 
     def write(target: Path) -> None:
         with open(target, "wb") as f:
-            _write_zip(f, members, comment)  # type: ignore[arg-type]
+            write_zip(f, members, comment)  # type: ignore[arg-type]
         if progress:
             progress("Checking the copy", 0.9)
         check_copy(target, outcome.sheets, members, outcome.verbatim)
@@ -1737,7 +1734,7 @@ def make_shareable(
 
 
 def _manager_members(book: Workbook, manager: str, mask_contacts: bool, made: datetime,
-                     progress: Progress | None) -> tuple[list[_Member], _Outcome, bytes]:
+                     progress: Progress | None) -> tuple[list[Member], _Outcome, bytes]:
     """The shareable copy's members of ``manager``'s book (a temporary workbook of the same
     name, so that the cover names the source)."""
     from xlcrm.book.share_manager import manager_workbook

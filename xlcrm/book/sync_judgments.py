@@ -791,17 +791,17 @@ def synced_workbook(
 
 def _write_parts(data: bytes, z: Any, edits: Mapping[str, bytes], removed: Sequence[str],
                  dst: Path) -> None:
-    from xlcrm.book.write import _new_member, _raw_member, _write_zip
+    from xlcrm.book.zip_members import new_member, raw_member, write_zip
 
     members = []
     for info in z.infolist():
         if info.filename in removed:
             continue
-        raw = _raw_member(data, info)
-        members.append(_new_member(info.filename, [edits[info.filename]], raw)
+        raw = raw_member(data, info)
+        members.append(new_member(info.filename, [edits[info.filename]], raw)
                        if info.filename in edits else raw)
     with open(dst, "wb") as out:
-        _write_zip(out, members, z.comment)
+        write_zip(out, members, z.comment)
 
 
 def sync_judgments_file(

@@ -43,13 +43,11 @@ import io
 import math
 import os
 import pickle
-import queue
 import re
-import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import chain, repeat, zip_longest
@@ -75,6 +73,7 @@ from xlcrm.book.read import (
     rels_part,
 )
 from xlcrm.book.sheet_worker import Deflated, SheetJob, SheetWorker
+from xlcrm.book.zip_members import Member, deflated, member, new_member, raw_member, write_zip
 from xlcrm.errors import InputError, column_index, column_letter
 from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
 
@@ -82,18 +81,6 @@ CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.work
 REL_WORKSHEET = NS_R + "/worksheet"
 MAX_TEXT = 32_767  # characters Excel holds in one cell
 MAX_EXACT_INT = 2**53
-# Deflate of regenerated parts. ISA-L (the isal package, wheels for Linux, macOS and 64-bit
-# Windows on x86-64 and ARM) at its level 2 deflates result-sheet XML ~6x as fast as zlib at
-# level 3 into parts of the same size (96 MB Scores sheet of 100 000 customers: 0.65 s and
-# 22.2 MB against 3.8 s and 22.4 MB; zlib's default 6: 6.0 s, 20.2 MB). Without it, zlib at
-# level 1: ~1.8x as fast as level 3 for parts 5-9 % larger. See docs/PERFORMANCE.md.
-try:
-    from isal import isal_zlib as _deflate
-
-    COMPRESS_LEVEL = 2
-except ImportError:  # no wheel for this platform (32-bit Windows, Pyodide)
-    _deflate = zlib  # type: ignore[no-redef]
-    COMPRESS_LEVEL = 1
 _ROWS_PER_CHUNK = 2000
 # Floats as the shortest text that reads back as the same double, a column at a time: Arrow's
 # cast (double-conversion's shortest form) is about 3x as fast as Python's repr per cell,
@@ -222,228 +209,6 @@ class WriteReport:
     removed: tuple[str, ...] = ()
     sheets_added: tuple[str, ...] = ()
     substituted: tuple[str, ...] = ()
-
-
-# --------------------------------------------------------------------------------------------
-# Zip: copy parts with their compressed bytes, add new ones
-
-
-@dataclass
-class _Member:
-    name: bytes
-    flags: int
-    method: int
-    dostime: int
-    dosdate: int
-    crc: int
-    csize: int
-    usize: int
-    raw: bytes | memoryview
-    create_version: int = 20
-    create_system: int = 0
-    extract_version: int = 20
-    internal_attr: int = 0
-    external_attr: int = 0
-    comment: bytes = b""
-
-
-def _dos_datetime(dt: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
-    y, mo, d, h, mi, s = dt
-    return (h << 11) | (mi << 5) | (s // 2), ((max(y, 1980) - 1980) << 9) | (mo << 5) | d
-
-
-def _raw_member(data: bytes | memoryview, info: zipfile.ZipInfo) -> _Member:
-    """A zip member with its compressed bytes, read straight from the archive."""
-    if info.flag_bits & 0x1:
-        raise InputError(
-            f"part {info.filename} of the workbook is encrypted inside the zip",
-            fix="Save the workbook again from Excel without a password.",
-        )
-    offset = info.header_offset
-    sig, *_, nlen, xlen = struct.unpack_from("<IHHHHHIIIHH", data, offset)
-    if sig != 0x04034B50:
-        raise InputError(
-            f"the workbook's zip structure is damaged (part {info.filename})",
-            fix="Open the workbook in Excel and save it again, or restore a backup.",
-        )
-    start = offset + 30 + nlen + xlen
-    raw = memoryview(data)[start : start + info.compress_size]  # no copy
-    dostime, dosdate = _dos_datetime(info.date_time)
-    utf8 = bool(info.flag_bits & 0x800)
-    return _Member(
-        name=info.filename.encode("utf-8" if utf8 else "cp437"),
-        # Bit 3 (sizes in a trailing descriptor) is cleared: the sizes go in the header.
-        flags=info.flag_bits & ~0x8,
-        method=info.compress_type,
-        dostime=dostime,
-        dosdate=dosdate,
-        crc=info.CRC,
-        csize=info.compress_size,
-        usize=info.file_size,
-        raw=raw,
-        create_version=info.create_version,
-        create_system=info.create_system,
-        extract_version=max(info.extract_version, 20),
-        internal_attr=info.internal_attr,
-        external_attr=info.external_attr,
-        comment=info.comment,
-    )
-
-
-class _Deflater:
-    """Deflate and checksum a part's chunks, from the second chunk on in a thread of its own.
-
-    ISA-L and zlib release Python's lock while they compress, so a second core deflates one
-    chunk while the caller makes the next: at 100,000 customers that hides most of the
-    0.5 s the Scores and Segments parts take to deflate. The queue holds a few chunks at
-    most (memory stays bounded); a part of one chunk is deflated in the caller's thread.
-    """
-
-    _QUEUED = 4
-
-    def __init__(self, *, flush_before_last: bool = False) -> None:
-        # flush_before_last: the stream fully flushed before the last chunk, which then
-        # refers to nothing before it (see SheetData.appendable)
-        self._last: bytes | None = None
-        self._hold = flush_before_last
-        self._comp = _deflate.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15)
-        self.crc = 0
-        self.usize = 0
-        self._parts: list[bytes] = []
-        self._first: bytes | None = None
-        self._queue: queue.Queue[bytes | None] | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def add(self, chunk: bytes) -> None:
-        if self._hold:  # one chunk behind: the last is deflated after the flush
-            chunk, self._last = self._last, chunk
-            if chunk is None:
-                return
-        if self._queue is None:
-            if self._first is None:
-                self._first = chunk
-                return
-            self._queue = queue.Queue(self._QUEUED)
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
-            self._queue.put(self._first)
-            self._first = None
-        if self._error is not None:
-            raise self._error
-        self._queue.put(chunk)
-
-    def _take(self, chunk: bytes) -> None:
-        self.crc = _deflate.crc32(chunk, self.crc)
-        self.usize += len(chunk)
-        self._parts.append(self._comp.compress(chunk))
-
-    def _run(self) -> None:
-        assert self._queue is not None
-        while (chunk := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._take(chunk)
-                except BaseException as exc:  # raised in the caller's thread
-                    self._error = exc
-
-    def stop(self) -> None:
-        """End the thread (after the last chunk, or when making a chunk failed)."""
-        if self._thread is not None:
-            assert self._queue is not None
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-
-    def finish(self) -> bytes:
-        """The deflated bytes of every chunk added."""
-        self.stop()
-        if self._error is not None:
-            raise self._error
-        if self._first is not None:
-            self._take(self._first)
-            self._first = None
-        if self._hold:
-            self._parts.append(self._comp.flush(_deflate.Z_FULL_FLUSH))
-            if self._last is not None:
-                self._take(self._last)
-        self._parts.append(self._comp.flush())
-        return b"".join(self._parts)
-
-
-def _new_member(name: str, chunks: Iterable[bytes], like: _Member | None) -> _Member:
-    """A deflated member from ``chunks``; date, time and attributes copied from ``like``."""
-    return _member(name, _deflated(chunks), like)
-
-
-def _deflated(chunks: Iterable[bytes], *, flush_before_last: bool = False) -> Deflated:
-    deflater = _Deflater(flush_before_last=flush_before_last)
-    try:
-        for chunk in chunks:
-            deflater.add(chunk)
-        raw = deflater.finish()
-    finally:
-        deflater.stop()
-    return Deflated(deflater.crc, deflater.usize, raw)
-
-
-def _member(name: str, made: Deflated, like: _Member | None) -> _Member:
-    """The member of deflated bytes ``made``; date, time and attributes copied from ``like``."""
-    crc, usize, raw = made.crc, made.usize, made.raw
-    encoded = name.encode("utf-8")
-    flags = 0x800 if not name.isascii() else 0
-    if like is None:
-        dostime, dosdate = _dos_datetime((1980, 1, 1, 0, 0, 0))
-        return _Member(encoded, flags, zipfile.ZIP_DEFLATED, dostime, dosdate, crc, len(raw),
-                       usize, raw)
-    return _Member(
-        encoded, flags | (like.flags & 0x800), zipfile.ZIP_DEFLATED, like.dostime, like.dosdate,
-        crc, len(raw), usize, raw, like.create_version, like.create_system, 20,
-        like.internal_attr, like.external_attr, b"",
-    )
-
-
-def _write_zip(out: io.BufferedWriter, members: Sequence[_Member], comment: bytes) -> None:
-    if len(members) >= 0xFFFF:
-        raise InputError(
-            "the workbook has too many parts for xlcrm to rewrite (65 535 or more)",
-            fix="Split the workbook.",
-        )
-    central = []
-    offset = 0
-    for m in members:
-        if max(m.csize, m.usize, offset) >= 0xFFFFFFFF:
-            raise InputError(
-                "the workbook is larger than 4 GB, which xlcrm cannot rewrite",
-                fix="Move old transactions to an archive workbook.",
-            )
-        header = struct.pack(
-            "<IHHHHHIIIHH", 0x04034B50, m.extract_version, m.flags, m.method, m.dostime,
-            m.dosdate, m.crc, m.csize, m.usize, len(m.name), 0,
-        )
-        out.write(header)
-        out.write(m.name)
-        out.write(m.raw)
-        central.append(
-            struct.pack(
-                "<IBBHHHHHIIIHHHHHII", 0x02014B50, m.create_version, m.create_system,
-                m.extract_version, m.flags, m.method, m.dostime, m.dosdate, m.crc, m.csize,
-                m.usize, len(m.name), 0, len(m.comment), 0, m.internal_attr, m.external_attr,
-                offset,
-            )
-            + m.name
-            + m.comment
-        )
-        offset += len(header) + len(m.name) + len(m.raw)
-    cd = b"".join(central)
-    out.write(cd)
-    out.write(
-        struct.pack(
-            "<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(cd), offset,
-            len(comment),
-        )
-    )
-    out.write(comment)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1713,7 +1478,7 @@ def make_sheet_member(job: SheetJob, *, elsewhere: bool = False) -> Deflated:
     added = len(job.styles.added)
     writer = _CellWriter(job.styles, job.date1904, job.sheet, job.kept, job.col_styles)
     writer.heights = job.heights
-    made = _deflated(_sheet_chunks(job.split, job.blocks, writer, job.options),
+    made = deflated(_sheet_chunks(job.split, job.blocks, writer, job.options),
                      flush_before_last=job.options.appendable)
     if elsewhere and len(job.styles.added) != added:
         raise StylesChangedError(job.sheet)
@@ -1737,15 +1502,15 @@ def _job_cells(job: SheetJob) -> int:
                if isinstance(b.values, pd.DataFrame))
 
 
-Meanwhile = Callable[[], Mapping[str, "_Member"] | None]
+Meanwhile = Callable[[], Mapping[str, Member] | None]
 """Other work of the writer's caller, done while the worker makes its sheet: new members for
 parts of the source that no sheet written replaces, by zip name (see
 :func:`write_result_sheets`)."""
 
 
-def _sheet_members(jobs: Sequence[SheetJob], likes: Sequence[_Member],
+def _sheet_members(jobs: Sequence[SheetJob], likes: Sequence[Member],
                    worker: SheetWorker | None, meanwhile: Meanwhile | None = None
-                   ) -> tuple[list[_Member], Mapping[str, _Member]]:
+                   ) -> tuple[list[Member], Mapping[str, Member]]:
     """The members of ``jobs`` in order, the largest made by ``worker`` while this process
     makes the others (or here, when the worker gives nothing back), and what ``meanwhile``
     made after them, before waiting for the worker."""
@@ -1756,7 +1521,7 @@ def _sheet_members(jobs: Sequence[SheetJob], likes: Sequence[_Member],
     else:
         # Pickled now: the other sheets may add a date format to the shared styles.
         worker.submit(pickle.dumps(jobs[big], protocol=pickle.HIGHEST_PROTOCOL))
-    members: list[_Member | None] = []
+    members: list[Member | None] = []
     for i, (job, like) in enumerate(zip(jobs, likes, strict=True)):
         members.append(None if i == big else _member_of(job, like, None))
     extra = (meanwhile() if meanwhile is not None else None) or {}
@@ -1766,8 +1531,8 @@ def _sheet_members(jobs: Sequence[SheetJob], likes: Sequence[_Member],
     return [m for m in members if m is not None], extra
 
 
-def _member_of(job: SheetJob, like: _Member, made: Deflated | None) -> _Member:
-    return _member(job.part, made or make_sheet_member(job), like)
+def _member_of(job: SheetJob, like: Member, made: Deflated | None) -> Member:
+    return member(job.part, made or make_sheet_member(job), like)
 
 
 def write_result_sheets(
@@ -1840,9 +1605,9 @@ def write_result_sheets(
     styles_name = pkg.find(styles_rel.target) if styles_rel else None
     styles = _Styles(z.read(styles_name) if styles_name else None)
 
-    replaced: dict[str, _Member] = {}  # zip name -> new member
-    new_parts: list[_Member] = []
-    wb_like = _raw_member(data, z.getinfo(wb_part))
+    replaced: dict[str, Member] = {}  # zip name -> new member
+    new_parts: list[Member] = []
+    wb_like = raw_member(data, z.getinfo(wb_part))
     new_entries: list[tuple[str, int, str, str]] = []  # name, sheetId, rId, part
     taken_parts = {n.lower() for n in pkg.names}
     folder = wb_part.rsplit("/", 1)[0] + "/" if "/" in wb_part else ""
@@ -1857,7 +1622,7 @@ def write_result_sheets(
     )
     replaced_entries: list[SheetEntry] = []
     jobs: list[SheetJob] = []
-    likes: list[_Member] = []  # the replaced part (or the workbook's), for date and attributes
+    likes: list[Member] = []  # the replaced part (or the workbook's), for date and attributes
     new_part_names: set[str] = set()
 
     for name, content in sheets.items():
@@ -1917,13 +1682,13 @@ def write_result_sheets(
             if options.keep_styles and entry is not None else {}
         jobs.append(SheetJob(part, split, blocks, options, styles, date1904, sheet_name, kept,
                              col_styles, heights))
-        likes.append(_raw_member(data, z.getinfo(part)) if entry is not None else wb_like)
+        likes.append(raw_member(data, z.getinfo(part)) if entry is not None else wb_like)
     made, extra = _sheet_members(jobs, likes, worker, meanwhile)
-    for job, member in zip(jobs, made, strict=True):
+    for job, made_member in zip(jobs, made, strict=True):
         if job.part in new_part_names:
-            new_parts.append(member)
+            new_parts.append(made_member)
         else:
-            replaced[job.part] = member
+            replaced[job.part] = made_member
 
     changed: list[str] = []
     removed: list[str] = []
@@ -1959,7 +1724,7 @@ def write_result_sheets(
     if styles.added and styles_name:
         edits[styles_name] = styles.render()
 
-    members: list[_Member] = []
+    members: list[Member] = []
     substituted: list[str] = []
     for info in z.infolist():
         name = info.filename
@@ -1968,17 +1733,17 @@ def write_result_sheets(
         if name in replaced:
             members.append(replaced[name])
         elif name in edits:
-            members.append(_new_member(name, [edits[name]], _raw_member(data, info)))
+            members.append(new_member(name, [edits[name]], raw_member(data, info)))
             changed.append(name)
         elif name in extra:
             members.append(extra[name])
             substituted.append(name)
         else:
-            members.append(_raw_member(data, info))
+            members.append(raw_member(data, info))
     members.extend(new_parts)
 
     with open(dst, "wb") as out:
-        _write_zip(out, members, z.comment)
+        write_zip(out, members, z.comment)
     return WriteReport(
         replaced=tuple(replaced),
         added=tuple(m.name.decode() for m in new_parts),

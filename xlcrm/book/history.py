@@ -27,6 +27,7 @@ from xlcrm.book.save import safe_replace
 from xlcrm.book.sheet_worker import SheetWorker
 from xlcrm.book.sheets import analyse
 from xlcrm.book.write import Block, OldSheets, SheetContent, SheetData, write_result_sheets
+from xlcrm.book.zip_members import Member
 from xlcrm.errors import InputError, Problem
 from xlcrm.operations.history import (
     History,
@@ -127,9 +128,9 @@ def write_with_history(
     # History's part with this run's rows, keeping the earlier runs' compressed bytes where
     # the part allows it (xlcrm.book.history_append), made while the worker makes the
     # largest result sheet, and written with the result sheets: one file.
-    made: dict[str, Any] = {}
+    made: dict[str, Member] = {}
 
-    def appended() -> dict[str, Any]:
+    def appended() -> dict[str, Member]:
         parts = appended_history(source, state.sheet, rows, history.positions,
                                  state.header_row) or {}
         if len(parts) == 1:  # History's part alone: put in whole, or not at all

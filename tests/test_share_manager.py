@@ -247,6 +247,15 @@ def test_breakdown_known_answers():
     assert list(folded.index) == ["Bob", "Other (2)"]
     assert folded.loc["Other (2)", ["Customers", "MovedDown"]].tolist() == [4, 2]
     assert folded.Customers.sum() == 5
+    # the Dashboard's three breakdowns share one computation of the figures
+    from xlcrm.operations.breakdown import customer_figures
+
+    moved = customers.assign(Move=["down", "same", "down", "up", "new"],
+                             Region=["N", "S", "N", None, "S"])
+    figures = customer_figures(moved)
+    for by in ("AccountManager", "Region", "Industry"):
+        pd.testing.assert_frame_equal(breakdown(moved, by, shown=2, figures=figures),
+                                      breakdown(moved, by, shown=2))
 
 
 def test_group_labels_trim_and_blank_each_kind_of_missing():

@@ -18,7 +18,7 @@ import pandas as pd
 from xlcrm import schema
 from xlcrm.errors import SEVERITY_ORDER, Problem, column_letter
 from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
-from xlcrm.operations.breakdown import BREAKDOWN_COLUMNS, breakdown
+from xlcrm.operations.breakdown import BREAKDOWN_COLUMNS, breakdown, customer_figures
 from xlcrm.operations.clv import LIFETIME_BY_COLUMNS
 from xlcrm.operations.contacts import DASHBOARD_FIGURES as BUYING_CENTER_FIGURES
 from xlcrm.operations.contacts import LIST_COLUMNS as BUYING_CENTER_LIST_COLUMNS
@@ -564,6 +564,7 @@ def breakdown_blocks(results: Any) -> list[Block]:
     """Per account manager, industry and region: customers, revenue, value, A/B/C, at risk,
     overdue and moved down (:func:`xlcrm.operations.breakdown.breakdown`)."""
     frame = per_customer(results)
+    figures = customer_figures(frame)  # the same for the three breakdowns
     moved = "" if "Move" in frame else "; Moved down is blank until the workbook keeps a History"
     blocks = []
     for column, title, title_at, header_at, shown in DASH_BREAKDOWNS:
@@ -573,7 +574,7 @@ def breakdown_blocks(results: Any) -> list[Block]:
             blocks.append(Block(title_at, [[f"{title}: the {schema.CUSTOMERS} sheet has no "
                                             f"{column} column (or it is empty)"]]))
             continue
-        table = breakdown(frame, column, shown=shown)
+        table = breakdown(frame, column, shown=shown, figures=figures)
         blocks.append(Block(title_at, [[f"{title} ({column} on {schema.CUSTOMERS}{moved})"]]))
         blocks.append(Block(header_at, labelled(table, BREAKDOWN_HEADERS)))
     return blocks

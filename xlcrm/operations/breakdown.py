@@ -57,7 +57,8 @@ def _group_labels(values: pd.Series) -> pd.Series:
                      index=values.index, dtype=object)
 
 
-def breakdown(customers: pd.DataFrame, by: str, *, shown: int = 15) -> pd.DataFrame:
+def breakdown(customers: pd.DataFrame, by: str, *, shown: int = 15,
+              figures: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per value of ``customers[by]``, columns :data:`BREAKDOWN_COLUMNS`.
 
     Parameters
@@ -71,6 +72,9 @@ def breakdown(customers: pd.DataFrame, by: str, *, shown: int = 15) -> pd.DataFr
     shown : int
         Most rows returned; the groups beyond ``shown - 1`` are added up in one
         ``Other (n)`` row.
+    figures : DataFrame, optional
+        :func:`customer_figures` of ``customers``, when several breakdowns of the same
+        customers are made (the Dashboard's three): computed once, not per breakdown.
 
     Returns
     -------
@@ -78,27 +82,9 @@ def breakdown(customers: pd.DataFrame, by: str, *, shown: int = 15) -> pd.DataFr
         Largest 12-month revenue first (then most customers, then name), ``(blank)`` last.
     """
     n = len(customers)
-    nan = pd.Series(np.nan, index=customers.index)
     group = _group_labels(customers[by]) if by in customers.columns else \
         pd.Series(BLANK_GROUP, index=customers.index)
-
-    def numeric(name: str) -> pd.Series:
-        return pd.to_numeric(customers[name], errors="coerce") if name in customers else nan
-
-    def flag(name: str, hit: tuple[str, ...]) -> pd.Series:
-        if name not in customers:
-            return nan
-        return customers[name].astype("string").str.strip().isin(hit).astype(float)
-
-    abc = (customers["ABC"].astype("string").str.strip().str.upper() if "ABC" in customers
-           else pd.Series(pd.NA, index=customers.index, dtype="string"))
-    per = pd.DataFrame({
-        "Group": group, "Customers": 1.0, "Revenue12m": numeric("Revenue12m"),
-        "Value": numeric("Value"), "ValueCount": numeric("Value").notna().astype(float),
-        **{c: (abc == c).fillna(False).astype(float) for c in "ABC"},
-        "AtRisk": flag("ChurnRisk", AT_RISK_LEVELS), "Overdue": flag("Overdue", ("Yes",)),
-        "MovedDown": flag("Move", (MOVED_DOWN,)),
-    })
+    per = (customer_figures(customers) if figures is None else figures).assign(Group=group)
     sums = per.groupby("Group", sort=False).sum(min_count=1)
     sums["Customers"] = per.groupby("Group", sort=False).size()
     sums = _order(sums)
@@ -118,6 +104,32 @@ def breakdown(customers: pd.DataFrame, by: str, *, shown: int = 15) -> pd.DataFr
                                                         "MovedDown")},
     })
     return out[list(BREAKDOWN_COLUMNS)]
+
+
+def customer_figures(customers: pd.DataFrame) -> pd.DataFrame:
+    """What a breakdown adds up, one row per customer (see :func:`breakdown`): 1 per
+    customer, the 12-month revenue, the value score and whether there is one, 1 or 0 per
+    ABC class, at risk, overdue and moved down (NaN where the column is absent)."""
+    nan = pd.Series(np.nan, index=customers.index)
+
+    def numeric(name: str) -> pd.Series:
+        return pd.to_numeric(customers[name], errors="coerce") if name in customers else nan
+
+    def flag(name: str, hit: tuple[str, ...]) -> pd.Series:
+        if name not in customers:
+            return nan
+        return customers[name].astype("string").str.strip().isin(hit).astype(float)
+
+    abc = (customers["ABC"].astype("string").str.strip().str.upper() if "ABC" in customers
+           else pd.Series(pd.NA, index=customers.index, dtype="string"))
+    value = numeric("Value")
+    return pd.DataFrame({
+        "Customers": 1.0, "Revenue12m": numeric("Revenue12m"),
+        "Value": value, "ValueCount": value.notna().astype(float),
+        **{c: (abc == c).fillna(False).astype(float) for c in "ABC"},
+        "AtRisk": flag("ChurnRisk", AT_RISK_LEVELS), "Overdue": flag("Overdue", ("Yes",)),
+        "MovedDown": flag("Move", (MOVED_DOWN,)),
+    }, index=customers.index)
 
 
 def _order(sums: pd.DataFrame) -> pd.DataFrame:

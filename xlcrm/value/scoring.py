@@ -763,11 +763,6 @@ def score_customers(
     fills = np.empty(m)
     problems: list[Problem] = []
 
-    def score(ind: Indicator) -> ScoredIndicator:
-        return score_values(customers.iloc[:, columns.index(ind.column)], ind,
-                            max_issues=max_cell_problems)
-
-    found = map(score, [i for i in indicators if i.column in columns])
     for j, ind in enumerate(indicators):
         label = f"{ind.name} ({ind.column})"
         if ind.column not in columns:
@@ -776,7 +771,8 @@ def score_customers(
             pos = None
         else:
             pos = first_col + columns.index(ind.column)
-            scored = next(found)
+            scored = score_values(customers.iloc[:, columns.index(ind.column)], ind,
+                                  max_issues=max_cell_problems)
             letter = column_letter(pos)
             for issue in scored.issues:
                 if issue.row is None:

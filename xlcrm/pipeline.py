@@ -924,11 +924,11 @@ def abc_summary(by_abc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(ABC_SUMMARY_COLUMNS))
 
 
-def _carried(columns: dict[str, object]) -> list[pd.Series]:
+def _carried(columns: dict[str, object]) -> dict[str, pd.Series]:
     """Carried columns as Series of their own dtype: an object array of text is not
     inferred as pandas text (a copy of every cell)."""
-    return [pd.Series(values, dtype=values.dtype, copy=False)  # type: ignore[attr-defined]
-            for values in columns.values()]
+    return {name: pd.Series(values, dtype=values.dtype, copy=False)  # type: ignore[attr-defined]
+            for name, values in columns.items()}
 
 
 def _looked_up(table: np.ndarray, index: np.ndarray) -> pd.Categorical:
@@ -970,7 +970,7 @@ def result_tables(
     lead = {
         schema.CUSTOMER_ID: pd.Series(ids.to_numpy(dtype=object), dtype=object, copy=False),
         # Names as the ledger holds them (see carried_columns: no string per cell).
-        schema.CUSTOMER_NAME: _carried(carried_columns(kept, (schema.CUSTOMER_NAME,)))[0],
+        **_carried(carried_columns(kept, (schema.CUSTOMER_NAME,))),
     }
     # Only the analysed customers were scored: rank and percentile are among them.
     tail = {
@@ -1027,7 +1027,7 @@ def result_tables(
     cluster = pd.array(profiles.labels + 1, dtype="Int64")
     cluster[profiles.labels < 0] = pd.NA
     seg["Cluster"] = cluster
-    seg.update(zip(schema.BREAKDOWN_COLUMNS, _carried(carried_columns(kept)), strict=True))
+    seg.update(_carried(carried_columns(kept)))
     owner_of = np.full(size + 1, None, dtype=object)
     for t in types:
         if t.number <= size:

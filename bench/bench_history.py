@@ -91,14 +91,14 @@ class Before:
     whole sheet read, appended by inflating and recompressing, rewritten from values."""
 
     def __enter__(self) -> None:
-        self.saved = (book_history.scan_history, book_history.append_history,
+        self.saved = (book_history.scan_history, book_history.appended_history,
                       book_history.drop_and_append)
         book_history.scan_history = lambda _book, _sheet: None
-        book_history.append_history = lambda *_args: None
+        book_history.appended_history = lambda *_args: None
         book_history.drop_and_append = lambda *_args: None
 
     def __exit__(self, *_exc: object) -> None:
-        (book_history.scan_history, book_history.append_history,
+        (book_history.scan_history, book_history.appended_history,
          book_history.drop_and_append) = self.saved
 
 

@@ -9,6 +9,7 @@ everywhere would fail here too.
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import zipfile
@@ -301,14 +302,14 @@ def test_appends_after_the_first_keep_the_earlier_runs_compressed_bytes(tmp_path
 
 def test_a_part_not_written_for_appending_is_appended_as_before(tmp_path):
     """The result writer's part (with <dimension>, no flush) and a part whose bytes were
-    recompressed without the flush: append_history declines, the append is still right."""
-    from xlcrm.book.history_append import append_history
+    recompressed without the flush: appended_history declines, the append is still right."""
+    from xlcrm.book.history_append import appended_history
 
     rng = np.random.default_rng(8)
     book = _book(tmp_path / "plain.xlsm", [_run(30, *RUNS[0], rng)])
     state = read_history_sheet(open_workbook(book))
     new = _run(30, *RUNS[1], rng)
-    assert append_history(book.read_bytes(), HISTORY, new, state.history.positions, 1) is None
+    assert appended_history(book.read_bytes(), HISTORY, new, state.history.positions, 1) is None
     from xlcrm.book.history import write_with_history
     from xlcrm.operations.history import plan_update
 
@@ -317,7 +318,7 @@ def test_a_part_not_written_for_appending_is_appended_as_before(tmp_path):
     data = once.read_bytes()
     again = _run(30, *RUNS[2], rng)
     state = read_history_sheet(open_workbook(once))
-    assert append_history(data, HISTORY, again, state.history.positions, 1) is not None
+    assert appended_history(data, HISTORY, again, state.history.positions, 1) is not None
     # the same part deflated in one go (as another program would): declined
     with zipfile.ZipFile(once) as z:
         parts = {i.filename: z.read(i) for i in z.infolist()}
@@ -325,7 +326,7 @@ def test_a_part_not_written_for_appending_is_appended_as_before(tmp_path):
     with zipfile.ZipFile(plain, "w", zipfile.ZIP_DEFLATED) as z:
         for name, content in parts.items():
             z.writestr(name, content)
-    assert append_history(plain.read_bytes(), HISTORY, again, state.history.positions,
+    assert appended_history(plain.read_bytes(), HISTORY, again, state.history.positions,
                           1) is None
 
 
@@ -381,11 +382,11 @@ def test_retention_drops_the_oldest_run_from_the_xml_with_the_cells_a_rewrite_gi
     assert_same(fast)
     assert validator_errors(fast)[fast] == []
     # the part is written to be appended to: the next run keeps its bytes
-    from xlcrm.book.history_append import append_history
+    from xlcrm.book.history_append import appended_history
 
     state = read_history_sheet(open_workbook(fast))
     later = _run(10, datetime(2026, 6, 1, 8), date(2026, 5, 31), rng)
-    assert append_history(fast.read_bytes(), HISTORY, later, state.history.positions,
+    assert appended_history(fast.read_bytes(), HISTORY, later, state.history.positions,
                           1) is not None
 
 
@@ -488,7 +489,8 @@ def test_history_made_while_the_sheets_are_made_is_the_file_made_in_two_steps(tm
     the sheets over that; when the writer cannot put the part in, the append comes after."""
     from xlcrm.book import history as book_history
     from xlcrm.book.demo_file import create_demo_workbook
-    from xlcrm.book.history_append import append_history
+    from xlcrm.book.history_append import appended_history
+    from xlcrm.book.zip_members import write_zip_replacing
 
     book = tmp_path / "demo.xlsm"
     create_demo_workbook(book, customers=60, seed=5, today=date(2026, 6, 30),
@@ -502,8 +504,13 @@ def test_history_made_while_the_sheets_are_made_is_the_file_made_in_two_steps(tm
     def append_first(src, dst, sheets, *, meanwhile=None, **kwargs):
         parts = meanwhile()  # the same History part, then the sheets over the appended file
         assert len(parts) == 1
-        appended = append_history(open_workbook(book).data, HISTORY, *_append_args(book, stamp))
-        return replace(real_write(appended, dst, sheets, **kwargs), substituted=tuple(parts))
+        data = open_workbook(book).data
+        appended = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            write_zip_replacing(appended, data, z, appended_history(
+                data, HISTORY, *_append_args(book, stamp)))
+        return replace(real_write(appended.getvalue(), dst, sheets, **kwargs),
+                       substituted=tuple(parts))
 
     book_history.write_result_sheets = append_first
     try:

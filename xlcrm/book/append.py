@@ -51,7 +51,14 @@ from xlcrm.book.csv_import import (
 from xlcrm.book.read import NS_MAIN, Package, Workbook, open_workbook
 from xlcrm.book.save import safe_replace
 from xlcrm.book.write import _TAG_ATTRS, _CellWriter, _col_styles, _date1904, _Styles
-from xlcrm.book.zip_members import Member, deflated, member, new_member, raw_member, write_zip
+from xlcrm.book.zip_members import (
+    Member,
+    deflated,
+    member,
+    new_member,
+    raw_member,
+    write_zip_replacing,
+)
 from xlcrm.errors import InputError, column_index, column_letter
 
 REL_TABLE_SUFFIX = "/table"
@@ -518,20 +525,14 @@ def append_rows(
     data = src.data if isinstance(src, Workbook) else bytes(src)
     plan = plan_appends(data, appends, headers=headers, header_rows=header_rows,
                         flushed=flushed)
-    members: list[Member] = []
-    changed: list[str] = []
-    for info in plan.zip.infolist():
-        if info.filename in plan.edits:
-            like = raw_member(data, info)
-            members.append(new_member(info.filename, plan.edits[info.filename], like)
-                           if info.filename not in plan.flushed else
-                           flushed_member(info.filename, plan.edits[info.filename], like))
-            changed.append(info.filename)
-        else:
-            members.append(raw_member(data, info))
+    z = plan.zip
+    new = {name: (flushed_member if name in plan.flushed else new_member)(
+               name, chunks, raw_member(data, z.getinfo(name)))
+           for name, chunks in plan.edits.items()}
     with open(dst, "wb") as out:
-        write_zip(out, members, plan.zip.comment)
-    return AppendReport(tuple(changed), plan.reports)
+        write_zip_replacing(out, data, z, new)
+    return AppendReport(tuple(i.filename for i in z.infolist() if i.filename in new),
+                        plan.reports)
 
 
 @dataclass

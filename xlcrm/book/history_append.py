@@ -39,7 +39,13 @@ import pandas as pd
 
 from xlcrm.book.append import AppendPlan, Area, flushed_member, plan_appends, sheet_tables
 from xlcrm.book.read import Package
-from xlcrm.book.zip_members import Member, fast_zlib, new_member, raw_member, write_zip
+from xlcrm.book.zip_members import (
+    Member,
+    edited_members,
+    fast_zlib,
+    raw_member,
+    write_zip_replacing,
+)
 
 _SYNC = b"\x00\x00\xff\xff"  # what a full flush ends with (an empty stored block)
 _FINAL_EMPTY = b"\x01\x00\x00\xff\xff"  # an empty final stored block
@@ -98,26 +104,12 @@ def _prefix(raw: memoryview) -> tuple[bytes, bytes, int, int] | None:
     return head[:data + len(b"<sheetData>")], last[row:], size, crc
 
 
-def append_history(data: bytes, sheet: str, rows: pd.DataFrame, positions: Mapping[str, int],
-                   header_row: int) -> bytes | None:
-    """The workbook ``data`` with ``rows`` appended to ``sheet`` (History), the earlier
-    rows' compressed bytes kept; ``None`` when the part is not one xlcrm wrote to be
-    appended to, or anything about it is unsure (then append as before)."""
-    made = appended_history(data, sheet, rows, positions, header_row)
-    if made is None:
-        return None
-    z = zipfile.ZipFile(io.BytesIO(data))
-    members = [made.get(part.filename) or raw_member(data, part) for part in z.infolist()]
-    out = io.BytesIO()
-    write_zip(out, members, z.comment)  # type: ignore[arg-type]
-    return out.getvalue()
-
-
 def appended_history(data: bytes, sheet: str, rows: pd.DataFrame, positions: Mapping[str, int],
                      header_row: int) -> dict[str, Member] | None:
     """The new members of the parts of workbook ``data`` that appending ``rows`` to
     ``sheet`` changes (by zip name: the sheet's part, the earlier rows' compressed bytes
-    kept), or ``None`` (see :func:`append_history`)."""
+    kept), or ``None`` when the part is not one xlcrm wrote to be appended to, or anything
+    about it is unsure (then append as before)."""
     z = zipfile.ZipFile(io.BytesIO(data))
     pkg = Package(z)
     entry = next((e for e in pkg.sheets() if e.name.casefold() == sheet.casefold()), None)
@@ -145,8 +137,7 @@ def appended_history(data: bytes, sheet: str, rows: pd.DataFrame, positions: Map
     chunks = plan.edits[entry.part]
     if entry.part not in plan.flushed or b"".join(chunks[:2]) != head + last_row:
         return None
-    made = {part: new_member(part, plan.edits[part], raw_member(data, z.getinfo(part)))
-            for part in plan.edits if part != entry.part}
+    made = edited_members(data, z, {p: c for p, c in plan.edits.items() if p != entry.part})
     made[entry.part] = _appended(old, raw[:cut], size, crc, chunks[2:])
     return made
 
@@ -326,17 +317,10 @@ def drop_and_append(data: bytes, sheet: str, dropped: tuple[int, int], last: int
             header_row, plan), old)
     except _UnsureError:
         return None
-    members: list[Member] = []
-    for part in z.infolist():
-        like = raw_member(data, part)
-        if part.filename == entry.part:
-            members.append(new)
-        elif part.filename in plan[0].edits:
-            members.append(new_member(part.filename, plan[0].edits[part.filename], like))
-        else:
-            members.append(like)
+    made = edited_members(data, z, {p: c for p, c in plan[0].edits.items() if p != entry.part})
+    made[entry.part] = new
     out = io.BytesIO()
-    write_zip(out, members, z.comment)  # type: ignore[arg-type]
+    write_zip_replacing(out, data, z, made)
     return out.getvalue()
 
 

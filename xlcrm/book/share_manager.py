@@ -38,7 +38,7 @@ from xlcrm.book.read import Workbook
 from xlcrm.book.sheets import analyse
 from xlcrm.book.workbook_file import book_inputs
 from xlcrm.book.write import open_package, write_result_sheets
-from xlcrm.book.zip_members import new_member, raw_member, write_zip
+from xlcrm.book.zip_members import edited_members, write_zip_replacing
 from xlcrm.errors import InputError, Problem
 from xlcrm.report import result_sheets
 from xlcrm.subset import subset_results
@@ -261,8 +261,7 @@ def _filtered_bytes(book: Workbook, keep: set[str], skip: Collection[str]
             gone = sum(1 for r in removed if first <= r <= last)
             new_last = max(first, last - gone)
             edits[t.part] = _edit_table_xml(z.read(t.part), last, new_last)
-    members = [new_member(i.filename, [edits[i.filename]], raw_member(book.data, i))
-               if i.filename in edits else raw_member(book.data, i) for i in z.infolist()]
     buffer = io.BytesIO()
-    write_zip(buffer, members, z.comment)  # type: ignore[arg-type]
+    write_zip_replacing(buffer, book.data, z, edited_members(
+        book.data, z, {name: [xml] for name, xml in edits.items()}))
     return buffer.getvalue(), maps

@@ -791,17 +791,12 @@ def synced_workbook(
 
 def _write_parts(data: bytes, z: Any, edits: Mapping[str, bytes], removed: Sequence[str],
                  dst: Path) -> None:
-    from xlcrm.book.zip_members import new_member, raw_member, write_zip
+    from xlcrm.book.zip_members import edited_members, write_zip_replacing
 
-    members = []
-    for info in z.infolist():
-        if info.filename in removed:
-            continue
-        raw = raw_member(data, info)
-        members.append(new_member(info.filename, [edits[info.filename]], raw)
-                       if info.filename in edits else raw)
+    new = edited_members(data, z, {name: [xml] for name, xml in edits.items()
+                                   if name not in removed})
     with open(dst, "wb") as out:
-        write_zip(out, members, z.comment)
+        write_zip_replacing(out, data, z, new, removed=removed)
 
 
 def sync_judgments_file(

@@ -15,7 +15,7 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from xlcrm.book.sheet_worker import Deflated
@@ -255,3 +255,22 @@ def write_zip(out: io.BufferedWriter, members: Sequence[Member], comment: bytes)
         )
     )
     out.write(comment)
+
+
+def edited_members(data: bytes | memoryview, z: zipfile.ZipFile,
+                   edits: Mapping[str, Iterable[bytes]]) -> dict[str, Member]:
+    """New members for the parts of workbook ``data`` (opened as ``z``) that ``edits`` gives
+    new content for (zip name -> chunks), each dated and attributed as the part it replaces."""
+    return {name: new_member(name, chunks, raw_member(data, z.getinfo(name)))
+            for name, chunks in edits.items()}
+
+
+def write_zip_replacing(out: io.BufferedWriter | io.BytesIO, data: bytes | memoryview,
+                        z: zipfile.ZipFile, new: Mapping[str, Member], *,
+                        removed: Collection[str] = ()) -> None:
+    """Write workbook ``data`` (opened as ``z``) to ``out`` with the members ``new`` (by zip
+    name) in place of its parts of those names and the parts ``removed`` left out; every
+    other part is copied with its compressed bytes, in the zip's order."""
+    members = [new[info.filename] if info.filename in new else raw_member(data, info)
+               for info in z.infolist() if info.filename not in removed]
+    write_zip(out, members, z.comment)  # type: ignore[arg-type]

@@ -247,13 +247,8 @@ def _inflate_after(info: zipfile.ZipInfo, raw: memoryview, kept: int) -> bool:
         out = inflater.flush()
         crc, size = zlib.crc32(out, crc), size + len(out)
         parser.Parse(out, True)
-    except expat.ExpatError as exc:
-        raise VerifyError(
-            f"part {info.filename} of the new workbook is not well-formed XML: {exc}"
-        ) from exc
-    except zlib.error as exc:
-        raise VerifyError(f"part {info.filename} of the new workbook is corrupt ({exc})") \
-            from exc
+    except (expat.ExpatError, zlib.error) as exc:
+        raise _read_back_error(info, exc) from exc
     if not inflater.eof or inflater.unused_data or (crc, size) != (info.CRC, info.file_size):
         raise VerifyError(f"part {info.filename} of the new workbook is corrupt (its checksum "
                           "or size is not the one its header gives)")
@@ -276,13 +271,16 @@ def read_back(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
                 parser.Parse(chunk, False)
         if parser is not None:
             parser.Parse(b"", True)
-    except expat.ExpatError as exc:
-        raise VerifyError(
-            f"part {info.filename} of the new workbook is not well-formed XML: {exc}"
-        ) from exc
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise VerifyError(f"part {info.filename} of the new workbook is corrupt ({exc})") \
-            from exc
+    except (expat.ExpatError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise _read_back_error(info, exc) from exc
+
+
+def _read_back_error(info: zipfile.ZipInfo, exc: Exception) -> VerifyError:
+    """What reading part ``info`` back found: XML that is not well formed, or corrupt bytes."""
+    if isinstance(exc, expat.ExpatError):
+        return VerifyError(f"part {info.filename} of the new workbook is not well-formed XML: "
+                           f"{exc}")
+    return VerifyError(f"part {info.filename} of the new workbook is corrupt ({exc})")
 
 
 READ_BACK_ELSEWHERE_BYTES = 16 << 20

@@ -76,7 +76,8 @@ def read_workbook(path: Path, *, overwritten: Collection[str] = ()) -> WorkbookI
                                      check_later=READ_BESIDE))
 
 
-READ_BESIDE = (*(s for s in LEDGER_COLUMNS if s != schema.CUSTOMERS), schema.HISTORY)
+OTHER_LEDGERS = tuple(s for s in LEDGER_COLUMNS if s != schema.CUSTOMERS)
+READ_BESIDE = (*OTHER_LEDGERS, schema.HISTORY)
 """The sheets :func:`book_inputs` reads on its threads beside Customers, in the order it
 asks for them: the other ledgers, then History."""
 
@@ -109,7 +110,7 @@ def book_inputs(book: Workbook) -> WorkbookInput:
     # run's rows per customer and run kept) are read on the second core while Customers and
     # the settings are read here: calamine parses a sheet without holding Python's lock.
     folded = {n.casefold() for n in names}
-    beside = [s for s in READ_BESIDE[:-1] if s in names]
+    beside = [s for s in OTHER_LEDGERS if s in names]
     has_history = schema.HISTORY.casefold() in folded
     local = threading.local()  # each reading thread its own calamine reader (Workbook.fork)
 

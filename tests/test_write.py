@@ -11,6 +11,7 @@ import subprocess
 import sys
 import zipfile
 import zlib
+from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
 from xml.etree import ElementTree
@@ -740,3 +741,115 @@ def test_an_appendable_sheet_ends_after_a_full_flush_without_a_dimension(
     tail = zlib.decompressobj(-15).decompress(raw[cut:])
     assert tail.startswith(b"</sheetData>") and xml.endswith(tail)
     assert _calamine(out, "Runs")[-1] == ["C29999", 100.0]
+
+
+# --------------------------------------------------------------------------------------------
+# Tables put together by Arrow write what the cell-at-a-time path writes
+
+
+def _column(kind: str, rng: np.random.Generator, n: int, texts: list[str]) -> pd.Series:
+    """A column of ``n`` values of one kind, with gaps, as result tables hold them."""
+    gaps = rng.random(n) < 0.2
+    if kind == "float":
+        values = rng.choice([0.0, -0.0, 1.5, 1e-7, 2.0**60, 75.0, 1 / 3, math.nan, math.inf,
+                             -math.inf, 123456789.125], n)
+        return pd.Series(values)
+    if kind == "int":
+        return pd.Series(rng.choice([0, -3, 2**53, -(2**53), 42], n).astype(np.int64))
+    if kind == "uint8":
+        return pd.Series(rng.integers(0, 255, n).astype(np.uint8))
+    if kind == "Int64":
+        return pd.Series(pd.array(np.where(gaps, None, rng.integers(-9, 9, n)), dtype="Int64"))
+    if kind == "Float64":
+        return pd.Series(pd.array(np.where(gaps, None, rng.random(n)), dtype="Float64"))
+    if kind == "bool":
+        return pd.Series(rng.random(n) < 0.5)
+    if kind == "date":
+        days = pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, n), "D")
+        stamps = days + pd.to_timedelta(np.where(rng.random(n) < 0.3, 3600, 0), "s")
+        return pd.Series(stamps.where(~gaps))
+    picked = [texts[i] for i in rng.integers(0, len(texts), n)]
+    values = [None if g else t for g, t in zip(gaps, picked, strict=True)]
+    if kind == "category":
+        return pd.Series(values, dtype="category")
+    if kind == "string":
+        return pd.Series(values, dtype="string")
+    if kind == "mixed":
+        return pd.Series([1.5 if i % 7 == 0 else v for i, v in enumerate(values)], dtype=object)
+    return pd.Series(values, dtype=object)
+
+
+_KINDS = ("float", "int", "uint8", "Int64", "Float64", "bool", "date", "category", "string",
+          "mixed", "object")
+
+
+def _both_ways(monkeypatch: pytest.MonkeyPatch, make: Callable[[], bytes]) -> tuple[bytes, bytes]:
+    """What ``make`` writes by Arrow, and a cell at a time."""
+    from xlcrm.book import arrow_xml
+
+    by_arrow = make()
+    monkeypatch.setattr(arrow_xml, "AVAILABLE", False)
+    one_by_one = make()
+    monkeypatch.undo()
+    return by_arrow, one_by_one
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(_KINDS), min_size=1, max_size=6),
+       texts=st.lists(st.one_of(_TEXT, st.text(max_size=8)), min_size=1, max_size=12),
+       n=st.integers(0, 300), seed=st.integers(0, 2**32 - 1),
+       styled=st.sets(st.integers(1, 320), max_size=4),
+       heights=st.sets(st.integers(1, 320), max_size=3))
+@example(kinds=list(_KINDS), texts=["High", "a<b & _x0041_", " lead", "x\ny", "\x0b", ""],
+         n=300, seed=1, styled={5}, heights={7})
+def test_tables_by_arrow_write_what_cell_by_cell_writes(
+    monkeypatch: pytest.MonkeyPatch, kinds: list[str], texts: list[str], n: int, seed: int,
+    styled: set[int], heights: set[int],
+) -> None:
+    # Any column kind, gaps, texts that need escaping or care one cell at a time, cells
+    # that keep a style of their own, rows with a height, slices larger than Arrow's.
+    from xlcrm.book import write
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"{k}{j}": _column(k, rng, n, texts) for j, k in enumerate(kinds)})
+    styles_xml = read_parts(QUICKSTART)["xl/styles.xml"]
+    kept = {(r, c): 1 for r in styled for c in range(1, 4)}
+    monkeypatch.setattr(write, "ARROW_ROWS", 128)
+
+    def make() -> bytes:
+        styles = _Styles(styles_xml)  # the second column in a date format: numbers drop it
+        writer = _CellWriter(styles, False, "Scores", dict(kept), {2: styles.date_xf("date"),
+                                                                   3: 1})
+        writer.heights = {r: ' ht="30" customHeight="1"' for r in heights}
+        chunks = write._sheet_data_chunks("", [Block(frame, row=1, col=1)], writer, False)
+        try:
+            return b"".join(chunks)
+        except (ValueError, TypeError) as exc:  # refused values: the same refusal
+            return repr(exc).encode()
+
+    by_arrow, one_by_one = _both_ways(monkeypatch, make)
+    assert by_arrow == one_by_one
+
+
+def test_history_rows_by_arrow_append_what_cell_by_cell_appends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # History's appended rows: cells of the frame, a formatted blank column, and rows the
+    # sheet formatted in advance (those keep the one-by-one path).
+    from xlcrm.book import append
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({k: _column(k, rng, 400, ["A", "B", "C&D"]) for k in
+                          ("date", "object", "float", "Int64", "category")})
+    positions = {name: j + 1 for j, name in enumerate(frame.columns)}
+    formatted = {12: b'<row r="12" s="3" customFormat="1"></row>'}
+
+    def make() -> bytes:
+        writer = _CellWriter(_Styles(read_parts(QUICKSTART)["xl/styles.xml"]), False,
+                             "SegmentHistory", {}, {})
+        return b"".join(append._new_rows(writer, frame, positions, 10, {7: 2}, b"",
+                                         formatted))
+
+    by_arrow, one_by_one = _both_ways(monkeypatch, make)
+    assert by_arrow == one_by_one
+    assert b'<c r="H10" s="2"/>' in by_arrow  # (positions are 0-based columns)

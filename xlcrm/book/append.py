@@ -28,6 +28,7 @@ values below the table (they would end up inside it).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -41,6 +42,7 @@ from xml.etree import ElementTree
 import pandas as pd
 
 from xlcrm import schema
+from xlcrm.book import arrow_xml
 from xlcrm.book.csv_import import (
     ImportOptions,
     ImportPlan,
@@ -435,29 +437,62 @@ def _new_rows(writer: _CellWriter, frame: pd.DataFrame, positions: Mapping[str, 
     for start in range(0, len(frame), _CHUNK_ROWS):
         part = frame.iloc[start: start + _CHUNK_ROWS]
         rows = range(first_row + start, first_row + start + len(part))
-        cells = []
-        for col in order:
-            letter = column_letter(col)
-            style = blank_styles.get(col)
-            if col in by_col:
-                series = part[by_col[col]].reset_index(drop=True)
-                out = writer.series(series, col, rows)
-                if style is not None:
-                    blank = f' s="{style}"/>'
-                    out = [c or f'<c r="{letter}{r}"{blank}' for c, r in zip(out, rows,
-                                                                          strict=True)]
-            else:
-                out = [f'<c r="{letter}{r}" s="{style}"/>' for r in rows]
-            cells.append(out)
-        text = []
-        for r, row_cells in zip(rows, zip(*cells, strict=True), strict=True):
-            body = "".join(row_cells)
-            row = f'{open_row}{r}">{body}</row>'
-            if r in formatted:
-                row = _merge_row(row, formatted[r])
-            if body or r in formatted:
-                text.append(row)
-        yield "".join(text).encode("utf-8")
+        made = None
+        if arrow_xml.AVAILABLE and not any(r in formatted for r in rows):
+            with contextlib.suppress(*arrow_xml.ERRORS):
+                made = _arrow_new_rows(writer, part, order, by_col, rows, blank_styles,
+                                       open_row)
+        yield made if made is not None else _new_rows_text(
+            writer, part, order, by_col, rows, blank_styles, open_row, formatted)
+
+
+def _arrow_new_rows(writer: _CellWriter, part: pd.DataFrame, order: list[int],
+                    by_col: Mapping[int, str], rows: range, blank_styles: Mapping[int, int],
+                    open_row: str) -> bytes:
+    """:func:`_new_rows_text` put together by Arrow (no formatted row among ``rows``)."""
+    texts = arrow_xml.row_texts(rows)
+    cells = []
+    for col in order:
+        style = blank_styles.get(col)
+        blank = None if style is None else \
+            arrow_xml.joined(f'<c r="{column_letter(col)}', texts, f'" s="{style}"/>')
+        if col not in by_col:
+            cells.append(blank)
+            continue
+        out = writer.arrow_cells(part[by_col[col]].reset_index(drop=True), col, rows, texts)
+        if blank is not None:
+            out = arrow_xml.either(arrow_xml.is_empty(out), blank, out)
+        cells.append(out)
+    return arrow_xml.rows_xml(open_row, texts, cells)
+
+
+def _new_rows_text(writer: _CellWriter, part: pd.DataFrame, order: list[int],
+                   by_col: Mapping[int, str], rows: range, blank_styles: Mapping[int, int],
+                   open_row: str, formatted: Mapping[int, bytes]) -> bytes:
+    """The ``<row>`` elements of one chunk of new rows, a cell at a time."""
+    cells = []
+    for col in order:
+        letter = column_letter(col)
+        style = blank_styles.get(col)
+        if col in by_col:
+            series = part[by_col[col]].reset_index(drop=True)
+            out = writer.series(series, col, rows)
+            if style is not None:
+                blank = f' s="{style}"/>'
+                out = [c or f'<c r="{letter}{r}"{blank}' for c, r in zip(out, rows,
+                                                                      strict=True)]
+        else:
+            out = [f'<c r="{letter}{r}" s="{style}"/>' for r in rows]
+        cells.append(out)
+    text = []
+    for r, row_cells in zip(rows, zip(*cells, strict=True), strict=True):
+        body = "".join(row_cells)
+        row = f'{open_row}{r}">{body}</row>'
+        if r in formatted:
+            row = _merge_row(row, formatted[r])
+        if body or r in formatted:
+            text.append(row)
+    return "".join(text).encode("utf-8")
 
 
 # --------------------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ from xml.parsers import expat
 import numpy as np
 import pandas as pd
 
+from xlcrm.book import arrow_xml
+from xlcrm.book.arrow_xml import Strings
 from xlcrm.book.package import RefusedPartError, hardened_parser
 from xlcrm.book.read import (
     EXCEL_MAX_COLS,
@@ -82,15 +84,6 @@ REL_WORKSHEET = NS_R + "/worksheet"
 MAX_TEXT = 32_767  # characters Excel holds in one cell
 MAX_EXACT_INT = 2**53
 _ROWS_PER_CHUNK = 2000
-# Floats as the shortest text that reads back as the same double, a column at a time: Arrow's
-# cast (double-conversion's shortest form) is about 3x as fast as Python's repr per cell,
-# which was a third of writing the result sheets. Its texts ("3", "1e-7") are valid
-# xsd:double as Python's ("3.0", "1e-07") are. Without pyarrow (Pyodide), repr.
-try:
-    import pyarrow as _pa
-    import pyarrow.compute as _pc
-except ImportError:  # pragma: no cover - pyarrow is a dependency where it has wheels
-    _pa = _pc = None
 _TEXT_PER_CHUNK = 1 << 20  # characters of sheet XML compressed at a time
 _CHUNK_BYTES = 1 << 20  # bytes of an old part inflated at a time
 
@@ -609,7 +602,25 @@ class _CellWriter:
 
     def _text_column(self, values: Sequence[str | None], letter: str, rows: Sequence[int],
                      style: int | None) -> list[str]:
-        """A column of text only (the common case of IDs and names), without per-cell dispatch.
+        """A column of text only (the common case of IDs and names), without per-cell dispatch
+        (see :meth:`_escaped_texts`)."""
+        texts = self._escaped_texts(values)
+        if texts is None:
+            return ["" if not v else self.text_cell(f"{letter}{r}", v, style)
+                    for r, v in zip(rows, values, strict=True)]
+        head = f'<c r="{letter}'
+        mid = self._text_mid(style)
+        return [f"{head}{r}{mid}{t}</t></is></c>" if t else ""
+                for r, t in zip(self._row_texts(rows), texts, strict=True)]
+
+    def _text_mid(self, style: int | None) -> str:
+        """A text cell between its reference and its (escaped) text, no edge spaces."""
+        return f'"{self.s_attr(style)} t="inlineStr"><is><t>'
+
+    @staticmethod
+    def _escaped_texts(values: Sequence[str | None]) -> list[str] | None:
+        """The texts of a slice of a text column escaped for cell XML (``""`` blank), or
+        ``None`` when a value must go one cell at a time.
 
         The slice is checked and escaped as one text, the values joined by line breaks (no
         escape spans two values: a line break takes part in none). A slice where a value
@@ -620,17 +631,13 @@ class _CellWriter:
         joined = "\n".join(texts)
         if (joined.count("\n") != len(texts) - 1 or any(c in joined for c in _CONTROL)
                 or _edge_space(joined) or max(map(len, texts), default=0) > MAX_TEXT):
-            return ["" if not v else self.text_cell(f"{letter}{r}", v, style)
-                    for r, v in zip(rows, texts, strict=True)]
+            return None
         if "_x" in joined or "_X" in joined or _odd_unicode(joined):
             texts = _ESCAPE_RE.sub(_escape_match, joined).split("\n")
         elif "&" in joined or "<" in joined or ">" in joined:  # markup only: plain replaces
             texts = joined.replace("&", "&amp;").replace("<", "&lt;").replace(
                 ">", "&gt;").split("\n")
-        head = f'<c r="{letter}'
-        mid = f'"{self.s_attr(style)} t="inlineStr"><is><t>'
-        return [f"{head}{r}{mid}{t}</t></is></c>" if t else ""
-                for r, t in zip(self._row_texts(rows), texts, strict=True)]
+        return texts
 
     def _number_column(self, values: Sequence[float | int | None], letter: str,
                        rows: Sequence[int], style: int | None) -> list[str]:
@@ -650,7 +657,7 @@ class _CellWriter:
         that reads back as the same double), or of such texts made already (a list of
         ``str``, see :func:`_float_texts`); ``ok`` false (or ``values`` None) is blank."""
         head = f'<c r="{letter}'
-        mid = f'"{self.s_attr(None if self.styles.is_date(style) else style)}><v>'
+        mid = self._number_mid(style)
         texts = self._row_texts(rows)
         made = bool(values) and type(values[0]) is str
         if ok is None or all(ok):
@@ -661,6 +668,11 @@ class _CellWriter:
         return [form.format(head, r, mid, v) if good else ""
                 for r, v, good in zip(texts, values, ok, strict=True)]
 
+    def _number_mid(self, style: int | None) -> str:
+        """A number cell between its reference and its value (a date style is not kept: the
+        number is not a date)."""
+        return f'"{self.s_attr(None if self.styles.is_date(style) else style)}><v>'
+
     def _row_texts(self, rows: Sequence[int]) -> list[str]:
         """Row numbers as text, made once for all the columns of a slice of rows."""
         if rows is not self._rows_key:
@@ -670,6 +682,21 @@ class _CellWriter:
     def _date_series(self, s: pd.Series, letter: str, rows: Sequence[int],
                      style: int | None) -> list[str] | None:
         """Serial numbers of a datetime64 column at once; ``None`` when a cell needs care."""
+        parts = self._date_parts(s, style)
+        if parts is None:
+            return None
+        serials, at, whole, nat, date_attr, time_attr = parts
+        return [
+            "" if n else
+            f'<c r="{letter}{r}"{date_attr if w else time_attr}><v>{serials[i]}</v></c>'
+            for r, i, w, n in zip(rows, at.tolist(), whole.tolist(), nat.tolist(), strict=True)
+        ]
+
+    def _date_parts(self, s: pd.Series, style: int | None
+                    ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, str, str] | None:
+        """(distinct serial texts, each cell's index into them, whole day, NaT, style
+        attribute of a date, of a date and time) of a datetime64 column; ``None`` when a
+        cell needs care (a day before the first serial, a workbook without styles)."""
         arr = s.to_numpy(dtype="datetime64[us]")
         nat = np.isnat(arr)
         valid = arr[~nat]
@@ -678,23 +705,19 @@ class _CellWriter:
         ):
             return None
         days = (arr - np.datetime64(self.epoch, "us")) / np.timedelta64(1, "D")
-        whole = (days == np.floor(days)).tolist()
+        whole = days == np.floor(days)
         if self.styles.is_date(style):
             date_attr = time_attr = self.s_attr(style)
         else:
-            date_attr = self.s_attr(self.styles.date_xf("date")) if any(
-                w for w, n in zip(whole, nat.tolist(), strict=True) if not n) else ""
-            time_attr = self.s_attr(self.styles.date_xf("datetime")) if not all(
-                w for w, n in zip(whole, nat.tolist(), strict=True) if not n) else ""
+            date_attr = self.s_attr(self.styles.date_xf("date")) if (whole & ~nat).any() \
+                else ""
+            time_attr = self.s_attr(self.styles.date_xf("datetime")) if (~whole & ~nat).any() \
+                else ""
         # A run's dates repeat down the column (History: the run's day on every row): each
         # distinct serial is formatted once.
         distinct, at = np.unique(days, return_inverse=True)
         serials = [_number_text(d) for d in distinct.tolist()]
-        return [
-            "" if n else
-            f'<c r="{letter}{r}"{date_attr if w else time_attr}><v>{serials[i]}</v></c>'
-            for r, i, w, n in zip(rows, at.tolist(), whole, nat.tolist(), strict=True)
-        ]
+        return serials, at, whole, nat, date_attr, time_attr
 
     def series(self, s: pd.Series, col: int, rows: Sequence[int]) -> list[str]:
         """Like :meth:`column`, with fast paths for numeric and date columns."""
@@ -711,7 +734,21 @@ class _CellWriter:
     def _repeated_text(self, s: pd.Series, letter: str, rows: Sequence[int],
                        style: int | None) -> list[str] | None:
         """A column of few distinct texts (High/Low, a type's name, its strategy, a region),
-        each formatted once; ``None`` for any other column.
+        each formatted once (see :meth:`_repeated_rests`); ``None`` for any other column."""
+        few = self._repeated_rests(s, style)
+        if few is None:
+            return None
+        codes, rests = few
+        head = f'<c r="{letter}'
+        return [f"{head}{r}{rest}" if rest else ""
+                for r, rest in zip(self._row_texts(rows), map(rests.__getitem__, codes.tolist()),
+                                   strict=True)]
+
+    def _repeated_rests(self, s: pd.Series, style: int | None
+                        ) -> tuple[np.ndarray, list[str]] | None:
+        """(each cell's index into the texts, each distinct text's cell after its reference;
+        the last is ``""``, a blank cell, at index -1) of a column of few distinct texts;
+        ``None`` for any other column.
 
         Most Segments columns repeat a handful of texts down 100,000 rows: checking and
         escaping each distinct text once, rather than every cell, halves their cost. The
@@ -733,17 +770,15 @@ class _CellWriter:
             return None  # numbers, dates or a text too long: the cell-by-cell path
         rests = [self._text_rest(t, style) if t else "" for t in texts]
         rests.append("")  # code -1: a missing value, a blank cell
-        head = f'<c r="{letter}'
-        return [f"{head}{r}{rest}" if rest else ""
-                for r, rest in zip(self._row_texts(rows), map(rests.__getitem__, codes.tolist()),
-                                   strict=True)]
+        return codes, rests
 
     def _plain_series(self, s: pd.Series, col: int, rows: Sequence[int],
                       default: int | None) -> list[str]:
         """A column of a DataFrame in one style: whole-column fast paths by dtype."""
         dtype = s.dtype
         letter = column_letter(col)
-        if isinstance(dtype, pd.api.extensions.ExtensionDtype) or dtype is np.dtype(object):
+        # (kind, not "is np.dtype(object)": a dtype unpickled in the sheet worker is a copy)
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) or dtype.kind == "O":
             few = self._repeated_text(s, letter, rows, default)
             if few is not None:
                 return few
@@ -772,13 +807,98 @@ class _CellWriter:
             return self._plain_column(values, letter, rows, default)
         return self._plain_column(s.astype(object).tolist(), letter, rows, default)
 
+    # -- whole columns as Arrow strings
+    def arrow_cells(self, s: pd.Series, col: int, rows: range, row_texts: Strings) -> Strings:
+        """The cells of :meth:`series` as an Arrow string array (the same texts), for
+        :func:`xlcrm.book.arrow_xml.rows_xml`.
+
+        Numbers, dates and texts are put together by Arrow a column at a time. A column
+        Arrow has no path for (cells that keep styles of their own, logicals, mixed values,
+        texts that need care one cell at a time) is made by :meth:`series`. ``row_texts``:
+        the numbers of ``rows`` as text (:func:`xlcrm.book.arrow_xml.row_texts`).
+        """
+        kept_rows, default = self.column_styles(col)
+        if not self._styled_positions(kept_rows, rows):
+            made = self._arrow_plain(s, f'<c r="{column_letter(col)}', row_texts, default)
+            if made is not None:
+                return made
+        return arrow_xml.strings(self.series(s, col, rows))
+
+    def _arrow_plain(self, s: pd.Series, head: str, row_texts: Strings, style: int | None
+                     ) -> Strings | None:
+        """:meth:`_plain_series` by Arrow, or ``None`` where it has no path for the column."""
+        dtype = s.dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            return None
+        if pd.api.types.is_integer_dtype(dtype):  # numpy's, or nullable (Int64)
+            missing = s.isna().to_numpy()
+            present = s[~missing] if missing.any() else s
+            if len(present) and (present.max() > MAX_EXACT_INT or
+                                 present.min() < -MAX_EXACT_INT):
+                return None  # refused one cell at a time, naming it
+            return self._arrow_numbers(s.to_numpy(dtype=np.int64, na_value=0), missing, head,
+                                       row_texts, style)
+        # (kind, not "is np.dtype(object)": a dtype unpickled in the sheet worker is a copy)
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) or dtype.kind == "O":
+            return self._arrow_texts(s, head, row_texts, style)
+        if pd.api.types.is_float_dtype(dtype):
+            arr = s.to_numpy(dtype=np.float64)
+            return self._arrow_numbers(arr, ~np.isfinite(arr), head, row_texts, style)
+        if pd.api.types.is_datetime64_dtype(dtype):
+            parts = self._date_parts(s, style)
+            if parts is None:
+                return None
+            serials, at, whole, nat, date_attr, time_attr = parts
+            cells = arrow_xml.joined(head, row_texts, '"',
+                                     arrow_xml.either(whole, date_attr, time_attr), "><v>",
+                                     arrow_xml.picked(serials, at), "</v></c>")
+            return arrow_xml.either(nat, "", cells) if nat.any() else cells
+        return None
+
+    def _arrow_numbers(self, arr: np.ndarray, blank: np.ndarray, head: str,
+                       row_texts: Strings, style: int | None) -> Strings:
+        """Number cells as :meth:`_numbers` writes them (floats as :func:`_float_texts`);
+        blank where ``blank``."""
+        cells = arrow_xml.joined(head, row_texts, self._number_mid(style),
+                                 arrow_xml.number_texts(arr), "</v></c>")
+        return arrow_xml.either(blank, "", cells) if blank.any() else cells
+
+    def _arrow_texts(self, s: pd.Series, head: str, row_texts: Strings, style: int | None
+                     ) -> Strings | None:
+        """A column of texts by Arrow (few distinct ones, or a plain text column)."""
+        few = self._repeated_rests(s, style)
+        if few is not None:
+            codes, rests = few
+            taken = arrow_xml.picked(rests, np.where(codes < 0, len(rests) - 1, codes))
+            return self._blank_where_empty(taken, arrow_xml.joined(head, row_texts, taken))
+        values = s.to_numpy(dtype=object, copy=True)
+        values[s.isna().to_numpy()] = None
+        values = values.tolist()
+        if not set(map(type, values)) <= {str, type(None)}:
+            return None
+        texts = self._escaped_texts(values)
+        if texts is None:
+            return None
+        arr = arrow_xml.strings(texts)
+        return self._blank_where_empty(arr, arrow_xml.joined(
+            head, row_texts, self._text_mid(style), arr, "</t></is></c>"))
+
+    @staticmethod
+    def _blank_where_empty(texts: Strings, cells: Strings) -> Strings:
+        """``cells``, but ``""`` (a blank cell) where ``texts`` is empty."""
+        empty = arrow_xml.is_empty(texts)
+        return arrow_xml.either(empty, "", cells) if empty.any() else cells
+
 
 def _float_texts(arr: np.ndarray) -> list[str]:
     """The shortest round-trip text of each double of ``arr`` (non-finite ones are left to
     the caller, which writes them blank)."""
-    if _pc is None:
+    # A column at a time: Arrow's cast (double-conversion's shortest form) is about 3x as
+    # fast as Python's repr per cell. Its texts ("3", "1e-7") are valid xsd:double as
+    # Python's ("3.0", "1e-07") are. Without pyarrow (Pyodide), repr.
+    if arrow_xml.pc is None:
         return list(map(repr, arr.tolist()))
-    return _pc.cast(_pa.array(arr), _pa.string()).to_pylist()
+    return arrow_xml.number_texts(arr).to_pylist()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1051,13 +1171,7 @@ def _block_columns(block: Block, writer: _CellWriter
     values = block.values
     if isinstance(values, pd.DataFrame):
         if block.header:
-            head = []
-            for j, name in enumerate(values.columns):
-                col = left + j
-                style = writer.kept.get((top + 1, col), writer.col_styles.get(col))
-                head.append(writer.cell(f"{column_letter(col)}{top + 1}", _header_value(name),
-                                        style))
-            yield range(top + 1, top + 2), [["".join(head)]]
+            yield _header_cells(block, writer)
             top += 1
         for start in range(0, len(values), _ROWS_PER_CHUNK):
             part = values.iloc[start : start + _ROWS_PER_CHUNK]
@@ -1072,6 +1186,57 @@ def _block_columns(block: Block, writer: _CellWriter
                    for j, col_values in enumerate(zip_longest(*grid))]
         if columns:
             yield rows, columns
+
+
+def _header_cells(block: Block, writer: _CellWriter) -> tuple[range, list[list[str]]]:
+    """(the header's row, its cells as one column) of a DataFrame block with a header."""
+    top, left = block.row, block.col
+    head = []
+    for j, name in enumerate(block.values.columns):
+        col = left + j
+        style = writer.kept.get((top + 1, col), writer.col_styles.get(col))
+        head.append(writer.cell(f"{column_letter(col)}{top + 1}", _header_value(name), style))
+    return range(top + 1, top + 2), [["".join(head)]]
+
+
+def _block_xml(block: Block, writer: _CellWriter) -> Iterator[tuple[range, str | bytes]]:
+    """(1-based rows, their ``<row>`` elements) of one block, a slice of rows at a time: a
+    table's slices put together by Arrow (:mod:`xlcrm.book.arrow_xml`) where it can, else
+    :func:`_rows_text` of :func:`_block_columns`."""
+    values = block.values
+    if not arrow_xml.AVAILABLE or not isinstance(values, pd.DataFrame) or \
+            values.shape[1] == 0:
+        for rows, columns in _block_columns(block, writer):
+            yield rows, _rows_text(rows, columns, writer)
+        return
+    top, left = block.row, block.col
+    if block.header:
+        rows, columns = _header_cells(block, writer)
+        yield rows, _rows_text(rows, columns, writer)
+        top += 1
+    for start in range(0, len(values), ARROW_ROWS):
+        part = values.iloc[start : start + ARROW_ROWS]
+        rows = range(top + start + 1, top + start + 1 + len(part))
+        yield rows, _slice_xml(part, left, rows, writer)
+
+
+ARROW_ROWS = 16_384
+"""Rows of a table put together by Arrow at a time (about 16 MB of Scores' XML)."""
+
+
+def _slice_xml(part: pd.DataFrame, left: int, rows: range, writer: _CellWriter) -> str | bytes:
+    """The ``<row>`` elements of a slice of a table whose first column is ``left``."""
+    heights = writer.heights
+    if not heights or not any(r in heights for r in rows):
+        try:
+            texts = arrow_xml.row_texts(rows)
+            return arrow_xml.rows_xml('<row r="', texts, [
+                writer.arrow_cells(part.iloc[:, j], left + j, rows, texts)
+                for j in range(part.shape[1])])
+        except arrow_xml.ERRORS:
+            pass
+    cells = _block_columns(Block(part, row=rows.start - 1, col=left, header=False), writer)
+    return "".join(_rows_text(some, columns, writer) for some, columns in cells)
 
 
 def _header_value(name: Any) -> Any:
@@ -1092,15 +1257,15 @@ def _rows_text(rows: range, columns: list[list[str]], writer: _CellWriter) -> st
                     if body or r in heights])
 
 
-def _sheet_rows(blocks: list[Block], writer: _CellWriter) -> Iterator[str]:
-    """The ``<row>`` elements of all blocks in row order, many rows per string."""
+def _sheet_rows(blocks: list[Block], writer: _CellWriter) -> Iterator[str | bytes]:
+    """The ``<row>`` elements of all blocks in row order, many rows per string (or UTF-8
+    bytes)."""
     # A tall row the layout set that this run leaves empty (a block that is only a title
     # until a second run) is written empty, so that the run that fills it finds its height.
     heights = writer.heights
     if len(blocks) == 1:
         last = 0
-        for rows, columns in _block_columns(blocks[0], writer):
-            text = _rows_text(rows, columns, writer)
+        for rows, text in _block_xml(blocks[0], writer):
             last = rows[-1] if len(rows) else last
             if text:
                 yield text
@@ -1172,19 +1337,30 @@ def _sheet_data_chunks(p: str, blocks: list[Block], writer: _CellWriter, appenda
     # Rows are written without a prefix; where the sheet binds the main namespace to one
     # (x:), the default namespace is declared on sheetData so the rows land in it.
     open_tag = f'<{p}sheetData xmlns="{NS_MAIN}">' if p else "<sheetData>"
-    yield (open_tag + (first or "")).encode("utf-8")
-    pending: list[str] = []
+    yield open_tag.encode() + _utf8(first or "")
+    pending: list[str | bytes] = []
     size = 0
     for text in rows:  # a slice of rows each, or (several blocks) one row each
         pending.append(text)
         size += len(text)
         if size >= _TEXT_PER_CHUNK:
-            yield "".join(pending).encode("utf-8")
+            yield _joined(pending)
             pending, size = [], 0
     if not appendable:
         pending.append(f"</{p}sheetData>")
     if pending:
-        yield "".join(pending).encode("utf-8")
+        yield _joined(pending)
+
+
+def _utf8(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8")
+
+
+def _joined(texts: list[str | bytes]) -> bytes:
+    """UTF-8 of texts and bytes one after the other (texts encoded together)."""
+    if all(type(t) is str for t in texts):
+        return "".join(texts).encode("utf-8")  # type: ignore[arg-type]
+    return b"".join(map(_utf8, texts))
 
 
 # --------------------------------------------------------------------------------------------

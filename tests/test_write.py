@@ -853,3 +853,41 @@ def test_history_rows_by_arrow_append_what_cell_by_cell_appends(
     by_arrow, one_by_one = _both_ways(monkeypatch, make)
     assert by_arrow == one_by_one
     assert b'<c r="H10" s="2"/>' in by_arrow  # (positions are 0-based columns)
+
+
+def test_a_sheet_xlcrm_wrote_is_replaced_without_inflating_its_cells(
+        styled: Path, tmp_path: Path) -> None:
+    # Every sheet is flushed before </sheetData>: the next run takes the furniture after
+    # the cells from there (the same as inflating the whole part would give), and the cells
+    # it replaces are neither inflated nor checked: damaged ones are written anew.
+    from xlcrm.book import write
+    from xlcrm.book.read import Package
+    from xlcrm.book.zip_members import raw_member
+
+    frame = _scores_frame(60_000)[["CustomerID", "Value", "Since"]]  # cells past 1 MB
+    first = tmp_path / "first.xlsx"
+    write_result_sheets(styled, first, {"Scores": frame}, owned=["Scores"])
+    data = first.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        entry = next(e for e in Package(z).sheets() if e.name == "Scores")
+        info = z.getinfo(entry.part)
+        shortcut = write._read_replaced(z, data, entry, "first.xlsx", 1000)
+        with z.open(entry.part) as f:
+            whole = write._stream_light(f, 1000, "Scores")
+        raw = raw_member(data, info)
+    assert shortcut == whole
+    assert b"<conditionalFormatting" in shortcut[0] and b"<dataValidations" in shortcut[0]
+
+    # Garble the cells' compressed bytes (past the first rows): inflating them fails...
+    start = data.find(bytes(raw.raw))
+    damaged = bytearray(data)
+    for at in range(start + len(raw.raw) // 2, start + len(raw.raw) // 2 + 64):
+        damaged[at] ^= 0xA5
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(bytes(damaged))
+    with zipfile.ZipFile(bad) as z, pytest.raises((zlib.error, zipfile.BadZipFile)):
+        z.read(entry.part)
+    # ... but the run that replaces them does not need them.
+    second = tmp_path / "second.xlsx"
+    write_result_sheets(bad, second, {"Scores": frame}, owned=["Scores"])
+    assert read_parts(second)[entry.part] == read_parts(first)[entry.part]

@@ -40,41 +40,24 @@ import pandas as pd
 from xlcrm.book.append import AppendPlan, Area, flushed_member, plan_appends, sheet_tables
 from xlcrm.book.read import Package
 from xlcrm.book.zip_members import (
+    TAIL_BYTES,
     Member,
     edited_members,
     fast_zlib,
+    flushed_tail,
     raw_member,
     write_zip_replacing,
 )
 
-_SYNC = b"\x00\x00\xff\xff"  # what a full flush ends with (an empty stored block)
 _FINAL_EMPTY = b"\x01\x00\x00\xff\xff"  # an empty final stored block
-_TAIL_BYTES = 1 << 16
-"""The tail of a History part (filter, margins, ...) compresses to far less than this."""
 _CHUNK = 1 << 20
 _MAIN_ROOT = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 
 
 def _tail_at(raw: memoryview) -> tuple[int, bytes] | None:
-    """Where the part's tail starts after a full flush, and the tail; ``None`` when no flush
-    marker near the end is followed by a tail that inflates on its own."""
-    start = max(0, len(raw) - _TAIL_BYTES)
-    window = bytes(raw[start:])
-    at = len(window)
-    for _ in range(16):
-        at = window.rfind(_SYNC, 0, at)
-        if at < 0:
-            return None
-        cut = start + at + len(_SYNC)
-        inflater = zlib.decompressobj(-15)
-        try:
-            tail = inflater.decompress(bytes(raw[cut:]), _TAIL_BYTES * 64)
-        except zlib.error:
-            continue
-        if inflater.eof and not inflater.unused_data and not inflater.unconsumed_tail and \
-                tail.startswith(b"</sheetData>") and b"<row" not in tail:
-            return cut, tail
-    return None
+    """Where the part's tail starts after a full flush, and the tail (no row in it)."""
+    return flushed_tail(raw, lambda tail: tail.startswith(b"</sheetData>") and
+                        b"<row" not in tail)
 
 
 def _prefix(raw: memoryview) -> tuple[bytes, bytes, int, int] | None:
@@ -91,7 +74,7 @@ def _prefix(raw: memoryview) -> tuple[bytes, bytes, int, int] | None:
         crc = zlib.crc32(out, crc)
         if b"<sheetData>" not in head:
             head += out
-        last = (last + out)[-_TAIL_BYTES:]
+        last = (last + out)[-TAIL_BYTES:]
     if inflater.eof or inflater.unconsumed_tail:
         return None
     probe = inflater.copy()

@@ -47,7 +47,7 @@ import re
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import chain, repeat, zip_longest
@@ -75,7 +75,15 @@ from xlcrm.book.read import (
     rels_part,
 )
 from xlcrm.book.sheet_worker import Deflated, SheetJob, SheetWorker
-from xlcrm.book.zip_members import Member, deflated, member, new_member, raw_member, write_zip
+from xlcrm.book.zip_members import (
+    Member,
+    deflated,
+    flushed_tail,
+    member,
+    new_member,
+    raw_member,
+    write_zip,
+)
 from xlcrm.errors import InputError, column_index, column_letter
 from xlcrm.formula import Formula, internal_link  # noqa: F401 (re-exported)
 
@@ -160,8 +168,8 @@ class SheetData:
         How many rows of the old sheet are looked at for cell styles.
     appendable : bool
         Written so that rows can later be appended without compressing these again
-        (SegmentHistory, :mod:`xlcrm.book.history_append`): no ``<dimension>``, and the
-        deflate stream fully flushed just before ``</sheetData>``.
+        (SegmentHistory, :mod:`xlcrm.book.history_append`): no ``<dimension>`` (the deflate
+        stream of every sheet written is fully flushed just before ``</sheetData>``).
     """
 
     blocks: Sequence[Block | pd.DataFrame | Sequence[Sequence[Any]]] = ()
@@ -1312,28 +1320,30 @@ def _sheet_chunks(
     elif options.autofilter is False:
         _set_child(split, "autoFilter", None)
     yield split.head
-    closing: list[bytes] | None = None  # appendable: </sheetData> and all after, one chunk
+    # </sheetData> and all after it make the last chunk, deflated after a full flush (see
+    # make_sheet_member): the next run finds them without inflating the cells.
+    closing: list[bytes] | None = None
     for child in split.children:
         if closing is not None:
             closing.append(child.xml)
         elif child.name != "sheetData":
             yield child.xml
         else:
-            yield from _sheet_data_chunks(p, blocks, writer, options.appendable)
-            if options.appendable:
-                closing = [f"</{p}sheetData>".encode()]
+            left_open = yield from _sheet_data_chunks(p, blocks, writer, options.appendable)
+            closing = [f"</{p}sheetData>".encode()] if left_open else []
     yield b"".join([*(closing or ()), split.tail])
 
 
 def _sheet_data_chunks(p: str, blocks: list[Block], writer: _CellWriter, appendable: bool
-                       ) -> Iterator[bytes]:
-    """``<sheetData>`` and its rows, many rows per chunk; closed unless ``appendable`` (then
-    the caller closes it in the part's last chunk)."""
+                       ) -> Generator[bytes, None, bool]:
+    """``<sheetData>`` and its rows, many rows per chunk, left open for the caller to close
+    in the part's last chunk; ``<sheetData/>`` when there is no row (and the sheet is not
+    ``appendable``). Returns whether it left the element open."""
     rows = _sheet_rows(blocks, writer)
     first = next(rows, None)
     if first is None and not appendable:
         yield f"<{p}sheetData/>".encode()
-        return
+        return False
     # Rows are written without a prefix; where the sheet binds the main namespace to one
     # (x:), the default namespace is declared on sheetData so the rows land in it.
     open_tag = f'<{p}sheetData xmlns="{NS_MAIN}">' if p else "<sheetData>"
@@ -1346,10 +1356,9 @@ def _sheet_data_chunks(p: str, blocks: list[Block], writer: _CellWriter, appenda
         if size >= _TEXT_PER_CHUNK:
             yield _joined(pending)
             pending, size = [], 0
-    if not appendable:
-        pending.append(f"</{p}sheetData>")
     if pending:
         yield _joined(pending)
+    return True
 
 
 def _utf8(text: str | bytes) -> bytes:
@@ -1491,17 +1500,27 @@ def _namespace_prefix(xml: bytes, uri: str) -> str | None:
 _OLD_STYLED_MAX = 8 << 20  # bytes of an old sheet's first rows kept to find their styles
 
 
-def _read_replaced(z: zipfile.ZipFile, entry: SheetEntry, label: str, style_rows: int
-                   ) -> tuple[bytes, bytes]:
+def _read_replaced(z: zipfile.ZipFile, data: bytes, entry: SheetEntry, label: str,
+                   style_rows: int) -> tuple[bytes, bytes]:
     """The old part of a sheet being replaced, without its cells (see :func:`_stream_light`).
 
-    The package check leaves these parts to the writer: zipfile checks the checksum and
-    stops at the declared size, which the check bounded.
+    The package check leaves these parts to the writer. A part xlcrm wrote (flushed before
+    ``</sheetData>``, see :func:`make_sheet_member`) is inflated up to its first rows and
+    from the flush on: its cells, about to be replaced, are neither inflated nor checked.
+    Any other part is inflated whole: zipfile checks the checksum and stops at the declared
+    size, which the check bounded.
     """
     assert entry.part is not None
+    where = f"{entry.name} of {label}"
     try:
+        info = z.getinfo(entry.part)
+        after = None
+        if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x1:
+            after = flushed_tail(raw_member(data, info).raw,
+                                 lambda tail: _CELLS_END.match(tail) is not None and
+                                 _ROW_TAG.search(tail) is None)
         with z.open(entry.part) as f:
-            return _stream_light(f, style_rows, f"{entry.name} of {label}")
+            return _stream_light(f, style_rows, where, after[1] if after else None)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise InputError(
             f"sheet {entry.name} of {label} is damaged ({exc})",
@@ -1509,6 +1528,10 @@ def _read_replaced(z: zipfile.ZipFile, entry: SheetEntry, label: str, style_rows
             "in Excel, save, and run again.",
             sheet=entry.name,
         ) from exc
+
+
+_CELLS_END = re.compile(rb"</(?:\w+:)?sheetData>")
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row\b")
 
 
 class OldSheets:
@@ -1537,8 +1560,8 @@ class OldSheets:
                 for entry in Package(z).sheets():
                     if entry.name.casefold() in folded and entry.part and \
                             entry.kind == "worksheet":
-                        self._found[entry.name] = _read_replaced(z, entry, book.path.name,
-                                                                 self.style_rows)
+                        self._found[entry.name] = _read_replaced(
+                            z, book.data, entry, book.path.name, self.style_rows)
         except BaseException as exc:  # raised in the writer, where it would have happened
             self._error = exc
 
@@ -1550,13 +1573,15 @@ class OldSheets:
         return self._found.get(entry.name) if style_rows == self.style_rows else None
 
 
-def _stream_light(f: io.BufferedIOBase, style_rows: int, where: str) -> tuple[bytes, bytes]:
+def _stream_light(f: io.BufferedIOBase, style_rows: int, where: str, tail: bytes | None = None
+                  ) -> tuple[bytes, bytes]:
     """(the worksheet XML with ``<sheetData/>`` for its cells, its text up to the first row
     after ``style_rows``), inflating the part a megabyte at a time.
 
     A result sheet of a million customers is a gigabyte of XML of which the writer needs
     the furniture around the cells and the styles of the first rows: memory stays at a
-    few megabytes, not the part's size.
+    few megabytes, not the part's size. ``tail``: the part from ``</sheetData>`` on, when
+    known (:func:`_read_replaced`): then reading stops after the first rows.
     """
     buf = bytearray()
     open_re = None
@@ -1588,6 +1613,8 @@ def _stream_light(f: io.BufferedIOBase, style_rows: int, where: str) -> tuple[by
             if styled_end is not None:
                 styled = head + bytes(rows[:styled_end])
                 rows = rows[styled_end:]
+                if tail is not None and tail.startswith(close_tag):
+                    return head + b"<" + close_tag[2:-1] + b"/>" + tail[len(close_tag):], styled
         close = rows.find(close_tag)
         if close >= 0:
             tail = bytes(rows[close + len(close_tag):]) + f.read()
@@ -1643,7 +1670,8 @@ def open_package(data: bytes, label: str, purpose: str) -> tuple[zipfile.ZipFile
 
 def make_sheet_member(job: SheetJob, *, elsewhere: bool = False) -> Deflated:
     """One sheet's part, deflated (in this process, or ``elsewhere``: in a
-    :class:`SheetWorker`).
+    :class:`SheetWorker`), fully flushed before ``</sheetData>`` and what follows it, so
+    that the next run reads them without inflating the cells (:func:`_read_replaced`).
 
     Raises
     ------
@@ -1655,7 +1683,7 @@ def make_sheet_member(job: SheetJob, *, elsewhere: bool = False) -> Deflated:
     writer = _CellWriter(job.styles, job.date1904, job.sheet, job.kept, job.col_styles)
     writer.heights = job.heights
     made = deflated(_sheet_chunks(job.split, job.blocks, writer, job.options),
-                     flush_before_last=job.options.appendable)
+                     flush_before_last=True)
     if elsewhere and len(job.styles.added) != added:
         raise StylesChangedError(job.sheet)
     return made
@@ -1813,7 +1841,7 @@ def write_result_sheets(
                     sheet=entry.name,
                 )
             found = old_sheets.get(entry, options.style_rows) if old_sheets else None
-            old, styled = found or _read_replaced(z, entry, label, options.style_rows)
+            old, styled = found or _read_replaced(z, data, entry, label, options.style_rows)
             split = _split_sheet(old, f"{entry.name} of {label}")
             if _child(split, "tableParts") is not None and re.search(
                 rb"<(?:\w+:)?tablePart\b", _child(split, "tableParts") or b""

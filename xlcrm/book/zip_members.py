@@ -15,7 +15,7 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from xlcrm.book.sheet_worker import Deflated
@@ -97,6 +97,41 @@ def raw_member(data: bytes | memoryview, info: zipfile.ZipInfo) -> Member:
         external_attr=info.external_attr,
         comment=info.comment,
     )
+
+
+SYNC = b"\x00\x00\xff\xff"  # what a full flush ends with (an empty stored block)
+TAIL_BYTES = 1 << 16
+"""What a sheet part's stretch after its last full flush (the tail after the cells: filter,
+margins, ...) compresses to at most, for :func:`flushed_tail`."""
+
+
+def flushed_tail(raw: bytes | memoryview, fits: Callable[[bytes], bool]
+                 ) -> tuple[int, bytes] | None:
+    """Where the last stretch of deflated ``raw`` starts after a full flush, and that
+    stretch inflated on its own; ``None`` unless a flush marker near the end is followed by
+    bytes that inflate on their own to the end of the stream, to a text that ``fits``.
+
+    xlcrm deflates a sheet part with a full flush just before ``</sheetData>`` (see
+    :class:`Deflater`'s ``flush_before_last``): the cells can then be skipped, neither
+    inflated nor trusted, by whoever needs only what follows them.
+    """
+    start = max(0, len(raw) - TAIL_BYTES)
+    window = bytes(raw[start:])
+    at = len(window)
+    for _ in range(16):
+        at = window.rfind(SYNC, 0, at)
+        if at < 0:
+            return None
+        cut = start + at + len(SYNC)
+        inflater = zlib.decompressobj(-15)
+        try:
+            tail = inflater.decompress(bytes(raw[cut:]), TAIL_BYTES * 64)
+        except zlib.error:
+            continue
+        if inflater.eof and not inflater.unused_data and not inflater.unconsumed_tail and \
+                fits(tail):
+            return cut, tail
+    return None
 
 
 class Deflater:

@@ -58,13 +58,20 @@ MAX_PARTS = 20_000
 FULL_PARSE_BYTES = 8 << 20
 
 _CHUNK = 1 << 20
-# Cell and row references with two- or three-letter columns, and row numbers of six digits
-# or more: what can make a worksheet's grid large (see grid_bound). Literal prefixes keep the
-# scans fast (about 0.2 s per 50 MB).
-_WIDE_REF = re.compile(rb'r="([A-Z]{2,3})\d')
-_BIG_ROW = re.compile(rb'r="[A-Z]{0,3}(\d{6,})"')
+# Cell and row references with two- or three-letter columns (the references r="AB1..." whose
+# letters are followed by a digit), and row numbers of six digits or more (r="..123456"
+# with at most three letters before the digits and a quote after them): what can make a
+# worksheet's grid large (see _Extent.bound). One pass finds both, branching on the first
+# character after the literal prefix: (1) the digits of a row without letters; (2) the first
+# letter, then (3) the digits of a row with one letter, or (4) the second and third letters,
+# then (5) the digits of a row with them, or just a digit (a wide column). Equivalent to the
+# two patterns r="([A-Z]{2,3})\d and r="[A-Z]{0,3}(\d{6,})" of before (as
+# tests/test_read_package_check.py checks), in 0.16 s per 100 MB instead of 0.20 s.
+_REF_SCAN = re.compile(
+    rb'r="(?:(\d{6,})"|([A-Z])(?:(\d{6,})"|([A-Z][A-Z]?)(?:(\d{6,})"|\d)))')
 _SMALL_ROWS = 99_999
-_ERROR_MARK = b't="e"'  # as xlcrm.book.read looks for error cells
+_ERROR_MARK = re.compile(rb't="e"')  # as xlcrm.book.read looks for error cells (a search
+# by the pattern: 0.05 s per 100 MB, the bytes' own "in" 0.06 s)
 _OVERLAP = 16
 _XML_SUFFIXES = (".xml", ".rels")
 # VML (legacy drawings) is XML-like but not always well formed as Excel writes it: only its
@@ -173,11 +180,13 @@ class _Extent:
         self.errors = False
 
     def scan(self, text: bytes) -> None:
-        self.errors = self.errors or _ERROR_MARK in text
-        self.columns.update(_WIDE_REF.findall(text))
-        rows = _BIG_ROW.findall(text)
-        if rows:
-            self.max_row = max(self.max_row, *map(int, rows))
+        self.errors = self.errors or _ERROR_MARK.search(text) is not None
+        for row0, first, row1, more, row2 in set(_REF_SCAN.findall(text)):
+            if more:
+                self.columns.add(first + more)
+            row = row0 or row1 or row2
+            if row:
+                self.max_row = max(self.max_row, int(row))
 
     def bound(self) -> int:
         width = 26

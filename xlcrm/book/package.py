@@ -40,6 +40,7 @@ import re
 import threading
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from xml.etree import ElementTree
@@ -356,6 +357,24 @@ def _sheet_parts(z: zipfile.ZipFile, names: dict[str, str], wb_part: str,
     return parts
 
 
+# Parts a reader may open with the workbook by these names, whatever the relationships say
+# (calamine opens some of them by name).
+_BOOK_PARTS = frozenset({"[content_types].xml", "xl/workbook.xml", "xl/styles.xml",
+                         "xl/sharedstrings.xml", "xl/theme/theme1.xml"})
+
+
+def _own_parts(sheets: dict[str, str], rels: dict[str, dict[str, tuple[str, str]]],
+               wb_part: str) -> set[str]:
+    """The sheets' parts (lower case) that only their own sheet uses: no other sheet, no
+    other relationship, and no reader by its name. Only such a part may be left to the
+    writer or checked later (a result sheet whose relationship names the styles part must
+    not take the styles out of the check before a reader opens them)."""
+    refs = Counter(part.lower() for by_id in rels.values() for _, part in by_id.values())
+    uses = Counter(sheets.values())
+    return {part for part, n in uses.items() if n == 1 and refs[part] == 1 and
+            part not in _BOOK_PARTS and part != wb_part and not part.endswith(".rels")}
+
+
 class PartScans:
     """What the package check saw in each XML part (lower-case name -> :class:`PartScan`).
 
@@ -424,7 +443,8 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
         Sheets the caller replaces without reading them (a run's result sheets): their
         parts are held to the size limits but not inflated here, because only the writer
         reads them (for their styles), and zipfile checks their checksum then; at 100,000
-        customers they are two thirds of the file.
+        customers they are two thirds of the file. (A part that anything but its sheet
+        uses is checked all the same, here and for ``later``.)
     later : collection of str
         Sheets whose parts are checked in a thread, in this order, after this returns (see
         :class:`PartScans`): the sheets the caller reads last, so that their check runs
@@ -474,9 +494,11 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
         if wb_part.endswith(".xml"):  # not a binary workbook (.xlsb)
             check(z.getinfo(names[wb_part]))
             sheets = _sheet_parts(z, names, wb_part, rels.get(wb_part, {}), label)
-            skipped = {sheets[s.casefold()] for s in overwritten if s.casefold() in sheets}
+            own = _own_parts(sheets, rels, wb_part)
+            skipped = {sheets[s.casefold()] for s in overwritten
+                       if sheets.get(s.casefold()) in own}
             deferred = dict.fromkeys(sheets[s.casefold()] for s in later
-                                     if s.casefold() in sheets and
+                                     if sheets.get(s.casefold()) in own and
                                      sheets[s.casefold()] not in skipped)
         for info in infos:
             lower = info.filename.lower()

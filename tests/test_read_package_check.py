@@ -14,6 +14,7 @@ import io
 import re
 import zipfile
 import zlib
+from pathlib import Path
 
 import pytest
 from hostile import raw_zip
@@ -190,3 +191,84 @@ def test_the_incomplete_code_is_taken_by_a_lenient_inflater() -> None:
     assert isal_zlib.decompress(_INCOMPLETE_CODE, -15) == b"AA"
     with pytest.raises(zlib.error):
         zlib.decompress(_INCOMPLETE_CODE, -15)
+
+
+# --------------------------------------------------------------------------------------------
+# calamine opens the workbook beside the check of the sheets' parts, never before the parts
+# it opens have passed
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from xlcrm.book.workbook_file import create_demo_workbook
+
+    path = tmp_path_factory.mktemp("demo") / "CRM.xlsm"
+    create_demo_workbook(path, customers=40, seed=3)
+    return path.read_bytes()
+
+
+def test_calamine_opening_a_workbook_reads_none_of_its_sheets(demo: bytes) -> None:
+    # What makes opening it beside the check of the sheets safe: every sheet's stream is
+    # made garbage (an invalid deflate block), and the workbook still opens.
+    import python_calamine
+    from hostile import parts_of
+
+    parts = parts_of(demo)
+    sheets = {name for name in parts if name.startswith("xl/worksheets/sheet")}
+    members = [(name, b"\xff" * 64 if name in sheets else _deflated(body),
+                zlib.crc32(body), len(body), 8) for name, body in parts.items()]
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(raw_zip(members)))
+    assert "Customers" in book.sheet_names
+    with pytest.raises(Exception):  # noqa: B017  (calamine's error types vary)
+        book.get_sheet_by_name("Customers").to_python()
+
+
+def test_the_sheets_parts_are_checked_after_every_other_part(
+        demo: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hostile import parts_of, sheet_part
+
+    from xlcrm import schema
+
+    order: list[str] = []
+    check_part = package._check_part
+
+    def recorded(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> object:
+        order.append(info.filename)
+        return check_part(z, info, label)
+
+    monkeypatch.setattr(package, "_check_part", recorded)
+    package.check_package(demo, "CRM.xlsm", overwritten=schema.RESULT_SHEETS,
+                          book_parts_checked=lambda: order.append("(opened)")).wait()
+    parts = parts_of(demo)
+    sheets = {sheet_part(parts, s) for s in ("Customers", "Transactions", "Indicators")}
+    opened = order.index("(opened)")
+    assert sheets <= set(order[opened + 1:])
+    assert {"xl/workbook.xml", "xl/styles.xml", "xl/theme/theme1.xml", "[Content_Types].xml",
+            "xl/_rels/workbook.xml.rels"} <= set(order[:opened])
+    assert not {name for name in order[:opened] if name.startswith("xl/worksheets/sheet")}
+    assert not {sheet_part(parts, s) for s in schema.RESULT_SHEETS} & set(order)
+
+
+def test_a_refused_sheet_leaves_no_reader_opening(demo: bytes, tmp_path: Path) -> None:
+    import threading
+
+    from hostile import crc_corrupt
+
+    from xlcrm.book.read import Workbook
+
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(crc_corrupt(demo))
+    before = threading.active_count()
+    opened: list[object] = []
+    check = package.check_package
+
+    def watched(*args: object, **kw: object) -> object:
+        kw["book_parts_checked"] = lambda f=kw["book_parts_checked"]: (opened.append(1), f())
+        return check(*args, **kw)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr("xlcrm.book.read.check_package", watched)
+        with pytest.raises(InputError, match="Bad CRC-32"):
+            Workbook(book)
+    assert opened == [1]  # calamine was opening when the Customers part was refused
+    assert threading.active_count() == before

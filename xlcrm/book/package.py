@@ -41,7 +41,7 @@ import threading
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from xml.etree import ElementTree
 from xml.parsers import expat
@@ -423,7 +423,8 @@ class PartScans:
 
 
 def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
-                  later: Collection[str] = ()) -> PartScans:
+                  later: Collection[str] = (),
+                  book_parts_checked: Callable[[], object] | None = None) -> PartScans:
     """Refuse the ``.xlsx``/``.xlsm`` bytes ``data`` unless they are a sound package.
 
     See the module docstring for what is checked and why. While every part is inflated
@@ -449,6 +450,12 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
         Sheets whose parts are checked in a thread, in this order, after this returns (see
         :class:`PartScans`): the sheets the caller reads last, so that their check runs
         while it reads the first.
+    book_parts_checked : callable, optional
+        Called once every part but the sheets' own has passed (the parts a reader opens
+        with the workbook: its relationships, the workbook, styles, theme, shared strings
+        ...), before the sheets' parts are checked: the caller may open its reader then,
+        beside the check of the sheets, which that reader does not read until asked for a
+        sheet. Not called when the check refuses the file before.
 
     Raises
     ------
@@ -491,6 +498,7 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
         wb_part = _office_part(rels, label)
         skipped: set[str] = set()
         deferred: dict[str, None] = {}
+        own: set[str] = set()
         if wb_part.endswith(".xml"):  # not a binary workbook (.xlsb)
             check(z.getinfo(names[wb_part]))
             sheets = _sheet_parts(z, names, wb_part, rels.get(wb_part, {}), label)
@@ -500,10 +508,16 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
             deferred = dict.fromkeys(sheets[s.casefold()] for s in later
                                      if sheets.get(s.casefold()) in own and
                                      sheets[s.casefold()] not in skipped)
-        for info in infos:
-            lower = info.filename.lower()
-            if (lower not in skipped and lower not in deferred and not lower.endswith(".rels")
-                    and lower != wb_part):
+        rest = [info for info in infos if info.filename.lower() not in skipped and
+                info.filename.lower() not in deferred and
+                not info.filename.lower().endswith(".rels") and info.filename.lower() != wb_part]
+        for info in rest:  # every part a reader may open with the workbook
+            if info.filename.lower() not in own:
+                check(info)
+        if book_parts_checked is not None:
+            book_parts_checked()
+        for info in rest:  # then the sheets' own parts
+            if info.filename.lower() in own:
                 check(info)
         later_infos = [z.getinfo(names[part]) for part in deferred if part in names]
     return PartScans(bounds, data, later_infos, label)

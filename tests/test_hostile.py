@@ -322,6 +322,28 @@ def test_parts_checked_later_are_scanned_as_when_checked_at_once(after_a_run: by
     later.wait()
 
 
+@pytest.mark.parametrize(("sheet", "how"), [("Scores", "overwritten"), ("Transactions", "later")])
+def test_a_sheet_naming_the_styles_part_does_not_take_it_out_of_the_check(
+        sound: bytes, sheet: str, how: str) -> None:
+    # A sheet left to the writer (a result sheet) or checked later (a ledger read on another
+    # thread) whose relationship names the styles part: a reader opens the styles with the
+    # workbook, so they are checked before check_package returns, DTD and all.
+    import re
+
+    from hostile import zip_of
+
+    parts = parts_of(sound)
+    rels = parts["xl/_rels/workbook.xml.rels"].decode()
+    target = re.escape(sheet_part(parts, sheet).split("/", 1)[1])
+    rels, n = re.subn(f'Target="(/?xl/)?{target}"', 'Target="/xl/styles.xml"', rels)
+    assert n == 1
+    parts["xl/_rels/workbook.xml.rels"] = rels.encode()
+    parts["xl/styles.xml"] = b'<!DOCTYPE s [<!ENTITY a "b">]>' + parts["xl/styles.xml"].split(
+        b"?>", 1)[-1]
+    with pytest.raises(InputError, match=r"xl/styles\.xml is refused: it has a document type"):
+        check_package(zip_of(parts), "CRM.xlsm", **{how: (sheet,)})
+
+
 @pytest.mark.parametrize("sheet", LATER)
 def test_a_part_checked_later_is_refused_where_it_is_read(after_a_run: bytes, sheet: str,
                                                           tmp_path: Path,

@@ -164,3 +164,33 @@ def test_the_largest_part_is_read_back_in_the_worker(monkeypatch: pytest.MonkeyP
         verify_workbook(bad, unchanged_from=book, worker=dead)
     with dead:
         assert verify_workbook(out, unchanged_from=book, worker=dead) == names
+
+
+def test_a_worker_that_has_answered_ends_without_the_interpreters_teardown(
+        monkeypatch: pytest.MonkeyPatch, book: Path, tmp_path: Path) -> None:
+    # Closing its input ends the worker at once (os._exit), not after the teardown of
+    # pandas' and the writer's modules (0.1 s that the run's close() waited for). An exit
+    # hook, installed in every Python started with this environment, tells a teardown.
+    import os
+    import subprocess
+    import sys
+
+    site, mark = tmp_path / "site", tmp_path / "teardown-ran"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import atexit, os\n"
+        "mark = os.environ.get('XLCRM_TEST_TEARDOWN_MARK')\n"
+        "if mark:\n"
+        "    atexit.register(lambda: open(mark, 'w').close())\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
+        str(site), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("XLCRM_TEST_TEARDOWN_MARK", str(mark))
+    subprocess.run([sys.executable, "-c", "pass"], check=True)  # the hook works
+    assert mark.exists()
+    mark.unlink()
+    worker = _start(tmp_path)
+    worker.read_back(book, "xl/workbook.xml")
+    assert worker.read_back_ok()  # served: imported, answered
+    worker.close()
+    assert worker._process.returncode == 0
+    assert not mark.exists()

@@ -232,9 +232,10 @@ def test_the_sheets_parts_are_checked_after_every_other_part(
     order: list[str] = []
     check_part = package._check_part
 
-    def recorded(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> object:
+    def recorded(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str,
+                 keep: list[bytes] | None = None) -> object:
         order.append(info.filename)
-        return check_part(z, info, label)
+        return check_part(z, info, label, keep)
 
     monkeypatch.setattr(package, "_check_part", recorded)
     package.check_package(demo, "CRM.xlsm", overwritten=schema.RESULT_SHEETS,

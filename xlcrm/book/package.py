@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from xml.etree import ElementTree
 from xml.parsers import expat
 
+from xlcrm.book.sliced_read import slice_count
 from xlcrm.errors import InputError
 
 # A full 1 048 576-row ledger of about 20 columns is a worksheet part of roughly 1 GB.
@@ -245,10 +246,12 @@ def inflated_chunks(z: zipfile.ZipFile, info: zipfile.ZipInfo, size: int = _CHUN
         thread.join()
 
 
-def _check_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> PartScan | None:
+def _check_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str,
+                keep: list[bytes] | None = None) -> PartScan | None:
     """Inflate one part in chunks: checksum, real size, and (XML) well-formedness, no DTD.
 
     Returns what the scan of an XML part saw (see :class:`PartScan`), ``None`` for others.
+    ``keep``: where to put the inflated chunks (kept only once the part has passed).
     """
     lower = info.filename.lower()
     xml = lower.endswith(_XML_SUFFIXES)
@@ -264,6 +267,8 @@ def _check_part(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> PartSc
         # here (min of 9, alternated), and a little less processor time.
         for chunk in inflated_chunks(z, info, ahead=False):
             seen += len(chunk)
+            if keep is not None:
+                keep.append(chunk)
             if extent is not None:  # (a reference cut by the chunk border: the overlap)
                 extent.scan(tail + chunk)
                 tail = chunk[-_OVERLAP:]
@@ -386,8 +391,10 @@ class PartScans:
     """
 
     def __init__(self, scans: dict[str, PartScan], data: bytes = b"",
-                 later: list[zipfile.ZipInfo] | None = None, label: str = "") -> None:
+                 later: list[zipfile.ZipInfo] | None = None, label: str = "",
+                 kept: dict[str, list[bytes]] | None = None) -> None:
         self._scans = scans
+        self._kept = kept or {}
         self._later = {info.filename.lower(): threading.Event() for info in later or []}
         self._failed: dict[str, BaseException] = {}
         if later:
@@ -416,6 +423,12 @@ class PartScans:
                 raise self._failed[part]
         return self._scans.get(part)
 
+    def take_xml(self, part: str) -> bytes | None:
+        """The XML of ``part`` (lower case) when the check kept it (``keep`` of
+        :func:`check_package`), once: it is then let go."""
+        chunks = self._kept.pop(part, None)
+        return None if chunks is None else b"".join(chunks)
+
     def wait(self) -> None:
         """Wait for the parts checked later; raise the first problem found, in their order."""
         for part in self._later:
@@ -423,7 +436,7 @@ class PartScans:
 
 
 def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
-                  later: Collection[str] = (),
+                  later: Collection[str] = (), keep: Collection[str] = (),
                   book_parts_checked: Callable[[], object] | None = None) -> PartScans:
     """Refuse the ``.xlsx``/``.xlsm`` bytes ``data`` unless they are a sound package.
 
@@ -446,6 +459,10 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
         reads them (for their styles), and zipfile checks their checksum then; at 100,000
         customers they are two thirds of the file. (A part that anything but its sheet
         uses is checked all the same, here and for ``later``.)
+    keep : collection of str
+        Sheets checked here whose XML the check keeps for the reader to take
+        (:meth:`PartScans.take_xml`), when it is of a size the reader reads in slices
+        (:func:`xlcrm.book.sliced_read.slice_count`): it then need not inflate it again.
     later : collection of str
         Sheets whose parts are checked in a thread, in this order, after this returns (see
         :class:`PartScans`): the sheets the caller reads last, so that their check runs
@@ -481,11 +498,19 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
             names[lower] = info.filename
         _size_limits(infos, label)
         bounds: dict[str, PartScan] = {}
+        kept: dict[str, list[bytes]] = {}
+        keep_parts: set[str] = set()
 
         def check(info: zipfile.ZipInfo) -> None:
-            bound = _check_part(z, info, label)
+            name = info.filename.lower()
+            chunks: list[bytes] | None = None
+            if name in keep_parts and slice_count(info.file_size) > 1:
+                chunks = []
+            bound = _check_part(z, info, label, chunks)
             if bound is not None:
-                bounds[info.filename.lower()] = bound
+                bounds[name] = bound
+            if chunks is not None:
+                kept[name] = chunks
 
         # Relationships first (small), so that finding the workbook and its sheets parses
         # only checked XML.
@@ -505,6 +530,7 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
             own = _own_parts(sheets, rels, wb_part)
             skipped = {sheets[s.casefold()] for s in overwritten
                        if sheets.get(s.casefold()) in own}
+            keep_parts = {sheets[s.casefold()] for s in keep if s.casefold() in sheets}
             deferred = dict.fromkeys(sheets[s.casefold()] for s in later
                                      if sheets.get(s.casefold()) in own and
                                      sheets[s.casefold()] not in skipped)
@@ -520,4 +546,4 @@ def check_package(data: bytes, label: str, *, overwritten: Collection[str] = (),
             if info.filename.lower() in own:
                 check(info)
         later_infos = [z.getinfo(names[part]) for part in deferred if part in names]
-    return PartScans(bounds, data, later_infos, label)
+    return PartScans(bounds, data, later_infos, label, kept)

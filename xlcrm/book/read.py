@@ -45,6 +45,7 @@ from xml.etree import ElementTree
 import python_calamine
 
 from xlcrm.book.package import PartScans, check_package
+from xlcrm.book.sliced_read import slice_count, sliced_rows
 from xlcrm.book.stamp import FileStamp
 
 # re-exported: rows to tables lives in xlcrm.book.tables, shared with the open-workbook reader
@@ -411,6 +412,9 @@ class Workbook:
     check_later : collection of str
         Sheets the caller reads last: their parts are checked in a thread while it reads
         the others; reading one waits for its check, and :meth:`wait_checked` for all.
+    read_first : collection of str
+        Sheets the caller reads first (the ledger): a large one's XML, inflated by the
+        package check anyway, is kept for reading it in slices (:mod:`.sliced_read`).
 
     Raises
     ------
@@ -420,8 +424,8 @@ class Workbook:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, password: str | None = None,
-                 overwritten: Collection[str] = (), check_later: Collection[str] = ()
-                 ) -> None:
+                 overwritten: Collection[str] = (), check_later: Collection[str] = (),
+                 read_first: Collection[str] = ()) -> None:
         self.path = Path(path)
         try:
             self.data, self.stamp = _read_snapshot(self.path)
@@ -473,7 +477,7 @@ class Workbook:
             # parts are checked.
             try:
                 self._scans = check_package(content, name, overwritten=overwritten,
-                                            later=check_later,
+                                            later=check_later, keep=read_first,
                                             book_parts_checked=opening.start)
             except BaseException:
                 opening.abandon()
@@ -611,6 +615,9 @@ class Workbook:
         if self._book is None:  # a fork's reader (see fork)
             self._book = _Opening(self._content).result()
         try:
+            sliced = self._sliced_rows(name)
+            if sliced is not None:
+                return sliced
             return self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)
         except Exception as exc:  # calamine's errors for a damaged sheet have several types
             raise InputError(
@@ -619,6 +626,18 @@ class Workbook:
                 "or restore a backup from .xlcrm-backups beside it.",
                 sheet=name,
             ) from exc
+
+    def _sliced_rows(self, name: str) -> list[list[Any]] | None:
+        """A large sheet's rows read in slices on several cores (:mod:`.sliced_read`), or
+        ``None`` (then read whole)."""
+        pkg = self._package()
+        entry = next((e for e in pkg.sheets() if e.name == name), None) if pkg else None
+        if pkg is None or entry is None or entry.part is None:
+            return None
+        xml = self._scans.take_xml(entry.part.lower())
+        slices = slice_count(pkg.zip.getinfo(entry.part).file_size)
+        return sliced_rows(self._content, entry.part, name, slices, xml) if slices > 1 \
+            else None
 
     def read_grid(self, sheet: str) -> list[list[Any]]:
         """Cell values from A1, as xlwings hands them over: ``None`` for blank cells.
@@ -747,11 +766,11 @@ class Workbook:
 
 
 def open_workbook(path: str | os.PathLike[str], *, password: str | None = None,
-                  overwritten: Collection[str] = (), check_later: Collection[str] = ()
-                  ) -> Workbook:
+                  overwritten: Collection[str] = (), check_later: Collection[str] = (),
+                  read_first: Collection[str] = ()) -> Workbook:
     """Read ``path`` once; see :class:`Workbook`."""
     return Workbook(path, password=password, overwritten=overwritten,
-                    check_later=check_later)
+                    check_later=check_later, read_first=read_first)
 
 
 def read_sheet(

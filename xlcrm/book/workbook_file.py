@@ -73,7 +73,7 @@ def read_workbook(path: Path, *, overwritten: Collection[str] = ()) -> WorkbookI
     """
     # The sheets read on the reading threads are checked while Customers is read here.
     return book_inputs(open_workbook(Path(path), overwritten=overwritten,
-                                     check_later=READ_BESIDE))
+                                     check_later=READ_BESIDE, read_first=[schema.CUSTOMERS]))
 
 
 OTHER_LEDGERS = tuple(s for s in LEDGER_COLUMNS if s != schema.CUSTOMERS)

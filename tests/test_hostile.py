@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hostile import BROKEN, ODD_LEDGERS, bomb, parts_of, sheet_part
+from hostile import BROKEN, ODD_LEDGERS, bomb, parts_of, sheet_part, zip_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -126,6 +126,38 @@ def test_a_lying_dimension_does_not_hide_a_far_cell(
     code, err, out = _run("share", book, capsys)  # the copy holds values: the far one too
     assert code == 0, err
     _assert_sound(out)
+
+
+def _customers_ending_with(sound: bytes, row: bytes, before: int) -> bytes:
+    """The sound workbook with ``row`` after the Customers sheet's rows, its first ``r="``
+    starting ``before`` bytes before the 1 MB border where the package check's scan cuts
+    the inflated part (spaces ahead of it)."""
+    parts = parts_of(sound)
+    name = sheet_part(parts, "Customers")
+    xml = parts[name]
+    end = xml.index(b"</sheetData>")
+    pad = (1 << 20) - before - row.index(b'r="') - end
+    assert pad > 0
+    parts[name] = xml[:end] + b" " * pad + row + xml[end:]
+    return zip_of(parts)
+
+
+@pytest.mark.parametrize("before", [100_000], ids=["in one chunk"])
+def test_a_row_number_of_5000_digits_is_refused_in_one_line(
+    sound: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str], before: int
+) -> None:
+    # More digits than int() reads (4,300): a one-line refusal, not a ValueError's traceback.
+    data = _customers_ending_with(
+        sound, b'<row><c r="B' + b"1" * 5000 + b'"><v>1</v></c></row>', before)
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(data)
+    code, err, _ = _run("resegment", book, capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "sheet Customers of CRM.xlsm" in err and "5,000 digits" in err, err
+    assert len(err) < 600, err
+    assert book.read_bytes() == data
+    problems = check_file(book)  # check: the same words, as a problem of the sheet
+    assert any(p.where == "Customers" and "5,000 digits" in p.message for p in problems)
 
 
 def test_the_generators_make_what_they_claim(sound: bytes) -> None:

@@ -5,9 +5,10 @@ of 1 MB at a time, in a second thread (:func:`xlcrm.book.package.inflated_chunks
 scans of each chunk, ``r="([A-Z]{2,3})\\d`` and ``r="[A-Z]{0,3}(\\d{6,})"``, plus ``t="e"``
 for error cells. These tests hold the check to that definition, on random text and on
 crafted parts: the same :class:`~xlcrm.book.package.PartScan`, the same refusals in the
-same words, except where the check as it was raised int()'s ValueError on a row number of
-more than 4,300 digits: a row number counts as its value (leading zeros and all, as calamine
-reads it), up to 10**12.
+same words. Two things the check as it was got wrong are corrected (tests at the end): a
+reference longer than the 16 bytes the chunks overlap by, cut at a chunk border, was missed,
+and a row number of more than 4,300 digits raised int()'s ValueError; a row number now counts
+as its value (leading zeros and all, as calamine reads it), up to 10**12.
 """
 
 from __future__ import annotations
@@ -57,6 +58,32 @@ def test_one_pass_finds_the_columns_rows_and_errors_the_two_scans_found(text: by
     assert extent.columns == set(_OLD_WIDE.findall(text))
     assert extent.max_row == max([0, *rows])
     assert extent.errors == (b't="e"' in text)
+
+
+def _in_pieces(text: bytes, size: int) -> package._Extent:
+    """The scan of ``text`` given a piece of ``size`` bytes at a time, each after the first
+    with the last bytes of the one before, as the check gives it the chunks it inflates."""
+    extent, tail = package._Extent(), b""
+    for at in range(0, len(text), size):
+        chunk = text[at:at + size]
+        extent.scan(tail + chunk)
+        tail = chunk[-package._OVERLAP:]
+    return extent
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=60).map(b"".join), st.integers(16, 120))
+@example(b'<c r="A' + b"0" * 30 + b'1234567"/>', 16)
+@example(b'<c r="XFD' + b"0" * 5000 + b'1"/>', 100)
+def test_pieces_are_scanned_as_the_whole_text_whatever_the_length_of_a_reference(
+        text: bytes, size: int) -> None:
+    # A reference cut at a border longer than the overlap is carried to the next piece, or
+    # across several, whatever its length (leading zeros make it as long as one likes).
+    whole = package._Extent()
+    whole.scan(text)
+    pieces = _in_pieces(text, size)
+    assert (pieces.columns, pieces.max_row, pieces.errors) == (
+        whole.columns, whole.max_row, whole.errors)
 
 
 MB = 1 << 20
@@ -287,7 +314,27 @@ def test_a_refused_sheet_leaves_no_reader_opening(demo: bytes, tmp_path: Path) -
 
 
 # --------------------------------------------------------------------------------------------
-# Row numbers: their values, however many digits
+# What the check as it was got wrong: a long reference cut at a chunk border, a row number
+# of thousands of digits
+
+
+_LONG = b'r="A000000001234567890"'  # 23 bytes: calamine reads it as A1234567890
+_ZEROS = b'r="XFD' + b"0" * 5000 + b'1234567890"'
+
+
+@pytest.mark.parametrize(("ref", "before"), [
+    (_LONG, 17), (_LONG, 18), (_LONG, 21), (_LONG, 22),
+    (_ZEROS, 17), (_ZEROS, 1000), (_ZEROS, 5009), (_ZEROS, 5016),
+    (b'r="A' + b"0" * (MB + 200) + b'1234567890"', 17),  # across two borders
+], ids=lambda v: f"{len(v)} bytes" if isinstance(v, bytes) else f"{v} before the border")
+def test_a_reference_longer_than_the_overlap_cut_at_a_chunk_border_is_found(
+        ref: bytes, before: int) -> None:
+    # ``r="`` starts ``before`` bytes before the first 1 MB border of the inflated part.
+    body = _sheet({MB - before - 8: b'<row><c ' + ref + b'><v>1</v></c></row>'}, 3 * MB)
+    assert body[MB - before:MB - before + 3] == b'r="'
+    z, info = _zip([(_PART, _deflated(body), zlib.crc32(body), len(body), 8)])
+    width = 16_384 if ref.startswith(b'r="XFD') else 26
+    assert _outcome(z, info) == package.PartScan(1_234_567_890 * width, False)
 
 
 @pytest.mark.parametrize(("digits", "row"), [

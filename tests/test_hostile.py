@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hostile import BROKEN, ODD_LEDGERS, bomb, parts_of, sheet_part
+from hostile import BROKEN, ODD_LEDGERS, bomb, parts_of, sheet_part, zip_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -126,6 +126,89 @@ def test_a_lying_dimension_does_not_hide_a_far_cell(
     code, err, out = _run("share", book, capsys)  # the copy holds values: the far one too
     assert code == 0, err
     _assert_sound(out)
+
+
+def _customers_ending_with(sound: bytes, row: bytes, before: int) -> bytes:
+    """The sound workbook with ``row`` after the Customers sheet's rows, its first ``r="``
+    starting ``before`` bytes before the 1 MB border where the package check's scan cuts
+    the inflated part (spaces ahead of it)."""
+    parts = parts_of(sound)
+    name = sheet_part(parts, "Customers")
+    xml = parts[name]
+    end = xml.index(b"</sheetData>")
+    pad = (1 << 20) - before - row.index(b'r="') - end
+    assert pad > 0
+    parts[name] = xml[:end] + b" " * pad + row + xml[end:]
+    return zip_of(parts)
+
+
+@pytest.mark.parametrize("before", [17, 18, 22, 40, 3000])
+def test_a_far_cell_whose_long_reference_is_cut_at_a_chunk_border_is_refused(
+    sound: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str], before: int
+) -> None:
+    # calamine reads r="A000000001234567890" as A1234567890: a grid of 1.2 billion rows.
+    # The reference is longer than the scan's overlap of the chunks, and cut by a border.
+    ref = b"A" + b"0" * max(8, before) + b"1234567890"
+    data = _customers_ending_with(sound, b'<row><c r="' + ref + b'"><v>1</v></c></row>',
+                                  before)
+    assert len(ref) + 4 > before  # r="...": across the border
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(data)
+    code, err, _ = _run("resegment", book, capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "sheet Customers of CRM.xlsm has something in A1234567890" in err, err
+    assert book.read_bytes() == data
+
+
+def test_leading_zeros_of_a_row_number_count_for_nothing(sound: bytes, tmp_path: Path) -> None:
+    # A5000 written with 5,000 zeros ahead of its row number, cut at a chunk border: read
+    # as calamine reads it, the same grid as r="A5000" (not refused, no traceback).
+    plain, zeros = tmp_path / "plain.xlsm", tmp_path / "zeros.xlsm"
+    plain.write_bytes(_customers_ending_with(
+        sound, b'<row><c r="A5000"><v>7</v></c></row>', 17))
+    zeros.write_bytes(_customers_ending_with(
+        sound, b'<row><c r="A' + b"0" * 5000 + b'5000"><v>7</v></c></row>', 17))
+    with open_workbook(plain) as wb:
+        expected = wb.rows("Customers")
+    with open_workbook(zeros) as wb:
+        rows = wb.rows("Customers")
+    assert len(rows) == 5000 and rows[-1][0] == 7
+    assert rows == expected
+
+
+@pytest.mark.parametrize("before", [17, 100_000], ids=["cut at a border", "in one chunk"])
+def test_a_row_number_of_5000_digits_is_refused_in_one_line(
+    sound: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str], before: int
+) -> None:
+    # More digits than int() reads (4,300): a one-line refusal, not a ValueError's traceback.
+    data = _customers_ending_with(
+        sound, b'<row><c r="B' + b"1" * 5000 + b'"><v>1</v></c></row>', before)
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(data)
+    code, err, _ = _run("resegment", book, capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "sheet Customers of CRM.xlsm" in err and "5,000 digits" in err, err
+    assert len(err) < 600, err
+    assert book.read_bytes() == data
+    problems = check_file(book)  # check: the same words, as a problem of the sheet
+    assert any(p.where == "Customers" and "5,000 digits" in p.message for p in problems)
+
+
+def test_a_large_sheet_is_read_with_the_bound_of_before(sound: bytes, tmp_path: Path) -> None:
+    # 60,000 rows of six-digit numbers below the table, over several 1 MB chunks, one cell
+    # in AB: the grid's bound is the largest row times the widest column, as it was.
+    rows = b"".join(b'<row r="%d"><c r="B%d"><v>%d</v></c></row>' % (r, r, r)
+                    for r in range(100_001, 160_001))
+    data = _customers_ending_with(sound, b'<row r="100000"><c r="AB100000"><v>1</v></c></row>'
+                                  + rows, 5)
+    book = tmp_path / "CRM.xlsm"
+    book.write_bytes(data)
+    part = sheet_part(parts_of(data), "Customers")
+    assert len(parts_of(data)[part]) > 3 << 20
+    assert check_package(data, "CRM.xlsm").get(part.lower()).cells == 160_000 * 28
+    with open_workbook(book) as wb:
+        grid = wb.rows("Customers")
+    assert len(grid) == 160_000 and len(grid[0]) == 28 and grid[-1][1] == 160_000
 
 
 def test_the_generators_make_what_they_claim(sound: bytes) -> None:

@@ -5,7 +5,10 @@ of 1 MB at a time, in a second thread (:func:`xlcrm.book.package.inflated_chunks
 scans of each chunk, ``r="([A-Z]{2,3})\\d`` and ``r="[A-Z]{0,3}(\\d{6,})"``, plus ``t="e"``
 for error cells. These tests hold the check to that definition, on random text and on
 crafted parts: the same :class:`~xlcrm.book.package.PartScan`, the same refusals in the
-same words.
+same words. Two things the check as it was got wrong are corrected (tests at the end): a
+reference longer than the 16 bytes the chunks overlap by, cut at a chunk border, was missed,
+and a row number of more than 4,300 digits raised int()'s ValueError; a row number now counts
+as its value (leading zeros and all, as calamine reads it), up to 10**12.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import io
 import re
 import zipfile
 import zlib
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -30,7 +34,15 @@ _TOKENS = [b'r="', b't="e"', b'"', b"=", b"r", b"t", b"e", b"A", b"B", b"Z", b"0
            b"123456", b"000000", b"<", b" ", b"AB", b"XFD", b"/>",
            # whole references, wide or with big rows, and near misses
            b'r="1234567"', b'r="A123456"', b'r="AB123456"', b'r="XFD1048576"', b'r="AB1"',
-           b'r="ABCD1"', b'r="12345"', b'r="A12345"', b'r="123456"', b't="s"']
+           b'r="ABCD1"', b'r="12345"', b'r="A12345"', b'r="123456"', b't="s"',
+           # leading zeros (calamine reads r="A0005" as A5), long references, huge rows
+           b"0" * 20, b'r="A' + b"0" * 30 + b'1234567"', b'r="XFD' + b"0" * 20, b"9" * 13,
+           b'r="B' + b"7" * 5000 + b'"', b'r="' + b"0" * 5000 + b'5000"']
+
+
+def _row(digits: bytes) -> int:
+    """A row number as the scan counts it: the value of its digits, up to 10**12."""
+    return int(min(Decimal(digits.decode()), package._HUGE_ROW))
 
 
 @settings(max_examples=500, deadline=None)
@@ -38,13 +50,40 @@ _TOKENS = [b'r="', b't="e"', b'"', b"=", b"r", b"t", b"e", b"A", b"B", b"Z", b"0
 @example(b'<row r="123456"><c r="A123456"/><c r="AB123456"/><c r="XFD5" t="e"/></row>')
 @example(b'<row r="100000"><c r="A1"/><c r="B99999"/></row><row r="1">')
 @example(b'<row r="99"><c r="ABCD99"/><c r="AB99x"/><c r="AAA0000001"/><c r="B1234567x"/>')
+@example(b'<c r="B' + b"7" * 5000 + b'"/><c r="C' + b"0" * 5000 + b'123456789"/>')
 def test_one_pass_finds_the_columns_rows_and_errors_the_two_scans_found(text: bytes) -> None:
     extent = package._Extent()
     extent.scan(text)
-    rows = [int(r) for r in _OLD_BIG.findall(text)]
+    rows = [_row(r) for r in _OLD_BIG.findall(text)]
     assert extent.columns == set(_OLD_WIDE.findall(text))
     assert extent.max_row == max([0, *rows])
     assert extent.errors == (b't="e"' in text)
+
+
+def _in_pieces(text: bytes, size: int) -> package._Extent:
+    """The scan of ``text`` given a piece of ``size`` bytes at a time, each after the first
+    with the last bytes of the one before, as the check gives it the chunks it inflates."""
+    extent, tail = package._Extent(), b""
+    for at in range(0, len(text), size):
+        chunk = text[at:at + size]
+        extent.scan(tail + chunk)
+        tail = chunk[-package._OVERLAP:]
+    return extent
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=60).map(b"".join), st.integers(16, 120))
+@example(b'<c r="A' + b"0" * 30 + b'1234567"/>', 16)
+@example(b'<c r="XFD' + b"0" * 5000 + b'1"/>', 100)
+def test_pieces_are_scanned_as_the_whole_text_whatever_the_length_of_a_reference(
+        text: bytes, size: int) -> None:
+    # A reference cut at a border longer than the overlap is carried to the next piece, or
+    # across several, whatever its length (leading zeros make it as long as one likes).
+    whole = package._Extent()
+    whole.scan(text)
+    pieces = _in_pieces(text, size)
+    assert (pieces.columns, pieces.max_row, pieces.errors) == (
+        whole.columns, whole.max_row, whole.errors)
 
 
 MB = 1 << 20
@@ -273,3 +312,52 @@ def test_a_refused_sheet_leaves_no_reader_opening(demo: bytes, tmp_path: Path) -
             Workbook(book)
     assert opened == [1]  # calamine was opening when the Customers part was refused
     assert threading.active_count() == before
+
+
+# --------------------------------------------------------------------------------------------
+# What the check as it was got wrong: a long reference cut at a chunk border, a row number
+# of thousands of digits
+
+
+_LONG = b'r="A000000001234567890"'  # 23 bytes: calamine reads it as A1234567890
+_ZEROS = b'r="XFD' + b"0" * 5000 + b'1234567890"'
+
+
+@pytest.mark.parametrize(("ref", "before"), [
+    (_LONG, 17), (_LONG, 18), (_LONG, 21), (_LONG, 22),
+    (_ZEROS, 17), (_ZEROS, 1000), (_ZEROS, 5009), (_ZEROS, 5016),
+    (b'r="A' + b"0" * (MB + 200) + b'1234567890"', 17),  # across two borders
+], ids=lambda v: f"{len(v)} bytes" if isinstance(v, bytes) else f"{v} before the border")
+def test_a_reference_longer_than_the_overlap_cut_at_a_chunk_border_is_found(
+        ref: bytes, before: int) -> None:
+    # ``r="`` starts ``before`` bytes before the first 1 MB border of the inflated part.
+    body = _sheet({MB - before - 8: b'<row><c ' + ref + b'><v>1</v></c></row>'}, 3 * MB)
+    assert body[MB - before:MB - before + 3] == b'r="'
+    z, info = _zip([(_PART, _deflated(body), zlib.crc32(body), len(body), 8)])
+    width = 16_384 if ref.startswith(b'r="XFD') else 26
+    assert _outcome(z, info) == package.PartScan(1_234_567_890 * width, False)
+
+
+@pytest.mark.parametrize(("digits", "row"), [
+    (b"0" * 30 + b"5000", 5000),  # leading zeros count for nothing
+    (b"0" * 5000 + b"1048576", 1_048_576),
+    (b"0" * 4 + b"1234567890123", package._HUGE_ROW),  # 13 digits: beyond any grid
+    (b"1" * 5000, package._HUGE_ROW),  # more than int() reads
+], ids=["zeros, 5000", "5000 zeros, 1048576", "13 digits", "5000 digits"])
+def test_a_row_number_counts_as_its_value_and_a_huge_one_is_huge(digits: bytes, row: int
+                                                                 ) -> None:
+    body = _sheet({200: b'<row><c r="B' + digits + b'"><v>1</v></c></row>'}, 2 * MB)
+    z, info = _zip([(_PART, _deflated(body), zlib.crc32(body), len(body), 8)])
+    assert _outcome(z, info) == package.PartScan(max(row, 99_999) * 26, False)
+
+
+def test_a_large_ledger_is_bounded_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 150,000 rows of four cells up to column AB: rows of six digits cut at every border.
+    body = _HEAD + b"".join(
+        b'<row r="%d"><c r="A%d"><v>%d</v></c><c r="B%d" t="s"><v>0</v></c><c r="T%d">'
+        b'<v>1.5</v></c><c r="AB%d" t="e"><v>#N/A</v></c></row>' % ((r,) * 6)
+        for r in range(1, 150_001)) + _TAIL
+    assert len(body) > 20 * MB
+    z, info = _zip([(_PART, _deflated(body), zlib.crc32(body), len(body), 8)])
+    expected = package.PartScan(150_000 * 28, True)
+    assert _outcome(z, info) == expected == _old_outcome(z, info, monkeypatch)

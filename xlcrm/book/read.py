@@ -585,11 +585,23 @@ class Workbook:
         # Find the farthest cells that hold something.
         far_row = far_col = (0, 0, "A1")
         for m in _VALUED_CELL.finditer(data):
-            row, col = int(m.group(2)), column_index(m.group(1)) + 1
+            letters, digits = m.groups()
+            if len(digits) > 9:  # calamine reads A0005 as A5; int() refuses 4,300 digits
+                digits = digits.lstrip(b"0") or b"0"
+                if len(digits) > 12:  # beyond any grid
+                    raise InputError(
+                        f"sheet {name} of {self.path.name} has a cell whose row number has "
+                        f"{len(digits):,} digits ({letters.decode()}{digits[:6].decode()}...), "
+                        f"far beyond the last row of any sheet ({EXCEL_MAX_ROWS:,})",
+                        fix="Open the workbook in Excel (it offers to repair it) and save it "
+                        "again, or restore a backup from .xlcrm-backups beside it.",
+                        sheet=name,
+                    )
+            row, col = int(digits), column_index(letters) + 1
             if row > far_row[0]:
-                far_row = (row, col, (m.group(1) + m.group(2)).decode())
+                far_row = (row, col, f"{letters.decode()}{row}")
             if col > far_col[1]:
-                far_col = (row, col, (m.group(1) + m.group(2)).decode())
+                far_col = (row, col, f"{letters.decode()}{row}")
         if far_row[0] * far_col[1] > MAX_GRID_CELLS:
             cells = " and ".join(dict.fromkeys([far_row[2], far_col[2]]))
             raise InputError(

@@ -382,3 +382,28 @@ def test_package_check_finds_the_largest_row_in_any_order(rows: list[int], cut: 
         extent.scan(tail + chunk)
         tail = chunk[-_OVERLAP:]
     assert max(extent.max_row, _SMALL_ROWS) == max(max(rows), _SMALL_ROWS)
+
+
+def test_small_ledgers_are_read_without_a_reader_of_their_own(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    # A reading thread's calamine reader copies the whole file: worth it for a large
+    # ledger beside Customers, not for a small one (read after Customers, in milliseconds),
+    # nor for History, scanned from its own part. The inputs are the same either way.
+    from xlcrm.book import read, workbook_file
+    from xlcrm.book.demo_file import create_demo_workbook
+
+    path = tmp_path / "demo.xlsm"
+    create_demo_workbook(path, customers=120, seed=3, today=date(2026, 6, 30),
+                         stamp=datetime(2026, 6, 30, 18))
+    opened = []
+    real = read._Opening.result
+    monkeypatch.setattr(read._Opening, "result",
+                        lambda self: opened.append(1) or real(self))
+    small = workbook_file.read_workbook(path)
+    assert len(opened) == 1  # the workbook's own reader only
+    monkeypatch.setattr(workbook_file, "READ_BESIDE_BYTES", 0)
+    beside = workbook_file.read_workbook(path)
+    assert len(opened) > 2  # each reading thread its own
+    for name in ("customers", "transactions", "interactions", "survey"):
+        pd.testing.assert_frame_equal(getattr(small.ledger, name), getattr(beside.ledger, name))
+    assert small.problems == beside.problems

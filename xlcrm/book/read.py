@@ -639,6 +639,18 @@ class Workbook:
                 sheet=name,
             ) from exc
 
+    def sheet_bytes(self, sheet: str) -> int:
+        """The size of the sheet's XML as the zip declares it (0 when it cannot tell)."""
+        pkg = self._package()
+        if pkg is None:
+            return 0
+        with contextlib.suppress(StopIteration, KeyError, ElementTree.ParseError):
+            name = self.sheet_name(sheet)
+            part = next(e.part for e in pkg.sheets() if e.name == name)
+            if part is not None:
+                return pkg.zip.getinfo(part).file_size
+        return 0
+
     def _sliced_rows(self, name: str) -> list[list[Any]] | None:
         """A large sheet's rows read in slices on several cores (:mod:`.sliced_read`), or
         ``None`` (then read whole)."""

@@ -7,7 +7,7 @@ the other cores wait. Cut at row boundaries into slices, each slice a workbook o
 parsed by as many calamine readers at once: two slices take 0.65 s on two cores.
 
 The rows come back exactly as one read of the whole sheet gives them (the tests compare
-the two on sheets written by Excel-like writers, openpyxl, LibreOffice and xlcrm):
+the two on openpyxl-written sheets of any values and on hand-made XML of odd shapes):
 
 - each slice starts with a ``<row>`` that names its row (``r="..."``), so calamine places
   it, and every row and cell after it, where the whole read does;

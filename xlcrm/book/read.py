@@ -567,21 +567,16 @@ class Workbook:
         value in XFD1048576 would ask for terabytes and abort the process.
         """
         pkg = self._package()
-        if pkg is None:
-            return
-        try:
-            entry = next(e for e in pkg.sheets() if e.name == name)
-        except (StopIteration, KeyError, ElementTree.ParseError):
+        part = self._sheet_part(name)
+        if pkg is None or part is None:
             return  # calamine reports what is wrong with such a workbook
-        if entry.part is None:
-            return
         # The <dimension> element is not trusted: a hostile (or merely careless) writer can
         # state A1 and put a value in XFD1048576. The package check bounded the grid from
         # every reference in the part (and its size, so reading it whole is bounded too).
-        scan = self._scans.get(entry.part.lower())
+        scan = self._scans.get(part.lower())
         if scan is not None and scan.cells <= MAX_GRID_CELLS:
             return
-        data = pkg.zip.read(entry.part)
+        data = pkg.zip.read(part)
         # Find the farthest cells that hold something.
         far_row = far_col = (0, 0, "A1")
         for m in _VALUED_CELL.finditer(data):
@@ -624,12 +619,12 @@ class Workbook:
         """
         name = self.sheet_name(sheet)
         self._check_extent(name)
+        sliced = self._sliced_rows(name)
+        if sliced is not None:
+            return sliced
         if self._book is None:  # a fork's reader (see fork)
             self._book = _Opening(self._content).result()
         try:
-            sliced = self._sliced_rows(name)
-            if sliced is not None:
-                return sliced
             return self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)
         except Exception as exc:  # calamine's errors for a damaged sheet have several types
             raise InputError(
@@ -641,27 +636,31 @@ class Workbook:
 
     def sheet_bytes(self, sheet: str) -> int:
         """The size of the sheet's XML as the zip declares it (0 when it cannot tell)."""
+        part = self._sheet_part(self.sheet_name(sheet))
+        pkg = self._package()
+        return 0 if part is None or pkg is None else pkg.zip.getinfo(part).file_size
+
+    def _sheet_part(self, name: str) -> str | None:
+        """The zip part of sheet ``name`` (spelt as the workbook spells it); ``None`` when the
+        file is not a zip or the workbook part does not say (calamine reports why)."""
         pkg = self._package()
         if pkg is None:
-            return 0
-        with contextlib.suppress(StopIteration, KeyError, ElementTree.ParseError):
-            name = self.sheet_name(sheet)
-            part = next(e.part for e in pkg.sheets() if e.name == name)
-            if part is not None:
-                return pkg.zip.getinfo(part).file_size
-        return 0
+            return None
+        try:
+            return next(e.part for e in pkg.sheets() if e.name == name)
+        except (StopIteration, KeyError, ElementTree.ParseError):
+            return None
 
     def _sliced_rows(self, name: str) -> list[list[Any]] | None:
         """A large sheet's rows read in slices on several cores (:mod:`.sliced_read`), or
         ``None`` (then read whole)."""
-        pkg = self._package()
-        entry = next((e for e in pkg.sheets() if e.name == name), None) if pkg else None
-        if pkg is None or entry is None or entry.part is None:
+        part, pkg = self._sheet_part(name), self._package()
+        if part is None or pkg is None:
             return None
-        xml = self._scans.take_xml(entry.part.lower())
-        slices = slice_count(pkg.zip.getinfo(entry.part).file_size)
-        return sliced_rows(self._content, entry.part, name, slices, xml) if slices > 1 \
-            else None
+        xml = self._scans.take_xml(part.lower())  # (let go even when not sliced after all)
+        z = pkg.zip
+        slices = slice_count(z.getinfo(part).file_size)
+        return sliced_rows(z, self._content, part, name, slices, xml) if slices > 1 else None
 
     def read_grid(self, sheet: str) -> list[list[Any]]:
         """Cell values from A1, as xlwings hands them over: ``None`` for blank cells.

@@ -56,24 +56,24 @@ def slice_count(size: int) -> int:
     return max(1, min(MAX_SLICES, os.cpu_count() or 1, size // (MIN_BYTES // 2)))
 
 
-def sliced_rows(content: bytes, part: str, sheet: str, slices: int,
+def sliced_rows(z: zipfile.ZipFile, content: bytes, part: str, sheet: str, slices: int,
                 xml: bytes | None = None) -> list[list[Any]] | None:
     """The sheet's cells from A1, as ``get_sheet_by_name(sheet).to_python(
     skip_empty_area=False)`` gives them, read in ``slices`` slices of rows at once; ``None``
     when the sheet is not one to slice (the caller then reads it whole).
 
-    ``content``: the workbook's bytes (a zip the package check has passed), ``part``: the
-    sheet's part in it, ``xml``: that part inflated, when the check kept it.
+    ``content``: the workbook's bytes (a zip the package check has passed), ``z``: a zip
+    reader of them, ``part``: the sheet's part, ``xml``: that part inflated, when the check
+    kept it.
     """
-    with zipfile.ZipFile(io.BytesIO(content)) as z:
-        info = z.getinfo(part)
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or \
-                info.flag_bits & 0x1:
-            return None
-        if xml is None:
-            xml = z.read(part)
-        others = [raw_member(content, i) for i in z.infolist()
-                  if i.filename != part and not i.is_dir() and _kept_beside(i.filename)]
+    info = z.getinfo(part)
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or \
+            info.flag_bits & 0x1:
+        return None
+    if xml is None:
+        xml = z.read(part)
+    others = [raw_member(content, i) for i in z.infolist()
+              if i.filename != part and not i.is_dir() and _kept_beside(i.filename)]
     pieces = _pieces(xml, slices)
     if pieces is None:
         return None

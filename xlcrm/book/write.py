@@ -792,9 +792,7 @@ class _CellWriter:
                 return few
             # Text, categories, nullable numbers (Int64, string): missing values as None,
             # so that a column of text or of numbers takes its whole-column path.
-            values = s.to_numpy(dtype=object, copy=True)
-            values[s.isna().to_numpy()] = None
-            return self._plain_column(values.tolist(), letter, rows, default)
+            return self._plain_column(_missing_as_none(s), letter, rows, default)
         if pd.api.types.is_bool_dtype(dtype):
             return self._plain_column(s.tolist(), letter, rows, default)
         if pd.api.types.is_integer_dtype(dtype):
@@ -879,9 +877,7 @@ class _CellWriter:
             codes, rests = few
             taken = arrow_xml.picked(rests, np.where(codes < 0, len(rests) - 1, codes))
             return self._blank_where_empty(taken, arrow_xml.joined(head, row_texts, taken))
-        values = s.to_numpy(dtype=object, copy=True)
-        values[s.isna().to_numpy()] = None
-        values = values.tolist()
+        values = _missing_as_none(s)
         if not set(map(type, values)) <= {str, type(None)}:
             return None
         texts = self._escaped_texts(values)
@@ -896,6 +892,13 @@ class _CellWriter:
         """``cells``, but ``""`` (a blank cell) where ``texts`` is empty."""
         empty = arrow_xml.is_empty(texts)
         return arrow_xml.either(empty, "", cells) if empty.any() else cells
+
+
+def _missing_as_none(s: pd.Series) -> list[Any]:
+    """The column's values, ``None`` where missing (NaN, NA, NaT, None)."""
+    values = s.to_numpy(dtype=object, copy=True)
+    values[s.isna().to_numpy()] = None
+    return values.tolist()
 
 
 def _float_texts(arr: np.ndarray) -> list[str]:

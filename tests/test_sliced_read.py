@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import zipfile
 from datetime import datetime
 
@@ -169,3 +171,45 @@ def test_a_large_ledger_is_read_in_slices_from_the_xml_the_check_kept(monkeypatc
     assert book.rows("Customers") == whole  # the kept XML is let go: inflated again
     assert seen[1] == (4, False, True)
     assert open_workbook(path).rows("Other") == [["other"]]  # small: read whole
+
+
+def _parts_of(content: bytes) -> dict[str, str]:
+    pkg = Package(zipfile.ZipFile(io.BytesIO(content)))
+    return {e.name: e.part for e in pkg.sheets() if e.kind == "worksheet"}
+
+
+def test_sheets_xlcrm_writes_read_in_slices_as_whole(tmp_path):
+    # The demo's ledger (appended by xlcrm into the template's table) and its result sheets
+    # (the writer's inline strings, styles kept from the template, dates).
+    from xlcrm.book.demo_file import create_demo_workbook
+
+    path = tmp_path / "demo.xlsm"
+    create_demo_workbook(path, customers=400, seed=2, today=datetime(2026, 6, 30).date(),
+                         stamp=datetime(2026, 6, 30, 18))
+    content = path.read_bytes()
+    for sheet, part in _parts_of(content).items():
+        whole = _whole(content, sheet)
+        for slices in (2, 3):
+            got = sliced_rows(content, part, sheet, slices)
+            assert got is None or got == whole, sheet
+        if sheet in ("Customers", "Transactions", "Scores", "Segments"):
+            assert sliced_rows(content, part, sheet, 2) == whole, sheet
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice not installed")
+def test_a_ledger_saved_by_libreoffice_reads_in_slices_as_whole(tmp_path):
+    # LibreOffice writes shared strings, spans and row attributes, and its own styles.
+    rows = [[f"C{i:04d}", None if i % 6 == 0 else i * 2.5, f"name {i % 13}",
+             datetime(2024, 1 + i % 12, 1 + i % 28)] for i in range(600)]
+    src = tmp_path / "ledger.xlsx"
+    src.write_bytes(_openpyxl_book([["CustomerID", "Value", "Name", "Since"], *rows], {9}, 0))
+    subprocess.run(["soffice", "--headless", "--norestore",
+                    f"-env:UserInstallation=file://{tmp_path}/profile", "--convert-to", "xlsx",
+                    "--outdir", str(tmp_path / "out"), str(src)],
+                   check=True, capture_output=True, timeout=180)
+    content = (tmp_path / "out" / "ledger.xlsx").read_bytes()
+    part = _parts_of(content)["Customers"]
+    whole = _whole(content, "Customers")
+    for slices in (2, 3, 4):
+        assert sliced_rows(content, part, "Customers", slices) == whole
